@@ -1,0 +1,26 @@
+#ifndef ULTRAGATE_SHIMS_H
+#define ULTRAGATE_SHIMS_H
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/socket.h>
+
+/* epoll, eventfd and accept4 are not reachable from Swift's Glibc module. */
+int ug_epoll_create(void);
+/* events: bitmask of UG_EPOLL* below; data: opaque 64-bit value returned by wait. */
+int ug_epoll_ctl(int epfd, int op, int fd, uint32_t events, uint64_t data);
+typedef struct { uint32_t events; uint64_t data; } ug_event;
+int ug_epoll_wait(int epfd, ug_event *events, int maxevents, int timeout_ms);
+
+extern const int UG_EPOLL_CTL_ADD, UG_EPOLL_CTL_MOD, UG_EPOLL_CTL_DEL;
+extern const uint32_t UG_EPOLLIN, UG_EPOLLOUT, UG_EPOLLERR, UG_EPOLLHUP, UG_EPOLLRDHUP, UG_EPOLLET, UG_EPOLLEXCLUSIVE;
+
+int ug_eventfd(void);
+int ug_eventfd_signal(int fd);
+int ug_eventfd_drain(int fd);
+
+/* accept4 with SOCK_NONBLOCK | SOCK_CLOEXEC. */
+int ug_accept_nonblocking(int fd, struct sockaddr *addr, socklen_t *len);
+int ug_set_nonblocking(int fd);
+int ug_set_int_sockopt(int fd, int level, int name, int value);
+extern const int UG_SOL_SOCKET, UG_SO_REUSEADDR, UG_SO_REUSEPORT, UG_IPPROTO_TCP, UG_TCP_NODELAY, UG_MSG_NOSIGNAL;
+#endif

@@ -1,0 +1,92 @@
+/// An error the gateway answers with, in OpenAI's shape:
+/// `{"error":{"message":…,"type":…,"param":…,"code":…}}` and the HTTP status OpenAI would use.
+public struct GatewayError: Error, Sendable, Equatable, CustomStringConvertible {
+    public var status: Int
+    public var type: String
+    public var message: String
+    public var param: String?
+    public var code: String?
+    /// Extra response headers, e.g. `Retry-After` on a 429.
+    public var headers: [HTTPHeaderField]
+
+    public init(status: Int, type: String, message: String, param: String? = nil, code: String? = nil,
+                headers: [HTTPHeaderField] = []) {
+        self.status = status
+        self.type = type
+        self.message = message
+        self.param = param
+        self.code = code
+        self.headers = headers
+    }
+
+    public var description: String { "\(status) \(type): \(message)" }
+
+    /// The JSON body: `{"error":{"message","type","param","code"}}` with nulls where absent.
+    public var body: [UInt8] { JSONWriter.serialize(json) }
+
+    public var json: JSON {
+        .object(["error": .object([
+            "message": .string(message),
+            "type": .string(type),
+            "param": param.map(JSON.string) ?? .null,
+            "code": code.map(JSON.string) ?? .null,
+        ])])
+    }
+
+    // MARK: The kinds OpenAI uses
+
+    public static func invalidRequest(_ message: String, param: String? = nil, code: String? = nil) -> GatewayError {
+        GatewayError(status: 400, type: "invalid_request_error", message: message, param: param, code: code)
+    }
+    public static func invalidJSON(_ detail: String) -> GatewayError {
+        invalidRequest("We could not parse the JSON body of your request. (\(detail))", code: "invalid_json")
+    }
+    public static func modelNotFound(_ model: String) -> GatewayError {
+        GatewayError(status: 404, type: "invalid_request_error",
+                     message: "The model `\(model)` does not exist or you do not have access to it.",
+                     param: "model", code: "model_not_found")
+    }
+    public static func routeNotFound(method: String, path: String) -> GatewayError {
+        GatewayError(status: 404, type: "invalid_request_error",
+                     message: "Invalid URL (\(method) \(path))", code: "unknown_url")
+    }
+    public static func methodNotAllowed(method: String, path: String, allowed: [String]) -> GatewayError {
+        GatewayError(status: 405, type: "invalid_request_error",
+                     message: "Method \(method) is not allowed for \(path); use \(allowed.joined(separator: ", ")).",
+                     code: "method_not_allowed", headers: [HTTPHeaderField("Allow", allowed.joined(separator: ", "))])
+    }
+    public static func payloadTooLarge(limit: Int) -> GatewayError {
+        GatewayError(status: 413, type: "invalid_request_error",
+                     message: "Request body exceeds the limit of \(limit) bytes.", code: "request_too_large")
+    }
+    public static func unsupportedMediaType(_ contentType: String?) -> GatewayError {
+        GatewayError(status: 415, type: "invalid_request_error",
+                     message: "Unsupported Content-Type \(contentType.map { "`\($0)`" } ?? "(none)"); send `application/json`.",
+                     code: "unsupported_media_type")
+    }
+    public static func serverError(_ message: String) -> GatewayError {
+        GatewayError(status: 500, type: "server_error", message: message, code: "internal_error")
+    }
+    public static func upstream(status: Int, message: String, code: String? = nil, headers: [HTTPHeaderField] = []) -> GatewayError {
+        let type: String
+        switch status {
+        case 400, 404, 409, 413, 422: type = "invalid_request_error"
+        case 401: type = "authentication_error"
+        case 403: type = "permission_error"
+        case 429: type = "rate_limit_error"
+        case 504: type = "timeout_error"
+        default: type = status >= 500 ? "upstream_error" : "invalid_request_error"
+        }
+        return GatewayError(status: status, type: type, message: message, code: code, headers: headers)
+    }
+}
+
+/// One header line. Names keep their case as given; comparisons are case-insensitive.
+public struct HTTPHeaderField: Sendable, Equatable {
+    public var name: String
+    public var value: String
+    public init(_ name: String, _ value: String) {
+        self.name = name
+        self.value = value
+    }
+}

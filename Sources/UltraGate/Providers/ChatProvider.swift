@@ -1,0 +1,91 @@
+/// What the gateway asks a provider: an OpenAI chat-completions request body, already validated,
+/// whose `model` is the provider's own model name and whose route `params` are merged in.
+/// `stream` and `stream_options` are removed: the method called says whether to stream.
+public struct ProviderRequest: Sendable {
+    public var body: JSONObject
+    public var requestID: String
+    public var timeouts: UpstreamTimeouts
+
+    public init(body: JSONObject, requestID: String, timeouts: UpstreamTimeouts = UpstreamTimeouts()) {
+        self.body = body
+        self.requestID = requestID
+        self.timeouts = timeouts
+    }
+
+    /// The provider-side model name.
+    public var model: String { body["model"]?.stringValue ?? "" }
+}
+
+/// A source of chat completions. Adapters translate to a provider's native API and back;
+/// everything they return is in OpenAI's shapes.
+///
+/// Errors: adapters throw `ProviderError`, which tells the retry policy what happened.
+public protocol ChatProvider: Sendable {
+    /// The configured name (e.g. "openai", "anthropic", "local", "mock").
+    var name: String { get }
+    /// The adapter kind: "openai", "anthropic", "gemini", "mock".
+    var type: String { get }
+
+    /// A complete `chat.completion` object (OpenAI shape: id, object, created, model, choices, usage).
+    func complete(_ request: ProviderRequest) async throws -> JSONObject
+
+    /// `chat.completion.chunk` objects in order, the last one carrying `usage` when the provider
+    /// reports it. The call returns once the provider accepted the request (status 2xx); an error
+    /// status throws instead. A failure mid-stream finishes the stream with a `ProviderError`.
+    func stream(_ request: ProviderRequest) async throws -> AsyncThrowingStream<JSONObject, Error>
+}
+
+/// A failed provider call, classified for retries and for the client's error response.
+public struct ProviderError: Error, Sendable, CustomStringConvertible {
+    public enum Kind: Sendable, Equatable {
+        /// The provider answered with an error status.
+        case http(status: Int)
+        /// No usable response: connect failure, timeout, reset, protocol violation.
+        case transport(UpstreamError)
+        /// The provider's answer could not be understood.
+        case invalidResponse
+    }
+    public var kind: Kind
+    public var provider: String
+    /// The provider's own message (never an API key).
+    public var message: String
+    /// Seconds from a `Retry-After` header, when present.
+    public var retryAfter: Double?
+    /// Provider error code/type when it gave one (e.g. "rate_limit_exceeded").
+    public var code: String?
+
+    public init(kind: Kind, provider: String, message: String, retryAfter: Double? = nil, code: String? = nil) {
+        self.kind = kind
+        self.provider = provider
+        self.message = message
+        self.retryAfter = retryAfter
+        self.code = code
+    }
+
+    public var description: String { "\(provider): \(message)" }
+
+    /// Worth trying again: connect errors, timeouts before the first byte, 408/409/429/5xx.
+    public var isRetryable: Bool {
+        switch kind {
+        case .http(let status): return status == 408 || status == 409 || status == 429 || status >= 500
+        case .transport(let e): return e.isRetryable
+        case .invalidResponse: return false
+        }
+    }
+
+    /// The error the client sees: the provider's status and message are kept.
+    public var gatewayError: GatewayError {
+        var headers: [HTTPHeaderField] = []
+        if let retryAfter { headers.append(HTTPHeaderField("Retry-After", String(Int(retryAfter.rounded(.up))))) }
+        switch kind {
+        case .http(let status):
+            return .upstream(status: status, message: "\(provider): \(message)", code: code, headers: headers)
+        case .transport(.timeout):
+            return .upstream(status: 504, message: "\(provider): \(message)", code: "upstream_timeout")
+        case .transport:
+            return .upstream(status: 502, message: "\(provider): \(message)", code: "upstream_unavailable")
+        case .invalidResponse:
+            return .upstream(status: 502, message: "\(provider): \(message)", code: "upstream_invalid_response")
+        }
+    }
+}
