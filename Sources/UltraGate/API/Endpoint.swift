@@ -1,0 +1,52 @@
+/// The routes the gateway serves, matched from method and path.
+public enum Endpoint: Equatable, Sendable {
+    case chatCompletions
+    case listModels
+    case model(String)
+    case health
+    case metrics
+    case stats
+    case notFound
+    case methodNotAllowed(allowed: [String])
+
+    /// Matches a request. Paths are accepted with or without the `/v1` prefix, as OpenAI-compatible
+    /// servers commonly do, and with a trailing slash.
+    public static func match(method: String, path rawPath: String) -> Endpoint {
+        var path = rawPath
+        if path.count > 1 && path.hasSuffix("/") { path.removeLast() }
+        let get = method == "GET" || method == "HEAD"
+        func only(_ allowed: [String], _ endpoint: Endpoint) -> Endpoint {
+            let ok = allowed.contains(method) || (method == "HEAD" && allowed.contains("GET"))
+            return ok ? endpoint : .methodNotAllowed(allowed: allowed)
+        }
+        switch path {
+        case "/v1/chat/completions", "/chat/completions": return only(["POST"], .chatCompletions)
+        case "/v1/models", "/models": return only(["GET"], .listModels)
+        case "/health", "/healthz", "/v1/health": return only(["GET"], .health)
+        case "/metrics": return only(["GET"], .metrics)
+        case "/v1/stats", "/stats": return only(["GET"], .stats)
+        default: break
+        }
+        for prefix in ["/v1/models/", "/models/"] where path.hasPrefix(prefix) {
+            let id = String(path.dropFirst(prefix.count))
+            guard !id.isEmpty else { break }
+            return get ? .model(percentDecoded(id)) : .methodNotAllowed(allowed: ["GET"])
+        }
+        return .notFound
+    }
+
+    static func percentDecoded(_ s: String) -> String {
+        guard s.contains("%") else { return s }
+        var bytes: [UInt8] = []
+        var it = Array(s.utf8)[...]
+        while let b = it.popFirst() {
+            if b == UInt8(ascii: "%"), it.count >= 2, let v = UInt8(String(decoding: it.prefix(2), as: UTF8.self), radix: 16) {
+                bytes.append(v)
+                it = it.dropFirst(2)
+            } else {
+                bytes.append(b)
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}

@@ -1,0 +1,126 @@
+import Foundation
+
+/// One streaming client attached to a flight: writes each chunk as an SSE event as it arrives,
+/// keeps the connection alive with SSE comments while the first token is awaited, and turns a
+/// failure into an HTTP error (before anything was sent) or an SSE error event (after).
+final class StreamingClientSession: @unchecked Sendable {
+    private let gateway: Gateway
+    private let responder: HTTPResponder
+    private let context: RequestContext
+    private let includeUsage: Bool
+    private let cacheStatus: String
+    private let keepAliveInterval: Double
+
+    private let lock = NSLock()
+    private var started = false
+    private var sawChunk = false
+    private var finished = false
+    private var keepAlive: Task<Void, Never>?
+
+    init(gateway: Gateway, responder: HTTPResponder, context: RequestContext, includeUsage: Bool,
+         cacheStatus: String, keepAliveInterval: Double) {
+        self.gateway = gateway
+        self.responder = responder
+        self.context = context
+        self.includeUsage = includeUsage
+        self.cacheStatus = cacheStatus
+        self.keepAliveInterval = keepAliveInterval
+    }
+
+    func attach(to flight: CompletionFlight) {
+        let id = flight.subscribe { [self] event in handle(event) }
+        guard let id else { return }
+        responder.onClientGone { [self] in
+            flight.unsubscribe(id)
+            stopKeepAlive()
+        }
+        let interval = keepAliveInterval
+        let task = Task { [self] in
+            while !Task.isCancelled {
+                try? await Task.sleep(nanoseconds: UInt64(interval * 1e9))
+                if Task.isCancelled { return }
+                lock.lock()
+                let waiting = !sawChunk && !finished
+                let mustStart = waiting && !started
+                if mustStart { started = true }
+                lock.unlock()
+                guard waiting else { return }
+                if mustStart { startStream(model: nil) }
+                responder.writeStreamChunk(SSEWriter.comment("keep-alive"))
+            }
+        }
+        lock.lock()
+        if finished { task.cancel() } else { keepAlive = task }
+        lock.unlock()
+    }
+
+    private func stopKeepAlive() {
+        lock.lock()
+        let task = keepAlive
+        keepAlive = nil
+        lock.unlock()
+        task?.cancel()
+    }
+
+    private func startStream(model: String?) {
+        var headers = gateway.commonHeaders(context, cacheStatus: cacheStatus, model: model)
+        headers.append(contentsOf: Gateway.sseHeaders)
+        responder.startStream(status: 200, headers: headers)
+    }
+
+    /// Called by the flight in event order (under its lock).
+    private func handle(_ event: CompletionFlight.Event) {
+        switch event {
+        case .chunk(let chunk):
+            lock.lock()
+            let mustStart = !started
+            started = true
+            sawChunk = true
+            lock.unlock()
+            if mustStart { startStream(model: chunk["model"]?.stringValue) }
+            if let bytes = encode(chunk) { responder.writeStreamChunk(bytes) }
+        case .finished(let result):
+            lock.lock()
+            let mustStart = !started
+            let replay = !sawChunk
+            started = true
+            finished = true
+            lock.unlock()
+            stopKeepAlive()
+            if mustStart { startStream(model: result.outcome.route.name) }
+            var bytes: [UInt8] = []
+            if replay {
+                // The flight ran without streaming (another client asked first): replay its answer.
+                for chunk in ChatCompletionReplayer.chunks(from: result.outcome.completion, includeUsage: includeUsage) {
+                    bytes.append(contentsOf: SSEWriter.data(.object(chunk)))
+                }
+            }
+            bytes.append(contentsOf: SSEWriter.done)
+            responder.writeStreamChunk(bytes)
+            responder.finishStream()
+        case .failed(let error):
+            lock.lock()
+            let wasStarted = started
+            started = true
+            finished = true
+            lock.unlock()
+            stopKeepAlive()
+            if !wasStarted {
+                gateway.fail(responder, context, error)
+            } else {
+                guard error.status != GatewayError.clientClosed.status else { return }
+                responder.writeStreamChunk(SSEWriter.error(error) + SSEWriter.done)
+                responder.finishStream()
+            }
+        }
+    }
+
+    /// The chunk as the client asked for it: without usage unless `include_usage` was set.
+    private func encode(_ chunk: JSONObject) -> [UInt8]? {
+        if includeUsage { return SSEWriter.data(.object(chunk)) }
+        if chunk["choices"]?.arrayValue?.isEmpty == true { return nil }  // the usage-only chunk
+        var trimmed = chunk
+        if trimmed["usage"] != nil { trimmed["usage"] = nil }
+        return SSEWriter.data(.object(trimmed))
+    }
+}

@@ -1,0 +1,127 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Runs a parsed command line. Returns the process exit code.
+public enum UltraGateCLI {
+    public static func main(_ arguments: [String]) -> Int32 {
+        signal(SIGPIPE, SIG_IGN)
+        let command: CLICommand
+        do { command = try CommandLineParser.parse(arguments) } catch {
+            printError("ultragate: \(error.message)")
+            return 2
+        }
+        switch command {
+        case .help:
+            print(CommandLineParser.usage)
+            return 0
+        case .version:
+            print("ultragate \(UltraGateVersion.string)")
+            return 0
+        case .serve(let options):
+            return serve(options)
+        case .cacheStats(let dir, let configPath):
+            return withCache(dir: dir, configPath: configPath) { cache in
+                let s = cache.stats()
+                print("directory: \(cache.directory)")
+                print("entries:   \(s.entries)")
+                print("used:      \(s.usedBytes) bytes of \(s.mapSize)")
+                return 0
+            }
+        case .cacheClear(let dir, let configPath):
+            return withCache(dir: dir, configPath: configPath) { cache in
+                do {
+                    let before = cache.stats().entries
+                    try cache.clear()
+                    print("cleared \(before) entries from \(cache.directory)")
+                    return 0
+                } catch {
+                    printError("ultragate: cannot clear the cache: \(error)")
+                    return 1
+                }
+            }
+        case .check(let configPath, let mock):
+            return check(configPath: configPath, mock: mock)
+        }
+    }
+
+    static func printError(_ message: String) {
+        FileHandle.standardError.write((message + "\n").data(using: .utf8)!)
+    }
+
+    static func loadConfig(_ path: String?) -> GatewayConfig? {
+        do { return try ConfigLoader().load(path: path) } catch {
+            printError("ultragate: \(error)")
+            return nil
+        }
+    }
+
+    static func serve(_ options: ServeOptions) -> Int32 {
+        guard var config = loadConfig(options.config) else { return 2 }
+        if let host = options.host { config.server.host = host }
+        if let port = options.port { config.server.port = port }
+        if let threads = options.threads { config.server.threads = threads }
+        if let dir = options.cacheDir { config.cache.directory = dir }
+        if options.mock { config.forceMock = true }
+        if options.noCache { config.cache.enabled = false }
+
+        var builder = GatewayBuilder(config: config)
+        let gateway: Gateway
+        do {
+            let router = try builder.makeRouter()
+            let cache = try builder.makeCache()
+            gateway = Gateway(config: config, router: router, cache: cache)
+        } catch {
+            printError("ultragate: \(error)")
+            return 1
+        }
+        for note in builder.notes { printError("ultragate: \(note)") }
+        let server = HTTPServer(config: config.server, handler: gateway)
+        do { try server.start() } catch {
+            printError("ultragate: \(error)")
+            return 1
+        }
+        let cacheNote = gateway.cache.map { "cache in \($0.directory)" } ?? "cache disabled"
+        printError("ultragate \(UltraGateVersion.string) listening on http://\(config.server.host):\(server.boundPort) (\(config.server.threads) threads, \(cacheNote))")
+
+        let stop = DispatchSemaphore(value: 0)
+        signal(SIGINT, SIG_IGN)
+        signal(SIGTERM, SIG_IGN)
+        let queue = DispatchQueue(label: "ultragate.signals")
+        let sources = [SIGINT, SIGTERM].map { sig -> DispatchSourceSignal in
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: queue)
+            source.setEventHandler { stop.signal() }
+            source.resume()
+            return source
+        }
+        stop.wait()
+        printError("ultragate: shutting down (finishing requests in flight)")
+        server.shutdown()
+        gateway.cache?.close()
+        // Keep the signal sources alive until here: release builds freed them early otherwise.
+        sources.forEach { $0.cancel() }
+        return 0
+    }
+
+    static func withCache(dir: String?, configPath: String?, _ body: (ResponseCache) -> Int32) -> Int32 {
+        guard var config = loadConfig(configPath) else { return 2 }
+        if let dir { config.cache.directory = dir }
+        var cacheConfig = ResponseCacheConfig(directory: config.cache.directory)
+        cacheConfig.maxBytes = config.cache.maxBytes
+        do {
+            let cache = try ResponseCache(cacheConfig)
+            defer { cache.close() }
+            return body(cache)
+        } catch {
+            printError("ultragate: cannot open the cache in \(config.cache.directory): \(error)")
+            return 1
+        }
+    }
+
+    static func check(configPath: String?, mock: Bool) -> Int32 {
+        printError("ultragate: `check` arrives with the providers")
+        return 1
+    }
+}

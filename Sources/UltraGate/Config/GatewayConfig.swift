@@ -1,0 +1,119 @@
+/// Everything `ultragate serve` runs with. Built from defaults, then the JSON config file, then
+/// command-line flags (each later source overrides the earlier).
+public struct GatewayConfig: Sendable {
+    public var server = HTTPServerConfig()
+    public var cache = CacheSettings()
+    public var mock = MockSettings()
+    /// Serve from the built-in mock provider even when provider keys are present.
+    public var forceMock = false
+    /// Provider name → settings, in the order written.
+    public var providers: [ProviderSettings] = []
+    /// Model route name → settings, in the order written.
+    public var models: [ModelSettings] = []
+    public var retry = RetrySettings()
+    /// `stderr`, a file path, or nil for no access log.
+    public var accessLog: String? = nil
+    /// Seconds between SSE comment lines sent while a stream waits for its first token.
+    public var streamKeepAliveInterval: Double = 10
+
+    public init() {}
+
+    public func provider(named name: String) -> ProviderSettings? { providers.first { $0.name == name } }
+    public func model(named name: String) -> ModelSettings? { models.first { $0.name == name } }
+}
+
+public struct CacheSettings: Sendable {
+    public var enabled = true
+    public var directory = ".ultragate-cache"
+    public var maxBytes = 1 << 30
+    /// Seconds an entry stays fresh; 0 means forever.
+    public var defaultTTL: Double = 7 * 86_400
+    /// Keys are scoped by namespace; one shared namespace unless configured.
+    public var namespace = "default"
+    public init() {}
+}
+
+public struct MockSettings: Sendable {
+    public var latencyMs: Double = 0
+    public var timeToFirstTokenMs: Double = 0
+    public var models = ["mock-gpt", "mock-claude", "mock-gemini"]
+    public init() {}
+}
+
+public struct RetrySettings: Sendable, Equatable {
+    /// Attempts per model, the first included.
+    public var maxAttempts = 3
+    public var baseDelay: Double = 0.25
+    public var maxDelay: Double = 8
+    /// Upper bound on all attempts of one model, retries and waits included (seconds).
+    public var deadline: Double = 120
+    public init() {}
+}
+
+public struct ProviderSettings: Sendable {
+    public var name: String
+    /// `openai`, `anthropic`, `gemini` or `mock`.
+    public var type: String
+    public var baseURL: String
+    public var apiKey: String?
+    public var headers: [HTTPHeaderField] = []
+    public var timeouts = UpstreamTimeouts()
+    public var retry: RetrySettings?
+
+    public init(name: String, type: String, baseURL: String, apiKey: String? = nil) {
+        self.name = name
+        self.type = type
+        self.baseURL = baseURL
+        self.apiKey = apiKey
+    }
+
+    public static func defaultBaseURL(type: String) -> String? {
+        switch type {
+        case "openai": return "https://api.openai.com/v1"
+        case "anthropic": return "https://api.anthropic.com"
+        case "gemini": return "https://generativelanguage.googleapis.com"
+        case "mock": return "mock://"
+        default: return nil
+        }
+    }
+}
+
+/// Prices in USD per million tokens, for cost and savings metrics.
+public struct ModelPriceSettings: Sendable, Equatable {
+    public var input: Double
+    public var output: Double
+    public var cachedInput: Double
+    public init(input: Double, output: Double, cachedInput: Double? = nil) {
+        self.input = input
+        self.output = output
+        self.cachedInput = cachedInput ?? input
+    }
+}
+
+public struct ModelSettings: Sendable {
+    public var name: String
+    public var provider: String?
+    /// The provider's own model name (defaults to `name`).
+    public var model: String?
+    /// Request fields merged into every request for this model (the client's values win).
+    public var params: JSONObject = [:]
+    public var fallbacks: [String] = []
+    /// Cache TTL for this model's answers, seconds (nil: the cache default).
+    public var ttl: Double?
+    public var price: ModelPriceSettings?
+    /// Ensemble routes: member route names (repeats allowed).
+    public var ensemble: [String]?
+    public var synthesizer: String?
+    public var backupSynthesizer: String?
+    public var pattern: String?
+    /// Ensemble deadline in seconds and quorum.
+    public var deadline: Double?
+    public var minAnswers: Int?
+    public var prompts: [String: String] = [:]
+
+    public init(name: String, provider: String? = nil, model: String? = nil) {
+        self.name = name
+        self.provider = provider
+        self.model = model
+    }
+}

@@ -1,0 +1,128 @@
+import Foundation
+
+/// What a finished flight produced.
+public struct FlightResult: Sendable {
+    public var outcome: CallOutcome
+    /// The completion serialized once, as stored in the cache.
+    public var body: [UInt8]
+}
+
+/// One upstream call shared by every identical request that arrives while it runs (single
+/// flight). Subscribers get the chunks seen so far, then each new one as it arrives, then the end.
+/// The upstream work is cancelled only when every subscriber has gone.
+public final class CompletionFlight: @unchecked Sendable {
+    public enum Event: Sendable {
+        case chunk(JSONObject)
+        case finished(FlightResult)
+        case failed(GatewayError)
+    }
+
+    public let streaming: Bool
+    private let lock = NSRecursiveLock()
+    private var history: [JSONObject] = []
+    private var end: Event?
+    private var subscribers: [Int: @Sendable (Event) -> Void] = [:]
+    private var nextID = 0
+    private var everSubscribed = false
+    private var task: Task<Void, Never>?
+    private var onAbandon: (@Sendable () -> Void)?
+    private var abandoned = false
+
+    /// True once every subscriber left and the work was cancelled: newcomers start a new flight.
+    public var isAbandoned: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return abandoned
+    }
+
+    public init(streaming: Bool) { self.streaming = streaming }
+
+    /// Starts the work; `onAbandon` runs if every subscriber leaves before it ends.
+    public func start(onAbandon: @escaping @Sendable () -> Void, _ work: @escaping @Sendable (CompletionFlight) async -> Void) {
+        lock.lock()
+        self.onAbandon = onAbandon
+        task = Task { await work(self) }
+        lock.unlock()
+    }
+
+    /// Replays what happened so far, then delivers live events. Returns nil when the flight had
+    /// already ended (the caller then gets the end event synchronously and needs no id).
+    @discardableResult
+    public func subscribe(_ handler: @escaping @Sendable (Event) -> Void) -> Int? {
+        lock.lock()
+        defer { lock.unlock() }
+        everSubscribed = true
+        for chunk in history { handler(.chunk(chunk)) }
+        if let end {
+            handler(end)
+            return nil
+        }
+        nextID += 1
+        subscribers[nextID] = handler
+        return nextID
+    }
+
+    public func unsubscribe(_ id: Int) {
+        lock.lock()
+        subscribers[id] = nil
+        let abandon = subscribers.isEmpty && end == nil && everSubscribed && !abandoned
+        if abandon { abandoned = true }
+        let task = abandon ? self.task : nil
+        let onAbandon = abandon ? self.onAbandon : nil
+        lock.unlock()
+        if abandon {
+            task?.cancel()
+            onAbandon?()
+        }
+    }
+
+    public var subscriberCount: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return subscribers.count
+    }
+
+    public func publish(_ event: Event) {
+        lock.lock()
+        defer { lock.unlock() }
+        guard end == nil else { return }
+        switch event {
+        case .chunk(let chunk): history.append(chunk)
+        case .finished, .failed:
+            end = event
+            history = []
+        }
+        for handler in subscribers.values { handler(event) }
+        if end != nil { subscribers = [:] }
+    }
+}
+
+/// The flights in progress, by cache key.
+public final class FlightTable: @unchecked Sendable {
+    private let lock = NSLock()
+    private var flights: [CacheKey: CompletionFlight] = [:]
+
+    public init() {}
+
+    /// The flight for `key`, and whether the caller created it (and so must start it).
+    public func join(_ key: CacheKey, streaming: Bool) -> (CompletionFlight, created: Bool) {
+        lock.lock()
+        defer { lock.unlock() }
+        if let existing = flights[key], !existing.isAbandoned { return (existing, false) }
+        let flight = CompletionFlight(streaming: streaming)
+        flights[key] = flight
+        return (flight, true)
+    }
+
+    public func remove(_ key: CacheKey, _ flight: CompletionFlight) {
+        lock.lock()
+        if flights[key] === flight { flights[key] = nil }
+        lock.unlock()
+    }
+
+    public var count: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return flights.count
+    }
+}

@@ -1,0 +1,216 @@
+import CUltraGateShims
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One event-loop thread: an epoll set holding the shared listening socket and this loop's
+/// connections. Everything about a connection happens on its loop's thread; other threads hand
+/// work in through `execute`, which queues it and wakes the loop through an eventfd.
+final class EventLoop: @unchecked Sendable {
+    static let listenToken: UInt64 = .max
+    static let wakeToken: UInt64 = .max - 1
+
+    let index: Int
+    let server: HTTPServer
+    let epollFD: Int32
+    let wakeFD: Int32
+    /// Loop-thread state.
+    var connections: [Int32: HTTPConnection] = [:]
+    var now: Double = EventLoop.monotonicNow()
+    var dateHeader: String = ""
+    var dateSecond: Int = -1
+    var draining = false
+    private var threadID: pthread_t?
+    private let readBuffer: UnsafeMutableRawBufferPointer
+
+    private let lock = NSLock()
+    private var pending: [() -> Void] = []
+    private var wakePending = false
+    private var stopRequested = false
+    private let finished = DispatchSemaphore(value: 0)
+
+    init(index: Int, server: HTTPServer) throws {
+        self.index = index
+        self.server = server
+        epollFD = ug_epoll_create()
+        wakeFD = ug_eventfd()
+        guard epollFD >= 0, wakeFD >= 0 else { throw HTTPServerError.system("epoll/eventfd", errno) }
+        readBuffer = .allocate(byteCount: 64 * 1024, alignment: 16)
+        _ = ug_epoll_ctl(epollFD, UG_EPOLL_CTL_ADD, wakeFD, UG_EPOLLIN, EventLoop.wakeToken)
+    }
+
+    deinit {
+        readBuffer.deallocate()
+        close(epollFD)
+        close(wakeFD)
+    }
+
+    static func monotonicNow() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+    }
+
+    var inLoopThread: Bool {
+        guard let threadID else { return false }
+        return pthread_equal(threadID, pthread_self()) != 0
+    }
+
+    /// Runs `work` on the loop thread (inline when already there).
+    func execute(_ work: @escaping () -> Void) {
+        if inLoopThread {
+            work()
+            return
+        }
+        lock.lock()
+        pending.append(work)
+        let needsWake = !wakePending
+        wakePending = true
+        lock.unlock()
+        if needsWake { _ = ug_eventfd_signal(wakeFD) }
+    }
+
+    func start(listenFD: Int32) {
+        _ = ug_epoll_ctl(epollFD, UG_EPOLL_CTL_ADD, listenFD, UG_EPOLLIN | UG_EPOLLEXCLUSIVE, EventLoop.listenToken)
+        let thread = Thread { [self] in
+            self.threadID = pthread_self()
+            self.run(listenFD: listenFD)
+            self.finished.signal()
+        }
+        thread.name = "ultragate-loop-\(index)"
+        thread.stackSize = 1 << 20
+        thread.start()
+    }
+
+    /// Asks the loop to stop accepting and to close idle connections; it exits once the last
+    /// connection is done or the grace period is over.
+    func beginShutdown(listenFD: Int32) {
+        execute { [self] in
+            guard !draining else { return }
+            draining = true
+            _ = ug_epoll_ctl(epollFD, UG_EPOLL_CTL_DEL, listenFD, 0, 0)
+            for connection in Array(connections.values) where connection.isIdle {
+                connection.close()
+            }
+        }
+    }
+
+    func forceStop() {
+        lock.lock()
+        stopRequested = true
+        lock.unlock()
+        _ = ug_eventfd_signal(wakeFD)
+    }
+
+    func waitUntilFinished() { finished.wait() }
+
+    private func run(listenFD: Int32) {
+        var events = [ug_event](repeating: ug_event(), count: 256)
+        var lastSweep = now
+        updateDate()
+        while true {
+            let n = events.withUnsafeMutableBufferPointer { ug_epoll_wait(epollFD, $0.baseAddress, 256, 250) }
+            now = EventLoop.monotonicNow()
+            if n > 0 {
+                for i in 0..<Int(n) {
+                    let event = events[i]
+                    switch event.data {
+                    case EventLoop.listenToken: acceptConnections(listenFD)
+                    case EventLoop.wakeToken: runPending()
+                    default:
+                        if let connection = connections[Int32(truncatingIfNeeded: event.data)] {
+                            connection.handleEvents(event.events)
+                        }
+                    }
+                }
+            }
+            if now - lastSweep >= 0.5 {
+                lastSweep = now
+                updateDate()
+                sweepTimeouts()
+            }
+            lock.lock()
+            let stop = stopRequested
+            lock.unlock()
+            if stop || (draining && connections.isEmpty) { break }
+        }
+        for connection in Array(connections.values) { connection.close() }
+        runPending()
+    }
+
+    private func runPending() {
+        _ = ug_eventfd_drain(wakeFD)
+        lock.lock()
+        let work = pending
+        pending.removeAll(keepingCapacity: true)
+        wakePending = false
+        lock.unlock()
+        for item in work { item() }
+    }
+
+    func updateDate() {
+        let second = time(nil)
+        if second != dateSecond {
+            dateSecond = second
+            dateHeader = HTTPDate.format(epochSeconds: second)
+        }
+    }
+
+    private func acceptConnections(_ listenFD: Int32) {
+        while !draining {
+            let fd = ug_accept_nonblocking(listenFD, nil, nil)
+            if fd < 0 {
+                if errno == EINTR || errno == ECONNABORTED { continue }
+                return  // EAGAIN, or EMFILE and friends: try again on the next event
+            }
+            if connections.count >= server.config.maxConnections {
+                close(fd)
+                continue
+            }
+            _ = ug_set_int_sockopt(fd, UG_IPPROTO_TCP, UG_TCP_NODELAY, 1)
+            let connection = HTTPConnection(fd: fd, loop: self)
+            connections[fd] = connection
+            _ = ug_epoll_ctl(epollFD, UG_EPOLL_CTL_ADD, fd, UG_EPOLLIN | UG_EPOLLRDHUP, UInt64(UInt32(bitPattern: fd)))
+            server.connectionOpened()
+        }
+    }
+
+    private func sweepTimeouts() {
+        let config = server.config
+        for connection in Array(connections.values) {
+            connection.checkTimeouts(now: now, config: config, draining: draining,
+                                     shutdownDeadline: server.shutdownDeadline)
+        }
+    }
+
+    // MARK: Socket helpers used by connections
+
+    /// Reads everything available; returns the bytes read into `scratch` via the callback.
+    func withReadBuffer<T>(_ body: (UnsafeMutableRawBufferPointer) -> T) -> T { body(readBuffer) }
+
+    func setInterest(fd: Int32, read: Bool, write: Bool) {
+        var mask: UInt32 = UG_EPOLLRDHUP
+        if read { mask |= UG_EPOLLIN }
+        if write { mask |= UG_EPOLLOUT }
+        _ = ug_epoll_ctl(epollFD, UG_EPOLL_CTL_MOD, fd, mask, UInt64(UInt32(bitPattern: fd)))
+    }
+
+    func connectionClosed(_ connection: HTTPConnection) {
+        if connections[connection.fd] === connection { connections[connection.fd] = nil }
+        server.connectionClosed()
+    }
+}
+
+enum HTTPServerError: Error, CustomStringConvertible {
+    case system(String, Int32)
+    case invalidAddress(String)
+
+    var description: String {
+        switch self {
+        case .system(let what, let code): return "\(what) failed: \(String(cString: strerror(code)))"
+        case .invalidAddress(let host): return "invalid listen address \(host)"
+        }
+    }
+}

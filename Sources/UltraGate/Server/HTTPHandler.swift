@@ -1,0 +1,37 @@
+/// What the server calls for each complete request.
+///
+/// `handle` runs on an event-loop thread and must not block: answer inline through the responder
+/// when the answer is at hand (a cache hit), or start a `Task` and answer from it later. Exactly one
+/// response (or one stream) per request; the next pipelined request waits until it is finished.
+public protocol HTTPHandler: Sendable {
+    func handle(_ request: HTTPRequest, _ responder: HTTPResponder)
+}
+
+/// Server-wide settings.
+public struct HTTPServerConfig: Sendable {
+    public var host: String = "127.0.0.1"
+    public var port: Int = 8080
+    /// Event-loop threads; default one per core.
+    public var threads: Int = HTTPServerConfig.defaultThreadCount
+    public var limits = HTTPParserLimits()
+    /// A keep-alive connection with no request in progress is closed after this many seconds.
+    public var idleTimeout: Double = 75
+    /// A request must arrive completely within this many seconds of its first byte (slowloris).
+    public var requestReadTimeout: Double = 30
+    /// Longest silence while a request is partially received.
+    public var readInactivityTimeout: Double = 15
+    /// On shutdown, requests in flight get this long to finish.
+    public var shutdownGracePeriod: Double = 30
+    /// The most connections held at once; more are accepted and closed at once.
+    public var maxConnections: Int = 16384
+
+    public init() {}
+
+    public static var defaultThreadCount: Int {
+        max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif

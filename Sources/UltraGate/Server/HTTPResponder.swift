@@ -1,0 +1,88 @@
+import Foundation
+
+/// The handle a handler answers one request through. Safe to use from any thread: calls made
+/// off the loop thread are queued onto it. Exactly one `respond`, or one `startStream` … `finishStream`.
+public final class HTTPResponder: @unchecked Sendable {
+    private let connection: HTTPConnection
+    private let loop: EventLoop
+    public let head: HTTPRequestHead
+    /// Set on the loop thread when a stream starts.
+    var chunked = false
+
+    private let lock = NSLock()
+    private var streaming = false
+    private var gone = false
+    private var goneHandlers: [@Sendable () -> Void] = []
+
+    init(connection: HTTPConnection, loop: EventLoop, head: HTTPRequestHead) {
+        self.connection = connection
+        self.loop = loop
+        self.head = head
+    }
+
+    /// True once the client disconnected before its answer was complete.
+    public var isClientGone: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return gone
+    }
+
+    var isStreaming: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return streaming
+    }
+
+    /// Runs `handler` when the client goes away before the answer is complete (at once if it
+    /// already has). Used to cancel upstream work nobody will read.
+    public func onClientGone(_ handler: @escaping @Sendable () -> Void) {
+        lock.lock()
+        if gone {
+            lock.unlock()
+            handler()
+            return
+        }
+        goneHandlers.append(handler)
+        lock.unlock()
+    }
+
+    func markClientGone() {
+        lock.lock()
+        gone = true
+        let handlers = goneHandlers
+        goneHandlers = []
+        lock.unlock()
+        for handler in handlers { handler() }
+    }
+
+    public func respond(status: Int, headers: [HTTPHeaderField] = [], body: [UInt8]) {
+        let connection = self.connection
+        loop.execute { connection.writeResponse(self, status: status, headers: headers, body: body) }
+    }
+
+    /// An OpenAI-shaped error response.
+    public func respond(error: GatewayError, headers: [HTTPHeaderField] = []) {
+        var all = [HTTPHeaderField("Content-Type", "application/json")]
+        all.append(contentsOf: error.headers)
+        all.append(contentsOf: headers)
+        respond(status: error.status, headers: all, body: error.body)
+    }
+
+    public func startStream(status: Int = 200, headers: [HTTPHeaderField]) {
+        lock.lock()
+        streaming = true
+        lock.unlock()
+        let connection = self.connection
+        loop.execute { connection.startStream(self, status: status, headers: headers) }
+    }
+
+    public func writeStreamChunk(_ bytes: [UInt8]) {
+        let connection = self.connection
+        loop.execute { connection.writeStreamChunk(self, bytes) }
+    }
+
+    public func finishStream() {
+        let connection = self.connection
+        loop.execute { connection.finishStream(self) }
+    }
+}

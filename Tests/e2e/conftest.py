@@ -1,0 +1,120 @@
+"""Fixtures for end-to-end tests: the real `ultragate` binary on an ephemeral loopback port,
+with its LMDB cache in a temporary directory, driven by real clients."""
+import copy
+import json
+import os
+import re
+import signal
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+BINARY = os.environ.get("ULTRAGATE_BIN", str(ROOT / ".build" / "debug" / "ultragate"))
+SCHEMAS = json.loads((Path(__file__).with_name("openai-schemas.json")).read_text())["schemas"]
+
+
+def _openapi_to_jsonschema(node):
+    """OpenAPI 3.0 `nullable: true` becomes a `null` branch; `$ref`s point into `$defs`."""
+    if isinstance(node, dict):
+        out = {}
+        for key, value in node.items():
+            if key == "$ref":
+                out["$ref"] = value.replace("#/components/schemas/", "#/$defs/")
+            elif key in ("nullable", "x-oaiMeta", "x-oaiTypeLabel", "x-oaiExpandable", "example", "examples", "deprecated", "discriminator"):
+                continue
+            else:
+                out[key] = _openapi_to_jsonschema(value)
+        if node.get("nullable"):
+            out = {"anyOf": [out, {"type": "null"}]}
+        return out
+    if isinstance(node, list):
+        return [_openapi_to_jsonschema(v) for v in node]
+    return node
+
+
+_DEFS = {name: _openapi_to_jsonschema(schema) for name, schema in SCHEMAS.items()}
+
+
+def validate(instance, schema_name):
+    """Validates a response object against OpenAI's published schema of that name."""
+    schema = {"$schema": "https://json-schema.org/draft/2020-12/schema", "$defs": _DEFS, "$ref": f"#/$defs/{schema_name}"}
+    jsonschema.validate(instance, schema, cls=jsonschema.Draft202012Validator)
+
+
+class Gateway:
+    def __init__(self, args=(), env=None, cache_dir=None, config=None):
+        self.tmp = tempfile.TemporaryDirectory(prefix="ultragate-e2e-")
+        self.cache_dir = cache_dir or os.path.join(self.tmp.name, "cache")
+        self.config_path = None
+        cmd = [BINARY, "serve", "--port", "0", "--cache-dir", self.cache_dir, *args]
+        if config is not None:
+            self.config_path = os.path.join(self.tmp.name, "config.json")
+            Path(self.config_path).write_text(json.dumps(config))
+            cmd += ["--config", self.config_path]
+        full_env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
+        full_env.update(env or {})
+        self.stderr_path = os.path.join(self.tmp.name, "stderr.log")
+        self.stderr = open(self.stderr_path, "w+")
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=self.stderr, env=full_env)
+        self.port = self._wait_for_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+
+    def _wait_for_port(self):
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            text = Path(self.stderr_path).read_text()
+            m = re.search(r"listening on http://[^:]+:(\d+)", text)
+            if m:
+                return int(m.group(1))
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"ultragate exited with {self.proc.returncode}: {text}")
+            time.sleep(0.05)
+        raise RuntimeError("ultragate did not start in time: " + Path(self.stderr_path).read_text())
+
+    def log(self):
+        return Path(self.stderr_path).read_text()
+
+    def stop(self, sig=signal.SIGTERM, timeout=30):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+    def close(self):
+        self.stop()
+        self.stderr.close()
+        self.tmp.cleanup()
+
+
+@pytest.fixture
+def gateway():
+    g = Gateway()
+    yield g
+    g.close()
+
+
+@pytest.fixture
+def make_gateway():
+    started = []
+
+    def make(**kwargs):
+        g = Gateway(**kwargs)
+        started.append(g)
+        return g
+
+    yield make
+    for g in started:
+        g.close()
+
+
+def deep_copy(x):
+    return copy.deepcopy(x)

@@ -1,0 +1,154 @@
+"""RFC 9112 behaviour of the gateway's own HTTP/1.1 server, probed with raw sockets."""
+import json
+import socket
+import time
+
+import pytest
+
+CHAT = json.dumps({"model": "mock-gpt", "messages": [{"role": "user", "content": "hi"}]}).encode()
+
+
+def connect(gateway, timeout=10):
+    s = socket.create_connection(("127.0.0.1", gateway.port), timeout=timeout)
+    return s
+
+
+def read_response(sock, buf=b""):
+    """Reads one response (Content-Length or chunked); returns (status, headers, body, rest)."""
+    while b"\r\n\r\n" not in buf:
+        data = sock.recv(65536)
+        if not data:
+            raise EOFError(buf)
+        buf += data
+    head, _, buf = buf.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split(" ")[1])
+    headers = {}
+    for line in lines[1:]:
+        k, _, v = line.partition(":")
+        headers[k.strip().lower()] = v.strip()
+    if status == 100:
+        return status, headers, b"", buf
+    if "content-length" in headers:
+        n = int(headers["content-length"])
+        while len(buf) < n:
+            data = sock.recv(65536)
+            if not data:
+                raise EOFError
+            buf += data
+        return status, headers, buf[:n], buf[n:]
+    if headers.get("transfer-encoding") == "chunked":
+        body = b""
+        while True:
+            while b"\r\n" not in buf:
+                buf += sock.recv(65536)
+            size_line, _, buf = buf.partition(b"\r\n")
+            size = int(size_line.split(b";")[0], 16)
+            while len(buf) < size + 2:
+                buf += sock.recv(65536)
+            body += buf[:size]
+            buf = buf[size + 2:]
+            if size == 0:
+                return status, headers, body, buf
+    body = buf
+    while True:
+        data = sock.recv(65536)
+        if not data:
+            return status, headers, body, b""
+        body += data
+
+
+def closed_by_server(sock):
+    sock.settimeout(5)
+    try:
+        return sock.recv(1) == b""
+    except ConnectionResetError:
+        return True
+
+
+def post(path=b"/v1/chat/completions", body=CHAT, extra=b""):
+    return (b"POST " + path + b" HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n" + extra +
+            b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+
+
+def test_keep_alive_and_pipelining_in_order(gateway):
+    s = connect(gateway)
+    s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n" + post() + b"GET /v1/models HTTP/1.1\r\nHost: x\r\n\r\n")
+    st1, _, b1, rest = read_response(s)
+    st2, h2, b2, rest = read_response(s, rest)
+    st3, _, b3, rest = read_response(s, rest)
+    assert (st1, st2, st3) == (200, 200, 200)
+    assert json.loads(b1)["status"] == "ok"
+    assert json.loads(b2)["object"] == "chat.completion"
+    assert json.loads(b3)["object"] == "list"
+    s.close()
+
+
+def test_http10_closes_and_connection_close_is_honoured(gateway):
+    s = connect(gateway)
+    s.sendall(b"GET /health HTTP/1.0\r\n\r\n")
+    st, h, body, _ = read_response(s)
+    assert st == 200 and closed_by_server(s)
+    s = connect(gateway)
+    s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    st, h, body, _ = read_response(s)
+    assert st == 200 and h.get("connection") == "close" and closed_by_server(s)
+
+
+def test_chunked_request_body(gateway):
+    s = connect(gateway)
+    half = len(CHAT) // 2
+    s.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+              b"Transfer-Encoding: chunked\r\n\r\n" +
+              f"{half:x};ext=1\r\n".encode() + CHAT[:half] + b"\r\n" +
+              f"{len(CHAT) - half:x}\r\n".encode() + CHAT[half:] + b"\r\n0\r\nTrailer: x\r\n\r\n")
+    st, _, body, _ = read_response(s)
+    assert st == 200 and json.loads(body)["object"] == "chat.completion"
+
+
+def test_expect_100_continue(gateway):
+    s = connect(gateway)
+    s.sendall(post(body=b"", extra=b"Expect: 100-continue\r\n").replace(b"Content-Length: 0", b"Content-Length: " + str(len(CHAT)).encode()))
+    st, _, _, rest = read_response(s)
+    assert st == 100
+    s.sendall(CHAT)
+    st, _, body, _ = read_response(s, rest)
+    assert st == 200 and json.loads(body)["object"] == "chat.completion"
+
+
+@pytest.mark.parametrize("raw,status", [
+    (b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!", 400),
+    (b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400),
+    (b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400),
+    (b"GET /health HTTP/1.1\r\nHost: x\r\nX-A: 1\r\n folded\r\n\r\n", 400),
+    (b"GET /health HTTP/1.1\r\nHost: x\r\nBad Name: 1\r\n\r\n", 400),
+    (b"GET /health HTTP/1.1\r\nHost: x\rX: 1\r\n\r\n", 400),
+    (b"GET /health HTTP/1.1\r\n\r\n", 400),
+    (b"GET /health HTTP/2.5\r\nHost: x\r\n\r\n", 505),
+    (b"GET /" + b"a" * 20000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414),
+    (b"GET /health HTTP/1.1\r\nHost: x\r\n" + b"".join(b"X-%d: y\r\n" % i for i in range(300)) + b"\r\n", 431),
+    (b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 999999999999\r\n\r\n", 413),
+    (b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501),
+])
+def test_malformed_requests_get_their_status_and_close(gateway, raw, status):
+    s = connect(gateway)
+    s.sendall(raw)
+    st, h, body, _ = read_response(s)
+    assert st == status, body
+    err = json.loads(body)["error"]
+    assert set(err) == {"message", "type", "param", "code"}
+    assert closed_by_server(s)
+    # the server keeps serving
+    s2 = connect(gateway)
+    s2.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert read_response(s2)[0] == 200
+
+
+def test_client_disconnect_mid_request_does_not_hurt(gateway):
+    for _ in range(20):
+        s = connect(gateway)
+        s.sendall(post()[:40])
+        s.close()
+    s = connect(gateway)
+    s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert read_response(s)[0] == 200
