@@ -1,0 +1,156 @@
+/// Folds a stream of `chat.completion.chunk` objects into the one `chat.completion` a
+/// non-streaming call would have returned, so a streamed answer can be cached, logged and
+/// replayed. Text fields are concatenated per choice, tool calls are merged by their `index`
+/// (id, type and name come from the first delta that carries them, arguments are
+/// concatenated), logprobs entries are appended, and `usage` comes from the usage chunk.
+public struct ChatStreamAssembler: Sendable {
+    struct ToolCall: Sendable {
+        var id: String?
+        var type: String?
+        var name: String?
+        var arguments = ""
+    }
+
+    struct Choice: Sendable {
+        var role: String?
+        var content: String?
+        var refusal: String?
+        var toolCalls: [Int: ToolCall] = [:]
+        var functionName: String?
+        var functionArguments: String?
+        var finishReason: JSON = .null
+        var logprobsSeen = false
+        var logprobsContent: [JSON]?
+        var logprobsRefusal: [JSON]?
+        var annotations: [JSON] = []
+        /// Non-standard delta fields (e.g. `reasoning_content`), in first-seen order.
+        var extras = JSONObject()
+    }
+
+    var id: String?
+    var created: JSON?
+    var model: String?
+    var serviceTier: JSON?
+    var systemFingerprint: JSON?
+    var usage: JSON?
+    var choices: [Int: Choice] = [:]
+    public private(set) var chunkCount = 0
+
+    public init() {}
+
+    public mutating func add(_ chunk: JSONObject) {
+        chunkCount += 1
+        if id == nil, let v = chunk["id"]?.stringValue { id = v }
+        if created == nil, let v = chunk["created"], !v.isNull { created = v }
+        if model == nil, let v = chunk["model"]?.stringValue { model = v }
+        if let v = chunk["service_tier"], !(v.isNull && serviceTier != nil) { serviceTier = v }
+        if let v = chunk["system_fingerprint"], !(v.isNull && systemFingerprint != nil) { systemFingerprint = v }
+        if let v = chunk["usage"], case .object = v { usage = v }
+        for item in chunk["choices"]?.arrayValue ?? [] {
+            guard case .object(let choice) = item else { continue }
+            let index = choice["index"]?.intValue ?? 0
+            var state = choices[index] ?? Choice()
+            Self.merge(choice, into: &state)
+            choices[index] = state
+        }
+    }
+
+    static func merge(_ choice: JSONObject, into state: inout Choice) {
+        if let reason = choice["finish_reason"], !reason.isNull { state.finishReason = reason }
+        if let logprobs = choice["logprobs"]?.objectValue {
+            state.logprobsSeen = true
+            if let items = logprobs["content"]?.arrayValue { state.logprobsContent = (state.logprobsContent ?? []) + items }
+            if let items = logprobs["refusal"]?.arrayValue { state.logprobsRefusal = (state.logprobsRefusal ?? []) + items }
+        }
+        guard let delta = choice["delta"]?.objectValue else { return }
+        for (key, value) in delta {
+            switch key {
+            case "role":
+                if let role = value.stringValue { state.role = role }
+            case "content":
+                if let text = value.stringValue { state.content = (state.content ?? "") + text }
+            case "refusal":
+                if let text = value.stringValue { state.refusal = (state.refusal ?? "") + text }
+            case "tool_calls":
+                for call in value.arrayValue ?? [] {
+                    guard case .object(let call) = call else { continue }
+                    let index = call["index"]?.intValue ?? 0
+                    var merged = state.toolCalls[index] ?? ToolCall()
+                    if merged.id == nil { merged.id = call["id"]?.stringValue }
+                    if merged.type == nil { merged.type = call["type"]?.stringValue }
+                    if let function = call["function"]?.objectValue {
+                        if merged.name == nil { merged.name = function["name"]?.stringValue }
+                        if let args = function["arguments"]?.stringValue { merged.arguments += args }
+                    }
+                    state.toolCalls[index] = merged
+                }
+            case "function_call":
+                guard let call = value.objectValue else { continue }
+                if state.functionName == nil, let name = call["name"]?.stringValue { state.functionName = name }
+                if let args = call["arguments"]?.stringValue { state.functionArguments = (state.functionArguments ?? "") + args }
+                if state.functionArguments == nil { state.functionArguments = "" }
+            case "annotations":
+                state.annotations += value.arrayValue ?? []
+            default:
+                if value.isNull { if state.extras[key] == nil { state.extras[key] = .null }; continue }
+                if case .string(let text) = value, case .string(let sofar)? = state.extras[key] {
+                    state.extras[key] = .string(sofar + text)
+                } else {
+                    state.extras[key] = value
+                }
+            }
+        }
+    }
+
+    /// The assembled `chat.completion`; choices in index order.
+    public func completion() -> JSONObject {
+        var out = JSONObject()
+        out.append("id", .string(id ?? ""))
+        out.append("object", "chat.completion")
+        out.append("created", created ?? 0)
+        out.append("model", .string(model ?? ""))
+        let ordered = choices.keys.sorted().map { index in JSON.object(Self.choiceObject(index, choices[index]!)) }
+        out.append("choices", .array(ordered))
+        if let usage { out.append("usage", usage) }
+        if let serviceTier { out.append("service_tier", serviceTier) }
+        if let systemFingerprint { out.append("system_fingerprint", systemFingerprint) }
+        return out
+    }
+
+    static func choiceObject(_ index: Int, _ state: Choice) -> JSONObject {
+        var message = JSONObject()
+        message.append("role", .string(state.role ?? "assistant"))
+        message.append("content", state.content.map(JSON.string) ?? .null)
+        message.append("refusal", state.refusal.map(JSON.string) ?? .null)
+        if !state.toolCalls.isEmpty {
+            let calls = state.toolCalls.keys.sorted().map { key -> JSON in
+                let call = state.toolCalls[key]!
+                return [
+                    "id": .string(call.id ?? ""),
+                    "type": .string(call.type ?? "function"),
+                    "function": ["name": .string(call.name ?? ""), "arguments": .string(call.arguments)],
+                ]
+            }
+            message.append("tool_calls", .array(calls))
+        }
+        if let name = state.functionName {
+            message.append("function_call", ["name": .string(name), "arguments": .string(state.functionArguments ?? "")])
+        }
+        for (key, value) in state.extras { message.append(key, value) }
+        message.append("annotations", .array(state.annotations))
+
+        var choice = JSONObject()
+        choice.append("index", .int(index))
+        choice.append("message", .object(message))
+        if state.logprobsSeen {
+            choice.append("logprobs", [
+                "content": state.logprobsContent.map(JSON.array) ?? .null,
+                "refusal": state.logprobsRefusal.map(JSON.array) ?? .null,
+            ])
+        } else {
+            choice.append("logprobs", .null)
+        }
+        choice.append("finish_reason", state.finishReason)
+        return choice
+    }
+}

@@ -1,0 +1,86 @@
+/// A deterministic stand-in for a tokenizer, used by the mock provider so `usage` numbers are
+/// real counts of what was sent and produced: every run of letters/digits is cut into tokens of
+/// up to 4 characters, every other visible character is one token, and whitespace rides along
+/// with the token that follows it (trailing whitespace with the last token). So `pieces` of a
+/// text concatenate back to it, and truncating to `k` tokens is cutting after the `k`-th piece.
+public enum MockTokenEstimator {
+    public static let charactersPerToken = 4
+    /// Per-message overhead, as OpenAI's chat format adds role and separators.
+    public static let tokensPerMessage = 3
+    /// Flat cost of one image or audio part (OpenAI's low-detail image cost is 85).
+    public static let tokensPerMediaPart = 85
+
+    public static func pieces(_ text: String) -> [Substring] {
+        var out: [Substring] = []
+        var start = text.startIndex
+        var run = 0  // characters of the current alphanumeric run inside the pending token
+        var pendingHasContent = false
+        var i = text.startIndex
+        while i < text.endIndex {
+            let c = text[i]
+            if c.isWhitespace {
+                if pendingHasContent { out.append(text[start..<i]); start = i; pendingHasContent = false; run = 0 }
+            } else if c.isLetter || c.isNumber {
+                if pendingHasContent && (run == 0 || run == charactersPerToken) {
+                    out.append(text[start..<i]); start = i; run = 0
+                }
+                run += 1
+                pendingHasContent = true
+            } else {
+                if pendingHasContent { out.append(text[start..<i]); start = i }
+                pendingHasContent = true
+                run = 0
+                let next = text.index(after: i)
+                out.append(text[start..<next]); start = next; pendingHasContent = false
+            }
+            i = text.index(after: i)
+        }
+        if start < text.endIndex {
+            if pendingHasContent {
+                out.append(text[start...])
+            } else if let last = out.popLast() {  // trailing whitespace joins the last token
+                out.append(text[last.startIndex...])
+            }
+        }
+        return out
+    }
+
+    public static func count(_ text: String) -> Int { pieces(text).count }
+
+    /// The first `limit` tokens of `text`, and whether anything was cut.
+    public static func prefix(_ text: String, tokens limit: Int) -> (text: String, truncated: Bool) {
+        let all = pieces(text)
+        guard all.count > limit else { return (text, false) }
+        guard limit > 0 else { return ("", true) }
+        return (String(text[text.startIndex..<all[limit - 1].endIndex]), true)
+    }
+
+    /// Prompt tokens of a chat request: every message's text, names and tool calls, media parts
+    /// at a flat rate, the tool definitions, plus the chat format's per-message overhead.
+    public static func promptTokens(messages: [JSON], tools: JSON? = nil) -> Int {
+        var total = 3  // the reply is primed with an assistant header
+        for message in messages {
+            total += tokensPerMessage
+            guard case .object(let m) = message else { continue }
+            if let name = m["name"]?.stringValue { total += count(name) + 1 }
+            switch m["content"] {
+            case .string(let text)?: total += count(text)
+            case .array(let parts)?:
+                for part in parts {
+                    if let text = part["text"]?.stringValue ?? part["refusal"]?.stringValue {
+                        total += count(text)
+                    } else {
+                        total += tokensPerMediaPart
+                    }
+                }
+            default: break
+            }
+            for call in m["tool_calls"]?.arrayValue ?? [] {
+                total += count(call["function"]?["name"]?.stringValue ?? "")
+                total += count(call["function"]?["arguments"]?.stringValue ?? "")
+            }
+        }
+        if let tools, !tools.isNull { total += count(tools.serializedString) }
+        return total
+    }
+}
