@@ -94,7 +94,7 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
         guard let completion = try? JSONParser.parse(hit.body).objectValue else { return false }
         var bytes: [UInt8] = []
         for chunk in ChatCompletionReplayer.chunks(from: completion, includeUsage: chat.includeUsage) {
-            bytes.append(contentsOf: SSEWriter.data(.object(chunk)))
+            bytes.append(contentsOf: SSEWriter.event(chunk))
         }
         bytes.append(contentsOf: SSEWriter.done)
         headers.append(contentsOf: Gateway.sseHeaders)
@@ -169,12 +169,14 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
         let now = Clock.wallNow()
         let ttl = outcome.route.ttl ?? config.cache.defaultTTL
         let usage = outcome.completion["usage"]
+        let promptTokens: Int = usage?["prompt_tokens"]?.intValue ?? 0
+        let completionTokens: Int = usage?["completion_tokens"]?.intValue ?? 0
+        let cachedTokens: Int = usage?["prompt_tokens_details"]?["cached_tokens"]?.intValue ?? 0
+        let expiresAt: Double = ttl > 0 ? now + ttl : .infinity
         return CachedResponse(
-            createdAt: now, expiresAt: ttl > 0 ? now + ttl : .infinity, model: outcome.route.name,
-            provider: outcome.route.providerName,
-            promptTokens: usage?["prompt_tokens"]?.intValue ?? 0,
-            completionTokens: usage?["completion_tokens"]?.intValue ?? 0,
-            cachedTokens: usage?["prompt_tokens_details"]?["cached_tokens"]?.intValue ?? 0,
+            createdAt: now, expiresAt: expiresAt, model: outcome.route.name,
+            provider: outcome.route.providerName, promptTokens: promptTokens,
+            completionTokens: completionTokens, cachedTokens: cachedTokens,
             upstreamLatencyMs: outcome.upstreamSeconds * 1000, body: body)
     }
 

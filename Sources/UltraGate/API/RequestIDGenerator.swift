@@ -6,8 +6,8 @@ final class RequestIDGenerator: Sendable {
     private let counter = Atomic<UInt64>(0)
 
     init() {
-        var rng = SystemRandomNumberGenerator()
-        prefix = "req_" + String(rng.next() as UInt64 & 0xFFFF_FFFF_FFFF, radix: 16)
+        let random = UInt64.random(in: 0..<(1 << 48))
+        prefix = "req_" + String(random, radix: 16)
     }
 
     func next() -> String {

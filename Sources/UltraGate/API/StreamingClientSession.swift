@@ -39,11 +39,7 @@ final class StreamingClientSession: @unchecked Sendable {
             while !Task.isCancelled {
                 try? await Task.sleep(nanoseconds: UInt64(interval * 1e9))
                 if Task.isCancelled { return }
-                lock.lock()
-                let waiting = !sawChunk && !finished
-                let mustStart = waiting && !started
-                if mustStart { started = true }
-                lock.unlock()
+                let (waiting, mustStart) = claimKeepAlive()
                 guard waiting else { return }
                 if mustStart { startStream(model: nil) }
                 responder.writeStreamChunk(SSEWriter.comment("keep-alive"))
@@ -52,6 +48,16 @@ final class StreamingClientSession: @unchecked Sendable {
         lock.lock()
         if finished { task.cancel() } else { keepAlive = task }
         lock.unlock()
+    }
+
+    /// Whether the first token is still awaited, and whether this call must start the stream.
+    private func claimKeepAlive() -> (waiting: Bool, mustStart: Bool) {
+        lock.lock()
+        defer { lock.unlock() }
+        let waiting = !sawChunk && !finished
+        let mustStart = waiting && !started
+        if mustStart { started = true }
+        return (waiting, mustStart)
     }
 
     private func stopKeepAlive() {
@@ -92,7 +98,7 @@ final class StreamingClientSession: @unchecked Sendable {
             if replay {
                 // The flight ran without streaming (another client asked first): replay its answer.
                 for chunk in ChatCompletionReplayer.chunks(from: result.outcome.completion, includeUsage: includeUsage) {
-                    bytes.append(contentsOf: SSEWriter.data(.object(chunk)))
+                    bytes.append(contentsOf: SSEWriter.event(chunk))
                 }
             }
             bytes.append(contentsOf: SSEWriter.done)
@@ -117,10 +123,10 @@ final class StreamingClientSession: @unchecked Sendable {
 
     /// The chunk as the client asked for it: without usage unless `include_usage` was set.
     private func encode(_ chunk: JSONObject) -> [UInt8]? {
-        if includeUsage { return SSEWriter.data(.object(chunk)) }
+        if includeUsage { return SSEWriter.event(chunk) }
         if chunk["choices"]?.arrayValue?.isEmpty == true { return nil }  // the usage-only chunk
         var trimmed = chunk
         if trimmed["usage"] != nil { trimmed["usage"] = nil }
-        return SSEWriter.data(.object(trimmed))
+        return SSEWriter.event(trimmed)
     }
 }

@@ -1,0 +1,7 @@
+-- wrk script: POST one fixed ~2 KB chat request (a cache hit after the first).
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+local filler = string.rep("The quick brown fox jumps over the lazy dog. ", 36)
+wrk.body = '{"model":"mock-gpt","temperature":0.2,"messages":[' ..
+  '{"role":"system","content":"You are a benchmark. ' .. filler .. '"},' ..
+  '{"role":"user","content":"Answer from the cache, please."}]}'

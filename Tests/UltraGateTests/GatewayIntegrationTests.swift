@@ -1,0 +1,235 @@
+import Foundation
+import Testing
+@testable import UltraGate
+
+/// The real server, gateway, cache (LMDB in a temp dir) and orchestrator, with scripted providers.
+final class GatewayHarness {
+    let server: HTTPServer
+    let gateway: Gateway
+    let cacheDir: String
+
+    init(routes: [ModelRoute], serverConfig: HTTPServerConfig = HTTPServerConfig(), keepAlive: Double = 10,
+         fastRetries: Bool = true) throws {
+        cacheDir = NSTemporaryDirectory() + "ultragate-test-\(UUID().uuidString)"
+        var config = GatewayConfig()
+        config.cache.directory = cacheDir
+        config.streamKeepAliveInterval = keepAlive
+        var providers: [String: ChatProvider] = [:]
+        for route in routes { providers[route.providerName] = route.provider }
+        let router = ModelRouter(routes: routes, providers: providers, providerSettings: [:], defaultRetry: RetrySettings(),
+                                 listed: routes.map { ($0.name, $0.providerName) })
+        var cacheConfig = ResponseCacheConfig(directory: cacheDir)
+        cacheConfig.maxBytes = 64 << 20
+        let cache = try ResponseCache(cacheConfig)
+        var orchestrator = Orchestrator(router: router)
+        if fastRetries { orchestrator.sleep = { _ in } }
+        gateway = Gateway(config: config, router: router, cache: cache, orchestrator: orchestrator)
+        var sc = serverConfig
+        sc.port = 0
+        sc.threads = 2
+        server = HTTPServer(config: sc, handler: gateway)
+        try server.start()
+    }
+
+    var port: Int { server.boundPort }
+
+    func client() throws -> TestHTTPClient { try TestHTTPClient(port: port) }
+
+    func chat(_ model: String, _ content: String, stream: Bool = false, headers: [String: String] = [:]) throws -> TestHTTPClient.Response {
+        let c = try client()
+        c.post("/v1/chat/completions", json: Self.body(model, content, stream: stream), headers: headers)
+        return try c.readResponse()
+    }
+
+    static func body(_ model: String, _ content: String, stream: Bool = false) -> String {
+        #"{"model":"\#(model)","messages":[{"role":"user","content":"\#(content)"}],"stream":\#(stream)}"#
+    }
+
+    deinit {
+        server.shutdown()
+        gateway.cache?.close()
+        try? FileManager.default.removeItem(atPath: cacheDir)
+    }
+}
+
+func route(_ name: String, _ provider: ScriptedChatProvider, fallbacks: [String] = [], maxAttempts: Int = 3) -> ModelRoute {
+    var retry = RetrySettings()
+    retry.maxAttempts = maxAttempts
+    return ModelRoute(name: name, providerName: provider.name, provider: provider, upstreamModel: name,
+                      fallbacks: fallbacks, retry: retry)
+}
+
+/// Runs `count` blocking calls at once on their own threads and returns their results in order.
+func concurrently<T: Sendable>(_ count: Int, _ body: @escaping @Sendable (Int) throws -> T) -> [Result<T, Error>] {
+    let results = LockedBox<[Int: Result<T, Error>]>([:])
+    let group = DispatchGroup()
+    for i in 0..<count {
+        group.enter()
+        Thread.detachNewThread {
+            let r = Result { try body(i) }
+            results.mutate { $0[i] = r }
+            group.leave()
+        }
+    }
+    group.wait()
+    return (0..<count).map { results.value[$0]! }
+}
+
+final class LockedBox<T>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var _value: T
+    init(_ value: T) { _value = value }
+    var value: T { lock.withLock { _value } }
+    func mutate(_ body: (inout T) -> Void) { lock.withLock { body(&_value) } }
+}
+
+@Suite(.serialized) struct GatewayIntegrationTests {
+    @Test func concurrentIdenticalMissesMakeOneUpstreamCall() throws {
+        let provider = ScriptedChatProvider(delayMs: 300)
+        let h = try GatewayHarness(routes: [route("m", provider)])
+        let results = concurrently(8) { _ in try h.chat("m", "burst") }
+        let responses = try results.map { try $0.get() }
+        #expect(responses.allSatisfy { $0.status == 200 })
+        #expect(Set(responses.map(\.text)).count == 1)
+        #expect(provider.callCount == 1)
+        let again = try h.chat("m", "burst")
+        #expect(again.header("X-Cache") == "HIT")
+        #expect(again.text == responses[0].text)
+        #expect(provider.callCount == 1)
+    }
+
+    @Test func streamedMissIsTeedToEveryWaiterAsItArrives() throws {
+        let provider = ScriptedChatProvider(delayMs: 50, chunkDelayMs: 60)
+        let h = try GatewayHarness(routes: [route("m", provider)])
+        let results = concurrently(3) { _ -> (String, Double, Double) in
+            let c = try h.client()
+            let start = Date()
+            var firstChunkAt: Double?
+            c.post("/v1/chat/completions", json: GatewayHarness.body("m", "tee", stream: true))
+            let r = try c.readResponse { _ in if firstChunkAt == nil { firstChunkAt = Date().timeIntervalSince(start) } }
+            return (r.text, firstChunkAt ?? 0, Date().timeIntervalSince(start))
+        }
+        let outs = try results.map { try $0.get() }
+        #expect(provider.callCount == 1)
+        for (text, first, total) in outs {
+            #expect(text.hasSuffix("data: [DONE]\n\n"))
+            #expect(first < total - 0.2, "the first chunk must arrive before the stream ends, not buffered")
+        }
+        let contents = outs.map { Self.streamText($0.0) }
+        #expect(Set(contents).count == 1 && !contents[0].isEmpty)
+        // The assembled stream was stored once complete: a plain request now hits.
+        let hit = try h.chat("m", "tee")
+        #expect(hit.header("X-Cache") == "HIT")
+        #expect(hit.json?["choices"]?.arrayValue?.first?["message"]?["content"]?.stringValue == contents[0])
+    }
+
+    static func streamText(_ sse: String) -> String {
+        sse.split(separator: "\n").compactMap { line -> String? in
+            guard line.hasPrefix("data: {"), let json = try? JSONParser.parse(String(line.dropFirst(6))) else { return nil }
+            return json["choices"]?.arrayValue?.first?["delta"]?["content"]?.stringValue
+        }.joined()
+    }
+
+    @Test func retryableFailuresAreRetried() throws {
+        let provider = ScriptedChatProvider()
+        provider.failNext(.status(429, retryAfter: 0.01), .status(503))
+        let h = try GatewayHarness(routes: [route("m", provider)])
+        let r = try h.chat("m", "retry me")
+        #expect(r.status == 200)
+        #expect(provider.callCount == 3)
+    }
+
+    @Test func nonRetryableFailureIsReturnedWithItsStatus() throws {
+        let provider = ScriptedChatProvider()
+        provider.failNext(.status(400))
+        let h = try GatewayHarness(routes: [route("m", provider)])
+        let r = try h.chat("m", "bad")
+        #expect(r.status == 400)
+        #expect(provider.callCount == 1)
+        #expect(r.json?["error"]?["message"]?.stringValue?.contains("scripted 400") == true)
+    }
+
+    @Test func rateLimitKeepsStatusAndRetryAfter() throws {
+        let provider = ScriptedChatProvider()
+        provider.failNext(.status(429, retryAfter: 30))
+        let h = try GatewayHarness(routes: [route("m", provider, maxAttempts: 1)])
+        let r = try h.chat("m", "limited")
+        #expect(r.status == 429)
+        #expect(r.header("Retry-After") == "30")
+        #expect(r.json?["error"]?["type"]?.stringValue == "rate_limit_error")
+    }
+
+    @Test func fallbackAnswerIsCachedUnderTheModelThatProducedIt() throws {
+        let a = ScriptedChatProvider(name: "pa")
+        let b = ScriptedChatProvider(name: "pb")
+        a.failNext(.status(500), .status(500), .status(500))
+        let h = try GatewayHarness(routes: [route("A", a, fallbacks: ["B"]), route("B", b)])
+        let r = try h.chat("A", "fall back")
+        #expect(r.status == 200)
+        #expect(r.header("X-UltraGate-Model") == "B")
+        #expect(r.json?["model"]?.stringValue == "B")
+        #expect(a.callCount == 3 && b.callCount == 1)
+        let direct = try h.chat("B", "fall back")
+        #expect(direct.header("X-Cache") == "HIT")
+        let again = try h.chat("A", "fall back")
+        #expect(again.header("X-Cache") == "MISS")
+        #expect(again.header("X-UltraGate-Model") == "A")
+        #expect(a.callCount == 4)
+    }
+
+    @Test func clientDisconnectMidStreamCancelsTheUpstream() throws {
+        let provider = ScriptedChatProvider(chunkDelayMs: 300)
+        let h = try GatewayHarness(routes: [route("m", provider)])
+        let c = try h.client()
+        c.post("/v1/chat/completions", json: GatewayHarness.body("m", "leave early", stream: true))
+        _ = try c.readLine()  // status line: the stream has started
+        c.closeNow()
+        let deadline = Date().addingTimeInterval(3)
+        while provider.cancellations == 0 && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
+        #expect(provider.cancellations == 1)
+        // nothing partial was cached
+        let r = try h.chat("m", "leave early")
+        #expect(r.header("X-Cache") == "MISS")
+    }
+
+    @Test func keepAliveCommentsFlowWhileTheFirstTokenIsAwaited() throws {
+        let provider = ScriptedChatProvider(delayMs: 700)
+        let h = try GatewayHarness(routes: [route("m", provider)], keepAlive: 0.2)
+        let c = try h.client()
+        c.post("/v1/chat/completions", json: GatewayHarness.body("m", "slow start", stream: true))
+        let r = try c.readResponse()
+        #expect(r.status == 200)
+        #expect(r.text.hasPrefix(": keep-alive"))
+        #expect(r.text.hasSuffix("data: [DONE]\n\n"))
+    }
+
+    @Test func gracefulShutdownFinishesRequestsInFlight() throws {
+        let provider = ScriptedChatProvider(delayMs: 500)
+        let h = try GatewayHarness(routes: [route("m", provider)])
+        let c = try h.client()
+        c.post("/v1/chat/completions", json: GatewayHarness.body("m", "finish me"))
+        Thread.sleep(forTimeInterval: 0.1)
+        let done = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            h.server.shutdown()
+            done.signal()
+        }
+        let r = try c.readResponse()
+        #expect(r.status == 200)
+        #expect(r.header("Connection") == "close")
+        done.wait()
+        #expect(throws: (any Error).self) { _ = try TestHTTPClient(port: h.port) }
+    }
+
+    @Test func slowClientGets408() throws {
+        var sc = HTTPServerConfig()
+        sc.requestReadTimeout = 1
+        sc.readInactivityTimeout = 1
+        let h = try GatewayHarness(routes: [route("m", ScriptedChatProvider())], serverConfig: sc)
+        let c = try h.client()
+        c.send("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n")
+        let r = try c.readResponse()
+        #expect(r.status == 408)
+        #expect(c.isClosedByServer())
+    }
+}

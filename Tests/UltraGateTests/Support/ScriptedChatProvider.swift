@@ -1,0 +1,81 @@
+import Foundation
+@testable import UltraGate
+
+/// A provider for gateway tests: answers like the mock provider, but counts its calls, can be
+/// told to fail the next calls, waits a set time before answering, and notices cancellation.
+final class ScriptedChatProvider: ChatProvider, @unchecked Sendable {
+    let name: String
+    var type: String { "scripted" }
+    private let inner = MockProvider()
+    private let lock = NSLock()
+    private var _calls: [ProviderRequest] = []
+    private var _failures: [ProviderError] = []
+    private var _cancellations = 0
+    let delayMs: Double
+    let chunkDelayMs: Double
+
+    init(name: String = "scripted", delayMs: Double = 0, chunkDelayMs: Double = 0) {
+        self.name = name
+        self.delayMs = delayMs
+        self.chunkDelayMs = chunkDelayMs
+    }
+
+    var calls: [ProviderRequest] { lock.withLock { _calls } }
+    var callCount: Int { lock.withLock { _calls.count } }
+    var cancellations: Int { lock.withLock { _cancellations } }
+
+    func failNext(_ errors: ProviderError...) { lock.withLock { _failures.append(contentsOf: errors) } }
+
+    private func begin(_ request: ProviderRequest) -> ProviderError? {
+        lock.withLock {
+            _calls.append(request)
+            return _failures.isEmpty ? nil : _failures.removeFirst()
+        }
+    }
+
+    private func noteCancelled() { lock.withLock { _cancellations += 1 } }
+
+    func complete(_ request: ProviderRequest) async throws -> JSONObject {
+        let failure = begin(request)
+        do { try await Task.sleep(nanoseconds: UInt64(delayMs * 1e6)) } catch {
+            noteCancelled()
+            throw error
+        }
+        if let failure { throw failure }
+        return try await inner.complete(request)
+    }
+
+    func stream(_ request: ProviderRequest) async throws -> AsyncThrowingStream<JSONObject, Error> {
+        let failure = begin(request)
+        do { try await Task.sleep(nanoseconds: UInt64(delayMs * 1e6)) } catch {
+            noteCancelled()
+            throw error
+        }
+        if let failure { throw failure }
+        let upstream = try await inner.stream(request)
+        let chunkDelay = chunkDelayMs
+        return AsyncThrowingStream { continuation in
+            let task = Task {
+                do {
+                    for try await chunk in upstream {
+                        try await Task.sleep(nanoseconds: UInt64(chunkDelay * 1e6))
+                        continuation.yield(chunk)
+                    }
+                    continuation.finish()
+                } catch {
+                    if Task.isCancelled { self.noteCancelled() }
+                    continuation.finish(throwing: error)
+                }
+            }
+            continuation.onTermination = { reason in
+                if case .cancelled = reason { task.cancel() }
+            }
+        }
+    }
+}
+
+extension ProviderError {
+    static func status(_ status: Int, retryAfter: Double? = nil) -> ProviderError {
+        ProviderError(kind: .http(status: status), provider: "scripted", message: "scripted \(status)", retryAfter: retryAfter)
+    }
+}
