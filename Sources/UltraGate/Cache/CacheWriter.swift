@@ -1,0 +1,285 @@
+import CLMDB
+import Foundation
+
+/// Counters shared by the writer thread and `ResponseCache.stats()`.
+final class CacheCounters: @unchecked Sendable {
+    private let lock = NSLock()
+    private var values = Values()
+
+    struct Values {
+        var evictions = 0
+        var expiredRemoved = 0
+        var writeErrors = 0
+        var oversizedSkipped = 0
+        var commits = 0
+        var stored = 0
+    }
+
+    func update(_ change: (inout Values) -> Void) {
+        lock.lock()
+        change(&values)
+        lock.unlock()
+    }
+
+    var snapshot: Values {
+        lock.lock()
+        defer { lock.unlock() }
+        return values
+    }
+}
+
+/// The one thread that writes the cache. LMDB's write lock belongs to an OS thread, so every write
+/// transaction begins and commits here, never across an `await`. `store` callers enqueue and
+/// suspend; the thread takes everything queued and commits it in one transaction (group commit),
+/// then resumes them all. Between batches it syncs (`MDB_NOSYNC` leaves that to us), sweeps expired
+/// entries and keeps usage under the map size by evicting the oldest entries.
+///
+/// All state below `condition` is touched only on the writer thread, except `queue`/`stopping`
+/// (guarded by `condition`).
+final class CacheWriter: @unchecked Sendable {
+    struct Job {
+        let key: [UInt8]
+        let value: [UInt8]
+        let createdAt: Double
+        let done: CheckedContinuation<Void, Never>
+    }
+
+    /// Evict when the databases hold more than this share of the map's pages…
+    static let highWater = 0.85
+    /// …down to this share.
+    static let lowWater = 0.70
+
+    private let env: CacheEnvironment
+    private let counters: CacheCounters
+    private let syncInterval: Double
+    let sweepInterval: Double
+    let sweepBatch: Int
+
+    private let condition = NSCondition()
+    private var queue: [Job] = []
+    private var stopping = false
+    /// Sweeps asked for with an explicit clock (tests, admin), done on the writer thread.
+    private var sweepRequests: [(now: Double, done: CheckedContinuation<Void, Never>)] = []
+    private let finished = DispatchSemaphore(value: 0)
+
+    private var dirty = false
+    private var lastSync = Date()
+    private var lastSweep = Date()
+    private var sweepResumeKey: [UInt8]?
+
+    init(env: CacheEnvironment, counters: CacheCounters, syncInterval: Double, sweepInterval: Double = 60, sweepBatch: Int = 2000) {
+        self.env = env
+        self.counters = counters
+        self.syncInterval = syncInterval > 0 ? syncInterval : 1
+        self.sweepInterval = sweepInterval
+        self.sweepBatch = sweepBatch
+        let thread = Thread { [self] in run() }
+        thread.name = "ultragate-cache-writer"
+        thread.start()
+    }
+
+    /// Queues a job; false (and the job is not taken) once the writer is stopping.
+    func enqueue(_ job: Job) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        guard !stopping else { return false }
+        queue.append(job)
+        condition.signal()
+        return true
+    }
+
+    /// Runs an expired-entry sweep on the writer thread as of `now`; returns when it is done.
+    func sweep(now: Double) async {
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            condition.lock()
+            defer { condition.unlock() }
+            guard !stopping else { done.resume(); return }
+            sweepRequests.append((now, done))
+            condition.signal()
+        }
+    }
+
+    /// Commits what is queued, syncs, and ends the thread; returns when it has.
+    func stop() {
+        condition.lock()
+        let first = !stopping
+        stopping = true
+        condition.signal()
+        condition.unlock()
+        if first { finished.wait() }
+    }
+
+    private func run() {
+        while true {
+            condition.lock()
+            while queue.isEmpty && !stopping && sweepRequests.isEmpty {
+                let next = min(lastSync.addingTimeInterval(syncInterval), lastSweep.addingTimeInterval(sweepInterval))
+                if !condition.wait(until: next) { break }
+            }
+            let batch = queue
+            queue.removeAll(keepingCapacity: true)
+            let stop = stopping
+            let sweeps = sweepRequests
+            sweepRequests.removeAll()
+            condition.unlock()
+
+            if !batch.isEmpty {
+                commit(batch)
+                for job in batch { job.done.resume() }
+            }
+            for request in sweeps {
+                sweepExpired(now: request.now)
+                request.done.resume()
+            }
+            let now = Date()
+            if now.timeIntervalSince(lastSweep) >= sweepInterval {
+                sweepExpired(now: now.timeIntervalSince1970)
+                lastSweep = now
+            }
+            if stop || now.timeIntervalSince(lastSync) >= syncInterval {
+                if dirty { env.lmdb.sync(force: true) }
+                dirty = false
+                lastSync = now
+                env.lmdb.checkReaders()
+            }
+            if stop {
+                condition.lock()
+                let drained = queue.isEmpty && sweepRequests.isEmpty
+                condition.unlock()
+                if drained { break }
+            }
+        }
+        finished.signal()
+    }
+
+    // MARK: Writing
+
+    private func commit(_ batch: [Job]) {
+        let pageSize = env.lmdb.pageSize
+        let mapBytes = env.lmdb.info.me_mapsize
+        var accepted: [Job] = []
+        accepted.reserveCapacity(batch.count)
+        for job in batch {
+            // A value that needs more than a quarter of the map could only be stored by emptying
+            // most of the cache, and might never fit: skip it.
+            if job.value.count + job.key.count > mapBytes / 4 {
+                counters.update { $0.oversizedSkipped += 1; $0.writeErrors += 1 }
+            } else {
+                accepted.append(job)
+            }
+        }
+        guard !accepted.isEmpty else { return }
+        let incomingPages = accepted.reduce(0) { $0 + Self.pagesNeeded($1.value.count, pageSize: pageSize) }
+        makeRoom(incomingPages: incomingPages)
+        if write(accepted, incomingPages: incomingPages) { return }
+        // The batch as a whole would not go in: try each job alone so one bad entry costs only itself.
+        for job in accepted where !write([job], incomingPages: Self.pagesNeeded(job.value.count, pageSize: pageSize)) {
+            counters.update { $0.writeErrors += 1 }
+        }
+    }
+
+    /// Puts the jobs in one transaction; on `MDB_MAP_FULL` evicts more and retries a few times.
+    private func write(_ jobs: [Job], incomingPages: Int) -> Bool {
+        for attempt in 0..<4 {
+            do {
+                try env.lmdb.withWriteTransaction { txn throws(LMDBError) in
+                    for job in jobs { try put(job, txn) }
+                }
+                dirty = true
+                counters.update { $0.commits += 1; $0.stored += jobs.count }
+                return true
+            } catch where error.isMapFull {
+                // Free more than the pre-check did, growing each time: old snapshots and freelist
+                // fragmentation can keep freed pages from being reusable right away.
+                makeRoom(incomingPages: incomingPages * (attempt + 2), force: true, extraShare: 0.1 * Double(attempt + 1))
+            } catch {
+                return false
+            }
+        }
+        return false
+    }
+
+    private func put(_ job: Job, _ txn: LMDBTransaction) throws(LMDBError) {
+        if let old = try txn.get(env.responses, job.key), let times = CachedResponse.peekTimes(old) {
+            try txn.delete(env.ageIndex, CacheEnvironment.ageKey(createdAt: times.createdAt, key: job.key))
+        }
+        try txn.put(env.responses, job.key, job.value)
+        try txn.put(env.ageIndex, CacheEnvironment.ageKey(createdAt: job.createdAt, key: job.key), [])
+    }
+
+    static func pagesNeeded(_ bytes: Int, pageSize: Int) -> Int { (bytes + 64) / max(pageSize, 1) + 1 }
+
+    // MARK: Eviction
+
+    /// Deletes oldest entries (in their own transaction, so the freed pages are reusable by the next
+    /// one) when usage plus `incomingPages` would pass the high-water mark, down to the low-water mark.
+    private func makeRoom(incomingPages: Int, force: Bool = false, extraShare: Double = 0) {
+        var limit = Int.max
+        for _ in 0..<3 {
+            do {
+                try env.lmdb.withWriteTransaction { txn throws(LMDBError) in
+                    var usage = try CacheEnvironment.usage(txn, [env.responses, env.ageIndex])
+                    let high = Int(Double(usage.total) * Self.highWater)
+                    guard force || usage.used + incomingPages > high else { return }
+                    let target = Int(Double(usage.total) * max(Self.lowWater - extraShare, 0)) - incomingPages
+                    let cursor = try txn.openCursor(env.ageIndex)
+                    var removed = 0
+                    var entry = try cursor.move(MDB_FIRST)
+                    while let e = entry, usage.used > target || (force && removed == 0), removed < limit {
+                        let key = [UInt8](UnsafeRawBufferPointer(rebasing: e.key[8...]))
+                        try cursor.deleteCurrent()
+                        if key.count == SHA256.digestSize { try txn.delete(env.responses, key) }
+                        removed += 1
+                        usage = try CacheEnvironment.usage(txn, [env.responses, env.ageIndex])
+                        entry = try cursor.move(MDB_NEXT)
+                    }
+                    counters.update { $0.evictions += removed }
+                }
+                dirty = true
+                return
+            } catch where error.isMapFull {
+                // Deleting copies pages too; at the very limit, free a little at a time.
+                limit = limit == Int.max ? 16 : max(limit / 4, 1)
+            } catch {
+                counters.update { $0.writeErrors += 1 }
+                return
+            }
+        }
+    }
+
+    // MARK: Expiry
+
+    /// Removes expired (and unreadable) entries, at most `sweepBatch` visited per call, resuming
+    /// where the previous call stopped so a large cache is swept in short transactions.
+    private func sweepExpired(now: Double) {
+        do {
+            try env.lmdb.withWriteTransaction { txn throws(LMDBError) in
+                let cursor = try txn.openCursor(env.responses)
+                var entry: (key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer)?
+                if let resume = sweepResumeKey {
+                    entry = try cursor.move(MDB_SET_RANGE, seek: resume)
+                } else {
+                    entry = try cursor.move(MDB_FIRST)
+                }
+                var visited = 0
+                var removed = 0
+                while let e = entry, visited < sweepBatch {
+                    visited += 1
+                    let times = CachedResponse.peekTimes(e.value)
+                    if times == nil || CachedResponse.isExpired(expiresAt: times!.expiresAt, now: now) {
+                        let key = [UInt8](e.key)
+                        try cursor.deleteCurrent()
+                        if let times { try txn.delete(env.ageIndex, CacheEnvironment.ageKey(createdAt: times.createdAt, key: key)) }
+                        removed += 1
+                    }
+                    entry = try cursor.move(MDB_NEXT)
+                }
+                sweepResumeKey = entry.map { [UInt8]($0.key) }
+                counters.update { $0.expiredRemoved += removed }
+            }
+            dirty = true
+        } catch {
+            counters.update { $0.writeErrors += 1 }
+        }
+    }
+}

@@ -1,0 +1,150 @@
+import CCurl
+
+/// A libcurl easy handle and its error buffer. Created, configured, reset and destroyed only on
+/// the `CurlMultiLoop` thread; reused across transfers so a request costs no `curl_easy_init`.
+final class CurlEasyHandle {
+    let raw: UnsafeMutableRawPointer
+    let errorBuffer: UnsafeMutablePointer<CChar>
+
+    init?() {
+        guard let raw = curl_easy_init() else { return nil }
+        self.raw = raw
+        errorBuffer = .allocate(capacity: Int(CURL_ERROR_SIZE))
+        errorBuffer[0] = 0
+    }
+
+    deinit {
+        curl_easy_cleanup(raw)
+        errorBuffer.deallocate()
+    }
+
+    var errorDetail: String { String(cString: errorBuffer) }
+
+    /// Back to defaults for the next transfer; live connections stay in the multi's cache.
+    func reset() {
+        curl_easy_reset(raw)
+        errorBuffer[0] = 0
+    }
+
+    /// Applies everything a request needs. Returns the header list, which must stay alive until
+    /// the transfer ends (then `curl_slist_free_all`).
+    func configure(for request: UpstreamRequest, userAgent: String?,
+                   context: UnsafeMutableRawPointer) throws(UpstreamError) -> UnsafeMutablePointer<curl_slist>? {
+        let h = raw
+        var failed: CURLcode = CURLE_OK
+        func check(_ code: CURLcode) { if code != CURLE_OK && failed == CURLE_OK { failed = code } }
+
+        check(ug_easy_setopt_pointer(h, CURLOPT_ERRORBUFFER, UnsafeMutableRawPointer(errorBuffer)))
+        check(ug_easy_setopt_string(h, CURLOPT_URL, request.url))
+        check(ug_easy_setopt_string(h, CURLOPT_PROTOCOLS_STR, "http,https"))
+        check(ug_easy_setopt_long(h, CURLOPT_NOSIGNAL, 1))
+        check(ug_easy_setopt_long(h, CURLOPT_TCP_NODELAY, 1))
+        check(ug_easy_setopt_long(h, CURLOPT_TCP_KEEPALIVE, 1))
+        check(ug_easy_setopt_long(h, CURLOPT_TCP_KEEPIDLE, 30))
+        check(ug_easy_setopt_long(h, CURLOPT_TCP_KEEPINTVL, 15))
+        // HTTP/2 over TLS when the server offers it via ALPN, HTTP/1.1 in clear text.
+        check(ug_easy_setopt_long(h, CURLOPT_HTTP_VERSION, Int(CURL_HTTP_VERSION_2TLS)))
+        // Prefer waiting for a multiplexed HTTP/2 connection over opening a new one.
+        check(ug_easy_setopt_long(h, CURLOPT_PIPEWAIT, 1))
+        check(ug_easy_setopt_long(h, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1))
+        // Empty string: advertise every encoding libcurl can decode, and decode it.
+        check(ug_easy_setopt_string(h, CURLOPT_ACCEPT_ENCODING, ""))
+        if let userAgent { check(ug_easy_setopt_string(h, CURLOPT_USERAGENT, userAgent)) }
+
+        if request.timeouts.connect > 0 {
+            check(ug_easy_setopt_long(h, CURLOPT_CONNECTTIMEOUT_MS, Self.milliseconds(request.timeouts.connect)))
+        }
+        if request.timeouts.total > 0 {
+            check(ug_easy_setopt_long(h, CURLOPT_TIMEOUT_MS, Self.milliseconds(request.timeouts.total)))
+        }
+
+        let method = request.method.uppercased()
+        switch method {
+        case "GET" where request.body.isEmpty:
+            check(ug_easy_setopt_long(h, CURLOPT_HTTPGET, 1))
+        case "HEAD" where request.body.isEmpty:
+            check(ug_easy_setopt_long(h, CURLOPT_NOBODY, 1))
+        default:
+            if method != "POST" || !request.body.isEmpty {
+                // The size must be set before COPYPOSTFIELDS so libcurl copies exactly that much.
+                check(ug_easy_setopt_off_t(h, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(request.body.count)))
+                check(request.body.withUnsafeBytes { bytes in
+                    ug_easy_setopt_pointer(h, CURLOPT_COPYPOSTFIELDS,
+                                           UnsafeMutableRawPointer(mutating: bytes.baseAddress ?? UnsafeRawPointer(Self.emptyBody)))
+                })
+            } else {
+                check(ug_easy_setopt_off_t(h, CURLOPT_POSTFIELDSIZE_LARGE, 0))
+                check(ug_easy_setopt_pointer(h, CURLOPT_POSTFIELDS, Self.emptyBody))
+            }
+            if method != "POST" { check(ug_easy_setopt_string(h, CURLOPT_CUSTOMREQUEST, method)) }
+        }
+
+        var list: UnsafeMutablePointer<curl_slist>?
+        func append(_ line: String) {
+            if let grown = curl_slist_append(list, line) { list = grown } else { failed = CURLE_OUT_OF_MEMORY }
+        }
+        for field in request.headers {
+            guard Self.isSafe(field.name, isName: true), Self.isSafe(field.value, isName: false) else {
+                curl_slist_free_all(list)
+                throw .transport("invalid characters in request header \(Self.printableName(field.name))")
+            }
+            switch field.name.lowercased() {
+            case "content-length", "transfer-encoding", "expect": continue  // libcurl frames the body
+            default: break
+            }
+            // `Name;` is libcurl's syntax for a header with an empty value (`Name:` removes it).
+            append(field.value.isEmpty ? "\(field.name);" : "\(field.name): \(field.value)")
+        }
+        // An empty `Expect:` stops libcurl from waiting for `100 Continue` before large bodies.
+        append("Expect:")
+        check(ug_easy_setopt_slist(h, CURLOPT_HTTPHEADER, list))
+
+        check(ug_easy_setopt_data_callback(h, CURLOPT_WRITEFUNCTION, curlWriteCallback))
+        check(ug_easy_setopt_pointer(h, CURLOPT_WRITEDATA, context))
+        check(ug_easy_setopt_data_callback(h, CURLOPT_HEADERFUNCTION, curlHeaderCallback))
+        check(ug_easy_setopt_pointer(h, CURLOPT_HEADERDATA, context))
+        check(ug_easy_setopt_pointer(h, CURLOPT_PRIVATE, context))
+
+        if failed != CURLE_OK {
+            curl_slist_free_all(list)
+            throw .transport(CurlErrorMapping.describe(code: failed, detail: ""))
+        }
+        return list
+    }
+
+    private nonisolated(unsafe) static let emptyBody = UnsafeMutableRawPointer.allocate(byteCount: 1, alignment: 1)
+
+    private static func milliseconds(_ seconds: Double) -> Int {
+        let ms = (seconds * 1000).rounded(.up)
+        return ms >= Double(Int32.max) ? Int(Int32.max) : max(1, Int(ms))
+    }
+
+    /// CR, LF and NUL would let a value smuggle extra header lines; a name must also be a token.
+    private static func isSafe(_ text: String, isName: Bool) -> Bool {
+        for b in text.utf8 {
+            if b == 13 || b == 10 || b == 0 { return false }
+            if isName && (b == UInt8(ascii: ":") || b <= 32 || b == 127) { return false }
+        }
+        return !isName || !text.isEmpty
+    }
+
+    private static func printableName(_ name: String) -> String {
+        String(name.unicodeScalars.filter { $0.value > 32 && $0.value < 127 && $0 != ":" }.prefix(64))
+    }
+}
+
+/// libcurl's body callback: `userdata` is the `CurlTransfer` passed as CURLOPT_WRITEDATA.
+/// Returning less than `size * nmemb` aborts the transfer (used when nobody is listening).
+private let curlWriteCallback: ug_data_callback = { data, size, count, userdata in
+    let transfer = Unmanaged<CurlTransfer>.fromOpaque(userdata!).takeUnretainedValue()
+    let n = size * count
+    return transfer.receiveBody(UnsafeRawBufferPointer(start: data, count: n)) ? n : 0
+}
+
+/// libcurl's header callback: one call per complete header line, including the blank one.
+private let curlHeaderCallback: ug_data_callback = { data, size, count, userdata in
+    let transfer = Unmanaged<CurlTransfer>.fromOpaque(userdata!).takeUnretainedValue()
+    let n = size * count
+    transfer.receiveHeaderLine(UnsafeRawBufferPointer(start: data, count: n))
+    return n
+}

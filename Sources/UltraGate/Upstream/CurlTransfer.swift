@@ -1,0 +1,163 @@
+import CCurl
+import Foundation
+
+/// One request in flight: the state libcurl's callbacks fill in and the continuation(s) that hand
+/// the result to the waiting task.
+///
+/// Threading: `delivery` is set by the submitting task before the transfer is queued; from then on
+/// every stored property except `cancelRequested` is touched only on the `CurlMultiLoop` thread
+/// (the libcurl callbacks run there too). `cancelRequested` is guarded by `lock`.
+final class CurlTransfer: @unchecked Sendable {
+    enum Delivery {
+        case none
+        /// `send`: the whole response at the end.
+        case buffered(CheckedContinuation<UpstreamResponse, Error>)
+        /// `stream`: the head as soon as it is complete, then body chunks.
+        case streaming(head: CheckedContinuation<UpstreamResponseHead, Error>?,
+                       body: AsyncThrowingStream<[UInt8], Error>.Continuation)
+    }
+
+    let request: UpstreamRequest
+    var delivery: Delivery = .none
+
+    // Loop thread only.
+    var easy: CurlEasyHandle?
+    var headerList: UnsafeMutablePointer<curl_slist>?
+    var startedAt: UInt64 = 0
+    var lastActivity: UInt64 = 0
+    /// Called on the loop thread when the head starts, because the deadline may move earlier then.
+    var onDeadlineMoved: ((UInt64) -> Void)?
+    private var headBuilder = CurlResponseHeadBuilder()
+    private var deliveredHead: UpstreamResponseHead?
+    private var body: [UInt8] = []
+    private var completed = false
+
+    private let lock = NSLock()
+    private var cancelFlag = false
+
+    init(request: UpstreamRequest) {
+        self.request = request
+    }
+
+    var isCancelRequested: Bool {
+        lock.lock(); defer { lock.unlock() }
+        return cancelFlag
+    }
+
+    /// Marks the transfer cancelled; returns false when it already was.
+    func markCancelRequested() -> Bool {
+        lock.lock(); defer { lock.unlock() }
+        if cancelFlag { return false }
+        cancelFlag = true
+        return true
+    }
+
+    var headStarted: Bool { headBuilder.hasStarted }
+
+    /// The moment this transfer times out, and which limit that is (`.max` when none applies).
+    var deadline: (at: UInt64, phase: UpstreamError.TimeoutPhase) {
+        let t = request.timeouts
+        if !headBuilder.hasStarted {
+            return t.firstByte > 0 ? (startedAt &+ Self.nanos(t.firstByte), .firstByte) : (.max, .firstByte)
+        }
+        return t.idle > 0 ? (lastActivity &+ Self.nanos(t.idle), .idle) : (.max, .idle)
+    }
+
+    // MARK: libcurl callbacks (loop thread)
+
+    func receiveHeaderLine(_ line: UnsafeRawBufferPointer) {
+        switch headBuilder.consume(line) {
+        case .none:
+            break
+        case .started:
+            lastActivity = curlMonotonicNanos()
+            onDeadlineMoved?(deadline.at)
+        case .complete:
+            lastActivity = curlMonotonicNanos()
+            let head = Self.decodedView(of: headBuilder.head)
+            deliveredHead = head
+            switch delivery {
+            case .buffered:
+                if let length = head.header("content-length").flatMap({ Int($0) }), length > 0 {
+                    body.reserveCapacity(min(length, 64 << 20))
+                }
+            case .streaming(let headContinuation?, let bodyContinuation):
+                delivery = .streaming(head: nil, body: bodyContinuation)
+                headContinuation.resume(returning: head)
+            case .streaming(nil, _), .none:
+                break
+            }
+        }
+    }
+
+    /// Returns false to abort the transfer (the stream's consumer is gone).
+    func receiveBody(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        lastActivity = curlMonotonicNanos()
+        switch delivery {
+        case .buffered:
+            body.append(contentsOf: bytes)
+            return true
+        case .streaming(let headContinuation, let bodyContinuation):
+            if let headContinuation {
+                // A body without a blank line before it: hand out what we have as the head.
+                let head = currentHead(status: headBuilder.status)
+                delivery = .streaming(head: nil, body: bodyContinuation)
+                headContinuation.resume(returning: head)
+            }
+            if case .terminated = bodyContinuation.yield(Array(bytes)) { return false }
+            return true
+        case .none:
+            return false
+        }
+    }
+
+    // MARK: completion (loop thread, or the submitting task when the transfer never started)
+
+    /// Delivers the outcome exactly once. `status` is libcurl's response code, used when the
+    /// head never completed.
+    func complete(_ outcome: Result<Void, UpstreamError>, status: Int = 0) {
+        guard !completed else { return }
+        completed = true
+        let delivery = self.delivery
+        self.delivery = .none
+        switch (delivery, outcome) {
+        case (.buffered(let continuation), .success):
+            continuation.resume(returning: UpstreamResponse(head: currentHead(status: status), body: body))
+            body = []
+        case (.buffered(let continuation), .failure(let error)):
+            continuation.resume(throwing: error)
+        case (.streaming(let headContinuation, let bodyContinuation), .success):
+            headContinuation?.resume(returning: currentHead(status: status))
+            bodyContinuation.finish()
+        case (.streaming(let headContinuation, let bodyContinuation), .failure(let error)):
+            headContinuation?.resume(throwing: error)
+            bodyContinuation.finish(throwing: error)
+        case (.none, _):
+            break
+        }
+        onDeadlineMoved = nil
+    }
+
+    private func currentHead(status: Int) -> UpstreamResponseHead {
+        if let deliveredHead { return deliveredHead }
+        var head = Self.decodedView(of: headBuilder.head)
+        if head.status == 0 { head.status = status }
+        return head
+    }
+
+    /// libcurl decodes gzip/deflate/br/zstd bodies, so the head must no longer claim an encoding
+    /// or the encoded length: a proxy forwarding these fields would corrupt the response.
+    private static func decodedView(of head: UpstreamResponseHead) -> UpstreamResponseHead {
+        guard let encoding = head.header("content-encoding"), encoding.lowercased() != "identity" else { return head }
+        var decoded = head
+        decoded.headers.removeAll {
+            let name = $0.name.lowercased()
+            return name == "content-encoding" || name == "content-length"
+        }
+        return decoded
+    }
+
+    private static func nanos(_ seconds: Double) -> UInt64 {
+        seconds >= 1e9 ? UInt64.max / 2 : UInt64(seconds * 1e9)
+    }
+}

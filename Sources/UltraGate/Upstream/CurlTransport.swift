@@ -1,0 +1,63 @@
+/// The production `UpstreamTransport`: libcurl's multi interface driven by one dedicated thread
+/// (`CurlMultiLoop`), with connection reuse, HTTP/2 over TLS, and the gateway's timeouts.
+public final class CurlTransport: UpstreamTransport {
+    public struct Options: Sendable, Equatable {
+        /// Connections kept open to one host (also the size of libcurl's cache per host).
+        public var maxConnectionsPerHost: Int
+        /// Sent as `User-Agent` unless the request carries its own.
+        public var userAgent: String?
+
+        public init(maxConnectionsPerHost: Int = 64, userAgent: String? = nil) {
+            self.maxConnectionsPerHost = maxConnectionsPerHost
+            self.userAgent = userAgent
+        }
+    }
+
+    public let options: Options
+    private let loop: CurlMultiLoop
+
+    /// Fails only when libcurl cannot be initialised.
+    public init(options: Options = Options()) throws(UpstreamError) {
+        guard let loop = CurlMultiLoop(maxConnectionsPerHost: options.maxConnectionsPerHost,
+                                       userAgent: options.userAgent) else {
+            throw .transport("libcurl could not be initialised")
+        }
+        self.options = options
+        self.loop = loop
+    }
+
+    deinit { loop.shutdown() }
+
+    public func send(_ request: UpstreamRequest) async throws -> UpstreamResponse {
+        if Task.isCancelled { throw UpstreamError.cancelled }
+        let transfer = CurlTransfer(request: request)
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<UpstreamResponse, Error>) in
+                transfer.delivery = .buffered(continuation)
+                loop.submit(transfer)
+            }
+        } onCancel: {
+            loop.cancel(transfer)
+        }
+    }
+
+    public func stream(_ request: UpstreamRequest) async throws -> UpstreamStreamingResponse {
+        if Task.isCancelled { throw UpstreamError.cancelled }
+        let transfer = CurlTransfer(request: request)
+        let (body, bodyContinuation) = AsyncThrowingStream.makeStream(of: [UInt8].self, throwing: Error.self)
+        // Ending the iteration early, dropping the stream, or cancelling the consuming task all
+        // arrive here as `.cancelled`; `.finished` is our own doing and needs nothing.
+        bodyContinuation.onTermination = { [loop] termination in
+            if case .cancelled = termination { loop.cancel(transfer) }
+        }
+        let head = try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<UpstreamResponseHead, Error>) in
+                transfer.delivery = .streaming(head: continuation, body: bodyContinuation)
+                loop.submit(transfer)
+            }
+        } onCancel: {
+            loop.cancel(transfer)
+        }
+        return UpstreamStreamingResponse(head: head, body: body)
+    }
+}

@@ -1,0 +1,228 @@
+import Foundation
+import Testing
+@testable import UltraGate
+
+/// A fresh cache directory under the temp dir, removed when the test body returns.
+private func withTemporaryDirectory<R>(_ body: (String) async throws -> R) async rethrows -> R {
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("ug-cache-\(UUID().uuidString)").path
+    defer { try? FileManager.default.removeItem(atPath: path) }
+    return try await body(path)
+}
+
+private func key(_ n: Int) -> CacheKey {
+    CacheKey.make(namespace: "test", route: "openai/gpt-4o", request: ["messages": [["role": "user", "content": .string("q\(n)")]]])
+}
+
+private func response(_ n: Int, createdAt: Double = 1_000_000, expiresAt: Double = CachedResponse.neverExpires, bodySize: Int = 2048) -> CachedResponse {
+    var body = Array(#"{"id":"chatcmpl-\#(n)","object":"chat.completion","choices":[]}"#.utf8)
+    body.append(contentsOf: [UInt8](repeating: UInt8(ascii: " "), count: max(0, bodySize - body.count)))
+    return CachedResponse(
+        createdAt: createdAt, expiresAt: expiresAt, model: "gpt-4o-2024-08-06", provider: "openai",
+        promptTokens: 10 + n, completionTokens: 20, cachedTokens: 3, upstreamLatencyMs: 123.5, body: body)
+}
+
+@Suite struct ResponseCacheTests {
+    @Test func codecRoundTripAndRejectsDamage() {
+        let value = response(7)
+        let bytes = value.encoded()
+        #expect(CachedResponse(decoding: bytes) == value)
+        #expect(CachedResponse(decoding: Array(bytes.dropLast())) == nil)
+        #expect(CachedResponse(decoding: bytes + [0]) == nil)
+        #expect(CachedResponse(decoding: Array("not a cached response at all".utf8)) == nil)
+        #expect(CachedResponse(decoding: []) == nil)
+        var future = bytes
+        future[4] = 99
+        #expect(CachedResponse(decoding: future) == nil)
+        var lying = bytes
+        lying[64] &+= 1  // body length no longer matches
+        #expect(CachedResponse(decoding: lying) == nil)
+    }
+
+    @Test func storeThenLookup() async throws {
+        try await withTemporaryDirectory { dir in
+            let cache = try ResponseCache(ResponseCacheConfig(directory: dir))
+            defer { cache.close() }
+            #expect(cache.lookup(key(1), now: 1_000_001) == nil)
+            await cache.store(key(1), response(1))
+            #expect(cache.lookup(key(1), now: 1_000_001) == response(1))
+            #expect(cache.lookup(key(2), now: 1_000_001) == nil)
+            // Overwriting replaces the value and its age-index entry.
+            await cache.store(key(1), response(99, createdAt: 1_000_050))
+            #expect(cache.lookup(key(1), now: 1_000_060) == response(99, createdAt: 1_000_050))
+            let stats = cache.stats()
+            #expect(stats.entries == 1)
+            try cache.environment.lmdb.withWriteTransaction { txn throws(LMDBError) in
+                #expect(try txn.stat(cache.environment.ageIndex).ms_entries == 1)
+            }
+            #expect(stats.writeErrors == 0)
+            #expect(stats.mapSize == 1 << 30)
+        }
+    }
+
+    @Test func expiredEntriesMissAndAreSwept() async throws {
+        try await withTemporaryDirectory { dir in
+            let cache = try ResponseCache(ResponseCacheConfig(directory: dir, defaultTTL: 60))
+            defer { cache.close() }
+            let created = 1_000_000.0
+            #expect(cache.expiry(createdAt: created) == created + 60)
+            await cache.store(key(1), response(1, createdAt: created, expiresAt: cache.expiry(createdAt: created)))
+            await cache.store(key(2), response(2, createdAt: created, expiresAt: CachedResponse.neverExpires))
+            #expect(cache.lookup(key(1), now: created + 59) != nil)
+            #expect(cache.lookup(key(1), now: created + 60) == nil)
+            #expect(cache.lookup(key(2), now: created + 1e9) != nil)
+            await cache.sweepExpired(now: created + 30)
+            #expect(cache.stats().entries == 2)
+            await cache.sweepExpired(now: created + 61)
+            let stats = cache.stats()
+            #expect(stats.entries == 1)
+            #expect(stats.expiredRemoved == 1)
+            #expect(cache.lookup(key(2), now: created + 61) != nil)
+        }
+    }
+
+    @Test func maxAgeRejectsOlderEntries() async throws {
+        try await withTemporaryDirectory { dir in
+            let cache = try ResponseCache(ResponseCacheConfig(directory: dir))
+            defer { cache.close() }
+            await cache.store(key(1), response(1, createdAt: 1000))
+            #expect(cache.lookup(key(1), now: 1100, maxAge: 100) != nil)
+            #expect(cache.lookup(key(1), now: 1100.5, maxAge: 100) == nil)
+            #expect(cache.lookup(key(1), now: 1100.5) != nil)
+        }
+    }
+
+    @Test func smallMapEvictsOldestFirst() async throws {
+        try await withTemporaryDirectory { dir in
+            let cache = try ResponseCache(ResponseCacheConfig(directory: dir, maxBytes: 1 << 20))
+            defer { cache.close() }
+            let total = 1500  // ~3 MB of 2 KB bodies into a 1 MiB map
+            for batchStart in stride(from: 0, to: total, by: 50) {
+                await withTaskGroup(of: Void.self) { group in
+                    for n in batchStart..<(batchStart + 50) {
+                        group.addTask { await cache.store(key(n), response(n, createdAt: 1_000_000 + Double(n))) }
+                    }
+                }
+            }
+            let stats = cache.stats()
+            #expect(stats.writeErrors == 0)
+            #expect(stats.evictions > 0)
+            #expect(stats.entries + stats.evictions == total)
+            #expect(stats.usedBytes < stats.mapSize)
+            #expect(cache.lookup(key(total - 1), now: 2_000_000) != nil)
+            #expect(cache.lookup(key(0), now: 2_000_000) == nil)
+            // The survivors are exactly the newest ones.
+            let survivors = (0..<total).filter { cache.lookup(key($0), now: 2_000_000) != nil }
+            #expect(survivors.count == stats.entries)
+            #expect(survivors.first == total - stats.entries)
+        }
+    }
+
+    @Test func oversizedValueIsSkippedAndCounted() async throws {
+        try await withTemporaryDirectory { dir in
+            let cache = try ResponseCache(ResponseCacheConfig(directory: dir, maxBytes: 1 << 20))
+            defer { cache.close() }
+            await cache.store(key(1), response(1, bodySize: 600_000))
+            await cache.store(key(2), response(2))
+            let stats = cache.stats()
+            #expect(stats.oversizedSkipped == 1)
+            #expect(stats.writeErrors == 1)
+            #expect(cache.lookup(key(1), now: 1_000_001) == nil)
+            #expect(cache.lookup(key(2), now: 1_000_001) != nil)
+        }
+    }
+
+    @Test func concurrentLookupsAndStores() async throws {
+        try await withTemporaryDirectory { dir in
+            let cache = try ResponseCache(ResponseCacheConfig(directory: dir))
+            defer { cache.close() }
+            await withTaskGroup(of: Int.self) { group in
+                for task in 0..<8 {
+                    group.addTask {
+                        var wrong = 0
+                        for i in 0..<40 {
+                            let n = task * 1000 + i
+                            await cache.store(key(n), response(n))
+                            if cache.lookup(key(n), now: 1_000_001) != response(n) { wrong += 1 }
+                            if i > 0, cache.lookup(key(n - 1), now: 1_000_001) == nil { wrong += 1 }
+                        }
+                        return wrong
+                    }
+                }
+                var wrong = 0
+                for await w in group { wrong += w }
+                #expect(wrong == 0)
+            }
+            let stats = cache.stats()
+            #expect(stats.entries == 320)
+            #expect(stats.commits <= 320)  // grouped when stores overlap
+        }
+    }
+
+    @Test func entriesSurviveRestart() async throws {
+        try await withTemporaryDirectory { dir in
+            do {
+                let cache = try ResponseCache(ResponseCacheConfig(directory: dir))
+                for n in 0..<10 { await cache.store(key(n), response(n)) }
+                cache.close()
+            }
+            let reopened = try ResponseCache(ResponseCacheConfig(directory: dir))
+            defer { reopened.close() }
+            for n in 0..<10 { #expect(reopened.lookup(key(n), now: 1_000_001) == response(n)) }
+            #expect(reopened.stats().entries == 10)
+        }
+    }
+
+    @Test func twoInstancesSeeEachOthersWrites() async throws {
+        try await withTemporaryDirectory { dir in
+            let a = try ResponseCache(ResponseCacheConfig(directory: dir))
+            let b = try ResponseCache(ResponseCacheConfig(directory: dir + "/."))
+            await a.store(key(1), response(1))
+            #expect(b.lookup(key(1), now: 1_000_001) == response(1))
+            await b.store(key(2), response(2))
+            #expect(a.lookup(key(2), now: 1_000_001) == response(2))
+            // One closing leaves the other working.
+            a.close()
+            await b.store(key(3), response(3))
+            #expect(b.lookup(key(3), now: 1_000_001) != nil)
+            #expect(b.stats().entries == 3)
+            b.close()
+        }
+    }
+
+    @Test func clearWhileAnotherInstanceIsOpen() async throws {
+        try await withTemporaryDirectory { dir in
+            let server = try ResponseCache(ResponseCacheConfig(directory: dir))
+            defer { server.close() }
+            for n in 0..<5 { await server.store(key(n), response(n)) }
+            let admin = try ResponseCache(ResponseCacheConfig(directory: dir))
+            #expect(admin.stats().entries == 5)
+            try admin.clear()
+            admin.close()
+            #expect(server.lookup(key(0), now: 1_000_001) == nil)
+            #expect(server.stats().entries == 0)
+            await server.store(key(9), response(9))
+            #expect(server.lookup(key(9), now: 1_000_001) != nil)
+            #expect(server.stats().writeErrors == 0)
+        }
+    }
+
+    @Test func corruptValueIsAMiss() async throws {
+        try await withTemporaryDirectory { dir in
+            let cache = try ResponseCache(ResponseCacheConfig(directory: dir))
+            defer { cache.close() }
+            await cache.store(key(1), response(1))
+            var damaged = response(1).encoded()
+            damaged.removeLast(100)
+            let env = cache.environment
+            try env.lmdb.withWriteTransaction { txn throws(LMDBError) in
+                try txn.put(env.responses, key(1).bytes, damaged)
+                try txn.put(env.responses, key(2).bytes, Array("{\"foreign\":true}".utf8))
+            }
+            #expect(cache.lookup(key(1), now: 1_000_001) == nil)
+            #expect(cache.lookup(key(2), now: 1_000_001) == nil)
+            // The sweep removes unreadable values too.
+            await cache.sweepExpired(now: 1_000_001)
+            #expect(cache.stats().entries == 0)
+        }
+    }
+}
