@@ -3,7 +3,7 @@ import Testing
 @testable import UltraGate
 
 /// The real server, gateway, cache (LMDB in a temp dir) and orchestrator, with scripted providers.
-final class GatewayHarness {
+final class GatewayHarness: @unchecked Sendable {
     let server: HTTPServer
     let gateway: Gateway
     let cacheDir: String

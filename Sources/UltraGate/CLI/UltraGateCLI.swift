@@ -25,7 +25,7 @@ public enum UltraGateCLI {
         case .cacheStats(let dir, let configPath):
             return withCache(dir: dir, configPath: configPath) { cache in
                 let s = cache.stats()
-                print("directory: \(cache.directory)")
+                print("directory: \(cache.config.directory)")
                 print("entries:   \(s.entries)")
                 print("used:      \(s.usedBytes) bytes of \(s.mapSize)")
                 return 0
@@ -35,7 +35,7 @@ public enum UltraGateCLI {
                 do {
                     let before = cache.stats().entries
                     try cache.clear()
-                    print("cleared \(before) entries from \(cache.directory)")
+                    print("cleared \(before) entries from \(cache.config.directory)")
                     return 0
                 } catch {
                     printError("ultragate: cannot clear the cache: \(error)")
@@ -83,7 +83,7 @@ public enum UltraGateCLI {
             printError("ultragate: \(error)")
             return 1
         }
-        let cacheNote = gateway.cache.map { "cache in \($0.directory)" } ?? "cache disabled"
+        let cacheNote = gateway.cache.map { "cache in \($0.config.directory)" } ?? "cache disabled"
         printError("ultragate \(UltraGateVersion.string) listening on http://\(config.server.host):\(server.boundPort) (\(config.server.threads) threads, \(cacheNote))")
 
         let stop = DispatchSemaphore(value: 0)

@@ -32,7 +32,7 @@ public struct GatewayBuilder {
             notes.append("serving the built-in mock provider: \(config.mock.models.joined(separator: ", "))")
             return ModelRouter(routes: routes, providers: providers, providerSettings: [:], defaultRetry: config.retry, listed: listed)
         }
-        let transport = self.transport ?? CurlTransport()
+        let transport = try self.transport ?? CurlTransport()
         for settings in config.providers {
             providers[settings.name] = try makeProvider(settings, transport: transport, mock: mock)
             settingsByName[settings.name] = settings

@@ -33,6 +33,13 @@ final class ScriptedChatProvider: ChatProvider, @unchecked Sendable {
         }
     }
 
+    /// The mock answers its own model names only; the text still depends on the messages.
+    private static func asMock(_ request: ProviderRequest) -> ProviderRequest {
+        var r = request
+        r.body["model"] = "mock-gpt"
+        return r
+    }
+
     private func noteCancelled() { lock.withLock { _cancellations += 1 } }
 
     func complete(_ request: ProviderRequest) async throws -> JSONObject {
@@ -42,7 +49,7 @@ final class ScriptedChatProvider: ChatProvider, @unchecked Sendable {
             throw error
         }
         if let failure { throw failure }
-        return try await inner.complete(request)
+        return try await inner.complete(Self.asMock(request))
     }
 
     func stream(_ request: ProviderRequest) async throws -> AsyncThrowingStream<JSONObject, Error> {
@@ -52,7 +59,7 @@ final class ScriptedChatProvider: ChatProvider, @unchecked Sendable {
             throw error
         }
         if let failure { throw failure }
-        let upstream = try await inner.stream(request)
+        let upstream = try await inner.stream(Self.asMock(request))
         let chunkDelay = chunkDelayMs
         return AsyncThrowingStream { continuation in
             let task = Task {
