@@ -75,7 +75,18 @@ enum ProviderHTTP {
         }
         return ProviderError(kind: .http(status: head.status), provider: provider,
                              message: redact(message!, secret: secret),
-                             retryAfter: retryAfter(head, now: now), code: code)
+                             retryAfter: retryAfter(head, now: now) ?? googleRetryDelay(body), code: code)
+    }
+
+    /// Google puts the delay in the body: `error.details[]` of type `google.rpc.RetryInfo`, `retryDelay: "30s"`.
+    static func googleRetryDelay(_ body: [UInt8]) -> Double? {
+        guard let json = try? JSONParser.parse(body), let details = json["error"]?["details"]?.arrayValue else { return nil }
+        for detail in details where detail["@type"]?.stringValue?.hasSuffix("RetryInfo") == true {
+            if let delay = detail["retryDelay"]?.stringValue, delay.hasSuffix("s"), let seconds = Double(delay.dropLast()) {
+                return seconds
+            }
+        }
+        return nil
     }
 
     /// Message and code from any of the three error bodies (also used for errors inside streams).
