@@ -5,47 +5,33 @@
 /// `{"type":"error","error":{"type","message"}}` (docs.anthropic.com/en/api/errors).
 public struct AnthropicProvider: ChatProvider {
     public static let apiVersion = "2023-06-01"
-    public let name: String
+    let connection: ProviderConnection
+    public var name: String { connection.name }
     public var type: String { "anthropic" }
-    public let baseURL: String
-    let apiKey: String?
-    let extraHeaders: [HTTPHeaderField]
-    let transport: any UpstreamTransport
+    public var baseURL: String { connection.baseURL }
 
     public init(name: String = "anthropic", baseURL: String = "https://api.anthropic.com", apiKey: String?,
                 headers: [HTTPHeaderField] = [], transport: any UpstreamTransport) {
-        self.name = name
-        self.baseURL = baseURL
-        self.apiKey = apiKey
-        self.extraHeaders = headers
-        self.transport = transport
+        connection = ProviderConnection(name: name, baseURL: baseURL, apiKey: apiKey, extraHeaders: headers,
+                                        transport: transport)
     }
 
     var translator: AnthropicTranslator { AnthropicTranslator(provider: name) }
 
     func upstreamRequest(_ request: ProviderRequest, stream: Bool) throws(ProviderError) -> UpstreamRequest {
-        let body = try translator.request(request.body, stream: stream)
-        var headers = [HTTPHeaderField("content-type", "application/json"),
-                       HTTPHeaderField("anthropic-version", Self.apiVersion)]
-        if stream { headers.append(HTTPHeaderField("accept", "text/event-stream")) }
-        if let apiKey, !apiKey.isEmpty { headers.append(HTTPHeaderField("x-api-key", apiKey)) }
-        headers += extraHeaders
-        return UpstreamRequest(url: ProviderHTTP.join(baseURL, "/v1/messages"), headers: headers,
-                               body: JSONWriter.serialize(.object(body)), timeouts: request.timeouts)
+        connection.post("/v1/messages", body: try translator.request(request.body, stream: stream), authHeader: "x-api-key",
+                        headers: [HTTPHeaderField("anthropic-version", Self.apiVersion)], stream: stream,
+                        timeouts: request.timeouts)
     }
 
     public func complete(_ request: ProviderRequest) async throws -> JSONObject {
-        let response = try await ProviderHTTP.send(try upstreamRequest(request, stream: false), via: transport,
-                                                   provider: name, secret: apiKey)
-        let message = try ProviderHTTP.jsonObject(response.body, provider: name)
-        return try translator.response(message, requestModel: request.model)
+        try translator.response(try await connection.sendJSON(try upstreamRequest(request, stream: false)),
+                                requestModel: request.model)
     }
 
     public func stream(_ request: ProviderRequest) async throws -> AsyncThrowingStream<JSONObject, Error> {
-        let response = try await ProviderHTTP.openStream(try upstreamRequest(request, stream: true), via: transport,
-                                                         provider: name, secret: apiKey)
-        return ProviderStreamPump.run(response, translator: AnthropicStreamTranslator(provider: name, model: request.model,
-                                                                                      secret: apiKey),
-                                      provider: name)
+        try await connection.stream(try upstreamRequest(request, stream: true),
+                                    translator: AnthropicStreamTranslator(provider: name, model: request.model,
+                                                                          secret: connection.apiKey))
     }
 }

@@ -73,9 +73,7 @@ struct AnthropicStreamTranslator: SSEChunkTranslator {
             isDone = true
             return []
         case "error":
-            let (message, code) = ProviderHTTP.errorDetails(json)
-            throw ProviderError(kind: .http(status: ProviderHTTP.status(forErrorCode: code)), provider: provider,
-                                message: ProviderHTTP.redact(message ?? "error event in stream", secret: secret), code: code)
+            throw ProviderHTTP.embeddedError(json, provider: provider, secret: secret)
         default:
             return []  // ping, content_block_stop, and event types added later
         }

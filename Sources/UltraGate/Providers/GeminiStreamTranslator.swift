@@ -24,7 +24,7 @@ struct GeminiStreamTranslator: SSEChunkTranslator {
             throw ProviderError(kind: .invalidResponse, provider: provider, message: "stream event is not a JSON object")
         }
         if json["error"] != nil, json["candidates"] == nil {
-            throw GeminiTranslator.streamError(json, provider: provider, secret: secret)
+            throw ProviderHTTP.embeddedError(json, provider: provider, secret: secret)
         }
         if let model = json["modelVersion"]?.stringValue { builder.model = model }
         if let u = json["usageMetadata"], u.objectValue != nil { usage = GeminiTranslator.usage(u) }

@@ -224,7 +224,7 @@ struct GeminiTranslator: Sendable {
 
     func response(_ object: JSONObject, requestModel: String) throws(ProviderError) -> JSONObject {
         if object["error"] != nil, object["candidates"] == nil {
-            throw Self.streamError(.object(object), provider: provider, secret: nil)
+            throw ProviderHTTP.embeddedError(.object(object), provider: provider, secret: nil)
         }
         let candidates = object["candidates"]?.arrayValue ?? []
         var choices: [JSON] = []
@@ -286,13 +286,5 @@ struct GeminiTranslator: Sendable {
         return OpenAIShapes.usage(prompt: prompt, completion: completion,
                                   total: metadata["totalTokenCount"]?.intValue ?? prompt + completion,
                                   cached: metadata["cachedContentTokenCount"]?.intValue, reasoning: thoughts)
-    }
-
-    /// A Google error object (`{"error":{"code","message","status"}}`) as a `ProviderError`.
-    static func streamError(_ json: JSON, provider: String, secret: String?) -> ProviderError {
-        let (message, code) = ProviderHTTP.errorDetails(json)
-        let status = json["error"]?["code"]?.intValue ?? ProviderHTTP.status(forErrorCode: code)
-        return ProviderError(kind: .http(status: status), provider: provider,
-                             message: ProviderHTTP.redact(message ?? "error", secret: secret), code: code)
     }
 }

@@ -8,21 +8,16 @@
 /// one chunk each, ended by `data: [DONE]`; `stream_options.include_usage` adds a last chunk with
 /// `choices: []` and `usage`.
 public struct OpenAICompatibleProvider: ChatProvider {
-    public let name: String
+    let connection: ProviderConnection
+    public var name: String { connection.name }
     public var type: String { "openai" }
     /// e.g. `https://api.openai.com/v1` (requests go to `{baseURL}/chat/completions`).
-    public let baseURL: String
-    let apiKey: String?
-    let extraHeaders: [HTTPHeaderField]
-    let transport: any UpstreamTransport
+    public var baseURL: String { connection.baseURL }
 
     public init(name: String = "openai", baseURL: String = "https://api.openai.com/v1", apiKey: String?,
                 headers: [HTTPHeaderField] = [], transport: any UpstreamTransport) {
-        self.name = name
-        self.baseURL = baseURL
-        self.apiKey = apiKey
-        self.extraHeaders = headers
-        self.transport = transport
+        connection = ProviderConnection(name: name, baseURL: baseURL, apiKey: apiKey, extraHeaders: headers,
+                                        transport: transport)
     }
 
     func upstreamRequest(_ request: ProviderRequest, stream: Bool) -> UpstreamRequest {
@@ -31,23 +26,15 @@ public struct OpenAICompatibleProvider: ChatProvider {
             body["stream"] = true
             body["stream_options"] = ["include_usage": true]
         }
-        var headers = [HTTPHeaderField("Content-Type", "application/json")]
-        if stream { headers.append(HTTPHeaderField("Accept", "text/event-stream")) }
-        if let apiKey, !apiKey.isEmpty { headers.append(HTTPHeaderField("Authorization", "Bearer \(apiKey)")) }
-        headers += extraHeaders
-        return UpstreamRequest(url: ProviderHTTP.join(baseURL, "/chat/completions"), headers: headers,
-                               body: JSONWriter.serialize(.object(body)), timeouts: request.timeouts)
+        return connection.post("/chat/completions", body: body, authHeader: "Authorization", authPrefix: "Bearer ",
+                               stream: stream, timeouts: request.timeouts)
     }
 
     public func complete(_ request: ProviderRequest) async throws -> JSONObject {
-        let response = try await ProviderHTTP.send(upstreamRequest(request, stream: false), via: transport,
-                                                   provider: name, secret: apiKey)
-        var object = try ProviderHTTP.jsonObject(response.body, provider: name)
+        var object = try await connection.sendJSON(upstreamRequest(request, stream: false))
         guard object["choices"]?.arrayValue != nil else {
             if object["error"] != nil {
-                let (message, code) = ProviderHTTP.errorDetails(.object(object))
-                throw ProviderError(kind: .http(status: ProviderHTTP.status(forErrorCode: code)), provider: name,
-                                    message: ProviderHTTP.redact(message ?? "error", secret: apiKey), code: code)
+                throw ProviderHTTP.embeddedError(.object(object), provider: name, secret: connection.apiKey)
             }
             throw ProviderError(kind: .invalidResponse, provider: name, message: "response has no `choices` array")
         }
@@ -59,11 +46,9 @@ public struct OpenAICompatibleProvider: ChatProvider {
     }
 
     public func stream(_ request: ProviderRequest) async throws -> AsyncThrowingStream<JSONObject, Error> {
-        let response = try await ProviderHTTP.openStream(upstreamRequest(request, stream: true), via: transport,
-                                                         provider: name, secret: apiKey)
-        return ProviderStreamPump.run(response, translator: OpenAIChunkPassThrough(provider: name, model: request.model,
-                                                                                   secret: apiKey),
-                                      provider: name)
+        try await connection.stream(upstreamRequest(request, stream: true),
+                                    translator: OpenAIChunkPassThrough(provider: name, model: request.model,
+                                                                       secret: connection.apiKey))
     }
 }
 
@@ -97,9 +82,7 @@ struct OpenAIChunkPassThrough: SSEChunkTranslator {
             throw ProviderError(kind: .invalidResponse, provider: provider, message: "stream event is not a JSON object")
         }
         if chunk["error"] != nil, chunk["choices"] == nil {
-            let (message, code) = ProviderHTTP.errorDetails(json)
-            throw ProviderError(kind: .http(status: ProviderHTTP.status(forErrorCode: code)), provider: provider,
-                                message: ProviderHTTP.redact(message ?? "error in stream", secret: secret), code: code)
+            throw ProviderHTTP.embeddedError(json, provider: provider, secret: secret)
         }
         if let u = chunk["usage"], !u.isNull { usage = u }
         chunk.removeValue(forKey: "usage")

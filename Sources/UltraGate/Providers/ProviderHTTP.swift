@@ -108,6 +108,16 @@ enum ProviderHTTP {
         return (message, code)
     }
 
+    /// An error object that arrived inside a 2xx body or stream (OpenAI/vLLM `{"error":{…}}`, Anthropic
+    /// `error` events, Google `{"error":{"code","status"}}`): a numeric `code` is the status; else the
+    /// error type decides.
+    static func embeddedError(_ json: JSON, provider: String, secret: String?) -> ProviderError {
+        let (message, code) = errorDetails(json)
+        let status = json["error"]?["code"]?.intValue ?? status(forErrorCode: code)
+        return ProviderError(kind: .http(status: status), provider: provider,
+                             message: redact(message ?? "error reported by the provider", secret: secret), code: code)
+    }
+
     /// The HTTP status a provider's error type stands for, for errors that arrive inside a 200 stream.
     static func status(forErrorCode code: String?) -> Int {
         switch code {
