@@ -1,0 +1,120 @@
+/// Any server speaking OpenAI's chat completions (OpenAI, Groq, Together, OpenRouter, vLLM, Ollama,
+/// llama.cpp, another UltraGate). The request body is forwarded byte-stable (unknown fields and key
+/// order kept); responses pass through as parsed JSON with only missing required fields filled in.
+///
+/// Reference: OpenAI API reference, "Create chat completion" (POST /v1/chat/completions) and
+/// "The chat completion chunk object"; OpenAPI schemas `CreateChatCompletionResponse` and
+/// `CreateChatCompletionStreamResponse` (openai/openai-openapi). Streams are SSE `data:` lines with
+/// one chunk each, ended by `data: [DONE]`; `stream_options.include_usage` adds a last chunk with
+/// `choices: []` and `usage`.
+public struct OpenAICompatibleProvider: ChatProvider {
+    let connection: ProviderConnection
+    public var name: String { connection.name }
+    public var type: String { "openai" }
+    /// e.g. `https://api.openai.com/v1` (requests go to `{baseURL}/chat/completions`).
+    public var baseURL: String { connection.baseURL }
+
+    public init(name: String = "openai", baseURL: String = "https://api.openai.com/v1", apiKey: String?,
+                headers: [HTTPHeaderField] = [], transport: any UpstreamTransport) {
+        connection = ProviderConnection(name: name, baseURL: baseURL, apiKey: apiKey, extraHeaders: headers,
+                                        transport: transport)
+    }
+
+    func upstreamRequest(_ request: ProviderRequest, stream: Bool) -> UpstreamRequest {
+        var body = request.body
+        if stream {
+            body["stream"] = true
+            body["stream_options"] = ["include_usage": true]
+        }
+        return connection.post("/chat/completions", body: body, authHeader: "Authorization", authPrefix: "Bearer ",
+                               stream: stream, timeouts: request.timeouts)
+    }
+
+    public func complete(_ request: ProviderRequest) async throws -> JSONObject {
+        var object = try await connection.sendJSON(upstreamRequest(request, stream: false))
+        guard object["choices"]?.arrayValue != nil else {
+            if object["error"] != nil {
+                throw ProviderHTTP.embeddedError(.object(object), provider: name, secret: connection.apiKey)
+            }
+            throw ProviderError(kind: .invalidResponse, provider: name, message: "response has no `choices` array")
+        }
+        if object["id"]?.stringValue == nil { object["id"] = .string(OpenAIShapes.completionID()) }
+        if object["object"] == nil { object["object"] = "chat.completion" }
+        if object["created"]?.intValue == nil { object["created"] = .int(OpenAIShapes.now()) }
+        if object["model"]?.stringValue == nil { object["model"] = .string(request.model) }
+        return object
+    }
+
+    public func stream(_ request: ProviderRequest) async throws -> AsyncThrowingStream<JSONObject, Error> {
+        try await connection.stream(upstreamRequest(request, stream: true),
+                                    translator: OpenAIChunkPassThrough(provider: name, model: request.model,
+                                                                       secret: connection.apiKey))
+    }
+}
+
+/// Passes OpenAI chunks through, holding back usage so that it always comes last in a
+/// `choices: []` chunk (some servers put it on the finish chunk), and making sure the first chunk
+/// of each choice names the assistant role.
+struct OpenAIChunkPassThrough: SSEChunkTranslator {
+    let provider: String
+    let model: String
+    let secret: String?
+    private(set) var isDone = false
+    private var usage: JSON?
+    private var template: JSONObject?
+    private var rolesSent: Set<Int> = []
+    private var sawFinish = false
+
+    init(provider: String, model: String, secret: String?) {
+        self.provider = provider
+        self.model = model
+        self.secret = secret
+    }
+
+    mutating func translate(_ event: SSEEvent) throws(ProviderError) -> [JSONObject] {
+        let data = event.data
+        if data.isEmpty { return [] }
+        if data.first != "{", data.trimmingCharacters(in: .whitespaces) == "[DONE]" {
+            isDone = true
+            return []
+        }
+        guard let json = try? JSONParser.parse(data), var chunk = json.objectValue else {
+            throw ProviderError(kind: .invalidResponse, provider: provider, message: "stream event is not a JSON object")
+        }
+        if chunk["error"] != nil, chunk["choices"] == nil {
+            throw ProviderHTTP.embeddedError(json, provider: provider, secret: secret)
+        }
+        if let u = chunk["usage"], !u.isNull { usage = u }
+        chunk.removeValue(forKey: "usage")
+        if chunk["id"]?.stringValue == nil { chunk["id"] = .string(template?["id"]?.stringValue ?? OpenAIShapes.completionID()) }
+        if chunk["object"] == nil { chunk["object"] = "chat.completion.chunk" }
+        if chunk["created"]?.intValue == nil { chunk["created"] = template?["created"] ?? .int(OpenAIShapes.now()) }
+        if chunk["model"]?.stringValue == nil { chunk["model"] = .string(model) }
+        if template == nil { template = chunk }
+        let choices = chunk["choices"]?.arrayValue ?? []
+        if choices.isEmpty { return [] }  // a usage-only chunk: sent at the end
+        chunk["choices"] = .array(choices.map { choice in
+            guard var c = choice.objectValue else { return choice }
+            let index = c["index"]?.intValue ?? 0
+            if let reason = c["finish_reason"], !reason.isNull { sawFinish = true }
+            if rolesSent.insert(index).inserted, var delta = c["delta"]?.objectValue, delta["role"] == nil {
+                delta = JSONObject([(key: "role", value: "assistant")] + delta.pairs)
+                c["delta"] = .object(delta)
+            }
+            return .object(c)
+        })
+        return [chunk]
+    }
+
+    mutating func finish() throws(ProviderError) -> [JSONObject] {
+        guard isDone || sawFinish else {
+            throw ProviderError(kind: .transport(.broken("stream ended before [DONE]")), provider: provider,
+                                message: "stream ended before [DONE]")
+        }
+        guard let usage, let template else { return [] }
+        var last = template
+        last["choices"] = []
+        last["usage"] = usage
+        return [JSONObject(last.pairs.filter { ["id", "object", "created", "model", "system_fingerprint", "choices", "usage"].contains($0.key) })]
+    }
+}

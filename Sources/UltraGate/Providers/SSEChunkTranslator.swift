@@ -1,0 +1,58 @@
+/// Turns a provider's server-sent events into `chat.completion.chunk` objects.
+/// Errors thrown are `ProviderError`s (`.invalidResponse` for unparsable events, `.http` for
+/// error events inside the stream).
+protocol SSEChunkTranslator: Sendable {
+    /// The chunks for one event.
+    mutating func translate(_ event: SSEEvent) throws(ProviderError) -> [JSONObject]
+    /// The provider said the stream is over; nothing after it is read.
+    var isDone: Bool { get }
+    /// The body ended: the closing chunks (usage), or an error when the stream was cut short.
+    mutating func finish() throws(ProviderError) -> [JSONObject]
+}
+
+/// Runs an upstream SSE body through a translator into an `AsyncThrowingStream` of chunks.
+/// When the consumer stops (or is cancelled), the reading task is cancelled, which ends the
+/// upstream body's iteration and so aborts the transfer.
+enum ProviderStreamPump {
+    static func run<T: SSEChunkTranslator>(_ response: UpstreamStreamingResponse, translator: T,
+                                           provider: String) -> AsyncThrowingStream<JSONObject, Error> {
+        AsyncThrowingStream { continuation in
+            let task = Task {
+                var parser = SSEParser()
+                var translator = translator
+                func deliver(_ chunks: [JSONObject]) -> Bool {
+                    for chunk in chunks {
+                        if case .terminated = continuation.yield(chunk) { return false }
+                    }
+                    return true
+                }
+                do throws(ProviderError) {
+                    do {
+                        reading: for try await bytes in response.body {
+                            for event in parser.feed(bytes) {
+                                guard deliver(try translator.translate(event)) else { return }
+                                if translator.isDone { break reading }
+                            }
+                        }
+                    } catch let error as ProviderError {
+                        throw error
+                    } catch {
+                        throw ProviderHTTP.transportError(Task.isCancelled ? CancellationError() : error, provider: provider)
+                    }
+                    if Task.isCancelled { throw ProviderHTTP.transportError(CancellationError(), provider: provider) }
+                    if !translator.isDone {
+                        for event in parser.finish() {
+                            guard deliver(try translator.translate(event)) else { return }
+                            if translator.isDone { break }
+                        }
+                    }
+                    guard deliver(try translator.finish()) else { return }
+                    continuation.finish()
+                } catch {
+                    continuation.finish(throwing: error)
+                }
+            }
+            continuation.onTermination = { _ in task.cancel() }
+        }
+    }
+}

@@ -1,0 +1,145 @@
+/// One dispatched server-sent event.
+public struct SSEEvent: Sendable, Equatable {
+    /// The `event` field, or "message" when the event named none.
+    public var event: String
+    /// The `data` lines joined with "\n".
+    public var data: String
+    /// The last event ID in force when the event was dispatched (it persists across events).
+    public var id: String?
+
+    public init(event: String = "message", data: String, id: String? = nil) {
+        self.event = event
+        self.data = data
+        self.id = id
+    }
+}
+
+/// Incremental `text/event-stream` parser following WHATWG HTML §9.2.6 "Interpreting an event stream":
+/// CR, LF and CRLF end lines; a leading UTF-8 BOM is dropped; `:` starts a comment; one space after
+/// the field's colon is removed; `data` lines join with "\n"; `id` values containing NUL are ignored;
+/// `retry` takes only ASCII digits; a blank line dispatches, and an event with no data is dropped.
+///
+/// Bytes may be split anywhere (inside a UTF-8 sequence or a CRLF): lines are decoded only once complete.
+/// One deliberate leniency: `finish()` dispatches a last event whose blank line never came (the spec
+/// discards it), so a truncated final JSON record surfaces as a parse error instead of vanishing.
+public struct SSEParser: Sendable {
+    private var line: [UInt8] = []
+    private var afterCR = false
+    private var bomChecked = false
+    private var bomPrefix: [UInt8] = []
+    private var dataBuffer: [UInt8] = []
+    private var hasData = false
+    private var eventType: [UInt8] = []
+    /// The last event ID set by an `id` field.
+    public private(set) var lastEventID: String?
+    /// The reconnection time (ms) from the last valid `retry` field.
+    public private(set) var reconnectionTime: Int?
+
+    private static let bom: [UInt8] = [0xEF, 0xBB, 0xBF]
+
+    public init() {}
+
+    public mutating func feed(_ bytes: [UInt8]) -> [SSEEvent] {
+        var events: [SSEEvent] = []
+        var start = 0
+        if !bomChecked {
+            // The BOM may itself arrive split: hold back a matching prefix until it is decided.
+            var i = 0
+            while i < bytes.count, bomPrefix.count < 3, bytes[i] == Self.bom[bomPrefix.count] {
+                bomPrefix.append(bytes[i])
+                i += 1
+            }
+            if bomPrefix.count < 3, i == bytes.count { return events }
+            bomChecked = true
+            if bomPrefix.count < 3 { scan(bomPrefix, from: 0, into: &events) }
+            bomPrefix = []
+            start = i
+        }
+        scan(bytes, from: start, into: &events)
+        return events
+    }
+
+    /// End of stream: a pending line is processed and a pending event dispatched (see the type's note).
+    public mutating func finish() -> [SSEEvent] {
+        var events: [SSEEvent] = []
+        if !bomChecked {
+            bomChecked = true
+            let held = bomPrefix
+            bomPrefix = []
+            scan(held, from: 0, into: &events)
+        }
+        if !line.isEmpty {
+            processLine(into: &events)
+        }
+        dispatch(into: &events)
+        afterCR = false
+        return events
+    }
+
+    private mutating func scan(_ bytes: [UInt8], from start: Int, into events: inout [SSEEvent]) {
+        var i = start
+        var segmentStart = i
+        let cr = UInt8(ascii: "\r"), lf = UInt8(ascii: "\n")
+        while i < bytes.count {
+            let b = bytes[i]
+            if b == lf && afterCR {
+                afterCR = false
+                i += 1
+                segmentStart = i
+                continue
+            }
+            afterCR = false
+            if b == cr || b == lf {
+                line.append(contentsOf: bytes[segmentStart..<i])
+                processLine(into: &events)
+                afterCR = b == cr
+                i += 1
+                segmentStart = i
+                continue
+            }
+            i += 1
+        }
+        if segmentStart < bytes.count { line.append(contentsOf: bytes[segmentStart..<bytes.count]) }
+    }
+
+    private mutating func processLine(into events: inout [SSEEvent]) {
+        defer { line.removeAll(keepingCapacity: true) }
+        if line.isEmpty {
+            dispatch(into: &events)
+            return
+        }
+        if line[0] == UInt8(ascii: ":") { return }
+        let colon = line.firstIndex(of: UInt8(ascii: ":"))
+        let nameEnd = colon ?? line.count
+        var valueStart = colon.map { $0 + 1 } ?? line.count
+        if valueStart < line.count, line[valueStart] == UInt8(ascii: " ") { valueStart += 1 }
+        let name = line[0..<nameEnd]
+        let value = line[valueStart..<line.count]
+        if name.elementsEqual("data".utf8) {
+            dataBuffer.append(contentsOf: value)
+            dataBuffer.append(UInt8(ascii: "\n"))
+            hasData = true
+        } else if name.elementsEqual("event".utf8) {
+            eventType = Array(value)
+        } else if name.elementsEqual("id".utf8) {
+            if !value.contains(0) { lastEventID = String(decoding: value, as: UTF8.self) }
+        } else if name.elementsEqual("retry".utf8) {
+            if !value.isEmpty, value.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }),
+               let ms = Int(String(decoding: value, as: UTF8.self)) {
+                reconnectionTime = ms
+            }
+        }
+    }
+
+    private mutating func dispatch(into events: inout [SSEEvent]) {
+        defer {
+            dataBuffer.removeAll(keepingCapacity: true)
+            eventType.removeAll()
+            hasData = false
+        }
+        guard hasData else { return }
+        dataBuffer.removeLast()  // the "\n" after the last data line
+        let type = eventType.isEmpty ? "message" : String(decoding: eventType, as: UTF8.self)
+        events.append(SSEEvent(event: type, data: String(decoding: dataBuffer, as: UTF8.self), id: lastEventID))
+    }
+}
