@@ -83,6 +83,15 @@ public struct GatewayBuilder {
     func makeProvider(_ settings: ProviderSettings, transport: UpstreamTransport, mock: MockProvider) throws -> ChatProvider {
         switch settings.type {
         case "mock": return mock
+        case "openai":
+            return OpenAICompatibleProvider(name: settings.name, baseURL: settings.baseURL, apiKey: settings.apiKey,
+                                            headers: settings.headers, transport: transport)
+        case "anthropic":
+            return AnthropicProvider(name: settings.name, baseURL: settings.baseURL, apiKey: settings.apiKey,
+                                     headers: settings.headers, transport: transport)
+        case "gemini":
+            return GeminiProvider(name: settings.name, baseURL: settings.baseURL, apiKey: settings.apiKey,
+                                  headers: settings.headers, transport: transport)
         default: throw ConfigError("providers.\(settings.name): provider type `\(settings.type)` is not available in this build")
         }
     }
