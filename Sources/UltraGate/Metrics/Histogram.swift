@@ -18,7 +18,7 @@ public final class Histogram: MetricChild {
 
     public func observe(_ value: Double) {
         guard !value.isNaN else { return }
-        let stripe = ThreadStripe.current
+        let stripe = cells.currentStripe
         cells.add(bucketIndex(value), 1, stripe: stripe)
         cells.addDouble(sumCell, value, stripe: stripe)
     }

@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import Synchronization
 
 /// Fixed-size arrays of 64-bit atomic cells, one copy per `ThreadStripe`, each copy padded to
@@ -11,9 +16,14 @@ final class StripedCells: @unchecked Sendable {
     let stride: Int
     let stripes: Int
     private let base: UnsafeMutablePointer<Atomic<UInt64>>
+    private let stripeKey = ThreadStripe.key
+    private let stripeMask: Int
 
+    /// `stripes` must be a power of two.
     init(cellsPerStripe: Int, stripes: Int = ThreadStripe.count) {
         precondition(cellsPerStripe > 0)
+        precondition(stripes > 0 && stripes & (stripes - 1) == 0, "stripes must be a power of two")
+        stripeMask = stripes - 1
         self.cellsPerStripe = cellsPerStripe
         self.stripes = stripes
         let cellsPerBlock = 128 / MemoryLayout<Atomic<UInt64>>.stride
@@ -30,9 +40,12 @@ final class StripedCells: @unchecked Sendable {
         UnsafeMutableRawPointer(base).deallocate()
     }
 
+    /// The calling thread's stripe in these cells.
+    @inline(__always) var currentStripe: Int { ThreadStripe.index(key: stripeKey, mask: stripeMask) }
+
     /// Adds to an integer cell of the calling thread's stripe.
     @inline(__always) func add(_ cell: Int, _ amount: UInt64) {
-        (base + ThreadStripe.current * stride + cell).pointee.wrappingAdd(amount, ordering: .relaxed)
+        (base + currentStripe * stride + cell).pointee.wrappingAdd(amount, ordering: .relaxed)
     }
 
     /// Adds to an integer cell of a given stripe (callers that already know their stripe).
@@ -55,7 +68,7 @@ final class StripedCells: @unchecked Sendable {
     }
 
     @inline(__always) func addDouble(_ cell: Int, _ amount: Double) {
-        addDouble(cell, amount, stripe: ThreadStripe.current)
+        addDouble(cell, amount, stripe: currentStripe)
     }
 
     /// The integer cell summed over all stripes.
