@@ -75,6 +75,12 @@ public final class GatewayMetrics: @unchecked Sendable {
         }
     }
 
+    /// Gateway-wide counts behind `/v1/stats` totals.
+    struct Totals: Sendable {
+        let requests = Counter()
+        let errors = Counter()
+    }
+
     /// Children of the (provider, model) families, resolved once.
     public final class UpstreamMetrics: Sendable {
         public let provider: String
@@ -127,8 +133,7 @@ public final class GatewayMetrics: @unchecked Sendable {
     private let overhead: Histogram
     private let inFlight: Gauge
     private let openConnections: Gauge
-    private let totalRequests = Counter()
-    private let totalErrors = Counter()
+    private let totals = Totals()
 
     private let lock = NSLock()
     private var models: [String: ModelMetrics] = [:]  // guarded by lock
@@ -164,7 +169,7 @@ public final class GatewayMetrics: @unchecked Sendable {
         if let m = models[name] { return m }
         let label = models.count < maxModels ? name : Self.otherModel
         if let m = models[label] { return m }
-        let m = ModelMetrics(name: label, price: prices[label], families: families)
+        let m = ModelMetrics(name: label, price: prices[label], families: families, totals: totals)
         models[label] = m
         return m
     }
@@ -184,17 +189,13 @@ public final class GatewayMetrics: @unchecked Sendable {
 
     /// One answered request. `model` is "" when the route has none (e.g. `/v1/models`).
     public func recordRequest(route: String, model: String, status: Int, durationSeconds: Double) {
-        totalRequests.increment()
-        if status >= 400 { totalErrors.increment() }
-        if model.isEmpty {
-            families.requests.labels(route, model, String(status)).increment()
+        guard model.isEmpty else {
+            self.model(model).recordRequest(route: route, status: status, durationSeconds: durationSeconds)
             return
         }
-        let m = self.model(model)
-        families.requests.labels(route, m.name, String(status)).increment()
-        m.requests.increment()
-        if status >= 400 { m.errors.increment() }
-        m.latency.record(seconds: durationSeconds)
+        totals.requests.increment()
+        if status >= 400 { totals.errors.increment() }
+        families.requests.labels([route, model, String(status)]).increment()
     }
 
     /// A response-cache lookup; with `model`, it also counts toward that model's hit ratio.
@@ -207,6 +208,15 @@ public final class GatewayMetrics: @unchecked Sendable {
         guard let model, result != .bypass else { return }
         let m = self.model(model)
         if result == .hit { m.cacheHits.increment() } else { m.cacheMisses.increment() }
+    }
+
+    /// The same, with a model handle the caller kept (no lookup).
+    public func recordCacheLookup(_ result: CacheLookupResult, model: ModelMetrics) {
+        switch result {
+        case .hit: cacheHit.increment(); model.cacheHits.increment()
+        case .miss: cacheMiss.increment(); model.cacheMisses.increment()
+        case .bypass: cacheBypass.increment()
+        }
     }
 
     public func recordUpstream(provider: String, model: String, durationSeconds: Double, ttftSeconds: Double?) {
@@ -281,8 +291,8 @@ public final class GatewayMetrics: @unchecked Sendable {
         return StatsSnapshot(
             startedAt: startedAt,
             uptimeSeconds: Double(Self.monotonicNanos() &- startedMonotonic) / 1e9,
-            requests: totalRequests.integerValue,
-            errors: totalErrors.integerValue,
+            requests: totals.requests.integerValue,
+            errors: totals.errors.integerValue,
             cacheHits: hits,
             cacheMisses: misses,
             cacheBypasses: cacheBypass.integerValue,

@@ -45,30 +45,52 @@ public struct ServerTiming: Sendable, Equatable {
 
     /// The header value, durations in milliseconds with at most three decimals.
     public var headerValue: String {
-        var out = ""
-        out.reserveCapacity(80)
-        for phase in Phase.allCases {
-            guard let s = self[phase] else { continue }
-            if !out.isEmpty { out += ", " }
-            out += phase.name
-            out += ";dur="
-            Self.appendMilliseconds(s * 1000, to: &out)
-        }
-        return out
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(80)
+        appendHeaderValue(to: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
     }
 
+    /// Appends the header value as bytes (no `String` building: this runs on every response).
+    public func appendHeaderValue(to bytes: inout [UInt8]) {
+        var first = true
+        for raw in 0..<Self.phaseNames.count {  // not `allCases`: that builds an array per call
+            let s = withUnsafeBytes(of: seconds) { $0.load(fromByteOffset: raw * 8, as: Double.self) }
+            guard !s.isNaN else { continue }
+            if !first { bytes.append(0x2C); bytes.append(0x20) }  // ", "
+            first = false
+            bytes.append(contentsOf: Self.phaseNames[raw])
+            bytes.append(contentsOf: Self.durPrefix)
+            Self.appendMilliseconds(s * 1000, to: &bytes)
+        }
+    }
+
+    private static let phaseNames: [[UInt8]] = Phase.allCases.map { Array($0.name.utf8) }
+    private static let durPrefix: [UInt8] = Array(";dur=".utf8)
+
     /// `85.3`, `0.012`, `0`: rounded to microseconds, trailing zeros dropped.
-    static func appendMilliseconds(_ ms: Double, to out: inout String) {
-        let micros = Int64((max(0, ms) * 1000).rounded())
-        out += String(micros / 1000)
+    static func appendMilliseconds(_ ms: Double, to bytes: inout [UInt8]) {
+        let micros = UInt64(min((max(0, ms) * 1000).rounded(), 1e15))
+        appendDecimal(micros / 1000, to: &bytes)
         var frac = micros % 1000
         guard frac != 0 else { return }
+        bytes.append(0x2E)  // "."
         var digits = 3
         while frac % 10 == 0 { frac /= 10; digits -= 1 }
-        out += "."
-        let text = String(frac)
-        if text.count < digits { out += String(repeating: "0", count: digits - text.count) }
-        out += text
+        var divisor: UInt64 = digits == 3 ? 100 : digits == 2 ? 10 : 1
+        while divisor > 0 {
+            bytes.append(0x30 + UInt8(frac / divisor % 10))
+            divisor /= 10
+        }
+    }
+
+    private static func appendDecimal(_ value: UInt64, to bytes: inout [UInt8]) {
+        var divisor: UInt64 = 1
+        while value / divisor >= 10 { divisor *= 10 }
+        while divisor > 0 {
+            bytes.append(0x30 + UInt8(value / divisor % 10))
+            divisor /= 10
+        }
     }
 
     public static func == (lhs: ServerTiming, rhs: ServerTiming) -> Bool {
