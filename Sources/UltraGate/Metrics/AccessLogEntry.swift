@@ -1,0 +1,86 @@
+/// What the access log keeps about one request: routing, sizes, timing, usage and money — never
+/// message content, headers or keys.
+public struct AccessLogEntry: Sendable {
+    /// When the request finished, seconds since 1970 (UTC).
+    public var time: Double
+    public var requestID: String
+    public var method: String
+    public var route: String
+    /// The model(s) asked for: one usually, several for an ensemble, none for e.g. `/v1/models`.
+    public var models: [String]
+    public var provider: String?
+    public var cache: CacheLookupResult?
+    public var status: Int
+    public var bytesIn: Int
+    public var bytesOut: Int
+    public var timing: ServerTiming
+    public var promptTokens: Int?
+    public var completionTokens: Int?
+    public var cachedTokens: Int?
+    public var costUSD: Double?
+    /// A short error kind (`upstream_timeout`, …) for failed requests, never a message body.
+    public var errorKind: String?
+
+    public init(
+        time: Double = ISO8601Timestamp.currentTime(), requestID: String, method: String, route: String,
+        models: [String] = [], provider: String? = nil, cache: CacheLookupResult? = nil, status: Int,
+        bytesIn: Int = 0, bytesOut: Int = 0, timing: ServerTiming = ServerTiming(),
+        promptTokens: Int? = nil, completionTokens: Int? = nil, cachedTokens: Int? = nil,
+        costUSD: Double? = nil, errorKind: String? = nil
+    ) {
+        self.time = time
+        self.requestID = requestID
+        self.method = method
+        self.route = route
+        self.models = models
+        self.provider = provider
+        self.cache = cache
+        self.status = status
+        self.bytesIn = bytesIn
+        self.bytesOut = bytesOut
+        self.timing = timing
+        self.promptTokens = promptTokens
+        self.completionTokens = completionTokens
+        self.cachedTokens = cachedTokens
+        self.costUSD = costUSD
+        self.errorKind = errorKind
+    }
+
+    /// The entry as one JSON object (key order fixed; absent optional parts are null or left out).
+    public var json: JSON {
+        var o = JSONObject()
+        o.append("time", .string(ISO8601Timestamp.format(secondsSince1970: time)))
+        o.append("request_id", .string(requestID))
+        o.append("method", .string(method))
+        o.append("route", .string(route))
+        o.append("model", models.first.map(JSON.string) ?? .null)
+        if models.count > 1 { o.append("models", .array(models.map(JSON.string))) }
+        o.append("provider", provider.map(JSON.string) ?? .null)
+        o.append("cache", cache.map { .string($0.rawValue) } ?? .null)
+        o.append("status", .int(status))
+        o.append("bytes_in", .int(bytesIn))
+        o.append("bytes_out", .int(bytesOut))
+        var timings = JSONObject()
+        for (phase, ms) in timing.phasesMilliseconds { timings.append(phase.name, StatsSnapshot.number(ms, places: 3)) }
+        o.append("timing_ms", .object(timings))
+        if promptTokens != nil || completionTokens != nil || cachedTokens != nil {
+            o.append("tokens", [
+                "prompt": promptTokens.map(JSON.int) ?? .null,
+                "completion": completionTokens.map(JSON.int) ?? .null,
+                "cached": cachedTokens.map(JSON.int) ?? .null,
+            ])
+        }
+        o.append("cost_usd", StatsSnapshot.number(costUSD, places: 8))
+        if let errorKind { o.append("error", .string(errorKind)) }
+        return .object(o)
+    }
+
+    /// Appends the JSON line (with its trailing newline).
+    public func appendLine(to bytes: inout [UInt8]) {
+        var writer = JSONWriter(capacity: 0)
+        swap(&writer.bytes, &bytes)
+        writer.write(json)
+        writer.bytes.append(0x0A)
+        swap(&writer.bytes, &bytes)
+    }
+}

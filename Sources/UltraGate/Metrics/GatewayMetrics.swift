@@ -1,0 +1,314 @@
+import Foundation
+
+/// The outcome of a response-cache lookup.
+public enum CacheLookupResult: String, Sendable, CaseIterable {
+    case hit, miss, bypass
+}
+
+/// The response cache's own numbers, read at scrape time.
+public struct CacheStatsSample: Sendable, Equatable {
+    public var entries: Int
+    public var bytes: Int
+    public var evictions: Int
+    public init(entries: Int, bytes: Int, evictions: Int) {
+        self.entries = entries
+        self.bytes = bytes
+        self.evictions = evictions
+    }
+}
+
+/// UltraGate's own metric families (their names are a contract with dashboards) and typed,
+/// cheap recording methods. Per-model and per-(provider, model) children are resolved once and
+/// kept in handles (`model(_:)`, `upstream(provider:model:)`); callers on the hot path may keep
+/// those handles themselves to skip even that lookup.
+public final class GatewayMetrics: @unchecked Sendable {
+    public static let overheadBuckets: [Double] = [
+        5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
+    ]
+    public static let upstreamDurationBuckets: [Double] = [
+        0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300,
+    ]
+    public static let timeToFirstTokenBuckets: [Double] = [
+        0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60,
+    ]
+    /// Model names beyond this many distinct ones are recorded as `other`, so clients sending
+    /// arbitrary model names cannot grow the label space without bound.
+    public static let otherModel = "other"
+
+    struct Families: Sendable {
+        let requests: MetricFamily<Counter>
+        let cacheLookups: MetricFamily<Counter>
+        let cacheEvictions: MetricFamily<Counter>
+        let cacheEntries: MetricFamily<Gauge>
+        let cacheBytes: MetricFamily<Gauge>
+        let upstreamDuration: MetricFamily<Histogram>
+        let timeToFirstToken: MetricFamily<Histogram>
+        let overhead: MetricFamily<Histogram>
+        let retries: MetricFamily<Counter>
+        let fallbacks: MetricFamily<Counter>
+        let upstreamErrors: MetricFamily<Counter>
+        let tokens: MetricFamily<Counter>
+        let cost: MetricFamily<Counter>
+        let costSaved: MetricFamily<Counter>
+        let inFlight: MetricFamily<Gauge>
+        let openConnections: MetricFamily<Gauge>
+        let ensembleMembers: MetricFamily<Counter>
+
+        init(_ r: MetricsRegistry) {
+            requests = r.counterFamily("ultragate_requests_total", help: "Requests answered, by route, model and HTTP status.", labelNames: ["route", "model", "status"])
+            cacheLookups = r.counterFamily("ultragate_cache_lookups_total", help: "Response cache lookups by result.", labelNames: ["result"])
+            cacheEvictions = r.counterFamily("ultragate_cache_evictions_total", help: "Entries evicted from the response cache.")
+            cacheEntries = r.gaugeFamily("ultragate_cache_entries", help: "Entries in the response cache.")
+            cacheBytes = r.gaugeFamily("ultragate_cache_bytes", help: "Bytes held by the response cache.")
+            upstreamDuration = r.histogramFamily("ultragate_upstream_request_duration_seconds", help: "Upstream call duration in seconds, to the last byte.", labelNames: ["provider", "model"], upperBounds: GatewayMetrics.upstreamDurationBuckets)
+            timeToFirstToken = r.histogramFamily("ultragate_upstream_time_to_first_token_seconds", help: "Time from sending the upstream request to its first token, in seconds.", labelNames: ["provider", "model"], upperBounds: GatewayMetrics.timeToFirstTokenBuckets)
+            overhead = r.histogramFamily("ultragate_gateway_overhead_seconds", help: "Time spent in the gateway itself (total minus upstream), in seconds.", upperBounds: GatewayMetrics.overheadBuckets)
+            retries = r.counterFamily("ultragate_upstream_retries_total", help: "Upstream calls retried.", labelNames: ["provider", "model"])
+            fallbacks = r.counterFamily("ultragate_fallbacks_total", help: "Requests that fell back from one model or provider to another.", labelNames: ["from", "to"])
+            upstreamErrors = r.counterFamily("ultragate_upstream_errors_total", help: "Failed upstream calls by kind.", labelNames: ["provider", "model", "kind"])
+            tokens = r.counterFamily("ultragate_tokens_total", help: "Tokens used upstream, by model and kind (cached is the part of prompt served from the provider's prompt cache).", labelNames: ["model", "kind"])
+            cost = r.counterFamily("ultragate_cost_usd_total", help: "Estimated upstream cost in USD from the configured price table.", labelNames: ["model"])
+            costSaved = r.counterFamily("ultragate_cost_saved_usd_total", help: "Estimated upstream cost in USD avoided by response cache hits.", labelNames: ["model"])
+            inFlight = r.gaugeFamily("ultragate_in_flight_requests", help: "Requests being handled.")
+            openConnections = r.gaugeFamily("ultragate_open_connections", help: "Open client connections.")
+            ensembleMembers = r.counterFamily("ultragate_ensemble_members_total", help: "Ensemble member calls by ensemble and result.", labelNames: ["ensemble", "result"])
+        }
+    }
+
+    /// Gateway-wide counts behind `/v1/stats` totals.
+    struct Totals: Sendable {
+        let requests = Counter()
+        let errors = Counter()
+    }
+
+    /// Children of the (provider, model) families, resolved once.
+    public final class UpstreamMetrics: Sendable {
+        public let provider: String
+        public let model: String
+        let duration: Histogram
+        let timeToFirstToken: Histogram
+        let retries: Counter
+        let modelMetrics: ModelMetrics
+
+        init(provider: String, model: ModelMetrics, families: Families) {
+            self.provider = provider
+            self.model = model.name
+            modelMetrics = model
+            duration = families.upstreamDuration.labels(provider, model.name)
+            timeToFirstToken = families.timeToFirstToken.labels(provider, model.name)
+            retries = families.retries.labels(provider, model.name)
+        }
+
+        /// One finished upstream call; `ttftSeconds` when a first token arrived (streaming).
+        public func record(durationSeconds: Double, ttftSeconds: Double?) {
+            duration.observe(durationSeconds)
+            modelMetrics.upstreamSeconds.add(durationSeconds)
+            if let ttftSeconds {
+                timeToFirstToken.observe(ttftSeconds)
+                modelMetrics.timeToFirstToken.record(seconds: ttftSeconds)
+            }
+        }
+
+        public func recordRetry() { retries.increment() }
+    }
+
+    private struct ProviderModel: Hashable {
+        let provider: String
+        let model: String
+    }
+
+    public let registry: MetricsRegistry
+    public let maxModels: Int
+    let families: Families
+    private let prices: [String: ModelPrice]
+    private let startedAt: Date
+    private let startedMonotonic: UInt64
+
+    private let cacheHit: Counter
+    private let cacheMiss: Counter
+    private let cacheBypass: Counter
+    private let cacheEvictions: Counter
+    private let cacheEntries: Gauge
+    private let cacheBytes: Gauge
+    private let overhead: Histogram
+    private let inFlight: Gauge
+    private let openConnections: Gauge
+    private let totals = Totals()
+
+    private let lock = NSLock()
+    private var models: [String: ModelMetrics] = [:]  // guarded by lock
+    private var upstreams: [ProviderModel: UpstreamMetrics] = [:]  // guarded by lock
+    private var cacheStatsSource: (@Sendable () -> CacheStatsSample)?  // guarded by lock
+
+    /// `prices` maps model names (as recorded) to their price; models without one cost nothing.
+    public init(prices: [String: ModelPrice] = [:], registry: MetricsRegistry = MetricsRegistry(), maxModels: Int = 512) {
+        self.registry = registry
+        self.prices = prices
+        self.maxModels = maxModels
+        families = Families(registry)
+        startedAt = Date()
+        startedMonotonic = Self.monotonicNanos()
+        cacheHit = families.cacheLookups.labels(CacheLookupResult.hit.rawValue)
+        cacheMiss = families.cacheLookups.labels(CacheLookupResult.miss.rawValue)
+        cacheBypass = families.cacheLookups.labels(CacheLookupResult.bypass.rawValue)
+        cacheEvictions = families.cacheEvictions.unlabeled
+        cacheEntries = families.cacheEntries.unlabeled
+        cacheBytes = families.cacheBytes.unlabeled
+        overhead = families.overhead.unlabeled
+        inFlight = families.inFlight.unlabeled
+        openConnections = families.openConnections.unlabeled
+        registry.addCollectHook { [weak self] in self?.copyCacheStats() }
+    }
+
+    // MARK: Handles
+
+    /// The per-model handle, created on first use (model names past `maxModels` map to `other`).
+    public func model(_ name: String) -> ModelMetrics {
+        lock.lock()
+        defer { lock.unlock() }
+        if let m = models[name] { return m }
+        let label = models.count < maxModels ? name : Self.otherModel
+        if let m = models[label] { return m }
+        let m = ModelMetrics(name: label, price: prices[label], families: families, totals: totals)
+        models[label] = m
+        return m
+    }
+
+    public func upstream(provider: String, model name: String) -> UpstreamMetrics {
+        let m = model(name)
+        let key = ProviderModel(provider: provider, model: m.name)
+        lock.lock()
+        defer { lock.unlock() }
+        if let u = upstreams[key] { return u }
+        let u = UpstreamMetrics(provider: provider, model: m, families: families)
+        upstreams[key] = u
+        return u
+    }
+
+    // MARK: Recording
+
+    /// One answered request. `model` is "" when the route has none (e.g. `/v1/models`).
+    public func recordRequest(route: String, model: String, status: Int, durationSeconds: Double) {
+        guard model.isEmpty else {
+            self.model(model).recordRequest(route: route, status: status, durationSeconds: durationSeconds)
+            return
+        }
+        totals.requests.increment()
+        if status >= 400 { totals.errors.increment() }
+        families.requests.labels([route, model, String(status)]).increment()
+    }
+
+    /// A response-cache lookup; with `model`, it also counts toward that model's hit ratio.
+    public func recordCacheLookup(_ result: CacheLookupResult, model: String? = nil) {
+        switch result {
+        case .hit: cacheHit.increment()
+        case .miss: cacheMiss.increment()
+        case .bypass: cacheBypass.increment()
+        }
+        guard let model, result != .bypass else { return }
+        let m = self.model(model)
+        if result == .hit { m.cacheHits.increment() } else { m.cacheMisses.increment() }
+    }
+
+    /// The same, with a model handle the caller kept (no lookup).
+    public func recordCacheLookup(_ result: CacheLookupResult, model: ModelMetrics) {
+        switch result {
+        case .hit: cacheHit.increment(); model.cacheHits.increment()
+        case .miss: cacheMiss.increment(); model.cacheMisses.increment()
+        case .bypass: cacheBypass.increment()
+        }
+    }
+
+    public func recordUpstream(provider: String, model: String, durationSeconds: Double, ttftSeconds: Double?) {
+        upstream(provider: provider, model: model).record(durationSeconds: durationSeconds, ttftSeconds: ttftSeconds)
+    }
+
+    /// Time spent in the gateway itself: total minus upstream time.
+    @inline(__always) public func recordOverhead(seconds: Double) {
+        overhead.observe(max(0, seconds))
+    }
+
+    public func recordRetry(provider: String, model: String) {
+        upstream(provider: provider, model: model).recordRetry()
+    }
+
+    public func recordFallback(from: String, to: String) {
+        families.fallbacks.labels(from, to).increment()
+    }
+
+    /// `kind` should come from a small fixed set (timeout, connect, http_5xx, …), not error text.
+    public func recordUpstreamError(provider: String, model: String, kind: String) {
+        families.upstreamErrors.labels(provider, self.model(model).name, kind).increment()
+    }
+
+    /// Token usage of an upstream call; also adds its cost (see `ModelPrice.cost`).
+    public func recordTokens(model: String, prompt: Int, completion: Int, cached: Int) {
+        self.model(model).recordTokens(prompt: prompt, completion: completion, cached: cached)
+    }
+
+    /// A cache hit: adds the cost of the upstream call the hit avoided (the stored usage).
+    public func recordCacheSavings(model: String, prompt: Int, completion: Int, cached: Int) {
+        self.model(model).recordCacheSavings(prompt: prompt, completion: completion, cached: cached)
+    }
+
+    public func recordEnsembleMember(ensemble: String, result: String) {
+        families.ensembleMembers.labels(ensemble, result).increment()
+    }
+
+    @inline(__always) public func connectionOpened() { openConnections.increment() }
+    @inline(__always) public func connectionClosed() { openConnections.decrement() }
+    @inline(__always) public func requestStarted() { inFlight.increment() }
+    @inline(__always) public func requestFinished() { inFlight.decrement() }
+
+    /// Where the cache gauges and eviction counter come from; called at each scrape.
+    public func setCacheStatsSource(_ source: @escaping @Sendable () -> CacheStatsSample) {
+        lock.lock()
+        cacheStatsSource = source
+        lock.unlock()
+    }
+
+    private func copyCacheStats() {
+        lock.lock()
+        let source = cacheStatsSource
+        lock.unlock()
+        guard let stats = source?() else { return }
+        cacheEntries.set(Double(stats.entries))
+        cacheBytes.set(Double(stats.bytes))
+        cacheEvictions.mirror(total: Double(stats.evictions))
+    }
+
+    // MARK: Export
+
+    public func prometheusText() -> String { registry.prometheusText() }
+
+    public func statsSnapshot() -> StatsSnapshot {
+        lock.lock()
+        let current = models.values.sorted { $0.name < $1.name }
+        lock.unlock()
+        let perModel = current.map { $0.snapshot() }
+        let hits = cacheHit.integerValue
+        let misses = cacheMiss.integerValue
+        return StatsSnapshot(
+            startedAt: startedAt,
+            uptimeSeconds: Double(Self.monotonicNanos() &- startedMonotonic) / 1e9,
+            requests: totals.requests.integerValue,
+            errors: totals.errors.integerValue,
+            cacheHits: hits,
+            cacheMisses: misses,
+            cacheBypasses: cacheBypass.integerValue,
+            promptTokens: perModel.reduce(0) { $0 &+ $1.promptTokens },
+            completionTokens: perModel.reduce(0) { $0 &+ $1.completionTokens },
+            cachedTokens: perModel.reduce(0) { $0 &+ $1.cachedTokens },
+            costUSD: perModel.reduce(0) { $0 + $1.costUSD },
+            costSavedUSD: perModel.reduce(0) { $0 + $1.costSavedUSD },
+            models: perModel)
+    }
+
+    public func statsJSON() -> JSON { statsSnapshot().json }
+
+    static func monotonicNanos() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+    }
+}

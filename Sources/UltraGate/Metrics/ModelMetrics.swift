@@ -1,0 +1,105 @@
+import Foundation
+
+/// Everything recorded per model, resolved once: the model's children in the Prometheus families
+/// plus the counters and latency sketches behind `/v1/stats`. Hot paths may keep this handle
+/// (from `GatewayMetrics.model(_:)`) so recording needs no lookup at all.
+public final class ModelMetrics: @unchecked Sendable {
+    public let name: String
+    public let price: ModelPrice?
+
+    private struct RouteStatus: Hashable {
+        let route: String
+        let status: Int
+    }
+    private let requestFamily: MetricFamily<Counter>
+    private let totals: GatewayMetrics.Totals
+    private let lock = NSLock()
+    private var requestCounters: [RouteStatus: Counter] = [:]  // guarded by lock; a cache of requestFamily's children
+
+    let promptTokens: Counter
+    let completionTokens: Counter
+    let cachedTokens: Counter
+    let cost: Counter
+    let costSaved: Counter
+
+    let requests = Counter()
+    let errors = Counter()
+    let cacheHits = Counter()
+    let cacheMisses = Counter()
+    let upstreamSeconds = Counter()
+    let latency = LatencySketch()
+    let timeToFirstToken = LatencySketch()
+
+    init(name: String, price: ModelPrice?, families: GatewayMetrics.Families, totals: GatewayMetrics.Totals) {
+        self.name = name
+        self.price = price
+        self.totals = totals
+        requestFamily = families.requests
+        promptTokens = families.tokens.labels(name, "prompt")
+        completionTokens = families.tokens.labels(name, "completion")
+        cachedTokens = families.tokens.labels(name, "cached")
+        cost = families.cost.labels(name)
+        costSaved = families.costSaved.labels(name)
+    }
+
+    /// One answered request for this model. The (route, status) child is cached here, keyed by
+    /// the status as an integer, so the common case is one short-string hash under a lock.
+    public func recordRequest(route: String, status: Int, durationSeconds: Double) {
+        let key = RouteStatus(route: route, status: status)
+        lock.lock()
+        let cached = requestCounters[key]
+        lock.unlock()
+        let counter = cached ?? {
+            let c = requestFamily.labels([route, name, String(status)])
+            lock.lock()
+            requestCounters[key] = c
+            lock.unlock()
+            return c
+        }()
+        counter.increment()
+        requests.increment()
+        totals.requests.increment()
+        if status >= 400 {
+            errors.increment()
+            totals.errors.increment()
+        }
+        latency.record(seconds: durationSeconds)
+    }
+
+    /// Token usage of a call that went upstream; adds its cost from the price table.
+    public func recordTokens(prompt: Int, completion: Int, cached: Int) {
+        promptTokens.increment(by: prompt)
+        completionTokens.increment(by: completion)
+        cachedTokens.increment(by: cached)
+        if let price { cost.add(price.cost(prompt: prompt, completion: completion, cached: cached)) }
+    }
+
+    /// A gateway cache hit: adds what the avoided upstream call would have cost.
+    public func recordCacheSavings(prompt: Int, completion: Int, cached: Int) {
+        if let price { costSaved.add(price.cost(prompt: prompt, completion: completion, cached: cached)) }
+    }
+
+    func snapshot() -> StatsSnapshot.ModelStats {
+        let latencies = latency.snapshot()
+        let ttfts = timeToFirstToken.snapshot()
+        let hits = cacheHits.integerValue
+        let lookups = hits + cacheMisses.integerValue
+        let seconds = upstreamSeconds.value
+        return StatsSnapshot.ModelStats(
+            model: name,
+            requests: requests.integerValue,
+            errors: errors.integerValue,
+            latencyP50: latencies.percentile(0.50),
+            latencyP90: latencies.percentile(0.90),
+            latencyP99: latencies.percentile(0.99),
+            ttftP50: ttfts.percentile(0.50),
+            ttftP99: ttfts.percentile(0.99),
+            tokensPerSecond: seconds > 0 ? Double(completionTokens.integerValue) / seconds : nil,
+            hitRatio: lookups > 0 ? Double(hits) / Double(lookups) : nil,
+            promptTokens: promptTokens.integerValue,
+            completionTokens: completionTokens.integerValue,
+            cachedTokens: cachedTokens.integerValue,
+            costUSD: cost.value,
+            costSavedUSD: costSaved.value)
+    }
+}

@@ -1,0 +1,99 @@
+/// The timing breakdown of one request, for the W3C `Server-Timing` response header
+/// (`cache;dur=0.012, upstream;dur=85.3, total;dur=85.9`) and the access log. Phases are a fixed
+/// set stored inline (no allocation); only phases that happened are written, in a fixed order.
+public struct ServerTiming: Sendable, Equatable {
+    public enum Phase: Int, Sendable, CaseIterable {
+        case parse, cache, upstream, synth, total
+
+        public var name: String {
+            switch self {
+            case .parse: return "parse"
+            case .cache: return "cache"
+            case .upstream: return "upstream"
+            case .synth: return "synth"
+            case .total: return "total"
+            }
+        }
+    }
+
+    /// Seconds per phase; NaN means the phase did not happen.
+    private var seconds: (Double, Double, Double, Double, Double) = (.nan, .nan, .nan, .nan, .nan)
+
+    public init() {}
+
+    /// Sets a phase's duration (repeated calls for one phase add up, e.g. retried upstream calls).
+    public mutating func record(_ phase: Phase, seconds value: Double) {
+        let v = max(0, value.isFinite ? value : 0)
+        withUnsafeMutableBytes(of: &seconds) { raw in
+            let p = raw.baseAddress!.assumingMemoryBound(to: Double.self)
+            p[phase.rawValue] = p[phase.rawValue].isNaN ? v : p[phase.rawValue] + v
+        }
+    }
+
+    /// The phase's duration in seconds, or nil when it did not happen.
+    public subscript(phase: Phase) -> Double? {
+        let v = withUnsafeBytes(of: seconds) { $0.load(fromByteOffset: phase.rawValue * 8, as: Double.self) }
+        return v.isNaN ? nil : v
+    }
+
+    public var isEmpty: Bool { Phase.allCases.allSatisfy { self[$0] == nil } }
+
+    /// The phases that happened, in order, with milliseconds.
+    public var phasesMilliseconds: [(phase: Phase, milliseconds: Double)] {
+        Phase.allCases.compactMap { p in self[p].map { (p, $0 * 1000) } }
+    }
+
+    /// The header value, durations in milliseconds with at most three decimals.
+    public var headerValue: String {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(80)
+        appendHeaderValue(to: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Appends the header value as bytes (no `String` building: this runs on every response).
+    public func appendHeaderValue(to bytes: inout [UInt8]) {
+        var first = true
+        for raw in 0..<Self.phaseNames.count {  // not `allCases`: that builds an array per call
+            let s = withUnsafeBytes(of: seconds) { $0.load(fromByteOffset: raw * 8, as: Double.self) }
+            guard !s.isNaN else { continue }
+            if !first { bytes.append(0x2C); bytes.append(0x20) }  // ", "
+            first = false
+            bytes.append(contentsOf: Self.phaseNames[raw])
+            bytes.append(contentsOf: Self.durPrefix)
+            Self.appendMilliseconds(s * 1000, to: &bytes)
+        }
+    }
+
+    private static let phaseNames: [[UInt8]] = Phase.allCases.map { Array($0.name.utf8) }
+    private static let durPrefix: [UInt8] = Array(";dur=".utf8)
+
+    /// `85.3`, `0.012`, `0`: rounded to microseconds, trailing zeros dropped.
+    static func appendMilliseconds(_ ms: Double, to bytes: inout [UInt8]) {
+        let micros = UInt64(min((max(0, ms) * 1000).rounded(), 1e15))
+        appendDecimal(micros / 1000, to: &bytes)
+        var frac = micros % 1000
+        guard frac != 0 else { return }
+        bytes.append(0x2E)  // "."
+        var digits = 3
+        while frac % 10 == 0 { frac /= 10; digits -= 1 }
+        var divisor: UInt64 = digits == 3 ? 100 : digits == 2 ? 10 : 1
+        while divisor > 0 {
+            bytes.append(0x30 + UInt8(frac / divisor % 10))
+            divisor /= 10
+        }
+    }
+
+    private static func appendDecimal(_ value: UInt64, to bytes: inout [UInt8]) {
+        var divisor: UInt64 = 1
+        while value / divisor >= 10 { divisor *= 10 }
+        while divisor > 0 {
+            bytes.append(0x30 + UInt8(value / divisor % 10))
+            divisor /= 10
+        }
+    }
+
+    public static func == (lhs: ServerTiming, rhs: ServerTiming) -> Bool {
+        Phase.allCases.allSatisfy { lhs[$0] == rhs[$0] }
+    }
+}
