@@ -28,6 +28,10 @@ public final class CurlTransport: UpstreamTransport {
 
     deinit { loop.shutdown() }
 
+    /// Stops the loop thread: transfers in flight end with `.cancelled`, and so does every later
+    /// call. Returns at once; dropping the last reference does the same.
+    public func shutdown() { loop.shutdown() }
+
     public func send(_ request: UpstreamRequest) async throws -> UpstreamResponse {
         if Task.isCancelled { throw UpstreamError.cancelled }
         let transfer = CurlTransfer(request: request)
