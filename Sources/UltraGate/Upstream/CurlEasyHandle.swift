@@ -44,8 +44,9 @@ final class CurlEasyHandle {
         check(ug_easy_setopt_long(h, CURLOPT_TCP_KEEPINTVL, 15))
         // HTTP/2 over TLS when the server offers it via ALPN, HTTP/1.1 in clear text.
         check(ug_easy_setopt_long(h, CURLOPT_HTTP_VERSION, Int(CURL_HTTP_VERSION_2TLS)))
-        // Prefer waiting for a multiplexed HTTP/2 connection over opening a new one.
-        check(ug_easy_setopt_long(h, CURLOPT_PIPEWAIT, 1))
+        // Over TLS, wait for a connection's ALPN answer and multiplex on it rather than opening
+        // more. Not in clear text: there, HTTP/1.1 is certain and waiting would serialise requests.
+        if Self.isHTTPS(request.url) { check(ug_easy_setopt_long(h, CURLOPT_PIPEWAIT, 1)) }
         check(ug_easy_setopt_long(h, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1))
         // Empty string: advertise every encoding libcurl can decode, and decode it.
         check(ug_easy_setopt_string(h, CURLOPT_ACCEPT_ENCODING, ""))
@@ -80,6 +81,7 @@ final class CurlEasyHandle {
         }
 
         var list: UnsafeMutablePointer<curl_slist>?
+        var hasContentType = false
         func append(_ line: String) {
             if let grown = curl_slist_append(list, line) { list = grown } else { failed = CURLE_OUT_OF_MEMORY }
         }
@@ -90,6 +92,7 @@ final class CurlEasyHandle {
             }
             switch field.name.lowercased() {
             case "content-length", "transfer-encoding", "expect": continue  // libcurl frames the body
+            case "content-type": hasContentType = true
             default: break
             }
             // `Name;` is libcurl's syntax for a header with an empty value (`Name:` removes it).
@@ -97,6 +100,8 @@ final class CurlEasyHandle {
         }
         // An empty `Expect:` stops libcurl from waiting for `100 Continue` before large bodies.
         append("Expect:")
+        // Otherwise libcurl labels every POST body `application/x-www-form-urlencoded`.
+        if !hasContentType { append("Content-Type:") }
         check(ug_easy_setopt_slist(h, CURLOPT_HTTPHEADER, list))
 
         check(ug_easy_setopt_data_callback(h, CURLOPT_WRITEFUNCTION, curlWriteCallback))
@@ -113,6 +118,14 @@ final class CurlEasyHandle {
     }
 
     private nonisolated(unsafe) static let emptyBody = UnsafeMutableRawPointer.allocate(byteCount: 1, alignment: 1)
+
+    private static func isHTTPS(_ url: String) -> Bool {
+        var scheme = url.utf8.prefix(6).makeIterator()
+        for expected in "https:".utf8 {
+            guard let b = scheme.next(), b | 0x20 == expected | 0x20 else { return false }
+        }
+        return true
+    }
 
     private static func milliseconds(_ seconds: Double) -> Int {
         let ms = (seconds * 1000).rounded(.up)
