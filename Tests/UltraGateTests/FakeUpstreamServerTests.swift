@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import Testing
 @testable import UltraGate
 
@@ -24,7 +25,7 @@ private final class RawClient {
 
     func send(_ text: String) {
         let bytes = Array(text.utf8)
-        _ = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        _ = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, 0x4000 /* MSG_NOSIGNAL */) }
     }
 
     /// Reads until `marker` has arrived `times` times, the peer closes, or 3 s pass.

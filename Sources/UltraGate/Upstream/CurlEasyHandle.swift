@@ -90,11 +90,11 @@ final class CurlEasyHandle {
                 curl_slist_free_all(list)
                 throw .transport("invalid characters in request header \(Self.printableName(field.name))")
             }
-            switch field.name.lowercased() {
-            case "content-length", "transfer-encoding", "expect": continue  // libcurl frames the body
-            case "content-type": hasContentType = true
-            default: break
+            if HTTPFieldName.matches(field.name, "content-length") || HTTPFieldName.matches(field.name, "transfer-encoding")
+                || HTTPFieldName.matches(field.name, "expect") {
+                continue  // libcurl frames the body itself
             }
+            if HTTPFieldName.matches(field.name, "content-type") { hasContentType = true }
             // `Name;` is libcurl's syntax for a header with an empty value (`Name:` removes it).
             append(field.value.isEmpty ? "\(field.name);" : "\(field.name): \(field.value)")
         }

@@ -78,7 +78,7 @@ final class CurlTransfer: @unchecked Sendable {
             deliveredHead = head
             switch delivery {
             case .buffered:
-                if let length = head.header("content-length").flatMap({ Int($0) }), length > 0 {
+                if let length = HTTPFieldName.firstValue(head.headers, "content-length").flatMap({ Int($0) }), length > 0 {
                     body.reserveCapacity(min(length, 64 << 20))
                 }
             case .streaming(let headContinuation?, let bodyContinuation):
@@ -148,11 +148,11 @@ final class CurlTransfer: @unchecked Sendable {
     /// libcurl decodes gzip/deflate/br/zstd bodies, so the head must no longer claim an encoding
     /// or the encoded length: a proxy forwarding these fields would corrupt the response.
     private static func decodedView(of head: UpstreamResponseHead) -> UpstreamResponseHead {
-        guard let encoding = head.header("content-encoding"), encoding.lowercased() != "identity" else { return head }
+        guard let encoding = HTTPFieldName.firstValue(head.headers, "content-encoding"),
+              !HTTPFieldName.matches(encoding, "identity") else { return head }
         var decoded = head
         decoded.headers.removeAll {
-            let name = $0.name.lowercased()
-            return name == "content-encoding" || name == "content-length"
+            HTTPFieldName.matches($0.name, "content-encoding") || HTTPFieldName.matches($0.name, "content-length")
         }
         return decoded
     }

@@ -463,7 +463,7 @@ extension FakeUpstreamServer {
             bytes.withUnsafeBytes { buffer in
                 var offset = 0
                 while offset < buffer.count {
-                    let n = send(fd, buffer.baseAddress! + offset, buffer.count - offset, Int32(MSG_NOSIGNAL))
+                    let n = send(fd, buffer.baseAddress! + offset, buffer.count - offset, Self.noSignal)
                     if n < 0 {
                         if errno == EINTR { continue }
                         return false
@@ -473,6 +473,10 @@ extension FakeUpstreamServer {
                 return true
             }
         }
+
+        /// Linux's MSG_NOSIGNAL. Spelled out: once a module that includes <sys/socket.h> itself
+        /// (our C shims) is imported next to this file, Swift no longer finds the Glibc constant.
+        private static let noSignal: Int32 = 0x4000
 
         private static func head(status: Int, _ fields: [HTTPHeaderField]) -> [UInt8] {
             var text = "HTTP/1.1 \(status) \(reason(status))\r\n"
