@@ -233,6 +233,21 @@ private final class RefusingPort {
         #expect(server.connectionCount <= 50)
     }
 
+    @Test func connectionsPerHostAreCapped() async throws {
+        let capped = try CurlTransport(options: .init(maxConnectionsPerHost: 4))
+        server.handler = { _ in .delayed(ms: 100, .text("ok")) }
+        let start = DispatchTime.now()
+        try await withThrowingTaskGroup(of: Int.self) { group in
+            for i in 0..<16 {
+                group.addTask { try await capped.send(UpstreamRequest(method: "GET", url: server.url("/\(i)"))).head.status }
+            }
+            for try await status in group { #expect(status == 200) }
+        }
+        #expect(server.connectionCount == 4)
+        // Four rounds of four: the requests queued for a free connection instead of opening more.
+        #expect(seconds(since: start) >= 0.39)
+    }
+
     // MARK: timeouts
 
     @Test func slowFirstByteTimesOut() async throws {
@@ -259,6 +274,24 @@ private final class RefusingPort {
         await #expect(throws: UpstreamError.timeout(.idle)) {
             _ = try await transport.send(UpstreamRequest(url: server.url("/idle"), body: [1], timeouts: timeouts))
         }
+    }
+
+    @Test func steadyChunksKeepALongStreamAliveUnderShortIdleAndFirstByteLimits() async throws {
+        server.handler = { _ in .streamed(parts: (0..<10).map { _ in FakeUpstreamPart(delayMs: 100, "x") }) }
+        let response = try await transport.stream(UpstreamRequest(
+            url: server.url("/steady"), body: [1], timeouts: UpstreamTimeouts(firstByte: 0.3, idle: 0.3, total: 5)))
+        let collected = await collect(response.body)
+        #expect(collected.error == nil)
+        #expect(collected.bytes == Array(repeating: UInt8(ascii: "x"), count: 10))
+    }
+
+    @Test func streamReturnsErrorStatusesWithTheirBody() async throws {
+        server.handler = { _ in .json(status: 500, ["error": ["message": "boom"]]) }
+        let response = try await transport.stream(UpstreamRequest(url: server.url("/fail"), body: [1]))
+        #expect(response.head.status == 500)
+        let collected = await collect(response.body)
+        #expect(collected.error == nil)
+        #expect(try JSONParser.parse(collected.bytes)["error"]?["message"] == "boom")
     }
 
     @Test func totalTimeLimitIsEnforced() async throws {
