@@ -127,6 +127,16 @@ indirect enum FakeUpstreamResponse: Sendable {
 /// A scriptable HTTP/1.1 server on 127.0.0.1 for tests that need a real socket peer: it records
 /// every request and answers through `handler`, including slow, streamed, hung and broken replies.
 /// Blocking sockets, one thread per connection; `stop()` (or deinit) wakes and joins them all.
+///
+///     let server = try FakeUpstreamServer { request in
+///         request.path == "/v1/chat/completions" && request.json?["stream"]?.boolValue == true
+///             ? .sse(json: [["choices": [["delta": ["content": "Hi"]]]]], delayMs: 10)
+///             : .json(["id": "chatcmpl-1"])
+///     }
+///     server.handler = { _ in .delayed(ms: 500, .json(status: 429, ["error": ["message": "slow down"]])) }
+///     server.respond(inOrder: [.reset, .json(["ok": true])])   // fail once, then succeed
+///     … server.requests.last?.header("authorization"), server.connectionCount,
+///       await server.waitUntil { $0.abortedResponseCount == 1 }
 final class FakeUpstreamServer: Sendable {
     typealias Handler = @Sendable (FakeUpstreamRequest) -> FakeUpstreamResponse
 
