@@ -28,7 +28,7 @@ final class CurlEasyHandle {
 
     /// Applies everything a request needs. Returns the header list, which must stay alive until
     /// the transfer ends (then `curl_slist_free_all`).
-    func configure(for request: UpstreamRequest, userAgent: String?,
+    func configure(for request: UpstreamRequest, options: CurlTransport.Options,
                    context: UnsafeMutableRawPointer) throws(UpstreamError) -> UnsafeMutablePointer<curl_slist>? {
         let h = raw
         var failed: CURLcode = CURLE_OK
@@ -50,7 +50,8 @@ final class CurlEasyHandle {
         check(ug_easy_setopt_long(h, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1))
         // Empty string: advertise every encoding libcurl can decode, and decode it.
         check(ug_easy_setopt_string(h, CURLOPT_ACCEPT_ENCODING, ""))
-        if let userAgent { check(ug_easy_setopt_string(h, CURLOPT_USERAGENT, userAgent)) }
+        if let userAgent = options.userAgent { check(ug_easy_setopt_string(h, CURLOPT_USERAGENT, userAgent)) }
+        if let caBundlePath = options.caBundlePath { check(ug_easy_setopt_string(h, CURLOPT_CAINFO, caBundlePath)) }
 
         if request.timeouts.connect > 0 {
             check(ug_easy_setopt_long(h, CURLOPT_CONNECTTIMEOUT_MS, Self.milliseconds(request.timeouts.connect)))

@@ -15,7 +15,7 @@ final class CurlMultiLoop: @unchecked Sendable {
     }
 
     private let multi: UnsafeMutableRawPointer
-    private let userAgent: String?
+    private let options: CurlTransport.Options
     private let lock = NSLock()
     private var pending: [Command] = []
     private var stopping = false
@@ -26,11 +26,11 @@ final class CurlMultiLoop: @unchecked Sendable {
     /// The earliest first-byte/idle deadline among active transfers, possibly stale-early.
     private var nextDeadline: UInt64 = .max
 
-    init?(maxConnectionsPerHost: Int, userAgent: String?) {
+    init?(options: CurlTransport.Options) {
         guard CurlGlobal.ensureInitialized(), let multi = curl_multi_init() else { return nil }
         self.multi = multi
-        self.userAgent = userAgent
-        let perHost = max(1, maxConnectionsPerHost)
+        self.options = options
+        let perHost = max(1, options.maxConnectionsPerHost)
         // The connection cache must hold at least the per-host limit, otherwise libcurl closes
         // and reopens connections under load; room for a few hosts on top.
         _ = ug_multi_setopt_long(multi, CURLMOPT_MAXCONNECTS, perHost * 4)
@@ -119,7 +119,7 @@ final class CurlMultiLoop: @unchecked Sendable {
         // Balanced in `finish`: libcurl's callbacks and CURLINFO_PRIVATE hold this reference.
         let context = Unmanaged.passRetained(transfer).toOpaque()
         do {
-            transfer.headerList = try easy.configure(for: transfer.request, userAgent: userAgent, context: context)
+            transfer.headerList = try easy.configure(for: transfer.request, options: options, context: context)
         } catch {
             Unmanaged<CurlTransfer>.fromOpaque(context).release()
             recycle(easy)

@@ -6,10 +6,14 @@ public final class CurlTransport: UpstreamTransport {
         public var maxConnectionsPerHost: Int
         /// Sent as `User-Agent` unless the request carries its own.
         public var userAgent: String?
+        /// PEM file of CA certificates to trust instead of the system's (a private CA in front of
+        /// a self-hosted OpenAI-compatible server). Certificates are always verified.
+        public var caBundlePath: String?
 
-        public init(maxConnectionsPerHost: Int = 64, userAgent: String? = nil) {
+        public init(maxConnectionsPerHost: Int = 64, userAgent: String? = nil, caBundlePath: String? = nil) {
             self.maxConnectionsPerHost = maxConnectionsPerHost
             self.userAgent = userAgent
+            self.caBundlePath = caBundlePath
         }
     }
 
@@ -18,8 +22,7 @@ public final class CurlTransport: UpstreamTransport {
 
     /// Fails only when libcurl cannot be initialised.
     public init(options: Options = Options()) throws(UpstreamError) {
-        guard let loop = CurlMultiLoop(maxConnectionsPerHost: options.maxConnectionsPerHost,
-                                       userAgent: options.userAgent) else {
+        guard let loop = CurlMultiLoop(options: options) else {
             throw .transport("libcurl could not be initialised")
         }
         self.options = options
