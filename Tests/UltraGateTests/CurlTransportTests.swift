@@ -35,7 +35,7 @@ private final class RefusingPort {
     let fd: Int32
     let port: UInt16
     init() {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let fd = socket(AF_INET, LinuxSocket.stream, 0)
         self.fd = fd
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
@@ -184,6 +184,25 @@ private final class RefusingPort {
         var rest: [UInt8] = []
         while let chunk = try await iterator.next() { rest += chunk }
         #expect(String(decoding: rest, as: UTF8.self) == "secondthird")
+    }
+
+    @Test func slowConsumerPausesTheTransferInsteadOfBufferingEverything() async throws {
+        let partSize = 64 << 10, partCount = 400
+        let parts = (0..<partCount).map { i in FakeUpstreamPart([UInt8](repeating: UInt8(i & 0xff), count: partSize)) }
+        server.handler = { _ in .streamed(parts: parts) }
+        let response = try await transport.stream(UpstreamRequest(method: "GET", url: server.url("/firehose")))
+        var iterator = response.body.makeAsyncIterator()
+        var received = try await iterator.next() ?? []
+        try await Task.sleep(nanoseconds: 800_000_000)
+        // Unbounded buffering would have swallowed all 25 MB by now; paused, libcurl stops
+        // reading and the server stays blocked behind full socket buffers.
+        #expect(server.streamedPartsSent < partCount * 3 / 4)
+        while let chunk = try await iterator.next() { received += chunk }
+        #expect(received.count == partSize * partCount)
+        let inOrder = (0..<partCount).allSatisfy { i in
+            received[i * partSize] == UInt8(i & 0xff) && received[i * partSize + partSize - 1] == UInt8(i & 0xff)
+        }
+        #expect(inOrder)
     }
 
     @Test func sseEventsStreamThrough() async throws {

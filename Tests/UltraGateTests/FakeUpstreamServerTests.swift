@@ -8,7 +8,7 @@ private final class RawClient {
     let fd: Int32
 
     init(port: UInt16) throws {
-        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        fd = socket(AF_INET, LinuxSocket.stream, 0)
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_addr.s_addr = inet_addr("127.0.0.1")
@@ -25,7 +25,7 @@ private final class RawClient {
 
     func send(_ text: String) {
         let bytes = Array(text.utf8)
-        _ = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, 0x4000 /* MSG_NOSIGNAL */) }
+        _ = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, LinuxSocket.noSignal) }
     }
 
     /// Reads until `marker` has arrived `times` times, the peer closes, or 3 s pass.

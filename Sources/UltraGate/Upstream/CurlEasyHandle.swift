@@ -148,11 +148,12 @@ final class CurlEasyHandle {
 }
 
 /// libcurl's body callback: `userdata` is the `CurlTransfer` passed as CURLOPT_WRITEDATA.
-/// Returning less than `size * nmemb` aborts the transfer (used when nobody is listening).
+/// Returning less than `size * nmemb` aborts the transfer (used when nobody is listening);
+/// CURL_WRITEFUNC_PAUSE pauses it.
 private let curlWriteCallback: ug_data_callback = { data, size, count, userdata in
     let transfer = Unmanaged<CurlTransfer>.fromOpaque(userdata!).takeUnretainedValue()
     let n = size * count
-    return transfer.receiveBody(UnsafeRawBufferPointer(start: data, count: n)) ? n : 0
+    return transfer.receiveBody(UnsafeRawBufferPointer(start: data, count: n))
 }
 
 /// libcurl's header callback: one call per complete header line, including the blank one.

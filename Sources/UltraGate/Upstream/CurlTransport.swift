@@ -51,7 +51,10 @@ public final class CurlTransport: UpstreamTransport {
     public func stream(_ request: UpstreamRequest) async throws -> UpstreamStreamingResponse {
         if Task.isCancelled { throw UpstreamError.cancelled }
         let transfer = CurlTransfer(request: request)
-        let (body, bodyContinuation) = AsyncThrowingStream.makeStream(of: [UInt8].self, throwing: Error.self)
+        // A bounded buffer: when it is full, `yield` reports `.dropped` and the transfer pauses
+        // instead of reading the upstream faster than the consumer takes chunks.
+        let (body, bodyContinuation) = AsyncThrowingStream.makeStream(
+            of: [UInt8].self, throwing: Error.self, bufferingPolicy: .bufferingOldest(CurlTransfer.streamBufferChunks))
         // Ending the iteration early, dropping the stream, or cancelling the consuming task all
         // arrive here as `.cancelled`; `.finished` is our own doing and needs nothing.
         bodyContinuation.onTermination = { [loop] termination in

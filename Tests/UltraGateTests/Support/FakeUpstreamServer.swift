@@ -4,6 +4,18 @@ import Glibc
 #endif
 import UltraGate
 
+/// Linux socket constants that glibc declares in enums. Spelled out because Swift loses sight of
+/// them (`cannot find 'SOCK_STREAM' in scope`) depending on which C module — libcurl's or our
+/// shims', both including <sys/socket.h> — the compiler happened to load first.
+enum LinuxSocket {
+    static let stream: Int32 = 1            // SOCK_STREAM
+    static let closeOnExec: Int32 = 0x80000 // SOCK_CLOEXEC
+    static let peek: Int32 = 0x2            // MSG_PEEK
+    static let dontWait: Int32 = 0x40       // MSG_DONTWAIT
+    static let noSignal: Int32 = 0x4000     // MSG_NOSIGNAL
+    static let shutReadWrite: Int32 = 2     // SHUT_RDWR
+}
+
 /// One HTTP/1.1 request as the fake upstream received it.
 struct FakeUpstreamRequest: Sendable {
     var method: String
@@ -224,7 +236,7 @@ extension FakeUpstreamServer {
 
         init(handler: @escaping Handler) throws {
             state = State(handler: handler)
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+            let fd = socket(AF_INET, LinuxSocket.stream | LinuxSocket.closeOnExec, 0)
             guard fd >= 0 else { throw POSIXError(.init(rawValue: errno) ?? .EIO) }
             var one: Int32 = 1
             setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
@@ -278,8 +290,8 @@ extension FakeUpstreamServer {
             var byte: UInt8 = 1
             _ = write(stopPipe.write, &byte, 1)
             // shutdown wakes threads blocked in accept/recv/send; the owners close their fds.
-            shutdown(listenFD, Int32(SHUT_RDWR))
-            for fd in fds { shutdown(fd, Int32(SHUT_RDWR)) }
+            shutdown(listenFD, LinuxSocket.shutReadWrite)
+            for fd in fds { shutdown(fd, LinuxSocket.shutReadWrite) }
             _ = threads.wait(timeout: .now() + 5)
             close(listenFD)
             close(stopPipe.read)
@@ -462,7 +474,7 @@ extension FakeUpstreamServer {
                 if fds[0].revents != 0 { return false }
                 if watchPeer && fds[1].revents != 0 {
                     var byte: UInt8 = 0
-                    let got = recv(fd, &byte, 1, Int32(MSG_PEEK) | Int32(MSG_DONTWAIT))
+                    let got = recv(fd, &byte, 1, LinuxSocket.peek | LinuxSocket.dontWait)
                     if got == 0 || (got < 0 && errno != EAGAIN && errno != EINTR) { return false }
                     if got > 0 { watchPeer = false }  // pipelined bytes: cannot see a close behind them
                 }
@@ -473,7 +485,7 @@ extension FakeUpstreamServer {
             bytes.withUnsafeBytes { buffer in
                 var offset = 0
                 while offset < buffer.count {
-                    let n = send(fd, buffer.baseAddress! + offset, buffer.count - offset, Self.noSignal)
+                    let n = send(fd, buffer.baseAddress! + offset, buffer.count - offset, LinuxSocket.noSignal)
                     if n < 0 {
                         if errno == EINTR { continue }
                         return false
@@ -483,10 +495,6 @@ extension FakeUpstreamServer {
                 return true
             }
         }
-
-        /// Linux's MSG_NOSIGNAL. Spelled out: once a module that includes <sys/socket.h> itself
-        /// (our C shims) is imported next to this file, Swift no longer finds the Glibc constant.
-        private static let noSignal: Int32 = 0x4000
 
         private static func head(status: Int, _ fields: [HTTPHeaderField]) -> [UInt8] {
             var text = "HTTP/1.1 \(status) \(reason(status))\r\n"
