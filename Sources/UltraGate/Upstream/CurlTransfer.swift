@@ -5,8 +5,8 @@ import Foundation
 /// the result to the waiting task.
 ///
 /// Threading: `delivery` is set by the submitting task before the transfer is queued; from then on
-/// every stored property except `cancelRequested` is touched only on the `CurlMultiLoop` thread
-/// (the libcurl callbacks run there too). `cancelRequested` is guarded by `lock`.
+/// every stored property except `cancelFlag` is touched only on the `CurlMultiLoop` thread (the
+/// libcurl callbacks run there too). `cancelFlag` is guarded by `lock`.
 final class CurlTransfer: @unchecked Sendable {
     /// Body chunks a stream holds for its consumer before the transfer pauses: at most this many
     /// times libcurl's 16 KB write size per stream.

@@ -48,6 +48,11 @@ public final class CurlTransport: UpstreamTransport {
         }
     }
 
+    /// The body stream holds at most `CurlTransfer.streamBufferChunks` chunks; beyond that the
+    /// transfer pauses until the consumer catches up. The transfer is aborted when the consuming
+    /// task is cancelled (the iteration then ends with `nil`, as AsyncThrowingStream does, so
+    /// check `Task.isCancelled`) or when the stream is released. Leaving the loop with `break`
+    /// releases nothing while the response value is still referenced: drop it.
     public func stream(_ request: UpstreamRequest) async throws -> UpstreamStreamingResponse {
         if Task.isCancelled { throw UpstreamError.cancelled }
         let transfer = CurlTransfer(request: request)
