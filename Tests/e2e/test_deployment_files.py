@@ -696,13 +696,11 @@ def test_example_config_defines_the_three_providers_from_environment_keys():
     for p in providers.values():
         assert p["api_key"] in {f"${{{k}}}" for k in PROVIDER_KEYS}
     keys = {k: f"test-{k.lower()}" for k in PROVIDER_KEYS}
-    tmp_cache = tempfile.mkdtemp(prefix="ultragate-deploy-cache-")
-    proc, tmp, log, _, port = start(["serve", "--port", "0", "--cache-dir", tmp_cache, "--config", str(DEPLOY / "ultragate.example.json")], env=keys)
+    g = Gateway(config=example, env=keys)
     try:
-        listed = requests.get(f"http://127.0.0.1:{port}/v1/models", timeout=10).json()["data"]
+        listed = requests.get(g.base_url + "/v1/models", timeout=10).json()["data"]
         owners = {m["id"]: m["owned_by"] for m in listed}
         for name, model in example["models"].items():
             assert owners.get(name) == model["provider"], f"model {name} is not served by {model['provider']}"
     finally:
-        stop(proc, tmp, log)
-        shutil.rmtree(tmp_cache, ignore_errors=True)
+        g.close()
