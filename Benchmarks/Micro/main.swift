@@ -21,7 +21,7 @@ func measure(_ name: String, iterations: Int, _ body: () -> Void) {
     let start = threadCPUNanos()
     for _ in 0..<iterations { body() }
     let perOp = Double(threadCPUNanos() - start) / Double(iterations) / 1000
-    print(String(format: "%-44@ %8.2f µs", name as NSString, perOp))
+    print(name.padding(toLength: 44, withPad: " ", startingAt: 0) + String(format: "%8.2f µs", perOp))
 }
 
 let iterations = CommandLine.arguments.count > 1 ? Int(CommandLine.arguments[1]) ?? 20000 : 20000
@@ -51,7 +51,7 @@ let key = CacheKey.make(namespace: "default", route: "mock/mock-gpt", request: o
 let stored = try! MockProvider().completion(for: ["model": "mock-gpt", "messages": object["messages"]!])
 let storedBytes = JSONWriter.serialize(.object(stored))
 let semaphore = DispatchSemaphore(value: 0)
-Task {
+Task.detached {
     await cache.store(key, CachedResponse(createdAt: Date().timeIntervalSince1970, expiresAt: .infinity, model: "mock-gpt",
                                           provider: "mock", promptTokens: 1, completionTokens: 1, cachedTokens: 0,
                                           upstreamLatencyMs: 1, body: storedBytes))
