@@ -33,6 +33,15 @@ import Testing
         #expect(r.tally.responsesWithUsage == 40)
     }
 
+    @Test func twoThreadsShareTheRequestsAndSequenceNumbersExactly() throws {
+        let server = try FakeOpenAIServer()
+        let r = try run(try options(server.url, ["-n", "41", "-c", "5", "--threads", "2", "--mode", "miss"]))
+        #expect(r.requests == 41 && r.succeeded == 41)
+        #expect(server.requestsServed == 41)
+        // Every miss-mode sequence number was used once: the fake cache saw 41 distinct bodies.
+        #expect(r.tally.cacheMisses == 41)
+    }
+
     @Test func countsStatusErrorsByCode() throws {
         let server = try FakeOpenAIServer(.init(failEvery: 5))
         let r = try run(try options(server.url, ["-n", "50", "-c", "1"]))

@@ -39,7 +39,8 @@ public struct BenchReport: Sendable {
         var lines: [String] = []
         func row(_ label: String, _ value: String) { lines.append(label.padding(12) + value) }
         row("target", "\(options.target.url)  model \(options.model)  mode \(options.mode.rawValue)\(options.stream ? "  stream" : "")")
-        row("load", "\(options.concurrency) connections on \(options.threads) thread\(options.threads == 1 ? "" : "s")"
+        let connections = options.requests.map { min($0, options.concurrency) } ?? options.concurrency
+        row("load", "\(connections) connections on \(options.threads) thread\(options.threads == 1 ? "" : "s")"
             + (options.warmup > 0 ? ", \(options.warmup) warm-up requests not counted" : ""))
         row("requests", "\(requests) in \(Self.format(elapsedSeconds, digits: 3)) s: \(succeeded) ok, \(errorCount) failed")
         row("throughput", "\(Self.format(throughput, digits: 1)) req/s")
