@@ -7,21 +7,94 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
     public let router: ModelRouter
     public let cache: ResponseCache?
     public let orchestrator: Orchestrator
+    public let metrics: GatewayMetrics
+    public let accessLog: AccessLog?
     let flights = FlightTable()
     let startedAt = Int(Clock.wallNow())
     private let requestIDs = RequestIDGenerator()
 
-    public init(config: GatewayConfig, router: ModelRouter, cache: ResponseCache?, orchestrator: Orchestrator? = nil) {
+    public init(config: GatewayConfig, router: ModelRouter, cache: ResponseCache?, orchestrator: Orchestrator? = nil,
+                metrics: GatewayMetrics? = nil, accessLog: AccessLog? = nil) {
         self.config = config
         self.router = router
         self.cache = cache
-        self.orchestrator = orchestrator ?? Orchestrator(router: router)
+        let metrics = metrics ?? GatewayMetrics(prices: Gateway.prices(config))
+        self.metrics = metrics
+        self.accessLog = accessLog
+        var orchestrator = orchestrator ?? Orchestrator(router: router)
+        orchestrator.events = Gateway.events(metrics)
+        self.orchestrator = orchestrator
+        if let cache {
+            metrics.setCacheStatsSource {
+                let s = cache.stats()
+                return CacheStatsSample(entries: s.entries, bytes: s.usedBytes, evictions: s.evictions)
+            }
+        }
+    }
+
+    static func prices(_ config: GatewayConfig) -> [String: ModelPrice] {
+        var prices: [String: ModelPrice] = [:]
+        for model in config.models {
+            guard let p = model.price else { continue }
+            prices[model.name] = ModelPrice(inputPerMillion: p.input, outputPerMillion: p.output, cachedInputPerMillion: p.cachedInput)
+        }
+        return prices
+    }
+
+    /// What the orchestrator reports becomes upstream metrics.
+    static func events(_ metrics: GatewayMetrics) -> OrchestratorEvents {
+        var events = OrchestratorEvents()
+        events.upstreamFinished = { route, seconds, ttft in
+            metrics.recordUpstream(provider: route.providerName, model: route.name, durationSeconds: seconds, ttftSeconds: ttft)
+        }
+        events.attemptFailed = { route, error, willRetry in
+            metrics.recordUpstreamError(provider: route.providerName, model: route.name, kind: Gateway.errorKind(error))
+            if willRetry { metrics.recordRetry(provider: route.providerName, model: route.name) }
+        }
+        events.fallback = { from, to in metrics.recordFallback(from: from.name, to: to.name) }
+        return events
+    }
+
+    static func errorKind(_ error: ProviderError) -> String {
+        switch error.kind {
+        case .http(let status): return "http_\(status)"
+        case .transport(.timeout): return "timeout"
+        case .transport(.connect): return "connect"
+        case .transport(.broken): return "broken"
+        case .transport(.cancelled): return "cancelled"
+        case .transport: return "transport"
+        case .invalidResponse: return "invalid_response"
+        }
     }
 
     public func handle(_ request: HTTPRequest, _ responder: HTTPResponder) {
         let context = RequestContext(id: request.head.headers["x-request-id"].flatMap(RequestIDGenerator.sanitized) ?? requestIDs.next(),
                                      startNanos: Clock.nanos())
-        switch Endpoint.match(method: request.head.method, path: request.head.path) {
+        let endpoint = Endpoint.match(method: request.head.method, path: request.head.path)
+        context.route = endpoint.metricRoute
+        metrics.requestStarted()
+        let metrics = self.metrics
+        let accessLog = self.accessLog
+        let method = request.head.method
+        let bytesIn = request.body.count
+        responder.onComplete = { status, bytesOut, clientGone in
+            metrics.requestFinished()
+            let seconds = Double(Clock.nanos() - context.startNanos) / 1e9
+            let recordedStatus = clientGone ? 499 : status
+            metrics.recordRequest(route: context.route, model: context.model ?? "", status: recordedStatus, durationSeconds: seconds)
+            metrics.recordOverhead(seconds: max(0, seconds - context.upstreamSeconds))
+            if let accessLog, accessLog.isEnabled {
+                var timing = context.timing
+                timing.record(.total, seconds: seconds)
+                accessLog.log(AccessLogEntry(
+                    requestID: context.id, method: method, route: context.route, models: context.model.map { [$0] } ?? [],
+                    provider: context.provider, cache: context.cacheResult, status: recordedStatus, bytesIn: bytesIn,
+                    bytesOut: bytesOut, timing: timing, promptTokens: context.promptTokens,
+                    completionTokens: context.completionTokens, cachedTokens: context.cachedTokens,
+                    costUSD: context.costUSD, errorKind: clientGone ? "client_closed" : nil))
+            }
+        }
+        switch endpoint {
         case .chatCompletions: handleChat(request, responder, context)
         case .listModels: respondJSON(responder, context, listModels())
         case .model(let id):
@@ -31,7 +104,20 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
                 fail(responder, context, .modelNotFound(id))
             }
         case .health: respondJSON(responder, context, ["status": "ok"])
-        case .metrics, .stats, .notFound:
+        case .metrics:
+            var headers = commonHeaders(context, cacheStatus: nil, model: nil)
+            headers.append(HTTPHeaderField("Content-Type", "text/plain; version=0.0.4; charset=utf-8"))
+            responder.respond(status: 200, headers: headers, body: Array(metrics.prometheusText().utf8))
+        case .stats:
+            var stats = metrics.statsJSON()
+            if case .object(var o) = stats, let cache {
+                let s = cache.stats()
+                o["cache"] = .object(["entries": .int(s.entries), "used_bytes": .int(s.usedBytes), "map_size": .int(s.mapSize),
+                                      "evictions": .int(s.evictions)])
+                stats = .object(o)
+            }
+            respondJSON(responder, context, stats)
+        case .notFound:
             fail(responder, context, .routeNotFound(method: request.head.method, path: request.head.path))
         case .methodNotAllowed(let allowed):
             fail(responder, context, .methodNotAllowed(method: request.head.method, path: request.head.path, allowed: allowed))
@@ -59,9 +145,11 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
         case .success(let valid): chat = valid
         case .failure(let error): return fail(responder, context, error)
         }
+        context.model = chat.model
         guard let route = router.route(named: chat.model) else {
             return fail(responder, context, .modelNotFound(chat.model))
         }
+        context.provider = route.providerName
         let cacheControl = CacheControl(headerValues: request.head.headers.values("cache-control"))
         let merged = route.mergedBody(chat.body)
         let key = CacheKey.make(namespace: config.cache.namespace, route: route.cacheRoute, request: merged)
@@ -69,14 +157,23 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
         if let cache, cacheControl.allowsLookup {
             let lookupStart = Clock.nanos()
             if let hit = cache.lookup(key, now: Clock.wallNow(), maxAge: cacheControl.maxAge) {
-                context.cacheNanos = Clock.nanos() - lookupStart
-                if serveHit(hit, chat: chat, responder, context) { return }
+                context.timing.record(.cache, seconds: Double(Clock.nanos() - lookupStart) / 1e9)
+                if serveHit(hit, chat: chat, responder, context) {
+                    context.cacheResult = .hit
+                    metrics.recordCacheLookup(.hit, model: chat.model)
+                    metrics.recordCacheSavings(model: hit.model, prompt: hit.promptTokens, completion: hit.completionTokens,
+                                               cached: hit.cachedTokens)
+                    return
+                }
             }
-            context.cacheNanos = Clock.nanos() - lookupStart
+            context.timing.record(.cache, seconds: Double(Clock.nanos() - lookupStart) / 1e9)
             cacheStatus = "MISS"
+            context.cacheResult = .miss
         } else {
             cacheStatus = "BYPASS"
+            context.cacheResult = .bypass
         }
+        metrics.recordCacheLookup(context.cacheResult ?? .bypass, model: chat.model)
         serveMiss(key: key, route: route, chat: chat, cacheControl: cacheControl, cacheStatus: cacheStatus, responder, context)
     }
 
@@ -87,7 +184,7 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
         headers.append(HTTPHeaderField("Age", String(max(0, Int(Clock.wallNow() - hit.createdAt)))))
         if !chat.stream {
             headers.append(HTTPHeaderField("Content-Type", "application/json"))
-            headers.append(serverTiming(context, upstreamNanos: nil))
+            headers.append(serverTiming(context))
             responder.respond(status: 200, headers: headers, body: hit.body)
             return true
         }
@@ -98,7 +195,7 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
         }
         bytes.append(contentsOf: SSEWriter.done)
         headers.append(contentsOf: Gateway.sseHeaders)
-        headers.append(serverTiming(context, upstreamNanos: nil))
+        headers.append(serverTiming(context))
         responder.startStream(status: 200, headers: headers)
         responder.writeStreamChunk(bytes)
         responder.finishStream()
@@ -117,16 +214,17 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
         if chat.stream {
             let session = StreamingClientSession(gateway: self, responder: responder, context: context,
                                                  includeUsage: chat.includeUsage, cacheStatus: cacheStatus,
-                                                 keepAliveInterval: config.streamKeepAliveInterval)
+                                                 keepAliveInterval: config.streamKeepAliveInterval, joined: !created)
             session.attach(to: flight)
         } else {
             let id = flight.subscribe { [self] event in
                 switch event {
                 case .chunk: break
                 case .finished(let result):
+                    noteFinished(result, context: context, joined: !created)
                     var headers = commonHeaders(context, cacheStatus: cacheStatus, model: result.outcome.route.name)
                     headers.append(HTTPHeaderField("Content-Type", "application/json"))
-                    headers.append(serverTiming(context, upstreamNanos: UInt64(result.outcome.upstreamSeconds * 1e9)))
+                    headers.append(serverTiming(context))
                     responder.respond(status: 200, headers: headers, body: result.body)
                 case .failed(let error):
                     fail(responder, context, error)
@@ -149,6 +247,8 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
                 outcome = try await orchestrator.complete(route, body: chat.body, requestID: requestID)
             }
             let body = JSONWriter.serialize(.object(outcome.completion))
+            let usage = Usage(outcome.completion)
+            metrics.recordTokens(model: outcome.route.name, prompt: usage.prompt, completion: usage.completion, cached: usage.cached)
             if let cache, !cacheControl.noStore, !Task.isCancelled {
                 // A fallback's answer belongs to the model that produced it, never to the one asked.
                 let answeringKey = outcome.route.name == route.name
@@ -168,15 +268,12 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
     private func cachedResponse(_ outcome: CallOutcome, body: [UInt8]) -> CachedResponse {
         let now = Clock.wallNow()
         let ttl = outcome.route.ttl ?? config.cache.defaultTTL
-        let usage = outcome.completion["usage"]
-        let promptTokens: Int = usage?["prompt_tokens"]?.intValue ?? 0
-        let completionTokens: Int = usage?["completion_tokens"]?.intValue ?? 0
-        let cachedTokens: Int = usage?["prompt_tokens_details"]?["cached_tokens"]?.intValue ?? 0
+        let usage = Usage(outcome.completion)
         let expiresAt: Double = ttl > 0 ? now + ttl : .infinity
         return CachedResponse(
             createdAt: now, expiresAt: expiresAt, model: outcome.route.name,
-            provider: outcome.route.providerName, promptTokens: promptTokens,
-            completionTokens: completionTokens, cachedTokens: cachedTokens,
+            provider: outcome.route.providerName, promptTokens: usage.prompt,
+            completionTokens: usage.completion, cachedTokens: usage.cached,
             upstreamLatencyMs: outcome.upstreamSeconds * 1000, body: body)
     }
 
@@ -211,18 +308,30 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
         return headers
     }
 
-    func serverTiming(_ context: RequestContext, upstreamNanos: UInt64?) -> HTTPHeaderField {
-        let total = Double(Clock.nanos() - context.startNanos) / 1e6
-        var parts: [String] = []
-        if let cache = context.cacheNanos { parts.append("cache;dur=\(Gateway.ms(Double(cache) / 1e6))") }
-        if let upstreamNanos { parts.append("upstream;dur=\(Gateway.ms(Double(upstreamNanos) / 1e6))") }
-        parts.append("total;dur=\(Gateway.ms(total))")
-        return HTTPHeaderField("Server-Timing", parts.joined(separator: ", "))
+    /// `Server-Timing` for what happened so far, `total` being now.
+    func serverTiming(_ context: RequestContext) -> HTTPHeaderField {
+        var timing = context.timing
+        timing.record(.total, seconds: Double(Clock.nanos() - context.startNanos) / 1e9)
+        return HTTPHeaderField("Server-Timing", timing.headerValue)
     }
 
-    static func ms(_ value: Double) -> String {
-        let rounded = (value * 1000).rounded() / 1000
-        return String(rounded)
+    /// Books a finished flight on this request: upstream time and tokens, or (for a request that
+    /// joined another's flight) the cost the shared call saved.
+    func noteFinished(_ result: FlightResult, context: RequestContext, joined: Bool) {
+        let usage = Usage(result.outcome.completion)
+        context.upstreamSeconds = result.outcome.upstreamSeconds
+        context.timing.record(.upstream, seconds: result.outcome.upstreamSeconds)
+        context.provider = result.outcome.route.providerName
+        context.promptTokens = usage.prompt
+        context.completionTokens = usage.completion
+        context.cachedTokens = usage.cached
+        if !joined {
+            context.costUSD = metrics.model(result.outcome.route.name).price?.cost(
+                prompt: usage.prompt, completion: usage.completion, cached: usage.cached)
+        } else {
+            metrics.recordCacheSavings(model: result.outcome.route.name, prompt: usage.prompt, completion: usage.completion,
+                                       cached: usage.cached)
+        }
     }
 
     private func respondJSON(_ responder: HTTPResponder, _ context: RequestContext, _ json: JSON) {
@@ -241,10 +350,49 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
 final class RequestContext: @unchecked Sendable {
     let id: String
     let startNanos: UInt64
-    var cacheNanos: UInt64?
+    var route = ""
+    var model: String?
+    var provider: String?
+    var cacheResult: CacheLookupResult?
+    var timing = ServerTiming()
+    var upstreamSeconds: Double = 0
+    var promptTokens: Int?
+    var completionTokens: Int?
+    var cachedTokens: Int?
+    var costUSD: Double?
 
     init(id: String, startNanos: UInt64) {
         self.id = id
         self.startNanos = startNanos
+    }
+}
+
+/// Token counts of a `chat.completion`'s `usage`.
+struct Usage {
+    var prompt = 0
+    var completion = 0
+    var cached = 0
+
+    init(_ completion: JSONObject) {
+        guard let usage = completion["usage"] else { return }
+        prompt = usage["prompt_tokens"]?.intValue ?? 0
+        self.completion = usage["completion_tokens"]?.intValue ?? 0
+        cached = usage["prompt_tokens_details"]?["cached_tokens"]?.intValue ?? 0
+    }
+}
+
+extension Endpoint {
+    /// The `route` label of request metrics: a fixed set, never the raw path.
+    var metricRoute: String {
+        switch self {
+        case .chatCompletions: return "/v1/chat/completions"
+        case .listModels: return "/v1/models"
+        case .model: return "/v1/models/{id}"
+        case .health: return "/health"
+        case .metrics: return "/metrics"
+        case .stats: return "/v1/stats"
+        case .notFound: return "unknown"
+        case .methodNotAllowed: return "method_not_allowed"
+        }
     }
 }

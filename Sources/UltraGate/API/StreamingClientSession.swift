@@ -10,6 +10,8 @@ final class StreamingClientSession: @unchecked Sendable {
     private let includeUsage: Bool
     private let cacheStatus: String
     private let keepAliveInterval: Double
+    /// This client joined a flight another request started.
+    private let joined: Bool
 
     private let lock = NSLock()
     private var started = false
@@ -18,7 +20,8 @@ final class StreamingClientSession: @unchecked Sendable {
     private var keepAlive: Task<Void, Never>?
 
     init(gateway: Gateway, responder: HTTPResponder, context: RequestContext, includeUsage: Bool,
-         cacheStatus: String, keepAliveInterval: Double) {
+         cacheStatus: String, keepAliveInterval: Double, joined: Bool) {
+        self.joined = joined
         self.gateway = gateway
         self.responder = responder
         self.context = context
@@ -86,6 +89,7 @@ final class StreamingClientSession: @unchecked Sendable {
             if mustStart { startStream(model: chunk["model"]?.stringValue) }
             if let bytes = encode(chunk) { responder.writeStreamChunk(bytes) }
         case .finished(let result):
+            gateway.noteFinished(result, context: context, joined: joined)
             lock.lock()
             let mustStart = !started
             let replay = !sawChunk

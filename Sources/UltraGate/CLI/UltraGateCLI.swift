@@ -77,13 +77,19 @@ public enum UltraGateCLI {
         do {
             let router = try builder.makeRouter()
             let cache = try builder.makeCache()
-            gateway = Gateway(config: config, router: router, cache: cache)
+            var accessLog: AccessLog?
+            if let destination = config.accessLog {
+                accessLog = try AccessLog(destination: destination == "stderr" ? .standardError : .file(path: destination))
+            }
+            gateway = Gateway(config: config, router: router, cache: cache, accessLog: accessLog)
         } catch {
             printError("ultragate: \(error)")
             return 1
         }
         for note in builder.notes { printError("ultragate: \(note)") }
         let server = HTTPServer(config: config.server, handler: gateway)
+        let metrics = gateway.metrics
+        server.onConnectionCountChange = { delta in delta > 0 ? metrics.connectionOpened() : metrics.connectionClosed() }
         do { try server.start() } catch {
             printError("ultragate: \(error)")
             return 1
@@ -104,6 +110,7 @@ public enum UltraGateCLI {
         stop.wait()
         printError("ultragate: shutting down (finishing requests in flight)")
         server.shutdown()
+        gateway.accessLog?.close()
         gateway.cache?.close()
         // Keep the signal sources alive until here: release builds freed them early otherwise.
         sources.forEach { $0.cancel() }

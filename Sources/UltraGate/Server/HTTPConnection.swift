@@ -171,7 +171,10 @@ final class HTTPConnection {
         HTTPResponseHead.serialize(status: status, headers: headers, contentLength: body.count, chunked: false,
                                    keepAlive: keepAlive, date: loop.dateHeader, into: &output)
         if responder.head.method != "HEAD" { output.append(contentsOf: body) }
+        responder.status = status
+        responder.bodyBytes = body.count
         finishResponse(keepAlive: keepAlive)
+        responder.complete(clientGone: false)
     }
 
     func startStream(_ responder: HTTPResponder, status: Int, headers: [HTTPHeaderField]) {
@@ -179,6 +182,7 @@ final class HTTPConnection {
         // HTTP/1.0 has no chunked coding: the body is delimited by closing the connection.
         let chunked = responder.head.versionMinor >= 1
         responder.chunked = chunked
+        responder.status = status
         HTTPResponseHead.serialize(status: status, headers: headers, contentLength: nil, chunked: chunked,
                                    keepAlive: chunked && keepAlive(for: responder), date: loop.dateHeader, into: &output)
         flush()
@@ -186,6 +190,7 @@ final class HTTPConnection {
 
     func writeStreamChunk(_ responder: HTTPResponder, _ bytes: [UInt8]) {
         guard isCurrent(responder), !bytes.isEmpty else { return }
+        responder.bodyBytes += bytes.count
         if responder.chunked {
             ChunkedEncoding.appendChunk(bytes, to: &output)
         } else {
@@ -206,6 +211,7 @@ final class HTTPConnection {
         } else {
             finishResponse(keepAlive: false)
         }
+        responder.complete(clientGone: false)
     }
 
     private func finishResponse(keepAlive: Bool) {

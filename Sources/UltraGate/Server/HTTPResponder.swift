@@ -9,6 +9,14 @@ public final class HTTPResponder: @unchecked Sendable {
     /// Set on the loop thread when a stream starts.
     var chunked = false
 
+    /// Runs once when the exchange ends: the status sent, the body bytes written, and whether the
+    /// client went away first. Set it before answering.
+    public var onComplete: (@Sendable (_ status: Int, _ bodyBytes: Int, _ clientGone: Bool) -> Void)?
+    /// Loop-thread bookkeeping for `onComplete`.
+    var status = 0
+    var bodyBytes = 0
+    private var completed = false
+
     private let lock = NSLock()
     private var streaming = false
     private var gone = false
@@ -46,7 +54,15 @@ public final class HTTPResponder: @unchecked Sendable {
         lock.unlock()
     }
 
+    /// Called on the loop thread when the response is fully handed to the socket, or abandoned.
+    func complete(clientGone: Bool) {
+        guard !completed else { return }
+        completed = true
+        onComplete?(status, bodyBytes, clientGone)
+    }
+
     func markClientGone() {
+        complete(clientGone: true)
         lock.lock()
         gone = true
         let handlers = goneHandlers
