@@ -31,6 +31,7 @@ Wire formats, from the providers' published API references:
 """
 from __future__ import annotations
 
+import io
 import json
 import select
 import socket
@@ -367,8 +368,9 @@ def _make_handler(fake: FakeProvider):
             self.close_connection = True
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             self.rfile.close()
-            self.wfile.close()
             self.connection.close()
+            # The base class flushes `wfile` after the handler returns: give it a harmless one.
+            self.wfile = io.BytesIO()
 
         def _stream(self, events, b: Behaviour):
             self.send_response(200)
