@@ -335,8 +335,13 @@ def _make_handler(fake: FakeProvider):
                 return self._send_json(404, fake.error_body(404, f"no route {self.path}"))
             if b.reset:
                 return self._reset()
-            if b.delay:
-                time.sleep(b.delay)
+            waited_from = time.time()
+            if b.delay and _peer_closed(self.connection, b.delay):
+                # The caller gave up while we were "thinking".
+                with fake._lock:
+                    fake.disconnects.append((waited_from, time.time()))
+                self.close_connection = True
+                return
             reason = fake.check_auth(headers)
             if reason:
                 return self._send_json(401, fake.error_body(401, reason))
