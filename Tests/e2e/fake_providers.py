@@ -65,6 +65,8 @@ class Behaviour:
     error_message: Optional[str] = None
     #: Number of answer words (the stream sends one word per delta).
     words: Optional[int] = None
+    #: Send this JSON body with `status` as it is (e.g. an error object inside a 200).
+    raw_body: Optional[dict] = None
 
 
 @dataclass
@@ -349,6 +351,8 @@ def _make_handler(fake: FakeProvider):
                 return self._send_json(400, fake.error_body(400, "body is not JSON"))
             if fake.kind == "anthropic" and "max_tokens" not in body:
                 return self._send_json(400, fake.error_body(400, "max_tokens: Field required"))
+            if b.raw_body is not None:
+                return self._send_json(b.status, b.raw_body, b.headers)
             if b.status >= 400:
                 return self._send_json(b.status, fake.error_body(b.status, b.error_message or f"scripted {b.status}"),
                                        b.headers)

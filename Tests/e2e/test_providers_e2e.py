@@ -508,3 +508,21 @@ def test_slow_first_token_keeps_the_stream_alive(kind, make_fake, make_gateway):
 def test_slow_first_token_stream_still_names_the_model(make_fake, make_gateway):
     headers, _ = slow_start_stream(make_fake, make_gateway, "openai")
     assert headers.get("X-UltraGate-Model") == "m1", f"headers sent before the first token lack the model: {headers}"
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_api_key_in_an_error_inside_a_200_body_is_scrubbed(kind, make_fake, make_gateway):
+    key = f"sk-{kind}-INBODY-e2e-77aa31"
+    fake = make_fake(kind, api_key=key)
+    bodies = {"openai": {"error": {"message": f"Incorrect API key provided: {key}", "type": "invalid_request_error",
+                                   "param": None, "code": "invalid_api_key"}},
+              "anthropic": {"type": "error", "error": {"type": "authentication_error", "message": f"invalid x-api-key {key}"}},
+              "gemini": {"error": {"code": 400, "message": f"API key not valid: {key}", "status": "INVALID_ARGUMENT"}}}
+    fake.script(Behaviour(status=200, raw_body=bodies[kind]))
+    gw = start(make_gateway, fake, config_for(fake, retry={"max_attempts": 1}, access_log="stderr"))
+    r = post_chat(gw, {"model": "m1", "messages": [{"role": "user", "content": "error in a 200"}]})
+    assert r.status_code >= 400
+    assert "error" in r.json()
+    gw.stop()
+    for text in (r.text, json.dumps(dict(r.headers)), gw.log()):
+        assert key not in text
