@@ -526,3 +526,21 @@ def test_api_key_in_an_error_inside_a_200_body_is_scrubbed(kind, make_fake, make
     gw.stop()
     for text in (r.text, json.dumps(dict(r.headers)), gw.log()):
         assert key not in text
+
+
+def test_stream_falls_back_before_the_first_chunk(make_fake, make_gateway):
+    primary = make_fake("gemini")
+    primary.default = Behaviour(status=503)
+    other = make_fake("anthropic", api_key=primary.api_key)
+    cfg = {"providers": {"prim": provider_entry(primary), "back": provider_entry(other)},
+           "models": {"main": {"provider": "prim", "model": UPSTREAM_MODEL, "fallbacks": ["other"]},
+                      "other": {"provider": "back", "model": "backup-model"}}}
+    gw = start(make_gateway, primary, cfg)
+    raw = client_for(gw).chat.completions.with_raw_response.create(
+        model="main", messages=[{"role": "user", "content": "stream via fallback"}], stream=True)
+    assert raw.headers["x-ultragate-model"] == "other"
+    chunks = list(raw.parse())
+    assert {c.model for c in chunks} == {"other"}
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == \
+        answer_text("anthropic", "backup-model", "stream via fallback")
+    assert all(r.stream for r in primary.chat_requests()) and len(other.chat_requests()) == 1
