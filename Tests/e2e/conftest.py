@@ -118,3 +118,19 @@ def make_gateway():
 
 def deep_copy(x):
     return copy.deepcopy(x)
+
+
+@pytest.fixture
+def make_fake():
+    """Starts fake providers (see fake_providers.py) speaking a real provider's wire format."""
+    from fake_providers import FakeProvider
+    fakes = []
+
+    def make(kind, **kwargs):
+        f = FakeProvider(kind, **kwargs)
+        fakes.append(f)
+        return f
+
+    yield make
+    for f in fakes:
+        f.close()

@@ -27,7 +27,7 @@ public struct GeminiProvider: ChatProvider {
 
     public func complete(_ request: ProviderRequest) async throws -> JSONObject {
         try translator.response(try await connection.sendJSON(try upstreamRequest(request, stream: false)),
-                                requestModel: request.model)
+                                requestModel: request.model, secret: connection.apiKey)
     }
 
     public func stream(_ request: ProviderRequest) async throws -> AsyncThrowingStream<JSONObject, Error> {

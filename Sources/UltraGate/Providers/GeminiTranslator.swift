@@ -222,9 +222,10 @@ struct GeminiTranslator: Sendable {
 
     // MARK: Response
 
-    func response(_ object: JSONObject, requestModel: String) throws(ProviderError) -> JSONObject {
+    /// `secret` is scrubbed from an error that arrives inside a 2xx body (Google echoes bad keys).
+    func response(_ object: JSONObject, requestModel: String, secret: String? = nil) throws(ProviderError) -> JSONObject {
         if object["error"] != nil, object["candidates"] == nil {
-            throw ProviderHTTP.embeddedError(.object(object), provider: provider, secret: nil)
+            throw ProviderHTTP.embeddedError(.object(object), provider: provider, secret: secret)
         }
         let candidates = object["candidates"]?.arrayValue ?? []
         var choices: [JSON] = []

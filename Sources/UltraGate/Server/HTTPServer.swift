@@ -56,6 +56,11 @@ public final class HTTPServer: @unchecked Sendable {
         guard listenFD >= 0 else { return }
         shutdownDeadline = EventLoop.monotonicNow() + config.shutdownGracePeriod
         for loop in loops { loop.beginShutdown(listenFD: listenFD) }
+        // Refuse new connections now: a listening socket that is only removed from epoll keeps
+        // completing handshakes into its backlog, and those clients would hang for the whole
+        // grace period. On Linux, shutdown(2) on a listener resets queued connections and makes
+        // new ones get ECONNREFUSED; the fd stays open (no reuse race with the loops).
+        _ = Glibc.shutdown(listenFD, Int32(SHUT_RDWR))
         for loop in loops { loop.waitUntilFinished() }
         close(listenFD)
         listenFD = -1

@@ -1,0 +1,223 @@
+"""Durability of the LMDB response cache across crashes and restarts, sharing one cache directory
+between processes and the CLI, command-line errors, and graceful shutdown — all with the real
+binary serving the built-in mock provider."""
+import json
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+
+import requests
+
+from conftest import BINARY, Gateway
+
+
+def chat(gw, prompt, model="mock-gpt", timeout=60, session=None):
+    body = {"model": model, "messages": [{"role": "user", "content": prompt}]}
+    return (session or requests).post(gw.base_url + "/v1/chat/completions", json=body, timeout=timeout)
+
+
+def run_cli(*args, timeout=60):
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
+    return subprocess.run([BINARY, *args], capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def cache_entries(cache_dir):
+    out = run_cli("cache", "stats", "--cache-dir", cache_dir)
+    assert out.returncode == 0, out.stderr
+    line = next(line for line in out.stdout.splitlines() if line.startswith("entries:"))
+    return int(line.split(":")[1])
+
+
+def test_sigkill_during_heavy_writes_loses_no_answered_request(make_gateway, tmp_path):
+    cache_dir = str(tmp_path / "cache")
+    gw = make_gateway(cache_dir=cache_dir)
+    answered = {}  # prompt -> body of the 200 answer
+    lock = threading.Lock()
+    stop = threading.Event()
+    total, threads_n = 400, 6
+    kill_after = 150
+
+    def worker(w):
+        s = requests.Session()
+        for i in range(w, total, threads_n):
+            if stop.is_set():
+                return
+            prompt = f"durability request {i} from worker {w}"
+            try:
+                r = chat(gw, prompt, session=s, timeout=30)
+            except requests.RequestException:
+                return  # the server died under us
+            if r.status_code == 200:
+                with lock:
+                    answered[prompt] = r.json()
+
+    threads = [threading.Thread(target=worker, args=(w,)) for w in range(threads_n)]
+    for t in threads:
+        t.start()
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        with lock:
+            if len(answered) >= kill_after:
+                break
+        time.sleep(0.005)
+    gw.stop(signal.SIGKILL)
+    assert gw.proc.returncode == -signal.SIGKILL
+    stop.set()
+    for t in threads:
+        t.join(60)
+    with lock:
+        snapshot = dict(answered)
+    assert len(snapshot) >= kill_after
+    assert len(snapshot) < total, "the kill came too late to interrupt the writes"
+
+    # The store opens cleanly after the crash.
+    assert cache_entries(cache_dir) >= len(snapshot)
+    again = make_gateway(cache_dir=cache_dir)
+    s = requests.Session()
+    misses = []
+    for prompt, body in snapshot.items():
+        r = chat(again, prompt, session=s)
+        assert r.status_code == 200
+        if r.headers["x-cache"] != "HIT":
+            misses.append(prompt)
+            continue
+        assert r.json() == body, f"cached content changed for {prompt!r}"
+    assert not misses, f"{len(misses)} of {len(snapshot)} answered requests were lost by kill -9, e.g. {misses[:3]}"
+
+
+def test_answers_survive_a_graceful_restart(make_gateway, tmp_path):
+    cache_dir = str(tmp_path / "cache")
+    gw = make_gateway(cache_dir=cache_dir)
+    bodies = {}
+    for i in range(20):
+        r = chat(gw, f"persist me {i}", model="mock-claude")
+        assert r.status_code == 200 and r.headers["x-cache"] == "MISS"
+        bodies[i] = r.json()
+    assert gw.stop(signal.SIGTERM) == 0
+    assert "shutting down" in gw.log()
+    again = make_gateway(cache_dir=cache_dir)
+    for i, body in bodies.items():
+        r = chat(again, f"persist me {i}", model="mock-claude")
+        assert r.headers["x-cache"] == "HIT"
+        assert r.json() == body
+
+
+def test_two_servers_share_one_cache_directory(make_gateway, tmp_path):
+    cache_dir = str(tmp_path / "cache")
+    a = make_gateway(cache_dir=cache_dir)
+    b = make_gateway(cache_dir=cache_dir)
+    for i in range(5):
+        first = chat(a, f"shared between servers {i}")
+        assert first.headers["x-cache"] == "MISS"
+        second = chat(b, f"shared between servers {i}")
+        assert second.headers["x-cache"] == "HIT", "B must see what A stored"
+        assert second.json() == first.json()
+    # And the other way round.
+    r = chat(b, "stored by B")
+    assert r.headers["x-cache"] == "MISS"
+    assert chat(a, "stored by B").headers["x-cache"] == "HIT"
+
+
+def test_cache_cli_while_a_server_uses_the_directory(make_gateway, tmp_path):
+    cache_dir = str(tmp_path / "cache")
+    gw = make_gateway(cache_dir=cache_dir)
+    for i in range(7):
+        assert chat(gw, f"cli stats {i}").status_code == 200
+    assert chat(gw, "cli stats 0").headers["x-cache"] == "HIT"
+    assert cache_entries(cache_dir) == 7
+
+    out = run_cli("cache", "clear", "--cache-dir", cache_dir)
+    assert out.returncode == 0, out.stderr
+    assert "cleared 7" in out.stdout
+    assert cache_entries(cache_dir) == 0
+    r = chat(gw, "cli stats 0")
+    assert r.status_code == 200
+    assert r.headers["x-cache"] == "MISS", "a cleared cache must not answer from memory"
+    assert cache_entries(cache_dir) == 1
+    assert chat(gw, "cli stats 0").headers["x-cache"] == "HIT"
+
+
+def test_cli_usage_errors_exit_2_and_info_flags_exit_0(tmp_path):
+    for args, needle in [(["serve", "--bogus-flag"], "--bogus-flag"),
+                         (["serve", "--port", "not-a-port"], "--port"),
+                         (["serve", "--port", "70000"], "--port"),
+                         (["serve", "--port"], "--port"),
+                         (["cache", "stats", "--nope"], "--nope"),
+                         (["frobnicate"], "frobnicate")]:
+        out = run_cli(*args, "--cache-dir", str(tmp_path / "c")) if args[0] == "serve" and args[-1] != "--port" else run_cli(*args)
+        assert out.returncode == 2, (args, out.returncode, out.stderr)
+        assert needle in out.stderr, (args, out.stderr)
+        assert out.stdout == "", (args, out.stdout)
+    version = run_cli("--version")
+    assert version.returncode == 0 and version.stdout.strip().startswith("ultragate ")
+    for flag in ("--help", "-h"):
+        helped = run_cli(flag)
+        assert helped.returncode == 0
+        assert "USAGE" in helped.stdout and "serve" in helped.stdout
+    assert run_cli("serve", "--help").returncode == 0
+
+
+def test_bad_config_file_is_a_clear_error(tmp_path):
+    cfg = tmp_path / "bad.json"
+    cfg.write_text(json.dumps({"providers": {"x": {"type": "nope"}}}))
+    out = run_cli("serve", "--port", "0", "--config", str(cfg), "--cache-dir", str(tmp_path / "c"))
+    assert out.returncode == 2
+    assert "providers.x.type" in out.stderr
+
+
+def probe_new_connection(port):
+    """Opens a connection and asks for /health: how it ended and how long that took."""
+    t0 = time.monotonic()
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+            s.settimeout(1.5)
+            s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+            data = s.recv(4096)
+            status = data.split(b"\r\n", 1)[0]
+            outcome = "eof" if data == b"" else ("503" if b" 503 " in status else "served " + status.decode())
+    except ConnectionRefusedError:
+        outcome = "refused"
+    except ConnectionResetError:
+        outcome = "reset"
+    except socket.timeout:
+        outcome = "hung"
+    return outcome, time.monotonic() - t0
+
+
+def test_sigterm_finishes_the_request_in_flight_and_refuses_new_ones(make_gateway):
+    gw = make_gateway(config={"mock": {"latency_ms": 4000}})
+    result = {}
+
+    def slow():
+        try:
+            result["r"] = chat(gw, "slow request during shutdown")
+        except Exception as e:  # noqa: BLE001
+            result["e"] = e
+
+    t = threading.Thread(target=slow)
+    t.start()
+    time.sleep(0.8)  # the request is in flight (the mock takes 4 s)
+    gw.proc.send_signal(signal.SIGTERM)
+    time.sleep(0.4)
+    assert gw.proc.poll() is None, "the server must wait for the request in flight"
+
+    # While draining, a new connection is refused at once rather than left waiting in the backlog.
+    outcome, waited = probe_new_connection(gw.port)
+    assert gw.proc.poll() is None, "the probe must happen while the request is still in flight"
+
+    t.join(60)
+    assert "e" not in result, result.get("e")
+    assert result["r"].status_code == 200
+    assert result["r"].json()["choices"][0]["message"]["content"]
+    assert gw.proc.wait(timeout=30) == 0
+    try:
+        socket.create_connection(("127.0.0.1", gw.port), timeout=5).close()
+        after_exit = False
+    except ConnectionRefusedError:
+        after_exit = True
+    assert after_exit
+    assert outcome in ("refused", "reset", "eof", "503") and waited < 1.0, (
+        f"a connection opened during shutdown got `{outcome}` after {waited:.2f} s: it should be refused at once")
