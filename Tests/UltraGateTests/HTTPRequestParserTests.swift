@@ -122,6 +122,23 @@ struct RejectCase: Sendable, CustomTestStringConvertible {
         #expect(!headers.containsToken("connection", "keep"))
     }
 
+    @Test func headersValueType() {
+        var headers = HTTPHeaders()
+        headers.append("Content-Type", "application/json")
+        headers.append("Connection", " , Upgrade ,\tHTTP2-Settings ,")
+        headers.append("X-\u{C4}", "umlaut")
+        #expect(headers["content-type"] == "application/json")
+        #expect(headers["content-typ"] == nil)
+        #expect(headers["content-typf"] == nil)
+        #expect(headers["x-\u{C4}"] == "umlaut")
+        #expect(headers["x-\u{E4}"] == nil)  // only ASCII folds
+        #expect(headers.values("missing").isEmpty)
+        #expect(headers.containsToken("Connection", "http2-settings"))
+        #expect(headers.containsToken("CONNECTION", "UPGRADE"))
+        #expect(!headers.containsToken("Connection", ""))
+        #expect(!headers.containsToken("Content-Type", "json"))
+    }
+
     @Test func absoluteFormDerivesPath() throws {
         let request = try #require(parseRequest("GET http://example.com:80/v1/chat?stream=1 HTTP/1.1\r\nHost: example.com\r\n\r\n"))
         #expect(request.head.target == "http://example.com:80/v1/chat?stream=1")
@@ -443,6 +460,17 @@ struct RejectCase: Sendable, CustomTestStringConvertible {
         #expect(parseErrorStatus("GET / HTTP/1.1\r\nHost: h\r\nY: 1\r\n" + fields + "\r\n", limits: limits) == 431)
         let many = (0..<101).map { "X-\($0): v\r\n" }.joined()
         #expect(parseErrorStatus("GET / HTTP/1.0\r\n" + many + "\r\n") == 431)
+    }
+
+    @Test func largeHeadFedByteByByte() throws {
+        // A near-limit head arriving one byte at a time: resuming the scan keeps this linear.
+        let fields = (0..<90).map { "X-Field-\($0): " + String(repeating: "v", count: 300) + "\r\n" }.joined()
+        let input = Array(("GET / HTTP/1.1\r\nHost: h\r\n" + fields + "\r\n").utf8)
+        #expect(input.count < 32768)
+        let events = httpEventsByteByByte(input)
+        guard events.count == 1, case .request(let request) = events[0] else { Issue.record("got \(events)"); return }
+        #expect(request.head.headers.fields.count == 91)
+        #expect(request.head.headers["x-field-89"]?.utf8.count == 300)
     }
 
     @Test func bodyLimits() {

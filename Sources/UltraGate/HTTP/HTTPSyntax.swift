@@ -46,25 +46,24 @@ enum HTTPSyntax {
     @inline(__always)
     static func equalsLowercase(_ bytes: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int,
                                 _ lowercase: StaticString) -> Bool {
-        guard end - start == lowercase.utf8CodeUnitCount else { return false }
-        let l = lowercase.utf8Start
-        var i = 0
-        while i < end - start {
-            if bytes[start + i] | 0x20 != l[i] { return false }
-            i += 1
-        }
-        return true
+        equals(bytes, start, end, lowercase, fold: 0x20)
     }
 
     /// Exact (case-sensitive) equality of `bytes[start..<end]` with `literal`, e.g. method names.
     @inline(__always)
     static func equalsExact(_ bytes: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int,
                             _ literal: StaticString) -> Bool {
+        equals(bytes, start, end, literal, fold: 0)
+    }
+
+    @inline(__always)
+    private static func equals(_ bytes: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int,
+                               _ literal: StaticString, fold: UInt8) -> Bool {
         guard end - start == literal.utf8CodeUnitCount else { return false }
         let l = literal.utf8Start
         var i = 0
         while i < end - start {
-            if bytes[start + i] != l[i] { return false }
+            if bytes[start + i] | fold != l[i] { return false }
             i += 1
         }
         return true
