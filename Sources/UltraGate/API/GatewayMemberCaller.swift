@@ -24,7 +24,10 @@ struct GatewayMemberCaller: EnsembleMemberCaller {
                 : CacheKey.make(namespace: namespace, route: outcome.route.cacheRoute,
                                 request: outcome.route.mergedBody(body), variant: variant)
             let bytes = JSONWriter.serialize(.object(outcome.completion))
-            await cache.store(answeringKey, gateway.cachedResponse(outcome, body: bytes))
+            let entry = gateway.cachedResponse(outcome, body: bytes)
+            // Off the ensemble's critical path: the writer commits in order, so the member answers
+            // are stored no later than the ensemble result that follows them.
+            Task.detached { await cache.store(answeringKey, entry) }
         }
         return MemberAnswer(completion: outcome.completion, cached: false, latencySeconds: outcome.upstreamSeconds,
                             provider: outcome.route.providerName)

@@ -162,7 +162,9 @@ public struct EnsembleRunner: Sendable {
             entry.append("provider", answer?.provider.map(JSON.string) ?? .null)
             entry.append("status", .string(answer != nil ? "ok" : cancelled == "quorum" ? "skipped" : cancelled != nil ? "cancelled" : "failed"))
             entry.append("content", answer != nil ? .string(content) : .null)
-            entry.append("latency_ms", .double((latency * 1000 * 1000).rounded() / 1000))
+            // The member's own call time (0 when cached); for a failure, the time until it failed.
+            let seconds = answer.map { $0.cached ? 0 : $0.latencySeconds } ?? latency
+            entry.append("latency_ms", .double((seconds * 1000 * 1000).rounded() / 1000))
             entry.append("usage", answer?.completion["usage"] ?? .null)
             if let message = errorMessage {
                 entry.append("error", ["message": .string(message), "status": error.map { .int($0.status) } ?? .null,
@@ -417,6 +419,7 @@ public struct EnsembleRunner: Sendable {
         let candidates = synthesizerCandidates(spec, answered: answered)
         for route in candidates {
             let request = EnsembleRunner.withInstruction(body, prompt, model: route.name)
+            let t0 = DispatchTime.now().uptimeNanoseconds
             do {
                 let outcome: CallOutcome
                 if let relay {
@@ -425,7 +428,10 @@ public struct EnsembleRunner: Sendable {
                     outcome = try await orchestrator.complete(route, body: request, requestID: requestID)
                 }
                 usage.add(outcome.completion["usage"])
-                return Final(completion: outcome.completion, synthesized: true, synthesizer: route.name, streamed: relay != nil)
+                var final = Final(completion: outcome.completion, synthesized: true, synthesizer: route.name, streamed: relay != nil)
+                let ms = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6
+                final.extras.append("synthesis_latency_ms", .double((ms * 1000).rounded() / 1000))
+                return final
             } catch {
                 errors.append("\(route.name): \(error.message)")
                 if error.status == GatewayError.clientClosed.status || relay?.delivered == true { break }
