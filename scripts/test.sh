@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 ./scripts/ensure-deps.sh
 
 PYTHON="${PYTHON:-python3}"
-if ! "$PYTHON" -c "import openai, jsonschema, prometheus_client, pytest" >/dev/null 2>&1; then
+if ! "$PYTHON" -c "import openai, jsonschema, prometheus_client, pytest, yaml" >/dev/null 2>&1; then
   echo "installing Python test dependencies" >&2
   "$PYTHON" -m pip install -q --disable-pip-version-check -r Tests/e2e/requirements.txt
 fi

@@ -67,7 +67,7 @@ func concurrently<T: Sendable>(_ count: Int, _ body: @escaping @Sendable (Int) t
         group.enter()
         Thread.detachNewThread {
             let r = Result { try body(i) }
-            results.mutate { $0[i] = r }
+            results.update { $0[i] = r }
             group.leave()
         }
     }
@@ -75,13 +75,6 @@ func concurrently<T: Sendable>(_ count: Int, _ body: @escaping @Sendable (Int) t
     return (0..<count).map { results.value[$0]! }
 }
 
-final class LockedBox<T>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var _value: T
-    init(_ value: T) { _value = value }
-    var value: T { lock.withLock { _value } }
-    func mutate(_ body: (inout T) -> Void) { lock.withLock { body(&_value) } }
-}
 
 @Suite(.serialized) struct GatewayIntegrationTests {
     @Test func concurrentIdenticalMissesMakeOneUpstreamCall() throws {

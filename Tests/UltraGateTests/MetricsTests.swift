@@ -94,14 +94,6 @@ func runOnThreads(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {
     }
 }
 
-/// A value shared between test threads.
-final class LockedBox<T>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var stored: T
-    init(_ value: T) { stored = value }
-    var value: T { lock.lock(); defer { lock.unlock() }; return stored }
-    func update(_ body: (inout T) -> Void) { lock.lock(); body(&stored); lock.unlock() }
-}
 
 @Suite struct PrometheusExpositionTests {
     @Test func exactTextForASmallRegistry() {

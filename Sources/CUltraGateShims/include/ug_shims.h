@@ -1,5 +1,6 @@
 #ifndef ULTRAGATE_SHIMS_H
 #define ULTRAGATE_SHIMS_H
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -23,4 +24,11 @@ int ug_accept_nonblocking(int fd, struct sockaddr *addr, socklen_t *len);
 int ug_set_nonblocking(int fd);
 int ug_set_int_sockopt(int fd, int level, int name, int value);
 extern const int UG_SOL_SOCKET, UG_SO_REUSEADDR, UG_SO_REUSEPORT, UG_IPPROTO_TCP, UG_TCP_NODELAY, UG_MSG_NOSIGNAL;
+
+/* SHA-256 block compression with the CPU's SHA instructions (x86-64 SHA-NI). available() checks the
+ * CPU once (SHA, SSE4.1, SSSE3) and returns 1 if compress may be called; it is 0 on other
+ * architectures. compress runs FIPS 180-4 compression over nblocks consecutive 64-byte blocks,
+ * updating state = {a, b, c, d, e, f, g, h} in place. */
+int ug_sha256_hw_available(void);
+void ug_sha256_hw_compress(uint32_t state[8], const uint8_t *blocks, size_t nblocks);
 #endif

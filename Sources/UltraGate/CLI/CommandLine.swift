@@ -4,6 +4,8 @@ public enum CLICommand: Equatable, Sendable {
     case cacheStats(cacheDir: String?, config: String?)
     case cacheClear(cacheDir: String?, config: String?)
     case check(config: String?, mock: Bool)
+    case bench(BenchOptions)
+    case benchHelp
     case help
     case version
 }
@@ -34,6 +36,7 @@ public enum CommandLineParser {
           ultragate serve [--host H] [--port P] [--config FILE] [--cache-dir DIR] [--threads N] [--mock] [--no-cache]
           ultragate cache stats|clear [--cache-dir DIR] [--config FILE]
           ultragate check [--config FILE] [--mock]
+          ultragate bench --url URL [--concurrency N] [--requests N | --duration S] [--stream] [--mode hit|miss] ...
           ultragate --help | --version
 
         serve   Run the gateway (default 127.0.0.1:8080). With no config file and no provider keys in the
@@ -41,12 +44,18 @@ public enum CommandLineParser {
                 models mock-gpt, mock-claude and mock-gemini. --mock forces the mock provider.
         cache   Show statistics of, or empty, the response cache (safe while a server uses it).
         check   Ask every configured model a tiny prompt and print which ones answer.
+        bench   Load-test an OpenAI-compatible endpoint (`ultragate bench --help` lists its options).
 
         Flags override the config file, which overrides the defaults.
         """
 
     public static func parse(_ arguments: [String]) throws(UsageError) -> CLICommand {
         guard let first = arguments.first else { return .serve(ServeOptions()) }
+        if first == "bench" {
+            let rest = Array(arguments.dropFirst())
+            if rest.contains("--help") || rest.contains("-h") { return .benchHelp }
+            return .bench(try BenchOptions.parse(rest))
+        }
         if arguments.contains("--help") || arguments.contains("-h") { return .help }
         switch first {
         case "--help", "-h", "help": return .help

@@ -44,6 +44,11 @@ public enum UltraGateCLI {
             }
         case .check(let configPath, let mock):
             return check(configPath: configPath, mock: mock)
+        case .bench(let options):
+            return BenchCommand.run(options)
+        case .benchHelp:
+            print(BenchOptions.usage)
+            return 0
         }
     }
 

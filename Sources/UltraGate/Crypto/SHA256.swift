@@ -1,10 +1,24 @@
-/// FIPS 180-4 SHA-256 in pure Swift (Foundation on Linux has none). Incremental, allocation-free
-/// per block: the state lives in eight `UInt32`s and a 64-byte inline buffer, and the 64 rounds are
-/// unrolled with a rolling 16-word message schedule held in locals (registers), which is what makes
-/// it several times faster than a loop over a `[UInt32]` schedule.
+import CUltraGateShims
+
+/// FIPS 180-4 SHA-256 (Foundation on Linux has none). Incremental, allocation-free per block: the
+/// state lives in eight `UInt32`s and a 64-byte inline buffer. Whole blocks go to the CPU's SHA
+/// instructions when it has them (C shim `ug_sha256_hw_compress`, several times faster; Swift cannot
+/// call those intrinsics itself) and otherwise to the pure-Swift compression below, whose 64 rounds
+/// are unrolled with a rolling 16-word message schedule held in locals (registers).
 public struct SHA256: Sendable {
     public static let digestSize = 32
     public static let blockSize = 64
+
+    /// Which compression function runs the blocks. Both give identical digests; tests force each.
+    enum Backend: Sendable {
+        /// The SHA-NI C shim; only valid where `hardwareAvailable` is true.
+        case hardware
+        case software
+    }
+
+    /// Whether this CPU can run the hardware backend (checked once).
+    static let hardwareAvailable = ug_sha256_hw_available() != 0
+    static let defaultBackend: Backend = hardwareAvailable ? .hardware : .software
 
     struct State: Sendable {
         var a: UInt32 = 0x6a09e667, b: UInt32 = 0xbb67ae85, c: UInt32 = 0x3c6ef372, d: UInt32 = 0xa54ff53a
@@ -16,8 +30,15 @@ public struct SHA256: Sendable {
     private var buffer: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0, 0, 0)
     private var buffered = 0
     private var totalBytes: UInt64 = 0
+    private let backend: Backend
 
-    public init() {}
+    public init() { backend = Self.defaultBackend }
+
+    /// Forces a backend (tests, measurements). `.hardware` requires `hardwareAvailable`.
+    init(backend: Backend) {
+        precondition(backend == .software || Self.hardwareAvailable, "SHA-256 hardware backend unavailable on this CPU")
+        self.backend = backend
+    }
 
     public mutating func update(_ bytes: UnsafeRawBufferPointer) {
         guard var input = bytes.baseAddress, bytes.count > 0 else { return }
@@ -31,12 +52,12 @@ public struct SHA256: Sendable {
             input += take
             remaining -= take
             guard buffered == Self.blockSize else { return }
-            withUnsafeBytes(of: &buffer) { Self.compress(&state, $0.baseAddress!, blocks: 1) }
+            withUnsafeBytes(of: &buffer) { Self.compress(&state, $0.baseAddress!, blocks: 1, backend: backend) }
             buffered = 0
         }
         let whole = remaining / Self.blockSize
         if whole > 0 {
-            Self.compress(&state, input, blocks: whole)
+            Self.compress(&state, input, blocks: whole, backend: backend)
             input += whole * Self.blockSize
             remaining -= whole * Self.blockSize
         }
@@ -70,17 +91,26 @@ public struct SHA256: Sendable {
             totalBytes = savedTotal
         }
         let s = state
-        var digest = [UInt8](repeating: 0, count: Self.digestSize)
-        digest.withUnsafeMutableBytes { out in
-            for (i, word) in [s.a, s.b, s.c, s.d, s.e, s.f, s.g, s.h].enumerated() {
-                out.storeBytes(of: word.bigEndian, toByteOffset: i * 4, as: UInt32.self)
-            }
+        return [UInt8](unsafeUninitializedCapacity: Self.digestSize) { out, count in
+            let raw = UnsafeMutableRawBufferPointer(out)
+            raw.storeBytes(of: s.a.bigEndian, toByteOffset: 0, as: UInt32.self)
+            raw.storeBytes(of: s.b.bigEndian, toByteOffset: 4, as: UInt32.self)
+            raw.storeBytes(of: s.c.bigEndian, toByteOffset: 8, as: UInt32.self)
+            raw.storeBytes(of: s.d.bigEndian, toByteOffset: 12, as: UInt32.self)
+            raw.storeBytes(of: s.e.bigEndian, toByteOffset: 16, as: UInt32.self)
+            raw.storeBytes(of: s.f.bigEndian, toByteOffset: 20, as: UInt32.self)
+            raw.storeBytes(of: s.g.bigEndian, toByteOffset: 24, as: UInt32.self)
+            raw.storeBytes(of: s.h.bigEndian, toByteOffset: 28, as: UInt32.self)
+            count = Self.digestSize
         }
-        return digest
     }
 
     public static func hash(_ bytes: UnsafeRawBufferPointer) -> [UInt8] {
-        var hasher = SHA256()
+        hash(bytes, backend: defaultBackend)
+    }
+
+    static func hash(_ bytes: UnsafeRawBufferPointer, backend: Backend) -> [UInt8] {
+        var hasher = SHA256(backend: backend)
         hasher.update(bytes)
         return hasher.finalize()
     }
@@ -117,8 +147,29 @@ public struct SHA256: Sendable {
     @inline(__always) private static func s0(_ x: UInt32) -> UInt32 { rotr(x, 7) ^ rotr(x, 18) ^ (x &>> 3) }
     @inline(__always) private static func s1(_ x: UInt32) -> UInt32 { rotr(x, 17) ^ rotr(x, 19) ^ (x &>> 10) }
 
-    /// The compression function over `blocks` consecutive 64-byte blocks (rounds generated, unrolled).
-    private static func compress(_ state: inout State, _ input: UnsafeRawPointer, blocks: Int) {
+    @inline(__always)
+    private static func compress(_ state: inout State, _ input: UnsafeRawPointer, blocks: Int, backend: Backend) {
+        switch backend {
+        case .hardware: compressHardware(&state, input, blocks: blocks)
+        case .software: compressSoftware(&state, input, blocks: blocks)
+        }
+    }
+
+    /// Hands the blocks to the C shim, passing the state as the `uint32_t[8]` it expects
+    /// (a homogeneous tuple is laid out contiguously, unlike a struct's fields by guarantee).
+    private static func compressHardware(_ state: inout State, _ input: UnsafeRawPointer, blocks: Int) {
+        var words = (state.a, state.b, state.c, state.d, state.e, state.f, state.g, state.h)
+        withUnsafeMutableBytes(of: &words) { raw in
+            ug_sha256_hw_compress(
+                raw.baseAddress!.assumingMemoryBound(to: UInt32.self),
+                input.assumingMemoryBound(to: UInt8.self), blocks)
+        }
+        state = State(a: words.0, b: words.1, c: words.2, d: words.3, e: words.4, f: words.5, g: words.6, h: words.7)
+    }
+
+    /// The pure-Swift compression function over `blocks` consecutive 64-byte blocks (rounds
+    /// generated, unrolled).
+    private static func compressSoftware(_ state: inout State, _ input: UnsafeRawPointer, blocks: Int) {
         var p = input
         for _ in 0..<blocks {
             var w0 = p.loadUnaligned(fromByteOffset: 0, as: UInt32.self).bigEndian

@@ -28,7 +28,7 @@ final class CurlEasyHandle {
 
     /// Applies everything a request needs. Returns the header list, which must stay alive until
     /// the transfer ends (then `curl_slist_free_all`).
-    func configure(for request: UpstreamRequest, userAgent: String?,
+    func configure(for request: UpstreamRequest, options: CurlTransport.Options,
                    context: UnsafeMutableRawPointer) throws(UpstreamError) -> UnsafeMutablePointer<curl_slist>? {
         let h = raw
         var failed: CURLcode = CURLE_OK
@@ -44,12 +44,14 @@ final class CurlEasyHandle {
         check(ug_easy_setopt_long(h, CURLOPT_TCP_KEEPINTVL, 15))
         // HTTP/2 over TLS when the server offers it via ALPN, HTTP/1.1 in clear text.
         check(ug_easy_setopt_long(h, CURLOPT_HTTP_VERSION, Int(CURL_HTTP_VERSION_2TLS)))
-        // Prefer waiting for a multiplexed HTTP/2 connection over opening a new one.
-        check(ug_easy_setopt_long(h, CURLOPT_PIPEWAIT, 1))
+        // Over TLS, wait for a connection's ALPN answer and multiplex on it rather than opening
+        // more. Not in clear text: there, HTTP/1.1 is certain and waiting would serialise requests.
+        if Self.isHTTPS(request.url) { check(ug_easy_setopt_long(h, CURLOPT_PIPEWAIT, 1)) }
         check(ug_easy_setopt_long(h, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1))
         // Empty string: advertise every encoding libcurl can decode, and decode it.
         check(ug_easy_setopt_string(h, CURLOPT_ACCEPT_ENCODING, ""))
-        if let userAgent { check(ug_easy_setopt_string(h, CURLOPT_USERAGENT, userAgent)) }
+        if let userAgent = options.userAgent { check(ug_easy_setopt_string(h, CURLOPT_USERAGENT, userAgent)) }
+        if let caBundlePath = options.caBundlePath { check(ug_easy_setopt_string(h, CURLOPT_CAINFO, caBundlePath)) }
 
         if request.timeouts.connect > 0 {
             check(ug_easy_setopt_long(h, CURLOPT_CONNECTTIMEOUT_MS, Self.milliseconds(request.timeouts.connect)))
@@ -80,6 +82,7 @@ final class CurlEasyHandle {
         }
 
         var list: UnsafeMutablePointer<curl_slist>?
+        var hasContentType = false
         func append(_ line: String) {
             if let grown = curl_slist_append(list, line) { list = grown } else { failed = CURLE_OUT_OF_MEMORY }
         }
@@ -88,15 +91,18 @@ final class CurlEasyHandle {
                 curl_slist_free_all(list)
                 throw .transport("invalid characters in request header \(Self.printableName(field.name))")
             }
-            switch field.name.lowercased() {
-            case "content-length", "transfer-encoding", "expect": continue  // libcurl frames the body
-            default: break
+            if HTTPFieldName.matches(field.name, "content-length") || HTTPFieldName.matches(field.name, "transfer-encoding")
+                || HTTPFieldName.matches(field.name, "expect") {
+                continue  // libcurl frames the body itself
             }
+            if HTTPFieldName.matches(field.name, "content-type") { hasContentType = true }
             // `Name;` is libcurl's syntax for a header with an empty value (`Name:` removes it).
             append(field.value.isEmpty ? "\(field.name);" : "\(field.name): \(field.value)")
         }
         // An empty `Expect:` stops libcurl from waiting for `100 Continue` before large bodies.
         append("Expect:")
+        // Otherwise libcurl labels every POST body `application/x-www-form-urlencoded`.
+        if !hasContentType { append("Content-Type:") }
         check(ug_easy_setopt_slist(h, CURLOPT_HTTPHEADER, list))
 
         check(ug_easy_setopt_data_callback(h, CURLOPT_WRITEFUNCTION, curlWriteCallback))
@@ -113,6 +119,14 @@ final class CurlEasyHandle {
     }
 
     private nonisolated(unsafe) static let emptyBody = UnsafeMutableRawPointer.allocate(byteCount: 1, alignment: 1)
+
+    private static func isHTTPS(_ url: String) -> Bool {
+        var scheme = url.utf8.prefix(6).makeIterator()
+        for expected in "https:".utf8 {
+            guard let b = scheme.next(), b | 0x20 == expected | 0x20 else { return false }
+        }
+        return true
+    }
 
     private static func milliseconds(_ seconds: Double) -> Int {
         let ms = (seconds * 1000).rounded(.up)
@@ -134,11 +148,12 @@ final class CurlEasyHandle {
 }
 
 /// libcurl's body callback: `userdata` is the `CurlTransfer` passed as CURLOPT_WRITEDATA.
-/// Returning less than `size * nmemb` aborts the transfer (used when nobody is listening).
+/// Returning less than `size * nmemb` aborts the transfer (used when nobody is listening);
+/// CURL_WRITEFUNC_PAUSE pauses it.
 private let curlWriteCallback: ug_data_callback = { data, size, count, userdata in
     let transfer = Unmanaged<CurlTransfer>.fromOpaque(userdata!).takeUnretainedValue()
     let n = size * count
-    return transfer.receiveBody(UnsafeRawBufferPointer(start: data, count: n)) ? n : 0
+    return transfer.receiveBody(UnsafeRawBufferPointer(start: data, count: n))
 }
 
 /// libcurl's header callback: one call per complete header line, including the blank one.

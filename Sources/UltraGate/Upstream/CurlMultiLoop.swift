@@ -15,7 +15,7 @@ final class CurlMultiLoop: @unchecked Sendable {
     }
 
     private let multi: UnsafeMutableRawPointer
-    private let userAgent: String?
+    private let options: CurlTransport.Options
     private let lock = NSLock()
     private var pending: [Command] = []
     private var stopping = false
@@ -25,12 +25,16 @@ final class CurlMultiLoop: @unchecked Sendable {
     private let maxIdleHandles = 256
     /// The earliest first-byte/idle deadline among active transfers, possibly stale-early.
     private var nextDeadline: UInt64 = .max
+    /// Transfers paused because their consumer's buffer is full; retried every few milliseconds
+    /// (an AsyncThrowingStream cannot tell us when its consumer takes a chunk).
+    private var paused: [CurlTransfer] = []
+    private let pauseRetryMs: Int32 = 5
 
-    init?(maxConnectionsPerHost: Int, userAgent: String?) {
+    init?(options: CurlTransport.Options) {
         guard CurlGlobal.ensureInitialized(), let multi = curl_multi_init() else { return nil }
         self.multi = multi
-        self.userAgent = userAgent
-        let perHost = max(1, maxConnectionsPerHost)
+        self.options = options
+        let perHost = max(1, options.maxConnectionsPerHost)
         // The connection cache must hold at least the per-host limit, otherwise libcurl closes
         // and reopens connections under load; room for a few hosts on top.
         _ = ug_multi_setopt_long(multi, CURLMOPT_MAXCONNECTS, perHost * 4)
@@ -102,7 +106,10 @@ final class CurlMultiLoop: @unchecked Sendable {
             collectFinished()
             let now = curlMonotonicNanos()
             if now >= nextDeadline { enforceDeadlines(now: now) }
-            curl_multi_poll(multi, nil, 0, pollTimeoutMs(now: now), nil)
+            var timeout = pollTimeoutMs(now: now)
+            if !paused.isEmpty { timeout = min(timeout, pauseRetryMs) }
+            curl_multi_poll(multi, nil, 0, timeout, nil)
+            if !paused.isEmpty { resumePaused() }
         }
         tearDown()
     }
@@ -119,7 +126,7 @@ final class CurlMultiLoop: @unchecked Sendable {
         // Balanced in `finish`: libcurl's callbacks and CURLINFO_PRIVATE hold this reference.
         let context = Unmanaged.passRetained(transfer).toOpaque()
         do {
-            transfer.headerList = try easy.configure(for: transfer.request, userAgent: userAgent, context: context)
+            transfer.headerList = try easy.configure(for: transfer.request, options: options, context: context)
         } catch {
             Unmanaged<CurlTransfer>.fromOpaque(context).release()
             recycle(easy)
@@ -129,10 +136,10 @@ final class CurlMultiLoop: @unchecked Sendable {
         transfer.easy = easy
         transfer.startedAt = curlMonotonicNanos()
         transfer.lastActivity = transfer.startedAt
-        transfer.onDeadlineMoved = { [unowned self] at in if at < self.nextDeadline { self.nextDeadline = at } }
+        transfer.loop = self
         let added = curl_multi_add_handle(multi, easy.raw)
         guard added == CURLM_OK else {
-            transfer.onDeadlineMoved = nil
+            transfer.loop = nil
             transfer.easy = nil
             curl_slist_free_all(transfer.headerList)
             transfer.headerList = nil
@@ -144,6 +151,28 @@ final class CurlMultiLoop: @unchecked Sendable {
         active[ObjectIdentifier(transfer)] = transfer
         let deadline = transfer.deadline.at
         if deadline < nextDeadline { nextDeadline = deadline }
+    }
+
+    /// Called by a transfer from a libcurl callback on this thread.
+    func transferDeadlineMoved(to deadline: UInt64) {
+        if deadline < nextDeadline { nextDeadline = deadline }
+    }
+
+    /// Called by a transfer from a libcurl callback on this thread.
+    func transferPaused(_ transfer: CurlTransfer) {
+        paused.append(transfer)
+    }
+
+    /// Unpausing makes libcurl hand the held bytes to the write callback again at once, which
+    /// may pause the transfer again (and append it to `paused` anew).
+    private func resumePaused() {
+        let waiting = paused
+        paused.removeAll(keepingCapacity: true)
+        for transfer in waiting {
+            guard transfer.isPaused, let easy = transfer.easy else { continue }
+            transfer.isPaused = false
+            curl_easy_pause(easy.raw, Int32(CURLPAUSE_CONT))
+        }
     }
 
     private func collectFinished() {

@@ -5,9 +5,13 @@ import Foundation
 /// the result to the waiting task.
 ///
 /// Threading: `delivery` is set by the submitting task before the transfer is queued; from then on
-/// every stored property except `cancelRequested` is touched only on the `CurlMultiLoop` thread
-/// (the libcurl callbacks run there too). `cancelRequested` is guarded by `lock`.
+/// every stored property except `cancelFlag` is touched only on the `CurlMultiLoop` thread (the
+/// libcurl callbacks run there too). `cancelFlag` is guarded by `lock`.
 final class CurlTransfer: @unchecked Sendable {
+    /// Body chunks a stream holds for its consumer before the transfer pauses: at most this many
+    /// times libcurl's 16 KB write size per stream.
+    static let streamBufferChunks = 64
+
     enum Delivery {
         case none
         /// `send`: the whole response at the end.
@@ -25,8 +29,11 @@ final class CurlTransfer: @unchecked Sendable {
     var headerList: UnsafeMutablePointer<curl_slist>?
     var startedAt: UInt64 = 0
     var lastActivity: UInt64 = 0
-    /// Called on the loop thread when the head starts, because the deadline may move earlier then.
-    var onDeadlineMoved: ((UInt64) -> Void)?
+    /// Set while the transfer runs in the loop, which outlives it; told when the deadline moves
+    /// earlier (the head started) and when the transfer paused for a slow consumer.
+    unowned var loop: CurlMultiLoop?
+    /// Paused with CURL_WRITEFUNC_PAUSE because the consumer's buffer is full.
+    var isPaused = false
     private var headBuilder = CurlResponseHeadBuilder()
     private var deliveredHead: UpstreamResponseHead?
     private var body: [UInt8] = []
@@ -71,14 +78,14 @@ final class CurlTransfer: @unchecked Sendable {
             break
         case .started:
             lastActivity = curlMonotonicNanos()
-            onDeadlineMoved?(deadline.at)
+            loop?.transferDeadlineMoved(to: deadline.at)
         case .complete:
             lastActivity = curlMonotonicNanos()
             let head = Self.decodedView(of: headBuilder.head)
             deliveredHead = head
             switch delivery {
             case .buffered:
-                if let length = head.header("content-length").flatMap({ Int($0) }), length > 0 {
+                if let length = HTTPFieldName.firstValue(head.headers, "content-length").flatMap({ Int($0) }), length > 0 {
                     body.reserveCapacity(min(length, 64 << 20))
                 }
             case .streaming(let headContinuation?, let bodyContinuation):
@@ -90,13 +97,16 @@ final class CurlTransfer: @unchecked Sendable {
         }
     }
 
-    /// Returns false to abort the transfer (the stream's consumer is gone).
-    func receiveBody(_ bytes: UnsafeRawBufferPointer) -> Bool {
+    /// What the write callback returns: the byte count to go on, 0 to abort (the stream's
+    /// consumer is gone), or CURL_WRITEFUNC_PAUSE when the consumer's buffer is full; libcurl then
+    /// keeps these bytes, stops reading the socket (so the upstream slows down), and hands them
+    /// over again once the loop resumes the transfer.
+    func receiveBody(_ bytes: UnsafeRawBufferPointer) -> Int {
         lastActivity = curlMonotonicNanos()
         switch delivery {
         case .buffered:
             body.append(contentsOf: bytes)
-            return true
+            return bytes.count
         case .streaming(let headContinuation, let bodyContinuation):
             if let headContinuation {
                 // A body without a blank line before it: hand out what we have as the head.
@@ -104,10 +114,20 @@ final class CurlTransfer: @unchecked Sendable {
                 delivery = .streaming(head: nil, body: bodyContinuation)
                 headContinuation.resume(returning: head)
             }
-            if case .terminated = bodyContinuation.yield(Array(bytes)) { return false }
-            return true
+            switch bodyContinuation.yield(Array(bytes)) {
+            case .enqueued:
+                return bytes.count
+            case .dropped:
+                isPaused = true
+                loop?.transferPaused(self)
+                return Int(CURL_WRITEFUNC_PAUSE)
+            case .terminated:
+                return 0
+            @unknown default:
+                return 0
+            }
         case .none:
-            return false
+            return 0
         }
     }
 
@@ -135,7 +155,7 @@ final class CurlTransfer: @unchecked Sendable {
         case (.none, _):
             break
         }
-        onDeadlineMoved = nil
+        loop = nil
     }
 
     private func currentHead(status: Int) -> UpstreamResponseHead {
@@ -148,11 +168,11 @@ final class CurlTransfer: @unchecked Sendable {
     /// libcurl decodes gzip/deflate/br/zstd bodies, so the head must no longer claim an encoding
     /// or the encoded length: a proxy forwarding these fields would corrupt the response.
     private static func decodedView(of head: UpstreamResponseHead) -> UpstreamResponseHead {
-        guard let encoding = head.header("content-encoding"), encoding.lowercased() != "identity" else { return head }
+        guard let encoding = HTTPFieldName.firstValue(head.headers, "content-encoding"),
+              !HTTPFieldName.matches(encoding, "identity") else { return head }
         var decoded = head
         decoded.headers.removeAll {
-            let name = $0.name.lowercased()
-            return name == "content-encoding" || name == "content-length"
+            HTTPFieldName.matches($0.name, "content-encoding") || HTTPFieldName.matches($0.name, "content-length")
         }
         return decoded
     }

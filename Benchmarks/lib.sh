@@ -1,0 +1,31 @@
+# Helpers shared by the benchmark scripts (sourced, not run).
+
+# A TCP port on 127.0.0.1 that nothing listens on (other agents share this machine).
+free_port() {
+  local p
+  while :; do
+    p=$(( 20000 + RANDOM % 30000 ))
+    ss -ltn "( sport = :$p )" 2>/dev/null | grep -q ":$p " || { echo "$p"; return; }
+  done
+}
+
+# render FILE OUT OLD=NEW...: copies FILE to OUT replacing each literal OLD with NEW.
+render() {
+  local src="$1" out="$2"; shift 2
+  cp "$src" "$out"
+  local pair
+  for pair in "$@"; do sed -i "s|${pair%%=*}|${pair#*=}|g" "$out"; done
+}
+
+# wait_port PORT: waits up to 5 s for something to listen on PORT.
+wait_port() {
+  local i
+  for i in $(seq 50); do
+    ss -ltn "( sport = :$1 )" 2>/dev/null | grep -q ":$1 " && return 0
+    sleep 0.1
+  done
+  echo "nothing listens on port $1" >&2; return 1
+}
+
+# json_get FILE EXPR: a value from a JSON report, EXPR being a Python expression on `j`.
+json_get() { python3 -c "import json,sys; j=json.load(open(sys.argv[1])); print($2)" "$1"; }

@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# Every UltraGate benchmark, each against a baseline measured in the same run, loopback only,
+# a few minutes in all. Free ports are picked at random; every process started is stopped on exit.
+#   Benchmarks/run-all.sh [seconds_per_measurement=5]
+# Results are also written as JSON to $RESULTS (default /tmp/ultragate-bench-results.json).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source Benchmarks/lib.sh
+DUR="${1:-5}"
+RESULTS="${RESULTS:-/tmp/ultragate-bench-results.json}"
+command -v wrk >/dev/null && command -v nginx >/dev/null || { echo "needs wrk and nginx" >&2; exit 1; }
+swift build -c release --product ultragate >&2
+UG=./.build/release/ultragate
+
+TMP=$(mktemp -d)
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+started=$(date +%s)
+
+bench() { "$UG" bench --no-progress --json --threads 1 "$@"; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "n/a"; else printf "%.2f", a / b }'; }
+diffms() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%+.3f", a - b }'; }
+verdict() { awk -v v="$1" -v t="$2" 'BEGIN { print (v < t ? "met" : "MISSED") }'; }
+declare -A R
+
+# Fixed-body nginx (the hit-path baseline) and the fake upstream (JSON and SSE).
+NG_PORT=$(free_port); UP_JSON=$(free_port); UP_SSE=$(free_port)
+mkdir -p "$TMP/ng" "$TMP/up"
+render Benchmarks/nginx.conf "$TMP/ng/nginx.conf" "127.0.0.1:18081=127.0.0.1:$NG_PORT" "/tmp/ultragate-bench-nginx.pid=$TMP/ng/nginx.pid"
+render Benchmarks/nginx-upstream.conf "$TMP/up/nginx.conf" "127.0.0.1:18082=127.0.0.1:$UP_JSON" "127.0.0.1:18083=127.0.0.1:$UP_SSE" \
+  "/tmp/ultragate-bench-nginx-upstream.pid=$TMP/up/nginx.pid"
+nginx -c "$TMP/ng/nginx.conf" -p "$TMP/ng" & PIDS+=($!)
+nginx -c "$TMP/up/nginx.conf" -p "$TMP/up" & PIDS+=($!)
+wait_port "$NG_PORT"; wait_port "$UP_JSON"; wait_port "$UP_SSE"
+
+echo "== 0. load generator overhead: ultragate bench vs wrk, nginx fixed body, 64 connections, 1 thread each"
+W=$(wrk -t1 -c64 -d"${DUR}s" -s Benchmarks/chat-post.lua "http://127.0.0.1:$NG_PORT/" | awk '/Requests\/sec/ {print $2}')
+bench --url "http://127.0.0.1:$NG_PORT/v1" --prompts Benchmarks/prompts/hit-2k.jsonl -c 64 -d "$DUR" > "$TMP/b0.json"
+B=$(json_get "$TMP/b0.json" 'j["throughput_rps"]')
+R[client_wrk_rps]=$W; R[client_bench_rps]=$B
+echo "wrk: $W req/s   ultragate bench: $B req/s   ratio bench/wrk: $(ratio "$B" "$W")"
+
+echo; echo "== 1. hit path (Benchmarks/hit-path.sh, wrk, 64 connections)"
+HIT=$(UG_PORT=$(free_port) NG_PORT=$(free_port) Benchmarks/hit-path.sh "$DUR" 64 1 2>/dev/null | tail -3)
+echo "$HIT"
+R[hit_ratio]=$(echo "$HIT" | awk '/ratio/ {print $3}')
+
+# Gateway miss paths: each request unique (bench --mode miss), upstream = local nginx.
+start_gateway() {  # config, port -> pid in GW_PID
+  render "$1" "$TMP/gw-$2.json" "127.0.0.1:18082=127.0.0.1:$UP_JSON" "127.0.0.1:18083=127.0.0.1:$UP_SSE"
+  "$UG" serve --config "$TMP/gw-$2.json" --port "$2" --cache-dir "$TMP/cache-$2" 2>"$TMP/gw-$2.log" & GW_PID=$!
+  PIDS+=("$GW_PID")
+  wait_port "$2"
+}
+
+miss_path() {  # label config upstream_port stream_flag
+  local label=$1 config=$2 up=$3 stream=$4 port c
+  port=$(free_port); start_gateway "$config" "$port"
+  bench --url "http://127.0.0.1:$port/v1" --model gpt-bench --mode miss $stream -n 200 -c 8 > /dev/null  # warm connections
+  for c in 1 64; do
+    bench --url "http://127.0.0.1:$up/v1" --model gpt-bench --mode miss $stream -c $c -d "$DUR" > "$TMP/$label-direct-$c.json"
+    bench --url "http://127.0.0.1:$port/v1" --model gpt-bench --mode miss $stream -c $c -d "$DUR" > "$TMP/$label-gw-$c.json"
+    local key=latency_ms; [ -n "$stream" ] && key=ttft_ms
+    local d50 d99 g50 g99 drps grps errs
+    d50=$(json_get "$TMP/$label-direct-$c.json" "j['$key']['p50']"); d99=$(json_get "$TMP/$label-direct-$c.json" "j['$key']['p99']")
+    g50=$(json_get "$TMP/$label-gw-$c.json" "j['$key']['p50']"); g99=$(json_get "$TMP/$label-gw-$c.json" "j['$key']['p99']")
+    drps=$(json_get "$TMP/$label-direct-$c.json" "j['throughput_rps']"); grps=$(json_get "$TMP/$label-gw-$c.json" "j['throughput_rps']")
+    errs=$(json_get "$TMP/$label-gw-$c.json" "j['failed']")
+    R[${label}_c${c}_added_p50]=$(diffms "$g50" "$d50"); R[${label}_c${c}_added_p99]=$(diffms "$g99" "$d99")
+    echo "c=$c  ${key%_ms}: direct p50 $d50 p99 $d99 ms | via gateway p50 $g50 p99 $g99 ms | added p50 ${R[${label}_c${c}_added_p50]} p99 ${R[${label}_c${c}_added_p99]} ms (ratio p99 $(ratio "$g99" "$d99"))"
+    echo "      throughput: direct $drps req/s, via gateway $grps req/s (ratio $(ratio "$grps" "$drps")), gateway errors: $errs"
+  done
+  kill "$GW_PID"; wait "$GW_PID" 2>/dev/null || true
+}
+
+echo; echo "== 2. miss path, non-streaming (gateway -> openai provider -> nginx JSON), unique prompts"
+miss_path json Benchmarks/configs/miss-json.json "$UP_JSON" ""
+echo "targets: added p99 < 0.1 ms at c=1: $(verdict "${R[json_c1_added_p99]}" 0.1); < 2 ms at c=64: $(verdict "${R[json_c64_added_p99]}" 2)"
+
+echo; echo "== 3. miss path, streaming (gateway -> openai provider -> nginx SSE), unique prompts"
+miss_path sse Benchmarks/configs/miss-stream.json "$UP_SSE" "--stream"
+echo "target: added TTFT p99 < 0.3 ms: c=1 $(verdict "${R[sse_c1_added_p99]}" 0.3), c=64 $(verdict "${R[sse_c64_added_p99]}" 0.3)"
+
+echo; echo "== 4. gateway RSS with 1,000 concurrent streams (mock provider, 3 s streams)"
+port=$(free_port); start_gateway Benchmarks/configs/rss-streams.json "$port"
+sleep 0.3
+idle=$(awk '/VmRSS/ {print $2}' /proc/$GW_PID/status)
+bench --url "http://127.0.0.1:$port/v1" --model mock-gpt --mode miss --stream -c 1000 -n 1000 --timeout 30 > "$TMP/rss.json" &
+BP=$!; PIDS+=("$BP")
+peak=0
+while kill -0 "$BP" 2>/dev/null; do
+  r=$(awk '/VmRSS/ {print $2}' /proc/$GW_PID/status); [ "$r" -gt "$peak" ] && peak=$r
+  sleep 0.1
+done
+wait "$BP" || true
+hwm=$(awk '/VmHWM/ {print $2}' /proc/$GW_PID/status)
+ok=$(json_get "$TMP/rss.json" 'j["succeeded"]'); ttft99=$(json_get "$TMP/rss.json" 'j["ttft_ms"]["p99"] if j["ttft_ms"] else "n/a"')
+R[rss_idle_kb]=$idle; R[rss_peak_kb]=$peak; R[rss_hwm_kb]=$hwm
+echo "idle $((idle / 1024)) MB, peak VmRSS $((peak / 1024)) MB, VmHWM $((hwm / 1024)) MB with 1000 streams ($ok completed, ttft p99 $ttft99 ms)"
+echo "target < 100 MB: $(verdict "$((hwm / 1024))" 100) (ratio to target $(ratio "$hwm" 102400))"
+kill "$GW_PID"; wait "$GW_PID" 2>/dev/null || true
+
+{ echo "{"; first=1; for k in "${!R[@]}"; do [ $first = 1 ] || echo ","; first=0; printf '  "%s": "%s"' "$k" "${R[$k]}"; done; echo; echo "}"; } > "$RESULTS"
+echo; echo "all benchmarks done in $(( $(date +%s) - started )) s; figures in $RESULTS"

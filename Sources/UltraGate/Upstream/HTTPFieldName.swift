@@ -1,0 +1,18 @@
+/// Case-insensitive header-name comparison without allocating a lowercased copy per field.
+enum HTTPFieldName {
+    /// `lowercaseName` must already be lowercase ASCII.
+    static func matches(_ name: String, _ lowercaseName: StaticString) -> Bool {
+        var utf8 = name.utf8.makeIterator()
+        let expected = UnsafeBufferPointer(start: lowercaseName.utf8Start, count: lowercaseName.utf8CodeUnitCount)
+        for b in expected {
+            guard let c = utf8.next() else { return false }
+            let lower = c &- UInt8(ascii: "A") < 26 ? c | 0x20 : c
+            if lower != b { return false }
+        }
+        return utf8.next() == nil
+    }
+
+    static func firstValue(_ fields: [HTTPHeaderField], _ lowercaseName: StaticString) -> String? {
+        fields.first { matches($0.name, lowercaseName) }?.value
+    }
+}

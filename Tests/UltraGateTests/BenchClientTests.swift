@@ -1,0 +1,147 @@
+import Foundation
+import Testing
+@testable import UltraGate
+
+/// Runs the bench client against servers whose latency, errors and cache answers are known,
+/// and checks the report says so.
+@Suite(.serialized) struct BenchClientTests {
+    func options(_ url: String, _ args: [String] = []) throws -> BenchOptions {
+        var o = try BenchOptions.parse(["--url", url, "--no-progress"] + args, environment: [:])
+        o.progress = false
+        return o
+    }
+
+    func run(_ o: BenchOptions, prompts: [String]? = nil) throws -> BenchReport {
+        try BenchClient(options: o, promptLines: prompts).run()
+    }
+
+    @Test func countsRequestsAndMeasuresTheInjectedLatency() throws {
+        let server = try FakeOpenAIServer(.init(latencyMs: 20))
+        let r = try run(try options(server.url, ["-n", "40", "-c", "4"]))
+        #expect(r.requests == 40)
+        #expect(r.succeeded == 40)
+        #expect(r.errors.isEmpty)
+        #expect(server.requestsServed == 40)
+        let l = try #require(r.latency)
+        #expect(l.count == 40)
+        #expect(l.p50Ms >= 20 && l.p50Ms < 45, "p50 \(l.p50Ms)")
+        #expect(l.minMs >= 20)
+        #expect(l.p99Ms >= l.p90Ms && l.p90Ms >= l.p50Ms && l.maxMs >= l.p99Ms)
+        // 4 connections, 20 ms each: about 200 req/s, never more.
+        #expect(r.throughput <= 205 && r.throughput > 60, "throughput \(r.throughput)")
+        #expect(r.tally.completionTokens == 40 * 7)
+        #expect(r.tally.responsesWithUsage == 40)
+    }
+
+    @Test func twoThreadsShareTheRequestsAndSequenceNumbersExactly() throws {
+        let server = try FakeOpenAIServer()
+        let r = try run(try options(server.url, ["-n", "41", "-c", "5", "--threads", "2", "--mode", "miss"]))
+        #expect(r.requests == 41 && r.succeeded == 41)
+        #expect(server.requestsServed == 41)
+        // Every miss-mode sequence number was used once: the fake cache saw 41 distinct bodies.
+        #expect(r.tally.cacheMisses == 41)
+    }
+
+    @Test func countsStatusErrorsByCode() throws {
+        let server = try FakeOpenAIServer(.init(failEvery: 5))
+        let r = try run(try options(server.url, ["-n", "50", "-c", "1"]))
+        #expect(r.requests == 50)
+        #expect(r.errors == ["status 503": 10])
+        #expect(r.succeeded == 40)
+        #expect(r.latency?.count == 40)
+    }
+
+    @Test func refusedConnectionsAreConnectErrors() throws {
+        let server = try FakeOpenAIServer()
+        let url = server.url
+        server.stop()
+        let r = try run(try options(url, ["-n", "25", "-c", "3"]))
+        #expect(r.errors == ["connect": 25])
+        #expect(r.succeeded == 0)
+        #expect(r.latency == nil)
+    }
+
+    @Test func slowAnswersBecomeTimeoutsAndCutBodiesProtocolErrors() throws {
+        let server = try FakeOpenAIServer()
+        let prompts = [#"[{"role":"user","content":"fine"}]"#, #"[{"role":"user","content":"[[fake:hang]]"}]"#,
+                       #"[{"role":"user","content":"[[fake:truncate]]"}]"#, #"[{"role":"user","content":"fine too"}]"#]
+        let start = Date()
+        let r = try run(try options(server.url, ["-n", "8", "-c", "2", "--timeout", "0.3"]), prompts: prompts)
+        #expect(r.requests == 8)
+        #expect(r.errors == ["timeout": 2, "protocol": 2])
+        #expect(r.succeeded == 4)
+        #expect(Date().timeIntervalSince(start) < 3)
+    }
+
+    @Test func hitModeRepeatsAndMissModeNeverRepeats() throws {
+        let server = try FakeOpenAIServer()
+        let hit = try run(try options(server.url, ["-n", "30", "-c", "1", "--mode", "hit"]))
+        #expect(hit.tally.cacheHits == 29 && hit.tally.cacheMisses == 1)
+        #expect(abs((hit.hitRatio ?? 0) - 29.0 / 30) < 1e-9)
+        let miss = try run(try options(server.url, ["-n", "30", "-c", "3", "--mode", "miss"]))
+        #expect(miss.tally.cacheMisses == 30)
+        #expect(miss.hitRatio == 0)
+        // A second miss-mode run is still all misses: nonces carry a per-run id.
+        let again = try run(try options(server.url, ["-n", "10", "-c", "1", "--mode", "miss"]))
+        #expect(again.tally.cacheMisses == 10)
+    }
+
+    @Test func warmupRequestsAreSentButNotCounted() throws {
+        let server = try FakeOpenAIServer()
+        let r = try run(try options(server.url, ["-n", "10", "-c", "2", "--warmup", "3"]))
+        #expect(server.requestsServed == 13)
+        #expect(r.requests == 10)
+        #expect(r.hitRatio == 1)
+    }
+
+    @Test func streamsReportTimeToFirstTokenAndInterTokenGaps() throws {
+        let server = try FakeOpenAIServer(.init(latencyMs: 10, ttftMs: 40, chunkGapMs: 15, chunks: 5, completionTokens: 9))
+        let r = try run(try options(server.url, ["-n", "6", "-c", "2", "--stream"]))
+        #expect(r.succeeded == 6)
+        let ttft = try #require(r.timeToFirstToken)
+        #expect(ttft.count == 6)
+        // latency 10 + ttft 40: the empty role chunk before it must not count as the first token.
+        #expect(ttft.p50Ms >= 50 && ttft.p50Ms < 75, "ttft \(ttft.p50Ms)")
+        let itl = try #require(r.interTokenLatency)
+        #expect(itl.count == 6 * 4)
+        #expect(itl.p50Ms >= 14 && itl.p50Ms < 30, "itl \(itl.p50Ms)")
+        let total = try #require(r.latency)
+        #expect(total.p50Ms >= 50 + 4 * 15)
+        #expect(r.tally.completionTokens == 6 * 9)
+    }
+
+    @Test func durationModeStopsOnTime() throws {
+        let server = try FakeOpenAIServer(.init(latencyMs: 10))
+        let start = Date()
+        let r = try run(try options(server.url, ["-d", "0.5", "-c", "2"]))
+        let wall = Date().timeIntervalSince(start)
+        #expect(wall < 1.5)
+        #expect(abs(r.elapsedSeconds - 0.5) < 0.1)
+        #expect(r.requests > 20 && r.requests <= 102, "requests \(r.requests)")
+    }
+
+    @Test func realGatewayHitsAfterTheFirstAndMissesInMissMode() throws {
+        let h = try GatewayHarness(routes: [route("mock-gpt", ScriptedChatProvider())])
+        let url = "http://127.0.0.1:\(h.port)/v1"
+        let hit = try run(try options(url, ["-n", "40", "-c", "4", "--warmup", "1"]))
+        #expect(hit.succeeded == 40)
+        #expect(hit.hitRatio == 1)
+        let miss = try run(try options(url, ["-n", "20", "-c", "4", "--mode", "miss", "--stream"]))
+        #expect(miss.succeeded == 20)
+        #expect(miss.hitRatio == 0)
+        #expect(miss.timeToFirstToken?.count == 20)
+        #expect(miss.tally.responsesWithUsage == 20)
+    }
+
+    @Test func jsonReportCarriesTheFigures() throws {
+        let server = try FakeOpenAIServer(.init(failEvery: 4))
+        let r = try run(try options(server.url, ["-n", "8", "-c", "1", "--json"]))
+        let json = try JSONParser.parse(r.json().serializedString)
+        #expect(json["requests"]?.intValue == 8)
+        #expect(json["succeeded"]?.intValue == 6)
+        #expect(json["errors"]?["status 503"]?.intValue == 2)
+        #expect(json["latency_ms"]?["count"]?.intValue == 6)
+        #expect(json["cache"]?["hits"]?.intValue == 5)
+        #expect(r.table().contains("status 503: 2"))
+    }
+}
