@@ -269,7 +269,7 @@ extension EnsembleOutcome {
         let f = EnsembleFixture()
         let chunks = LockedBox<[JSONObject]>([])
         let out = try await f.runner.runStreaming(spec, body: EnsembleFixture.body, requestID: "r") { chunk in
-            chunks.mutate { $0.append(chunk) }
+            chunks.update { $0.append(chunk) }
         }
         let all = chunks.value
         #expect(all.count > 2)
@@ -290,7 +290,7 @@ extension EnsembleOutcome {
         let f = EnsembleFixture(FakeLLMProvider(failing: ["b", "c"]))
         let chunks = LockedBox<[JSONObject]>([])
         _ = try await f.runner.runStreaming(spec, body: EnsembleFixture.body, requestID: "r") { chunk in
-            chunks.mutate { $0.append(chunk) }
+            chunks.update { $0.append(chunk) }
         }
         let text = chunks.value.compactMap { $0["choices"]?.arrayValue?.first?["delta"]?["content"]?.stringValue }.joined()
         #expect(text == "answer from a")
