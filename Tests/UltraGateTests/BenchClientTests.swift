@@ -120,13 +120,14 @@ import Testing
         #expect(r.requests > 20 && r.requests <= 102, "requests \(r.requests)")
     }
 
-    @Test func realGatewayHitsAfterTheFirstAndMissesInMissMode() throws {
+    @Test func realGatewayHitsAfterTheFirstAndMissesInMissMode() async throws {
         let h = try GatewayHarness(routes: [route("mock-gpt", ScriptedChatProvider())])
         let url = "http://127.0.0.1:\(h.port)/v1"
-        let hit = try run(try options(url, ["-n", "40", "-c", "4", "--warmup", "1"]))
+        let hitOptions = try options(url, ["-n", "40", "-c", "4", "--warmup", "1"])
+        let missOptions = try options(url, ["-n", "20", "-c", "4", "--mode", "miss", "--stream"])
+        let (hit, miss) = try await blocking { (try run(hitOptions), try run(missOptions)) }
         #expect(hit.succeeded == 40)
         #expect(hit.hitRatio == 1)
-        let miss = try run(try options(url, ["-n", "20", "-c", "4", "--mode", "miss", "--stream"]))
         #expect(miss.succeeded == 20)
         #expect(miss.hitRatio == 0)
         #expect(miss.timeToFirstToken?.count == 20)

@@ -59,42 +59,40 @@ func route(_ name: String, _ provider: ScriptedChatProvider, fallbacks: [String]
                       fallbacks: fallbacks, retry: retry)
 }
 
-/// Runs `count` blocking calls at once on their own threads and returns their results in order.
-func concurrently<T: Sendable>(_ count: Int, _ body: @escaping @Sendable (Int) throws -> T) -> [Result<T, Error>] {
-    let results = LockedBox<[Int: Result<T, Error>]>([:])
-    let group = DispatchGroup()
-    for i in 0..<count {
-        group.enter()
-        Thread.detachNewThread {
-            let r = Result { try body(i) }
-            results.update { $0[i] = r }
-            group.leave()
+/// Runs `count` blocking calls at once, each on a thread of its own, and returns their results in order.
+func concurrently<T: Sendable>(_ count: Int, _ body: @escaping @Sendable (Int) throws -> T) async -> [Result<T, Error>] {
+    await withTaskGroup(of: (Int, Result<T, Error>).self) { group in
+        for i in 0..<count {
+            group.addTask {
+                do { return (i, .success(try await blocking { try body(i) })) } catch { return (i, .failure(error)) }
+            }
         }
+        var results: [Int: Result<T, Error>] = [:]
+        for await (i, r) in group { results[i] = r }
+        return (0..<count).map { results[$0]! }
     }
-    group.wait()
-    return (0..<count).map { results.value[$0]! }
 }
 
 
 @Suite(.serialized) struct GatewayIntegrationTests {
-    @Test func concurrentIdenticalMissesMakeOneUpstreamCall() throws {
+    @Test func concurrentIdenticalMissesMakeOneUpstreamCall() async throws {
         let provider = ScriptedChatProvider(delayMs: 300)
         let h = try GatewayHarness(routes: [route("m", provider)])
-        let results = concurrently(8) { _ in try h.chat("m", "burst") }
+        let results = await concurrently(8) { _ in try h.chat("m", "burst") }
         let responses = try results.map { try $0.get() }
         #expect(responses.allSatisfy { $0.status == 200 })
         #expect(Set(responses.map(\.text)).count == 1)
         #expect(provider.callCount == 1)
-        let again = try h.chat("m", "burst")
+        let again = try await blocking { try h.chat("m", "burst") }
         #expect(again.header("X-Cache") == "HIT")
         #expect(again.text == responses[0].text)
         #expect(provider.callCount == 1)
     }
 
-    @Test func streamedMissIsTeedToEveryWaiterAsItArrives() throws {
+    @Test func streamedMissIsTeedToEveryWaiterAsItArrives() async throws {
         let provider = ScriptedChatProvider(delayMs: 50, chunkDelayMs: 60)
         let h = try GatewayHarness(routes: [route("m", provider)])
-        let results = concurrently(3) { _ -> (String, Double, Double) in
+        let results = await concurrently(3) { _ -> (String, Double, Double) in
             let c = try h.client()
             let start = Date()
             var firstChunkAt: Double?
@@ -111,7 +109,7 @@ func concurrently<T: Sendable>(_ count: Int, _ body: @escaping @Sendable (Int) t
         let contents = outs.map { Self.streamText($0.0) }
         #expect(Set(contents).count == 1 && !contents[0].isEmpty)
         // The assembled stream was stored once complete: a plain request now hits.
-        let hit = try h.chat("m", "tee")
+        let hit = try await blocking { try h.chat("m", "tee") }
         #expect(hit.header("X-Cache") == "HIT")
         #expect(hit.json?["choices"]?.arrayValue?.first?["message"]?["content"]?.stringValue == contents[0])
     }
@@ -123,106 +121,109 @@ func concurrently<T: Sendable>(_ count: Int, _ body: @escaping @Sendable (Int) t
         }.joined()
     }
 
-    @Test func retryableFailuresAreRetried() throws {
+    @Test func retryableFailuresAreRetried() async throws {
         let provider = ScriptedChatProvider()
         provider.failNext(.status(429, retryAfter: 0.01), .status(503))
         let h = try GatewayHarness(routes: [route("m", provider)])
-        let r = try h.chat("m", "retry me")
+        let r = try await blocking { try h.chat("m", "retry me") }
         #expect(r.status == 200)
         #expect(provider.callCount == 3)
     }
 
-    @Test func nonRetryableFailureIsReturnedWithItsStatus() throws {
+    @Test func nonRetryableFailureIsReturnedWithItsStatus() async throws {
         let provider = ScriptedChatProvider()
         provider.failNext(.status(400))
         let h = try GatewayHarness(routes: [route("m", provider)])
-        let r = try h.chat("m", "bad")
+        let r = try await blocking { try h.chat("m", "bad") }
         #expect(r.status == 400)
         #expect(provider.callCount == 1)
         #expect(r.json?["error"]?["message"]?.stringValue?.contains("scripted 400") == true)
     }
 
-    @Test func rateLimitKeepsStatusAndRetryAfter() throws {
+    @Test func rateLimitKeepsStatusAndRetryAfter() async throws {
         let provider = ScriptedChatProvider()
         provider.failNext(.status(429, retryAfter: 30))
         let h = try GatewayHarness(routes: [route("m", provider, maxAttempts: 1)])
-        let r = try h.chat("m", "limited")
+        let r = try await blocking { try h.chat("m", "limited") }
         #expect(r.status == 429)
         #expect(r.header("Retry-After") == "30")
         #expect(r.json?["error"]?["type"]?.stringValue == "rate_limit_error")
     }
 
-    @Test func fallbackAnswerIsCachedUnderTheModelThatProducedIt() throws {
+    @Test func fallbackAnswerIsCachedUnderTheModelThatProducedIt() async throws {
         let a = ScriptedChatProvider(name: "pa")
         let b = ScriptedChatProvider(name: "pb")
         a.failNext(.status(500), .status(500), .status(500))
         let h = try GatewayHarness(routes: [route("A", a, fallbacks: ["B"]), route("B", b)])
-        let r = try h.chat("A", "fall back")
+        let r = try await blocking { try h.chat("A", "fall back") }
         #expect(r.status == 200)
         #expect(r.header("X-UltraGate-Model") == "B")
         #expect(r.json?["model"]?.stringValue == "B")
         #expect(a.callCount == 3 && b.callCount == 1)
-        let direct = try h.chat("B", "fall back")
+        let direct = try await blocking { try h.chat("B", "fall back") }
         #expect(direct.header("X-Cache") == "HIT")
-        let again = try h.chat("A", "fall back")
+        let again = try await blocking { try h.chat("A", "fall back") }
         #expect(again.header("X-Cache") == "MISS")
         #expect(again.header("X-UltraGate-Model") == "A")
         #expect(a.callCount == 4)
     }
 
-    @Test func clientDisconnectMidStreamCancelsTheUpstream() throws {
+    @Test func clientDisconnectMidStreamCancelsTheUpstream() async throws {
         let provider = ScriptedChatProvider(chunkDelayMs: 300)
         let h = try GatewayHarness(routes: [route("m", provider)])
-        let c = try h.client()
-        c.post("/v1/chat/completions", json: GatewayHarness.body("m", "leave early", stream: true))
-        _ = try c.readLine()  // status line: the stream has started
-        c.closeNow()
+        try await blocking {
+            let c = try h.client()
+            c.post("/v1/chat/completions", json: GatewayHarness.body("m", "leave early", stream: true))
+            _ = try c.readLine()  // status line: the stream has started
+            c.closeNow()
+        }
         let deadline = Date().addingTimeInterval(3)
-        while provider.cancellations == 0 && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
+        while provider.cancellations == 0 && Date() < deadline { try await Task.sleep(nanoseconds: 20_000_000) }
         #expect(provider.cancellations == 1)
         // nothing partial was cached
-        let r = try h.chat("m", "leave early")
+        let r = try await blocking { try h.chat("m", "leave early") }
         #expect(r.header("X-Cache") == "MISS")
     }
 
-    @Test func keepAliveCommentsFlowWhileTheFirstTokenIsAwaited() throws {
+    @Test func keepAliveCommentsFlowWhileTheFirstTokenIsAwaited() async throws {
         let provider = ScriptedChatProvider(delayMs: 700)
         let h = try GatewayHarness(routes: [route("m", provider)], keepAlive: 0.2)
-        let c = try h.client()
-        c.post("/v1/chat/completions", json: GatewayHarness.body("m", "slow start", stream: true))
-        let r = try c.readResponse()
+        let r = try await blocking {
+            let c = try h.client()
+            c.post("/v1/chat/completions", json: GatewayHarness.body("m", "slow start", stream: true))
+            return try c.readResponse()
+        }
         #expect(r.status == 200)
         #expect(r.text.hasPrefix(": keep-alive"))
         #expect(r.text.hasSuffix("data: [DONE]\n\n"))
     }
 
-    @Test func gracefulShutdownFinishesRequestsInFlight() throws {
+    @Test func gracefulShutdownFinishesRequestsInFlight() async throws {
         let provider = ScriptedChatProvider(delayMs: 500)
         let h = try GatewayHarness(routes: [route("m", provider)])
         let c = try h.client()
         c.post("/v1/chat/completions", json: GatewayHarness.body("m", "finish me"))
-        Thread.sleep(forTimeInterval: 0.1)
-        let done = DispatchSemaphore(value: 0)
-        Thread.detachNewThread {
-            h.server.shutdown()
-            done.signal()
-        }
-        let r = try c.readResponse()
+        try await Task.sleep(nanoseconds: 100_000_000)
+        let shutdown = Task.detached { try await blocking { h.server.shutdown() } }
+        let r = try await blocking { try c.readResponse() }
         #expect(r.status == 200)
         #expect(r.header("Connection") == "close")
-        done.wait()
+        try await shutdown.value
         #expect(throws: (any Error).self) { _ = try TestHTTPClient(port: h.port) }
     }
 
-    @Test func slowClientGets408() throws {
+    @Test func slowClientGets408() async throws {
         var sc = HTTPServerConfig()
         sc.requestReadTimeout = 1
         sc.readInactivityTimeout = 1
         let h = try GatewayHarness(routes: [route("m", ScriptedChatProvider())], serverConfig: sc)
-        let c = try h.client()
-        c.send("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n")
-        let r = try c.readResponse()
+        let (r, closed) = try await blocking {
+            let c = try h.client()
+            c.send("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n")
+            let r = try c.readResponse()
+            return (r, c.isClosedByServer())
+        }
         #expect(r.status == 408)
-        #expect(c.isClosedByServer())
+        #expect(closed)
     }
 }

@@ -6,7 +6,7 @@
 /// pieces split on word boundaries, the refusal likewise, each tool call (id, type, name, then its
 /// arguments in pieces), a finish chunk with an empty delta; choices are interleaved, one choice
 /// per chunk, as OpenAI does for `n > 1`. With `includeUsage`, every chunk carries `usage: null`
-/// and a final chunk with `choices: []` carries the usage.
+/// and a final chunk with `choices: []` carries the usage (and an ensemble's `ultra` detail).
 public enum ChatCompletionReplayer {
     /// Message keys with a dedicated delta; any other string field (e.g. `reasoning_content`) is
     /// replayed as one delta of its own.
@@ -43,6 +43,17 @@ public enum ChatCompletionReplayer {
             chunk.append("choices", [])
             chunk.append("usage", usage)
             out.append(chunk)
+        }
+        if let ultra = completion["ultra"] {
+            // An ensemble's detail rides on the last chunk, a `choices: []` one as when it streamed live.
+            if includeUsage, completion["usage"].map({ !$0.isNull }) == true {
+                out[out.count - 1].append("ultra", ultra)
+            } else {
+                var chunk = header
+                chunk.append("choices", [])
+                chunk.append("ultra", ultra)
+                out.append(chunk)
+            }
         }
         return out
     }

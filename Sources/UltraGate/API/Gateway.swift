@@ -146,11 +146,14 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
         case .failure(let error): return fail(responder, context, error)
         }
         context.model = chat.model
+        let cacheControl = CacheControl(headerValues: request.head.headers.values("cache-control"))
+        if chat.body["ultra"] != nil || router.ensemble(named: chat.model) != nil {
+            return handleEnsemble(chat, cacheControl: cacheControl, responder, context)
+        }
         guard let route = router.route(named: chat.model) else {
             return fail(responder, context, .modelNotFound(chat.model))
         }
         context.provider = route.providerName
-        let cacheControl = CacheControl(headerValues: request.head.headers.values("cache-control"))
         let merged = route.mergedBody(chat.body)
         let key = CacheKey.make(namespace: config.cache.namespace, route: route.cacheRoute, request: merged)
         let cacheStatus: String
@@ -178,7 +181,7 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
     }
 
     /// Answers from a cache entry; false when the entry cannot be used (then it is a miss).
-    private func serveHit(_ hit: CachedResponse, chat: ChatCompletionRequest, _ responder: HTTPResponder,
+    func serveHit(_ hit: CachedResponse, chat: ChatCompletionRequest, _ responder: HTTPResponder,
                           _ context: RequestContext) -> Bool {
         var headers = commonHeaders(context, cacheStatus: "HIT", model: hit.model)
         headers.append(HTTPHeaderField("Age", String(max(0, Int(Clock.wallNow() - hit.createdAt)))))
@@ -211,17 +214,23 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
                 await runFlight(flight, key: key, route: route, chat: chat, cacheControl: cacheControl, requestID: context.id)
             }
         }
+        attachClient(to: flight, joined: !created, chat: chat, cacheStatus: cacheStatus, responder, context)
+    }
+
+    /// Connects one client to a flight: a streaming session, or one JSON response at the end.
+    func attachClient(to flight: CompletionFlight, joined: Bool, chat: ChatCompletionRequest, cacheStatus: String,
+                      _ responder: HTTPResponder, _ context: RequestContext) {
         if chat.stream {
             let session = StreamingClientSession(gateway: self, responder: responder, context: context,
                                                  includeUsage: chat.includeUsage, cacheStatus: cacheStatus,
-                                                 keepAliveInterval: config.streamKeepAliveInterval, joined: !created)
+                                                 keepAliveInterval: config.streamKeepAliveInterval, joined: joined)
             session.attach(to: flight)
         } else {
             let id = flight.subscribe { [self] event in
                 switch event {
                 case .chunk: break
                 case .finished(let result):
-                    noteFinished(result, context: context, joined: !created)
+                    noteFinished(result, context: context, joined: joined)
                     var headers = commonHeaders(context, cacheStatus: cacheStatus, model: result.outcome.route.name)
                     headers.append(HTTPHeaderField("Content-Type", "application/json"))
                     headers.append(serverTiming(context))
@@ -265,7 +274,7 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
         }
     }
 
-    private func cachedResponse(_ outcome: CallOutcome, body: [UInt8]) -> CachedResponse {
+    func cachedResponse(_ outcome: CallOutcome, body: [UInt8]) -> CachedResponse {
         let now = Clock.wallNow()
         let ttl = outcome.route.ttl ?? config.cache.defaultTTL
         let usage = Usage(outcome.completion)

@@ -128,7 +128,8 @@ final class StreamingClientSession: @unchecked Sendable {
     /// The chunk as the client asked for it: without usage unless `include_usage` was set.
     private func encode(_ chunk: JSONObject) -> [UInt8]? {
         if includeUsage { return SSEWriter.event(chunk) }
-        if chunk["choices"]?.arrayValue?.isEmpty == true { return nil }  // the usage-only chunk
+        // The usage-only chunk goes, unless it carries an ensemble's `ultra` detail.
+        if chunk["choices"]?.arrayValue?.isEmpty == true && chunk["ultra"] == nil { return nil }
         var trimmed = chunk
         if trimmed["usage"] != nil { trimmed["usage"] = nil }
         return SSEWriter.event(trimmed)

@@ -6,7 +6,7 @@ import Glibc
 #endif
 
 /// A blocking HTTP/1.1 client over a POSIX socket, for driving the real server in tests.
-final class TestHTTPClient {
+final class TestHTTPClient: @unchecked Sendable {
     struct Response {
         var status: Int
         var headers: [(String, String)]

@@ -1,0 +1,87 @@
+import Foundation
+
+/// Ensemble requests (an ensemble model, or any request carrying `ultra`): cached whole under the
+/// ensemble request's key when complete, shared by identical requests in flight like any other.
+extension Gateway {
+    func handleEnsemble(_ chat: ChatCompletionRequest, cacheControl: CacheControl, _ responder: HTTPResponder,
+                        _ context: RequestContext) {
+        let spec: EnsembleSpec
+        do {
+            guard let resolved = try EnsembleSpec.resolve(model: chat.model, ultra: chat.body["ultra"], router: router) else {
+                return fail(responder, context, .modelNotFound(chat.model))
+            }
+            spec = resolved
+        } catch {
+            return fail(responder, context, error)
+        }
+        let key = CacheKey.make(namespace: config.cache.namespace, route: spec.cacheRoute, request: spec.cacheRequest(chat.body))
+        var cacheStatus = "BYPASS"
+        context.cacheResult = .bypass
+        if let cache, cacheControl.allowsLookup {
+            let lookupStart = Clock.nanos()
+            let hit = cache.lookup(key, now: Clock.wallNow(), maxAge: cacheControl.maxAge)
+            context.timing.record(.cache, seconds: Double(Clock.nanos() - lookupStart) / 1e9)
+            if let hit, serveHit(hit, chat: chat, responder, context) {
+                context.cacheResult = .hit
+                metrics.recordCacheLookup(.hit, model: chat.model)
+                metrics.recordCacheSavings(model: hit.model, prompt: hit.promptTokens, completion: hit.completionTokens,
+                                           cached: hit.cachedTokens)
+                return
+            }
+            cacheStatus = "MISS"
+            context.cacheResult = .miss
+        }
+        metrics.recordCacheLookup(context.cacheResult ?? .bypass, model: chat.model)
+        let (flight, created) = flights.join(key, streaming: chat.stream)
+        if created {
+            let flights = self.flights
+            flight.start(onAbandon: { flights.remove(key, flight) }) { [self] flight in
+                await runEnsembleFlight(flight, key: key, spec: spec, chat: chat, cacheControl: cacheControl, requestID: context.id)
+            }
+        }
+        attachClient(to: flight, joined: !created, chat: chat, cacheStatus: cacheStatus, responder, context)
+    }
+
+    private func runEnsembleFlight(_ flight: CompletionFlight, key: CacheKey, spec: EnsembleSpec, chat: ChatCompletionRequest,
+                                   cacheControl: CacheControl, requestID: String) async {
+        let runner = EnsembleRunner(router: router, orchestrator: orchestrator,
+                                    members: GatewayMemberCaller(gateway: self, cacheControl: cacheControl))
+        do {
+            let outcome = flight.streaming
+                ? try await runner.runStreaming(spec, body: chat.body, requestID: requestID) { flight.publish(.chunk($0)) }
+                : try await runner.run(spec, body: chat.body, requestID: requestID)
+            let body = JSONWriter.serialize(.object(outcome.completion))
+            let call = CallOutcome(completion: outcome.completion, route: ensembleRoute(spec), upstreamSeconds: outcome.seconds,
+                                   timeToFirstToken: nil, attempts: 1)
+            // Answer first, then store: identical requests arriving meanwhile join the finished
+            // flight and get its result; the flight leaves the table once the entry is committed.
+            flight.publish(.finished(FlightResult(outcome: call, body: body)))
+            // A degraded answer (a member failed, a fallback answer) is served but never stored.
+            if let cache, outcome.isComplete, !cacheControl.noStore, !Task.isCancelled {
+                await cache.store(key, cachedResponse(call, body: body))
+            }
+            flights.remove(key, flight)
+        } catch {
+            flights.remove(key, flight)
+            flight.publish(.failed(error))
+        }
+    }
+
+    /// The ensemble as a route, for headers, cache entries and TTL (it is never called).
+    private func ensembleRoute(_ spec: EnsembleSpec) -> ModelRoute {
+        ModelRoute(name: spec.name, providerName: "ensemble", provider: EnsembleNoProvider(), upstreamModel: spec.name,
+                   ttl: router.ensemble(named: spec.name)?.ttl)
+    }
+}
+
+/// Stands in for a provider on the ensemble's own route: ensembles call their members instead.
+private struct EnsembleNoProvider: ChatProvider {
+    var name: String { "ensemble" }
+    var type: String { "ensemble" }
+    func complete(_ request: ProviderRequest) async throws -> JSONObject {
+        throw ProviderError(kind: .invalidResponse, provider: name, message: "an ensemble is not a provider")
+    }
+    func stream(_ request: ProviderRequest) async throws -> AsyncThrowingStream<JSONObject, Error> {
+        throw ProviderError(kind: .invalidResponse, provider: name, message: "an ensemble is not a provider")
+    }
+}
