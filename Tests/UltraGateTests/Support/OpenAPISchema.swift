@@ -2,14 +2,16 @@ import Foundation
 @testable import UltraGate
 
 /// Checks values against component schemas of OpenAI's published OpenAPI document
-/// (/work/shared/openapi/openai-openapi.json): `$ref`, `allOf`/`anyOf`/`oneOf`, `type`, `nullable`,
+/// (the subset committed in Tests/e2e/openai-schemas.json, extracted from openai/openai-openapi by
+/// Tests/e2e/extract_openapi_subset.py): `$ref`, `allOf`/`anyOf`/`oneOf`, `type`, `nullable`,
 /// `enum`, `required`, `properties` and `items` — enough for the response and chunk objects.
 struct OpenAPISchema {
-    static let path = "/work/shared/openapi/openai-openapi.json"
+    static let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("../../e2e/openai-schemas.json").standardizedFileURL.path
     static let shared: OpenAPISchema? = {
         guard let data = FileManager.default.contents(atPath: path),
               let doc = try? JSONParser.parse([UInt8](data)),
-              let schemas = doc["components"]?["schemas"]?.objectValue else { return nil }
+              let schemas = doc["schemas"]?.objectValue else { return nil }
         return OpenAPISchema(schemas: schemas)
     }()
 
