@@ -103,7 +103,12 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
             } else {
                 fail(responder, context, .modelNotFound(id))
             }
-        case .health: respondJSON(responder, context, ["status": "ok"])
+        case .health:
+            if request.head.query?.split(separator: "&").contains(where: { $0 == "deep=1" || $0 == "deep=true" }) == true {
+                deepHealth(responder, context)
+            } else {
+                respondJSON(responder, context, ["status": "ok"])
+            }
         case .metrics:
             var headers = commonHeaders(context, cacheStatus: nil, model: nil)
             headers.append(HTTPHeaderField("Content-Type", "text/plain; version=0.0.4; charset=utf-8"))
@@ -284,6 +289,19 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
             provider: outcome.route.providerName, promptTokens: usage.prompt,
             completionTokens: usage.completion, cachedTokens: usage.cached,
             upstreamLatencyMs: outcome.upstreamSeconds * 1000, body: body)
+    }
+
+    /// `GET /health?deep=1`: every model asked a tiny prompt; 200 when all answer, else 503.
+    private func deepHealth(_ responder: HTTPResponder, _ context: RequestContext) {
+        let check = ModelHealthCheck(router: router)
+        Task {
+            let results = await check.run()
+            let healthy = results.allSatisfy(\.available)
+            var headers = commonHeaders(context, cacheStatus: nil, model: nil)
+            headers.append(HTTPHeaderField("Content-Type", "application/json"))
+            let body: JSON = .object(["status": .string(healthy ? "ok" : "degraded"), "models": .array(results.map(\.json))])
+            responder.respond(status: healthy ? 200 : 503, headers: headers, body: JSONWriter.serialize(body))
+        }
     }
 
     // MARK: Models

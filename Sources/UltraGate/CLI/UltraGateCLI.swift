@@ -133,7 +133,31 @@ public enum UltraGateCLI {
     }
 
     static func check(configPath: String?, mock: Bool) -> Int32 {
-        printError("ultragate: `check` arrives with the providers")
-        return 1
+        guard var config = loadConfig(configPath) else { return 2 }
+        if mock { config.forceMock = true }
+        var builder = GatewayBuilder(config: config)
+        let router: ModelRouter
+        do { router = try builder.makeRouter() } catch {
+            printError("ultragate: \(error)")
+            return 1
+        }
+        let results = LockedResults()
+        let done = DispatchSemaphore(value: 0)
+        Task.detached {
+            results.set(await ModelHealthCheck(router: router).run())
+            done.signal()
+        }
+        done.wait()
+        let all = results.get()
+        print(ModelHealthCheck.table(all))
+        return all.allSatisfy(\.available) && !all.isEmpty ? 0 : 1
     }
+}
+
+/// Hands the check's results from its task to the waiting main thread.
+private final class LockedResults: @unchecked Sendable {
+    private let lock = NSLock()
+    private var results: [ModelCheckResult] = []
+    func set(_ r: [ModelCheckResult]) { lock.withLock { results = r } }
+    func get() -> [ModelCheckResult] { lock.withLock { results } }
 }
