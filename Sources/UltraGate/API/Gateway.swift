@@ -10,6 +10,7 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
     public let metrics: GatewayMetrics
     public let accessLog: AccessLog?
     let flights = FlightTable()
+    let keyMemo = RequestKeyMemo()
     let startedAt = Int(Clock.wallNow())
     private let requestIDs = RequestIDGenerator()
 
@@ -141,6 +142,20 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
         guard !request.body.isEmpty else {
             return fail(responder, context, .invalidRequest("The request body is empty; send a JSON object.", code: "empty_body"))
         }
+        let cacheControl = CacheControl(headerValues: request.head.headers.values("cache-control"))
+        // Fast path: these exact bytes were seen before; answer from the cache without parsing.
+        let digest = cache == nil ? nil : RequestKeyMemo.Digest(namespace: config.cache.namespace, body: request.body)
+        if let digest, let cache, cacheControl.allowsLookup, let known = keyMemo.entry(for: digest) {
+            let lookupStart = Clock.nanos()
+            if let hit = cache.lookup(known.key, now: Clock.wallNow(), maxAge: cacheControl.maxAge) {
+                context.model = known.model
+                context.timing.record(.cache, seconds: Double(Clock.nanos() - lookupStart) / 1e9)
+                if serveHit(hit, stream: known.stream, includeUsage: known.includeUsage, responder, context) {
+                    noteHit(hit, model: known.model, context: context)
+                    return
+                }
+            }
+        }
         let json: JSON
         do { json = try JSONParser.parse(request.body) } catch {
             return fail(responder, context, .invalidJSON(error.description))
@@ -151,7 +166,6 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
         case .failure(let error): return fail(responder, context, error)
         }
         context.model = chat.model
-        let cacheControl = CacheControl(headerValues: request.head.headers.values("cache-control"))
         if chat.body["ultra"] != nil || router.ensemble(named: chat.model) != nil {
             return handleEnsemble(chat, cacheControl: cacheControl, responder, context)
         }
@@ -161,16 +175,16 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
         context.provider = route.providerName
         let merged = route.mergedBody(chat.body)
         let key = CacheKey.make(namespace: config.cache.namespace, route: route.cacheRoute, request: merged)
+        if let digest {
+            keyMemo.remember(.init(key: key, model: chat.model, stream: chat.stream, includeUsage: chat.includeUsage), for: digest)
+        }
         let cacheStatus: String
         if let cache, cacheControl.allowsLookup {
             let lookupStart = Clock.nanos()
             if let hit = cache.lookup(key, now: Clock.wallNow(), maxAge: cacheControl.maxAge) {
                 context.timing.record(.cache, seconds: Double(Clock.nanos() - lookupStart) / 1e9)
                 if serveHit(hit, chat: chat, responder, context) {
-                    context.cacheResult = .hit
-                    metrics.recordCacheLookup(.hit, model: chat.model)
-                    metrics.recordCacheSavings(model: hit.model, prompt: hit.promptTokens, completion: hit.completionTokens,
-                                               cached: hit.cachedTokens)
+                    noteHit(hit, model: chat.model, context: context)
                     return
                 }
             }
@@ -185,12 +199,24 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
         serveMiss(key: key, route: route, chat: chat, cacheControl: cacheControl, cacheStatus: cacheStatus, responder, context)
     }
 
+    func noteHit(_ hit: CachedResponse, model: String, context: RequestContext) {
+        context.cacheResult = .hit
+        metrics.recordCacheLookup(.hit, model: model)
+        metrics.recordCacheSavings(model: hit.model, prompt: hit.promptTokens, completion: hit.completionTokens,
+                                   cached: hit.cachedTokens)
+    }
+
     /// Answers from a cache entry; false when the entry cannot be used (then it is a miss).
     func serveHit(_ hit: CachedResponse, chat: ChatCompletionRequest, _ responder: HTTPResponder,
-                          _ context: RequestContext) -> Bool {
+                  _ context: RequestContext) -> Bool {
+        serveHit(hit, stream: chat.stream, includeUsage: chat.includeUsage, responder, context)
+    }
+
+    func serveHit(_ hit: CachedResponse, stream: Bool, includeUsage: Bool, _ responder: HTTPResponder,
+                  _ context: RequestContext) -> Bool {
         var headers = commonHeaders(context, cacheStatus: "HIT", model: hit.model)
         headers.append(HTTPHeaderField("Age", String(max(0, Int(Clock.wallNow() - hit.createdAt)))))
-        if !chat.stream {
+        if !stream {
             headers.append(HTTPHeaderField("Content-Type", "application/json"))
             headers.append(serverTiming(context))
             responder.respond(status: 200, headers: headers, body: hit.body)
@@ -198,7 +224,7 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
         }
         guard let completion = try? JSONParser.parse(hit.body).objectValue else { return false }
         var bytes: [UInt8] = []
-        for chunk in ChatCompletionReplayer.chunks(from: completion, includeUsage: chat.includeUsage) {
+        for chunk in ChatCompletionReplayer.chunks(from: completion, includeUsage: includeUsage) {
             bytes.append(contentsOf: SSEWriter.event(chunk))
         }
         bytes.append(contentsOf: SSEWriter.done)
