@@ -37,12 +37,19 @@ public final class CompletionFlight: @unchecked Sendable {
 
     public init(streaming: Bool) { self.streaming = streaming }
 
-    /// Starts the work; `onAbandon` runs if every subscriber leaves before it ends.
+    /// Starts the work; `onAbandon` runs if every subscriber leaves before it ends. The work begins
+    /// at once on the calling thread (an event loop), up to its first suspension: a miss reaches the
+    /// upstream without first waiting for a thread of the cooperative pool to wake up.
     public func start(onAbandon: @escaping @Sendable () -> Void, _ work: @escaping @Sendable (CompletionFlight) async -> Void) {
         lock.lock()
         self.onAbandon = onAbandon
-        task = Task { await work(self) }
         lock.unlock()
+        let task = Task.immediate { await work(self) }
+        lock.lock()
+        self.task = task
+        let cancelNow = abandoned
+        lock.unlock()
+        if cancelNow { task.cancel() }
     }
 
     /// Replays what happened so far, then delivers live events. Returns nil when the flight had
