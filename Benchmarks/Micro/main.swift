@@ -43,7 +43,7 @@ let object = json.objectValue!
 measure("cache key (canonical JSON + SHA-256)", iterations: iterations) {
     blackHole(CacheKey.make(namespace: "default", route: "mock/mock-gpt", request: object))
 }
-measure("SHA-256 of the raw body", iterations: iterations) { blackHole(SHA256.hash(bodyBytes)) }
+measure("SHA-256 of the raw body (repeat fast path)", iterations: iterations) { blackHole(SHA256.hash(bodyBytes)) }
 
 let dir = NSTemporaryDirectory() + "ultragate-microbench-\(getpid())"
 let cache = try! ResponseCache(ResponseCacheConfig(directory: dir, maxBytes: 64 << 20))

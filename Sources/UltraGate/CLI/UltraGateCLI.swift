@@ -82,6 +82,9 @@ public enum UltraGateCLI {
                 accessLog = try AccessLog(destination: destination == "stderr" ? .standardError : .file(path: destination))
             }
             gateway = Gateway(config: config, router: router, cache: cache, accessLog: accessLog)
+        } catch let error as ConfigError {
+            printError("ultragate: \(error)")
+            return 2
         } catch {
             printError("ultragate: \(error)")
             return 1

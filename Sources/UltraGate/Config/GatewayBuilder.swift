@@ -46,6 +46,10 @@ public struct GatewayBuilder {
         var ensembles: [ModelSettings] = []
         for model in config.models {
             if model.ensemble != nil {
+                // A bad pattern or prompt key is a start-up error, not a 400 at request time.
+                do { _ = try EnsembleSpec(settings: model) } catch {
+                    throw ConfigError("models.\(model.name): \(error.message)")
+                }
                 ensembles.append(model)
                 listed.append((model.name, "ultragate-ensemble"))
                 continue

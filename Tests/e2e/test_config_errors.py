@@ -1,0 +1,34 @@
+"""A config file that cannot be used stops `ultragate serve` at start-up with exit code 2 and a
+message naming the key; nothing is served half-configured."""
+import json
+import os
+import subprocess
+import tempfile
+
+import pytest
+
+from conftest import BINARY
+
+CASES = [
+    ("{not json", "not valid JSON"),
+    (json.dumps({"servr": {}}), "unknown config key `servr`"),
+    (json.dumps({"server": {"port": "eighty"}}), "server.port must be an integer"),
+    (json.dumps({"providers": {"x": {"type": "azure"}}}), "providers.x.type"),
+    (json.dumps({"providers": {"m": {"type": "mock"}}, "models": {"a": {"provider": "nope"}}}), "`nope` is not defined"),
+    (json.dumps({"providers": {"m": {"type": "mock"}}, "models": {"a": {"provider": "m", "fallbacks": ["ghost"]}}}), "ghost"),
+    (json.dumps({"providers": {"m": {"type": "mock"}},
+                 "models": {"a": {"provider": "m", "model": "mock-gpt"}, "e": {"ensemble": ["a", "a"], "pattern": "poll"}}}),
+     "models.e"),
+]
+
+
+@pytest.mark.parametrize("text,message", CASES)
+def test_bad_config_exits_2_naming_the_problem(text, message):
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "config.json")
+        with open(path, "w") as f:
+            f.write(text)
+        run = subprocess.run([BINARY, "serve", "--port", "0", "--cache-dir", os.path.join(tmp, "c"), "--config", path],
+                             capture_output=True, text=True, timeout=30)
+    assert run.returncode == 2, run.stderr
+    assert message in run.stderr
