@@ -503,8 +503,6 @@ def test_slow_first_token_keeps_the_stream_alive(kind, make_fake, make_gateway):
         answer_text(kind, UPSTREAM_MODEL, "slow start")
 
 
-@pytest.mark.xfail(strict=True, reason="known gap: when a keep-alive comment starts the stream before the "
-                   "first token, the response head has no X-UltraGate-Model (StreamingClientSession.startStream(model: nil))")
 def test_slow_first_token_stream_still_names_the_model(make_fake, make_gateway):
     headers, _ = slow_start_stream(make_fake, make_gateway, "openai")
     assert headers.get("X-UltraGate-Model") == "m1", f"headers sent before the first token lack the model: {headers}"

@@ -245,16 +245,19 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
                 await runFlight(flight, key: key, route: route, chat: chat, cacheControl: cacheControl, requestID: context.id)
             }
         }
-        attachClient(to: flight, joined: !created, chat: chat, cacheStatus: cacheStatus, responder, context)
+        attachClient(to: flight, joined: !created, chat: chat, cacheStatus: cacheStatus,
+                     knownModel: route.fallbacks.isEmpty ? route.name : nil, responder, context)
     }
 
     /// Connects one client to a flight: a streaming session, or one JSON response at the end.
     func attachClient(to flight: CompletionFlight, joined: Bool, chat: ChatCompletionRequest, cacheStatus: String,
+                      knownModel: String? = nil,
                       _ responder: HTTPResponder, _ context: RequestContext) {
         if chat.stream {
             let session = StreamingClientSession(gateway: self, responder: responder, context: context,
                                                  includeUsage: chat.includeUsage, cacheStatus: cacheStatus,
-                                                 keepAliveInterval: config.streamKeepAliveInterval, joined: joined)
+                                                 keepAliveInterval: config.streamKeepAliveInterval, joined: joined,
+                                                 knownModel: knownModel)
             session.attach(to: flight)
         } else {
             let id = flight.subscribe { [self] event in

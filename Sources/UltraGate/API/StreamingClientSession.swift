@@ -12,6 +12,9 @@ final class StreamingClientSession: @unchecked Sendable {
     private let keepAliveInterval: Double
     /// This client joined a flight another request started.
     private let joined: Bool
+    /// The model that will answer when that is known before the first token (a route without
+    /// fallbacks), so a stream started early by a keep-alive still names it.
+    private let knownModel: String?
 
     private let lock = NSLock()
     private var started = false
@@ -20,8 +23,9 @@ final class StreamingClientSession: @unchecked Sendable {
     private var keepAlive: Task<Void, Never>?
 
     init(gateway: Gateway, responder: HTTPResponder, context: RequestContext, includeUsage: Bool,
-         cacheStatus: String, keepAliveInterval: Double, joined: Bool) {
+         cacheStatus: String, keepAliveInterval: Double, joined: Bool, knownModel: String? = nil) {
         self.joined = joined
+        self.knownModel = knownModel
         self.gateway = gateway
         self.responder = responder
         self.context = context
@@ -44,7 +48,7 @@ final class StreamingClientSession: @unchecked Sendable {
                 if Task.isCancelled { return }
                 let (waiting, mustStart) = claimKeepAlive()
                 guard waiting else { return }
-                if mustStart { startStream(model: nil) }
+                if mustStart { startStream(model: knownModel) }
                 responder.writeStreamChunk(SSEWriter.comment("keep-alive"))
             }
         }
