@@ -394,10 +394,10 @@ public enum ChatRequestValidator {
         }
         guard let i = value.intValue else {  // integral but outside 64 bits
             let negative = text.hasPrefix("-")
-            throw outOfRange(param, "integer", above: !negative, limit: Double(negative ? min : max), got: text)
+            throw outOfRange(param, "integer", above: !negative, bound: String(negative ? min : max), got: text)
         }
-        if i > max { throw outOfRange(param, "integer", above: true, limit: Double(max), got: text) }
-        if i < min { throw outOfRange(param, "integer", above: false, limit: Double(min), got: text) }
+        if i > max { throw outOfRange(param, "integer", above: true, bound: String(max), got: text) }
+        if i < min { throw outOfRange(param, "integer", above: false, bound: String(min), got: text) }
         return i
     }
 
@@ -439,6 +439,10 @@ public enum ChatRequestValidator {
 
     static func outOfRange(_ param: String, _ kind: String, above: Bool, limit: Double, got text: String) -> GatewayError {
         let bound = limit == limit.rounded() && abs(limit) < 1e18 ? String(Int(limit)) : "\(limit)"
+        return outOfRange(param, kind, above: above, bound: bound, got: text)
+    }
+
+    static func outOfRange(_ param: String, _ kind: String, above: Bool, bound: String, got text: String) -> GatewayError {
         let description = above ? "above maximum" : "below minimum"
         let comparison = above ? "<=" : ">="
         return .invalidRequest(

@@ -166,7 +166,7 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
         case .failure(let error): return fail(responder, context, error)
         }
         context.model = chat.model
-        if chat.body["ultra"] != nil || router.ensemble(named: chat.model) != nil {
+        if chat.body["ultra"].map({ !$0.isNull }) == true || router.ensemble(named: chat.model) != nil {
             return handleEnsemble(chat, cacheControl: cacheControl, responder, context)
         }
         guard let route = router.route(named: chat.model) else {
@@ -351,6 +351,10 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
 
     // MARK: Helpers
 
+    static let upstreamCancelled = GatewayError(status: 503, type: "server_error",
+                                                message: "The upstream call was cancelled; please retry.",
+                                                code: "upstream_cancelled")
+
     static let sseHeaders = [
         HTTPHeaderField("Content-Type", "text/event-stream; charset=utf-8"),
         HTTPHeaderField("Cache-Control", "no-cache"),
@@ -397,7 +401,11 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
     }
 
     func fail(_ responder: HTTPResponder, _ context: RequestContext, _ error: GatewayError) {
-        guard error.status != GatewayError.clientClosed.status else { return }
+        if error.isClientClosed {
+            // The shared call was abandoned by everyone else; this client is still here.
+            guard !responder.isClientGone else { return }
+            return fail(responder, context, Gateway.upstreamCancelled)
+        }
         responder.respond(error: error, headers: commonHeaders(context, cacheStatus: nil, model: nil))
     }
 }

@@ -31,7 +31,7 @@ public struct MockDirectives: Sendable, Equatable {
                     guard parts.count == 2, !seen.contains(parts[0]) else { continue }
                     switch parts[0] {
                     case "status": status = Int(parts[1]).flatMap { (400...599).contains($0) ? $0 : nil }
-                    case "delay_ms": delayMs = max(0, Double(parts[1]) ?? 0)
+                    case "delay_ms": delayMs = min(600_000, max(0, Double(parts[1]).flatMap { $0.isFinite ? $0 : nil } ?? 0))
                     case "break_after": breakAfter = Int(parts[1]).map { max(0, $0) }
                     default: continue
                     }

@@ -106,7 +106,7 @@ public struct MockProvider: ChatProvider {
 
     static func sleep(milliseconds: Double) async throws {
         guard milliseconds > 0 else { return }
-        try await Task.sleep(for: .microseconds(Int64(milliseconds * 1000)))
+        try await Task.sleep(nanoseconds: Seconds.nanoseconds(milliseconds / 1000))
     }
 
     // MARK: The answer itself (no waiting)

@@ -44,7 +44,7 @@ final class StreamingClientSession: @unchecked Sendable {
         let interval = keepAliveInterval
         let task = Task { [self] in
             while !Task.isCancelled {
-                try? await Task.sleep(nanoseconds: UInt64(interval * 1e9))
+                try? await Task.sleep(nanoseconds: Seconds.nanoseconds(interval))
                 if Task.isCancelled { return }
                 let (waiting, mustStart) = claimKeepAlive()
                 guard waiting else { return }
@@ -122,8 +122,9 @@ final class StreamingClientSession: @unchecked Sendable {
             if !wasStarted {
                 gateway.fail(responder, context, error)
             } else {
-                guard error.status != GatewayError.clientClosed.status else { return }
-                responder.writeStreamChunk(SSEWriter.error(error) + SSEWriter.done)
+                if error.isClientClosed && responder.isClientGone { return }
+                let shown = error.isClientClosed ? Gateway.upstreamCancelled : error
+                responder.writeStreamChunk(SSEWriter.error(shown) + SSEWriter.done)
                 responder.finishStream()
             }
         }

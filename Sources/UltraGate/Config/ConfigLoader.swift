@@ -90,7 +90,10 @@ public struct ConfigLoader {
         if let v = try double(s, "idle_timeout", path: "server") { server.idleTimeout = v }
         if let v = try double(s, "request_timeout", path: "server") { server.requestReadTimeout = v }
         if let v = try double(s, "shutdown_grace_period", path: "server") { server.shutdownGracePeriod = v }
-        if let v = try int(s, "max_connections", path: "server") { server.maxConnections = v }
+        if let v = try int(s, "max_connections", path: "server") {
+            guard v >= 1 else { throw ConfigError("server.max_connections must be at least 1") }
+            server.maxConnections = v
+        }
     }
 
     private func applyCache(_ c: JSONObject, to cache: inout CacheSettings) throws {
@@ -240,9 +243,12 @@ public struct ConfigLoader {
         guard let s = v.stringValue else { throw ConfigError("\(join(path, key)) must be a string") }
         return s
     }
+    /// Every number in the config is a duration, size, price or count: finite and not negative.
     private func double(_ o: JSONObject, _ key: String, path: String) throws -> Double? {
         guard let v = o[key], !v.isNull else { return nil }
-        guard let d = v.doubleValue else { throw ConfigError("\(join(path, key)) must be a number") }
+        guard let d = v.doubleValue, d.isFinite, d >= 0, d <= 1e9 else {
+            throw ConfigError("\(join(path, key)) must be a number from 0 to 1e9")
+        }
         return d
     }
     private func int(_ o: JSONObject, _ key: String, path: String) throws -> Int? {

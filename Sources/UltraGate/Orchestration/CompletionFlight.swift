@@ -27,6 +27,18 @@ public final class CompletionFlight: @unchecked Sendable {
     private var task: Task<Void, Never>?
     private var onAbandon: (@Sendable () -> Void)?
     private var abandoned = false
+    /// Requests that joined (through the table) but have not subscribed yet: while there are any,
+    /// the flight is not abandoned, so a newcomer never attaches to cancelled work.
+    private var reservations = 0
+
+    /// Claims a place for a request about to subscribe; false once the flight was abandoned.
+    func reserve() -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        guard !abandoned else { return false }
+        reservations += 1
+        return true
+    }
 
     /// True once every subscriber left and the work was cancelled: newcomers start a new flight.
     public var isAbandoned: Bool {
@@ -58,6 +70,7 @@ public final class CompletionFlight: @unchecked Sendable {
     public func subscribe(_ handler: @escaping @Sendable (Event) -> Void) -> Int? {
         lock.lock()
         defer { lock.unlock() }
+        if reservations > 0 { reservations -= 1 }
         everSubscribed = true
         for chunk in history { handler(.chunk(chunk)) }
         if let end {
@@ -72,7 +85,7 @@ public final class CompletionFlight: @unchecked Sendable {
     public func unsubscribe(_ id: Int) {
         lock.lock()
         subscribers[id] = nil
-        let abandon = subscribers.isEmpty && end == nil && everSubscribed && !abandoned
+        let abandon = subscribers.isEmpty && reservations == 0 && end == nil && everSubscribed && !abandoned
         if abandon { abandoned = true }
         let task = abandon ? self.task : nil
         let onAbandon = abandon ? self.onAbandon : nil
@@ -115,8 +128,9 @@ public final class FlightTable: @unchecked Sendable {
     public func join(_ key: CacheKey, streaming: Bool) -> (CompletionFlight, created: Bool) {
         lock.lock()
         defer { lock.unlock() }
-        if let existing = flights[key], !existing.isAbandoned { return (existing, false) }
+        if let existing = flights[key], existing.reserve() { return (existing, false) }
         let flight = CompletionFlight(streaming: streaming)
+        _ = flight.reserve()
         flights[key] = flight
         return (flight, true)
     }

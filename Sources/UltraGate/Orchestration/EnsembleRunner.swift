@@ -216,7 +216,7 @@ public struct EnsembleRunner: Sendable {
         if let deadline = spec.deadline {
             tasks.append(Task {
                 do {
-                    try await Task.sleep(nanoseconds: UInt64(deadline * 1e9))
+                    try await Task.sleep(nanoseconds: Seconds.nanoseconds(deadline))
                     continuation.yield(.deadline)
                 } catch {}
             })
@@ -400,7 +400,7 @@ public struct EnsembleRunner: Sendable {
                                              "sample": .int(answered[index].sample), "reason": .string(verdict.reason)])
                 return final
             } catch {
-                if error.status == GatewayError.clientClosed.status { break }
+                if error.isClientClosed { break }
                 errors.append("\(route.name): \(error.message)")
             }
         }
@@ -434,7 +434,7 @@ public struct EnsembleRunner: Sendable {
                 return final
             } catch {
                 errors.append("\(route.name): \(error.message)")
-                if error.status == GatewayError.clientClosed.status || relay?.delivered == true { break }
+                if error.isClientClosed || relay?.delivered == true { break }
             }
         }
         return Final(completion: fallback.answer!.completion, synthesizer: candidates.first?.name,

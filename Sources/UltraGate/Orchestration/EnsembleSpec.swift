@@ -39,8 +39,12 @@ public struct EnsembleSpec: Sendable {
     /// The ensemble a chat request asks for, or nil when it is a plain single-model request.
     /// `model` is the request's model; `ultra` its `ultra` field. Unknown member or synthesizer
     /// names are a 404, malformed fields a 400 naming the `ultra.*` parameter.
+    /// More members than this in one request is refused: each one is a paid upstream call.
+    public static let maxMembers = 16
+
     public static func resolve(model: String, ultra: JSON?, router: ModelRouter) throws(GatewayError) -> EnsembleSpec? {
         let configured = router.ensemble(named: model)
+        let ultra = ultra?.isNull == true ? nil : ultra
         guard ultra != nil || configured != nil else { return nil }
         var spec: EnsembleSpec
         if let configured {
@@ -80,6 +84,10 @@ public struct EnsembleSpec: Sendable {
                 guard let items = value.arrayValue, !items.isEmpty else {
                     throw .invalidRequest("`ultra.models` must be a non-empty array of model names.", param: param)
                 }
+                guard items.count <= EnsembleSpec.maxMembers else {
+                    throw .invalidRequest("`ultra.models` may name at most \(EnsembleSpec.maxMembers) models, not \(items.count).",
+                                          param: param)
+                }
                 var names: [String] = []
                 for item in items {
                     guard let name = item.stringValue, !name.isEmpty else {
@@ -107,8 +115,8 @@ public struct EnsembleSpec: Sendable {
                 guard let n = value.intValue else { throw .invalidRequest("`ultra.min_answers` must be an integer.", param: param) }
                 minAnswers = n
             case "deadline":
-                guard let seconds = value.doubleValue, seconds > 0 else {
-                    throw .invalidRequest("`ultra.deadline` must be a positive number of seconds.", param: param)
+                guard let seconds = value.doubleValue, seconds > 0, seconds <= 3600 else {
+                    throw .invalidRequest("`ultra.deadline` must be a number of seconds between 0 and 3600.", param: param)
                 }
                 deadline = seconds
             default:

@@ -25,7 +25,7 @@ public struct Orchestrator: Sendable {
     public var events: OrchestratorEvents
     /// Sleeps between retries (injectable so tests need not wait).
     public var sleep: @Sendable (Double) async throws -> Void = { seconds in
-        try await Task.sleep(nanoseconds: UInt64(max(0, seconds) * 1e9))
+        try await Task.sleep(nanoseconds: Seconds.nanoseconds(seconds))
     }
 
     public init(router: ModelRouter, events: OrchestratorEvents = OrchestratorEvents()) {
@@ -155,5 +155,9 @@ public struct Orchestrator: Sendable {
 
 extension GatewayError {
     /// The client went away; nothing will be written.
-    static let clientClosed = GatewayError(status: 499, type: "client_closed_request", message: "client closed the request")
+    static let clientClosed = GatewayError(status: 499, type: "client_closed_request", message: "client closed the request",
+                                           code: "ultragate_client_closed")
+
+    /// The gateway's own "nobody is waiting any more" marker (never an upstream 499).
+    var isClientClosed: Bool { type == "client_closed_request" && code == "ultragate_client_closed" }
 }

@@ -76,10 +76,15 @@ public struct ProviderError: Error, Sendable, CustomStringConvertible {
     /// The error the client sees: the provider's status and message are kept.
     public var gatewayError: GatewayError {
         var headers: [HTTPHeaderField] = []
-        if let retryAfter { headers.append(HTTPHeaderField("Retry-After", String(Int(retryAfter.rounded(.up))))) }
+        if let retryAfter {
+            headers.append(HTTPHeaderField("Retry-After", String(Int(Seconds.clamped(retryAfter).rounded(.up)))))
+        }
         switch kind {
         case .http(let status):
-            return .upstream(status: status, message: "\(provider): \(message)", code: code, headers: headers)
+            // Only real error statuses go back to the client: anything else a provider claims
+            // (a 1xx, 204, 499 or 999 in an error body) would break the response framing.
+            let clientStatus = (400...599).contains(status) && status != 499 ? status : 502
+            return .upstream(status: clientStatus, message: "\(provider): \(message)", code: code, headers: headers)
         case .transport(.timeout):
             return .upstream(status: 504, message: "\(provider): \(message)", code: "upstream_timeout")
         case .transport:

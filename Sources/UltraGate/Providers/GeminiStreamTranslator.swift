@@ -10,6 +10,8 @@ struct GeminiStreamTranslator: SSEChunkTranslator {
     private var builder: OpenAIChunkBuilder
     var isDone: Bool { false }
     private var finished: Set<Int> = []
+    /// Candidates seen: each must finish, or the stream was cut (a partial answer is never cached).
+    private var seen: Set<Int> = []
     private var toolCallCount: [Int: Int] = [:]
     private var usage: JSON?
 
@@ -36,6 +38,7 @@ struct GeminiStreamTranslator: SSEChunkTranslator {
         }
         for (position, candidate) in candidates.enumerated() {
             let index = candidate["index"]?.intValue ?? position
+            seen.insert(index)
             let (text, calls) = GeminiTranslator.contentAndCalls(candidate)
             var delta = JSONObject()
             if !text.isEmpty { delta["content"] = .string(text) }
@@ -59,7 +62,7 @@ struct GeminiStreamTranslator: SSEChunkTranslator {
     }
 
     mutating func finish() throws(ProviderError) -> [JSONObject] {
-        guard !finished.isEmpty else {
+        guard !finished.isEmpty, seen.isSubset(of: finished) else {
             throw ProviderError(kind: .transport(.broken("stream ended before a finish reason")), provider: provider,
                                 message: "stream ended before a finish reason")
         }

@@ -63,7 +63,8 @@ struct OpenAIChunkPassThrough: SSEChunkTranslator {
     private var usage: JSON?
     private var template: JSONObject?
     private var rolesSent: Set<Int> = []
-    private var sawFinish = false
+    /// Choices that got a finish reason: a stream cut before every choice finished is broken.
+    private var finishedChoices: Set<Int> = []
 
     init(provider: String, model: String, secret: String?) {
         self.provider = provider
@@ -96,7 +97,7 @@ struct OpenAIChunkPassThrough: SSEChunkTranslator {
         chunk["choices"] = .array(choices.map { choice in
             guard var c = choice.objectValue else { return choice }
             let index = c["index"]?.intValue ?? 0
-            if let reason = c["finish_reason"], !reason.isNull { sawFinish = true }
+            if let reason = c["finish_reason"], !reason.isNull { finishedChoices.insert(index) }
             if rolesSent.insert(index).inserted, var delta = c["delta"]?.objectValue, delta["role"] == nil {
                 delta = JSONObject([(key: "role", value: "assistant")] + delta.pairs)
                 c["delta"] = .object(delta)
@@ -107,7 +108,7 @@ struct OpenAIChunkPassThrough: SSEChunkTranslator {
     }
 
     mutating func finish() throws(ProviderError) -> [JSONObject] {
-        guard isDone || sawFinish else {
+        guard isDone || (!rolesSent.isEmpty && rolesSent.isSubset(of: finishedChoices)) else {
             throw ProviderError(kind: .transport(.broken("stream ended before [DONE]")), provider: provider,
                                 message: "stream ended before [DONE]")
         }

@@ -136,11 +136,12 @@ enum ProviderHTTP {
 
     /// `Retry-After` (RFC 9110 §10.2.3: delay-seconds or an HTTP-date) or `retry-after-ms`, in seconds.
     static func retryAfter(_ head: UpstreamResponseHead, now: Date = Date()) -> Double? {
-        if let ms = head.header("retry-after-ms").flatMap({ Double($0.trimmingCharacters(in: .whitespaces)) }), ms >= 0 {
-            return ms / 1000
+        if let ms = head.header("retry-after-ms").flatMap({ Double($0.trimmingCharacters(in: .whitespaces)) }),
+           ms.isFinite, ms >= 0 {
+            return Seconds.clamped(ms / 1000)
         }
         guard let value = head.header("retry-after")?.trimmingCharacters(in: .whitespaces), !value.isEmpty else { return nil }
-        if let seconds = Double(value) { return seconds >= 0 ? seconds : nil }
+        if let seconds = Double(value) { return seconds.isFinite && seconds >= 0 ? Seconds.clamped(seconds) : nil }
         guard let date = httpDate(value) else { return nil }
         return max(0, date.timeIntervalSince(now))
     }
@@ -158,9 +159,24 @@ enum ProviderHTTP {
     }
 
     /// Removes an API key from text that came from upstream before it reaches errors or logs.
+    /// Masked echoes of it go too: providers answer a bad key with its first and last characters
+    /// (`Incorrect API key provided: sk-proj-****abcd`), which is still a piece of our key.
     static func redact(_ text: String, secret: String?) -> String {
-        guard let secret, secret.count >= 4, text.contains(secret) else { return text }
-        return text.replacingOccurrences(of: secret, with: "[redacted]")
+        guard let secret, secret.count >= 4 else { return text }
+        var out = text.contains(secret) ? text.replacingOccurrences(of: secret, with: "[redacted]") : text
+        guard out.contains("***") || (secret.count >= 12 && (out.contains(secret.prefix(6)) || out.contains(secret.suffix(4)))) else {
+            return out
+        }
+        let trailing: Set<Character> = [".", ",", ";", ":", ")", "\"", "'"]
+        out = out.split(separator: " ", omittingEmptySubsequences: false).map { word -> String in
+            var core = Substring(word)
+            var tail = ""
+            while let last = core.last, trailing.contains(last) { tail = String(last) + tail; core = core.dropLast() }
+            let masked = core.contains("***")
+            let keyLike = secret.count >= 12 && core.count >= 8 && (core.hasPrefix(secret.prefix(6)) || core.hasSuffix(secret.suffix(4)))
+            return masked || keyLike ? "[redacted]" + tail : String(word)
+        }.joined(separator: " ")
+        return out
     }
 
     /// `base` without trailing slashes, so `{base_url}/path` never doubles the slash.

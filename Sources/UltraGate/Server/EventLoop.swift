@@ -111,8 +111,10 @@ final class EventLoop: @unchecked Sendable {
         var lastSweep = now
         updateDate()
         while true {
-            let n = events.withUnsafeMutableBufferPointer { ug_epoll_wait(epollFD, $0.baseAddress, 256, 250) }
+            let timeout: Int32 = acceptPausedUntil == nil ? 250 : 20
+            let n = events.withUnsafeMutableBufferPointer { ug_epoll_wait(epollFD, $0.baseAddress, 256, timeout) }
             now = EventLoop.monotonicNow()
+            resumeAcceptingIfDue(listenFD)
             if n > 0 {
                 for i in 0..<Int(n) {
                     let event = events[i]
@@ -163,7 +165,12 @@ final class EventLoop: @unchecked Sendable {
             let fd = ug_accept_nonblocking(listenFD, nil, nil)
             if fd < 0 {
                 if errno == EINTR || errno == ECONNABORTED { continue }
-                return  // EAGAIN, or EMFILE and friends: try again on the next event
+                if errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM {
+                    // Out of descriptors: the listening socket stays readable, so waiting for the
+                    // next event would spin. Stop listening here for a moment instead.
+                    pauseAccepting(listenFD)
+                }
+                return
             }
             if connections.count >= server.config.maxConnections {
                 close(fd)
@@ -174,6 +181,22 @@ final class EventLoop: @unchecked Sendable {
             connections[fd] = connection
             _ = ug_epoll_ctl(epollFD, UG_EPOLL_CTL_ADD, fd, UG_EPOLLIN | UG_EPOLLRDHUP, UInt64(UInt32(bitPattern: fd)))
             server.connectionOpened()
+        }
+    }
+
+    private var acceptPausedUntil: Double?
+
+    private func pauseAccepting(_ listenFD: Int32) {
+        guard acceptPausedUntil == nil else { return }
+        acceptPausedUntil = now + 0.1
+        _ = ug_epoll_ctl(epollFD, UG_EPOLL_CTL_DEL, listenFD, 0, 0)
+    }
+
+    private func resumeAcceptingIfDue(_ listenFD: Int32) {
+        guard let until = acceptPausedUntil, now >= until else { return }
+        acceptPausedUntil = nil
+        if !draining {
+            _ = ug_epoll_ctl(epollFD, UG_EPOLL_CTL_ADD, listenFD, UG_EPOLLIN | UG_EPOLLEXCLUSIVE, EventLoop.listenToken)
         }
     }
 
@@ -191,8 +214,10 @@ final class EventLoop: @unchecked Sendable {
     func withReadBuffer<T>(_ body: (UnsafeMutableRawBufferPointer) -> T) -> T { body(readBuffer) }
 
     func setInterest(fd: Int32, read: Bool, write: Bool) {
-        var mask: UInt32 = UG_EPOLLRDHUP
-        if read { mask |= UG_EPOLLIN }
+        // Level-triggered: after the peer's FIN, RDHUP would be reported again and again, so it
+        // is only asked for while we still read.
+        var mask: UInt32 = 0
+        if read { mask |= UG_EPOLLIN | UG_EPOLLRDHUP }
         if write { mask |= UG_EPOLLOUT }
         _ = ug_epoll_ctl(epollFD, UG_EPOLL_CTL_MOD, fd, mask, UInt64(UInt32(bitPattern: fd)))
     }
