@@ -300,13 +300,20 @@ private func entryCounts(_ cache: ResponseCache) -> (responses: Int, ages: Int) 
             let cache = try ResponseCache(ResponseCacheConfig(directory: dir))
             defer { cache.close() }
             let keys = 16
+            // Even tasks try inline first; odd ones always queue, so both paths overwrite the same keys
+            // at once however the scheduler runs the tasks.
             await withTaskGroup(of: Void.self) { group in
                 for task in 0..<64 {
                     group.addTask {
                         for round in 0..<20 {
                             let n = (task + round) % keys
                             // Distinct creation times, so each overwrite moves the age entry.
-                            await cache.store(key(n), response(task * 1000 + round, createdAt: 1_000_000 + Double(task * 1000 + round)))
+                            let value = response(task * 1000 + round, createdAt: 1_000_000 + Double(task * 1000 + round))
+                            if task % 2 == 0 {
+                                await cache.store(key(n), value)
+                            } else {
+                                await cache.storeQueued(key(n), encoded: value.encoded(), createdAt: value.createdAt)
+                            }
                         }
                     }
                 }

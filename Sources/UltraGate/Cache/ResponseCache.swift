@@ -77,8 +77,13 @@ public final class ResponseCache: @unchecked Sendable {
     public func store(_ key: CacheKey, _ value: CachedResponse) async {
         let encoded = value.encoded()
         if writer.commitInline(key: key.bytes, value: encoded, createdAt: value.createdAt) { return }
+        await storeQueued(key, encoded: encoded, createdAt: value.createdAt)
+    }
+
+    /// The writer-thread path of `store`, on its own so tests can mix it with inline commits.
+    func storeQueued(_ key: CacheKey, encoded: [UInt8], createdAt: Double) async {
         await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
-            let job = CacheWriter.Job(key: key.bytes, value: encoded, createdAt: value.createdAt, done: done)
+            let job = CacheWriter.Job(key: key.bytes, value: encoded, createdAt: createdAt, done: done)
             if !writer.enqueue(job) {
                 counters.update { $0.writeErrors += 1 }
                 done.resume()
