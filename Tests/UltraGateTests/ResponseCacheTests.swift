@@ -1,4 +1,5 @@
 import Foundation
+import CLMDB
 import Testing
 @testable import UltraGate
 
@@ -223,6 +224,151 @@ private func response(_ n: Int, createdAt: Double = 1_000_000, expiresAt: Double
             // The sweep removes unreadable values too.
             await cache.sweepExpired(now: 1_000_001)
             #expect(cache.stats().entries == 0)
+        }
+    }
+}
+
+/// Entries in the responses database and in the age index, read in one transaction.
+private func entryCounts(_ cache: ResponseCache) -> (responses: Int, ages: Int) {
+    let env = cache.environment
+    return env.lmdb.withReadTransaction { txn in
+        guard let r = try? txn.stat(env.responses), let a = try? txn.stat(env.ageIndex) else { return nil }
+        return (Int(r.ms_entries), Int(a.ms_entries))
+    } ?? (-1, -1)
+}
+
+/// The store path that commits on the caller's thread at low load (`CacheWriter.commitInline`).
+@Suite struct ResponseCacheInlineTests {
+    @Test func sequentialStoresCommitInline() async throws {
+        try await withTemporaryDirectory { dir in
+            let cache = try ResponseCache(ResponseCacheConfig(directory: dir))
+            defer { cache.close() }
+            for n in 0..<20 { await cache.store(key(n), response(n, createdAt: 1_000_000 + Double(n))) }
+            // Overwrite a few: the old age entries must go.
+            for n in 0..<5 { await cache.store(key(n), response(n + 100, createdAt: 1_000_100 + Double(n))) }
+            let stats = cache.stats()
+            #expect(stats.inlineCommits == 25)
+            #expect(stats.commits == 25)
+            #expect(stats.entries == 20)
+            #expect(stats.writeErrors == 0)
+            let counts = entryCounts(cache)
+            #expect(counts.responses == 20 && counts.ages == 20)
+            #expect(cache.lookup(key(3), now: 1_000_200) == response(103, createdAt: 1_000_103))
+            #expect(cache.lookup(key(7), now: 1_000_200) == response(7, createdAt: 1_000_007))
+        }
+    }
+
+    @Test func fallsBackToTheWriterNearTheEvictionMark() async throws {
+        try await withTemporaryDirectory { dir in
+            let cache = try ResponseCache(ResponseCacheConfig(directory: dir, maxBytes: 1 << 20))
+            defer { cache.close() }
+            let pageSize = cache.environment.lmdb.pageSize
+            let totalPages = (1 << 20) / pageSize
+            let total = 600  // ~1.2 MB of 2 KB bodies into a 1 MiB map: evicts a few times
+            var inlineAboveMark = 0
+            var queued = 0
+            for n in 0..<total {
+                let value = response(n, createdAt: 1_000_000 + Double(n))
+                let before = cache.stats()
+                await cache.store(key(n), value)
+                let after = cache.stats()
+                if after.inlineCommits > before.inlineCommits {
+                    let incoming = CacheWriter.pagesNeeded(value.encoded().count + 32, pageSize: pageSize)
+                    let usedPages = before.usedBytes / pageSize
+                    if usedPages + incoming > Int(Double(totalPages) * CacheWriter.inlineHighWater) { inlineAboveMark += 1 }
+                } else {
+                    queued += 1
+                }
+            }
+            let stats = cache.stats()
+            #expect(inlineAboveMark == 0)
+            #expect(queued > 0)
+            #expect(stats.inlineCommits > 0)
+            #expect(stats.inlineCommits + queued == total)
+            #expect(stats.evictions > 0)
+            #expect(stats.writeErrors == 0)
+            #expect(stats.entries + stats.evictions == total)
+            let counts = entryCounts(cache)
+            #expect(counts.responses == stats.entries && counts.ages == stats.entries)
+            #expect(cache.lookup(key(total - 1), now: 2_000_000) != nil)
+            #expect(cache.lookup(key(0), now: 2_000_000) == nil)
+        }
+    }
+
+    @Test func concurrentInlineAndQueuedStoresOfTheSameKeysStayConsistent() async throws {
+        try await withTemporaryDirectory { dir in
+            let cache = try ResponseCache(ResponseCacheConfig(directory: dir))
+            defer { cache.close() }
+            let keys = 16
+            // Even tasks try inline first; odd ones always queue, so both paths overwrite the same keys
+            // at once however the scheduler runs the tasks.
+            await withTaskGroup(of: Void.self) { group in
+                for task in 0..<64 {
+                    group.addTask {
+                        for round in 0..<20 {
+                            let n = (task + round) % keys
+                            // Distinct creation times, so each overwrite moves the age entry.
+                            let value = response(task * 1000 + round, createdAt: 1_000_000 + Double(task * 1000 + round))
+                            if task % 2 == 0 {
+                                await cache.store(key(n), value)
+                            } else {
+                                await cache.storeQueued(key(n), encoded: value.encoded(), createdAt: value.createdAt)
+                            }
+                        }
+                    }
+                }
+            }
+            let stats = cache.stats()
+            #expect(stats.writeErrors == 0)
+            #expect(stats.inlineCommits > 0)
+            #expect(stats.commits > stats.inlineCommits)  // some went through the writer
+            #expect(stats.entries == keys)
+            let counts = entryCounts(cache)
+            #expect(counts.responses == keys && counts.ages == keys)
+            // Each age entry names its key and that key's stored creation time.
+            let env = cache.environment
+            let mismatches = env.lmdb.withReadTransaction { txn -> Int? in
+                guard let cursor = try? txn.openCursor(env.ageIndex) else { return nil }
+                defer { cursor.close() }
+                var wrong = 0
+                var entry = try? cursor.move(MDB_FIRST)
+                while let e = entry {
+                    let k = [UInt8](UnsafeRawBufferPointer(rebasing: e.key[8...]))
+                    let stored = (try? txn.get(env.responses, k)).flatMap { $0 }.flatMap { CachedResponse.peekTimes($0) }
+                    if stored == nil || CacheEnvironment.ageKey(createdAt: stored!.createdAt, key: k) != [UInt8](e.key) { wrong += 1 }
+                    entry = try? cursor.move(MDB_NEXT)
+                }
+                return wrong
+            }
+            #expect(mismatches == 0)
+        }
+    }
+
+    @Test func inlineCommittedEntriesSurviveRestart() async throws {
+        try await withTemporaryDirectory { dir in
+            do {
+                let cache = try ResponseCache(ResponseCacheConfig(directory: dir))
+                for n in 0..<10 { await cache.store(key(n), response(n)) }
+                #expect(cache.stats().inlineCommits == 10)
+                cache.close()
+            }
+            let reopened = try ResponseCache(ResponseCacheConfig(directory: dir))
+            defer { reopened.close() }
+            for n in 0..<10 { #expect(reopened.lookup(key(n), now: 1_000_001) == response(n)) }
+            #expect(entryCounts(reopened) == (10, 10))
+        }
+    }
+
+    @Test func storeAfterCloseIsCountedNotCommitted() async throws {
+        try await withTemporaryDirectory { dir in
+            let cache = try ResponseCache(ResponseCacheConfig(directory: dir))
+            let other = try ResponseCache(ResponseCacheConfig(directory: dir))
+            defer { other.close() }
+            cache.close()
+            await cache.store(key(1), response(1))
+            #expect(cache.stats().writeErrors == 1)
+            #expect(cache.stats().inlineCommits == 0)
+            #expect(other.lookup(key(1), now: 1_000_001) == nil)
         }
     }
 }

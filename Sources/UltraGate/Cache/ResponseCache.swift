@@ -30,10 +30,12 @@ public struct CacheStats: Sendable, Equatable {
     public var oversizedSkipped: Int
     /// Write transactions committed for `store` (each may hold many entries).
     public var commits: Int
+    /// Of `commits`, those done on the storing caller's thread (one entry each, at low load).
+    public var inlineCommits: Int
 }
 
-/// The on-disk response cache: LMDB, read inline on the caller's thread, written by one
-/// group-commit thread. Several instances and processes may share a directory.
+/// The on-disk response cache: LMDB, read inline on the caller's thread, written inline at low load
+/// and by one group-commit thread under load. Several instances and processes may share a directory.
 public final class ResponseCache: @unchecked Sendable {
     public let config: ResponseCacheConfig
     let environment: CacheEnvironment
@@ -69,10 +71,19 @@ public final class ResponseCache: @unchecked Sendable {
 
     /// Stores `value` under `key`, returning once the transaction holding it has committed. Failures
     /// (full map, oversized value, closed cache) are counted in `stats()`, never thrown.
+    ///
+    /// At low load the commit runs right here (no thread hop: ~2 wake-ups saved); otherwise, or if
+    /// that fails, the entry goes to the writer thread's next group commit.
     public func store(_ key: CacheKey, _ value: CachedResponse) async {
         let encoded = value.encoded()
+        if writer.commitInline(key: key.bytes, value: encoded, createdAt: value.createdAt) { return }
+        await storeQueued(key, encoded: encoded, createdAt: value.createdAt)
+    }
+
+    /// The writer-thread path of `store`, on its own so tests can mix it with inline commits.
+    func storeQueued(_ key: CacheKey, encoded: [UInt8], createdAt: Double) async {
         await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
-            let job = CacheWriter.Job(key: key.bytes, value: encoded, createdAt: value.createdAt, done: done)
+            let job = CacheWriter.Job(key: key.bytes, value: encoded, createdAt: createdAt, done: done)
             if !writer.enqueue(job) {
                 counters.update { $0.writeErrors += 1 }
                 done.resume()
@@ -92,7 +103,8 @@ public final class ResponseCache: @unchecked Sendable {
         return CacheStats(
             entries: pages?.entries ?? 0, usedBytes: (pages?.used ?? 0) * (pages?.pageSize ?? 0),
             mapSize: env.lmdb.info.me_mapsize, evictions: c.evictions, expiredRemoved: c.expiredRemoved,
-            writeErrors: c.writeErrors, oversizedSkipped: c.oversizedSkipped, commits: c.commits)
+            writeErrors: c.writeErrors, oversizedSkipped: c.oversizedSkipped, commits: c.commits,
+            inlineCommits: c.inlineCommits)
     }
 
     /// Empties the cache in one write transaction. Other instances and processes keep working: their
