@@ -28,7 +28,9 @@ final class TestHTTPClient: @unchecked Sendable {
         let rc = withUnsafePointer(to: &addr) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
-        guard rc == 0 else { close(fd); throw TestClientError.connect(errno) }
+        // No close here: a class whose stored properties are all set runs its deinit even when the
+        // init throws, and that deinit closes `fd` (closing it twice could close another test's socket).
+        guard rc == 0 else { throw TestClientError.connect(errno) }
         var tv = timeval(tv_sec: Int(timeout), tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
     }
