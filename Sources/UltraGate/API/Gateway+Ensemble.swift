@@ -35,7 +35,7 @@ extension Gateway {
         let (flight, created) = flights.join(key, streaming: chat.stream)
         if created {
             let flights = self.flights
-            flight.start(onAbandon: { flights.remove(key, flight) }) { [self] flight in
+            flight.start(executor: responder.taskExecutor, onAbandon: { flights.remove(key, flight) }) { [self] flight in
                 await runEnsembleFlight(flight, key: key, spec: spec, chat: chat, cacheControl: cacheControl, requestID: context.id)
             }
         }

@@ -241,7 +241,7 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
         let (flight, created) = flights.join(key, streaming: chat.stream)
         if created {
             let flights = self.flights
-            flight.start(onAbandon: { flights.remove(key, flight) }) { [self] flight in
+            flight.start(executor: responder.taskExecutor, onAbandon: { flights.remove(key, flight) }) { [self] flight in
                 await runFlight(flight, key: key, route: route, chat: chat, cacheControl: cacheControl, requestID: context.id)
             }
         }

@@ -52,11 +52,12 @@ public final class CompletionFlight: @unchecked Sendable {
     /// Starts the work; `onAbandon` runs if every subscriber leaves before it ends. The work begins
     /// at once on the calling thread (an event loop), up to its first suspension: a miss reaches the
     /// upstream without first waiting for a thread of the cooperative pool to wake up.
-    public func start(onAbandon: @escaping @Sendable () -> Void, _ work: @escaping @Sendable (CompletionFlight) async -> Void) {
+    public func start(executor: (any TaskExecutor)? = nil, onAbandon: @escaping @Sendable () -> Void,
+                      _ work: @escaping @Sendable (CompletionFlight) async -> Void) {
         lock.lock()
         self.onAbandon = onAbandon
         lock.unlock()
-        let task = Task.immediate { await work(self) }
+        let task = Task.immediate(executorPreference: executor) { await work(self) }
         lock.lock()
         self.task = task
         let cancelNow = abandoned

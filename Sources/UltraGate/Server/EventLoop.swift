@@ -29,6 +29,8 @@ final class EventLoop: @unchecked Sendable {
     private var pending: [() -> Void] = []
     private var wakePending = false
     private var stopRequested = false
+    /// Set when the loop thread has exited: work handed in afterwards runs elsewhere.
+    private var exited = false
     private let finished = DispatchSemaphore(value: 0)
 
     init(index: Int, server: HTTPServer) throws {
@@ -65,6 +67,23 @@ final class EventLoop: @unchecked Sendable {
             return
         }
         lock.lock()
+        pending.append(work)
+        let needsWake = !wakePending
+        wakePending = true
+        lock.unlock()
+        if needsWake { _ = ug_eventfd_signal(wakeFD) }
+    }
+
+    /// Queues `work` for the loop thread (never inline), waking the loop. After the loop exited,
+    /// `work` runs on a global queue so nothing handed in is ever lost.
+    func submit(_ work: @escaping () -> Void) {
+        lock.lock()
+        if exited {
+            lock.unlock()
+            nonisolated(unsafe) let work = work
+            DispatchQueue.global().async { work() }
+            return
+        }
         pending.append(work)
         let needsWake = !wakePending
         wakePending = true
@@ -140,6 +159,12 @@ final class EventLoop: @unchecked Sendable {
         }
         for connection in Array(connections.values) { connection.close() }
         runPending()
+        lock.lock()
+        exited = true
+        let leftover = pending
+        pending = []
+        lock.unlock()
+        for item in leftover { item() }
     }
 
     private func runPending() {
@@ -237,5 +262,15 @@ enum HTTPServerError: Error, CustomStringConvertible {
         case .system(let what, let code): return "\(what) failed: \(String(cString: strerror(code)))"
         case .invalidAddress(let host): return "invalid listen address \(host)"
         }
+    }
+}
+
+/// Swift tasks that prefer this loop as their executor run their jobs on the loop thread: a cache
+/// miss started here comes back here when its upstream answer arrives, and is answered without
+/// another thread hand-off.
+extension EventLoop: TaskExecutor {
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        submit { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
     }
 }

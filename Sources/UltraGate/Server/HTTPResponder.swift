@@ -28,6 +28,10 @@ public final class HTTPResponder: @unchecked Sendable {
         self.head = head
     }
 
+    /// The executor of the connection's event loop: work for this request preferring it runs on the
+    /// loop thread.
+    public var taskExecutor: any TaskExecutor { loop }
+
     /// True once the client disconnected before its answer was complete.
     public var isClientGone: Bool {
         lock.lock()
