@@ -67,7 +67,7 @@ def test_masked_key_echoed_by_the_provider_is_scrubbed(make_fake, make_gateway):
     assert "wxyz" not in r.text and "****" not in r.text and "[redacted]" in r.text
 
 
-def test_half_closed_client_gets_its_answer_and_the_request_ends(make_gateway):
+def test_client_closing_mid_request_ends_it_without_spinning(make_gateway):
     gw = make_gateway(config={"mock": {"latency_ms": 300}})
     body = json.dumps({"model": "mock-gpt", "messages": [{"role": "user", "content": "half close"}]}).encode()
     s = socket.create_connection(("127.0.0.1", gw.port), timeout=10)
@@ -80,8 +80,8 @@ def test_half_closed_client_gets_its_answer_and_the_request_ends(make_gateway):
         if not chunk:
             break
         data += chunk
-    assert data.startswith(b"HTTP/1.1 200")
-    time.sleep(0.3)
+    assert data == b""  # the request was abandoned with the connection
+    time.sleep(0.6)
     metrics = requests.get(gw.base_url + "/metrics", timeout=10).text
     line = [l for l in metrics.splitlines() if l.startswith("ultragate_in_flight_requests ")][0]
     assert float(line.split()[1]) == 1  # only the /metrics request itself

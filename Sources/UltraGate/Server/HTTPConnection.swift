@@ -105,10 +105,10 @@ final class HTTPConnection {
         if gotBytes { processInput() }
         guard sawEOF, !isClosed else { return }
         switch state {
-        case .responding(let responder):
-            // A streaming client that goes away is gone for good; a plain request may have
-            // half-closed after sending, so its answer is still written (and then we close).
-            if responder.isStreaming { close() }
+        case .responding:
+            // The client closed its side while its answer is still being made: like nginx and Go's
+            // net/http, take that as "gone", so the upstream call nobody will read is cancelled.
+            close()
         case .idle:
             if outputOffset >= output.count { close() } else { closeWhenFlushed = true }
         case .closed:
