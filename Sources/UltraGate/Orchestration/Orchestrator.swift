@@ -39,39 +39,15 @@ public struct Orchestrator: Sendable {
     }
 
     public func complete(_ route: ModelRoute, body: JSONObject, requestID: String) async throws(GatewayError) -> CallOutcome {
-        var failures: [(ModelRoute, ProviderError)] = []
-        let routes = chain(for: route)
-        for (index, candidate) in routes.enumerated() {
-            if index > 0 { events.fallback(routes[index - 1], candidate) }
-            let request = ProviderRequest(body: candidate.upstreamBody(body), requestID: requestID, timeouts: candidate.timeouts)
-            let policy = RetryPolicy(candidate.retry)
-            let started = Date().timeIntervalSince1970
-            var attempt = 0
-            while true {
-                attempt += 1
-                if Task.isCancelled { throw GatewayError.clientClosed }
-                let t0 = DispatchTime.now().uptimeNanoseconds
-                do {
-                    var completion = try await candidate.provider.complete(request)
-                    let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
-                    events.upstreamFinished(candidate, seconds, nil)
-                    completion["model"] = .string(candidate.name)
-                    return CallOutcome(completion: completion, route: candidate, upstreamSeconds: seconds,
-                                       timeToFirstToken: nil, attempts: attempt)
-                } catch {
-                    if Task.isCancelled { throw GatewayError.clientClosed }
-                    let failure = Orchestrator.providerError(error, provider: candidate.providerName)
-                    let wait = policy.delay(after: attempt, error: failure, elapsed: Date().timeIntervalSince1970 - started)
-                    events.attemptFailed(candidate, failure, wait != nil)
-                    guard let wait else {
-                        failures.append((candidate, failure))
-                        break
-                    }
-                    do { try await sleep(wait) } catch { throw GatewayError.clientClosed }
-                }
-            }
+        try await withRetriesAndFallbacks(route, body: body, requestID: requestID) { candidate, request, attempt in
+            let t0 = Clock.nanos()
+            var completion = try await candidate.provider.complete(request)
+            let seconds = Double(Clock.nanos() - t0) / 1e9
+            events.upstreamFinished(candidate, seconds, nil)
+            completion["model"] = .string(candidate.name)
+            return CallOutcome(completion: completion, route: candidate, upstreamSeconds: seconds,
+                               timeToFirstToken: nil, attempts: attempt)
         }
-        throw Orchestrator.combinedError(failures)
     }
 
     /// Streams a model route. `onChunk` receives each `chat.completion.chunk` (model set to the
@@ -79,49 +55,68 @@ public struct Orchestrator: Sendable {
     public func stream(_ route: ModelRoute, body: JSONObject, requestID: String,
                        onStart: @Sendable (ModelRoute) -> Void = { _ in },
                        onChunk: @Sendable (JSONObject) async -> Void) async throws(GatewayError) -> CallOutcome {
+        try await withRetriesAndFallbacks(route, body: body, requestID: requestID) { candidate, request, attempt in
+            let t0 = Clock.nanos()
+            var delivered = false
+            var ttft: Double?
+            var assembler = ChatStreamAssembler()
+            do {
+                let chunks = try await candidate.provider.stream(request)
+                for try await var chunk in chunks {
+                    if ttft == nil { ttft = Double(Clock.nanos() - t0) / 1e9 }
+                    chunk["model"] = .string(candidate.name)
+                    if !delivered {
+                        delivered = true
+                        onStart(candidate)
+                    }
+                    assembler.add(chunk)
+                    await onChunk(chunk)
+                }
+            } catch {
+                guard delivered, !Task.isCancelled else { throw error }
+                // Part of the answer already reached the client: no retry, no fallback.
+                let failure = Orchestrator.providerError(error, provider: candidate.providerName)
+                events.attemptFailed(candidate, failure, false)
+                throw FinalFailure(error: failure.gatewayError)
+            }
+            if Task.isCancelled { throw FinalFailure(error: .clientClosed) }
+            let seconds = Double(Clock.nanos() - t0) / 1e9
+            events.upstreamFinished(candidate, seconds, ttft)
+            var completion = assembler.completion()
+            completion["model"] = .string(candidate.name)
+            return CallOutcome(completion: completion, route: candidate, upstreamSeconds: seconds,
+                               timeToFirstToken: ttft, attempts: attempt)
+        }
+    }
+
+    /// A failure that ends the call at once: no retry, no fallback.
+    struct FinalFailure: Error { let error: GatewayError }
+
+    /// Runs `attempt` on the route, then on each fallback, retrying each as its policy allows.
+    private func withRetriesAndFallbacks(
+        _ route: ModelRoute, body: JSONObject, requestID: String,
+        _ attempt: (ModelRoute, ProviderRequest, Int) async throws -> CallOutcome
+    ) async throws(GatewayError) -> CallOutcome {
         var failures: [(ModelRoute, ProviderError)] = []
         let routes = chain(for: route)
         for (index, candidate) in routes.enumerated() {
             if index > 0 { events.fallback(routes[index - 1], candidate) }
             let request = ProviderRequest(body: candidate.upstreamBody(body), requestID: requestID, timeouts: candidate.timeouts)
             let policy = RetryPolicy(candidate.retry)
-            let started = Date().timeIntervalSince1970
-            var attempt = 0
+            let started = Clock.nanos()
+            var number = 0
             while true {
-                attempt += 1
+                number += 1
                 if Task.isCancelled { throw GatewayError.clientClosed }
-                let t0 = DispatchTime.now().uptimeNanoseconds
-                var delivered = false
-                var ttft: Double?
-                var assembler = ChatStreamAssembler()
                 do {
-                    let chunks = try await candidate.provider.stream(request)
-                    for try await var chunk in chunks {
-                        if ttft == nil { ttft = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9 }
-                        chunk["model"] = .string(candidate.name)
-                        if !delivered {
-                            delivered = true
-                            onStart(candidate)
-                        }
-                        assembler.add(chunk)
-                        await onChunk(chunk)
-                    }
-                    if Task.isCancelled { throw GatewayError.clientClosed }
-                    let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
-                    events.upstreamFinished(candidate, seconds, ttft)
-                    var completion = assembler.completion()
-                    completion["model"] = .string(candidate.name)
-                    return CallOutcome(completion: completion, route: candidate, upstreamSeconds: seconds,
-                                       timeToFirstToken: ttft, attempts: attempt)
+                    return try await attempt(candidate, request, number)
+                } catch let final as FinalFailure {
+                    throw final.error
                 } catch {
                     if Task.isCancelled { throw GatewayError.clientClosed }
                     let failure = Orchestrator.providerError(error, provider: candidate.providerName)
-                    if delivered {
-                        // Part of the answer already reached the client: no retry, no fallback.
-                        events.attemptFailed(candidate, failure, false)
-                        throw failure.gatewayError
-                    }
-                    let wait = policy.delay(after: attempt, error: failure, elapsed: Date().timeIntervalSince1970 - started)
+                    let elapsed = Double(Clock.nanos() - started) / 1e9
+                    let wait = policy.delay(after: number, error: failure, elapsed: elapsed)
                     events.attemptFailed(candidate, failure, wait != nil)
                     guard let wait else {
                         failures.append((candidate, failure))
