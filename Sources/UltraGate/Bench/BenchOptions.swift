@@ -62,13 +62,8 @@ public struct BenchOptions: Equatable, Sendable {
         var url: String?
         var options = BenchOptions(target: BenchTarget(host: "127.0.0.1", port: 8080, path: "/v1/chat/completions"))
         var sawRequests = false
-        var rest = arguments[...]
-        while let raw = rest.popFirst() {
-            var flag = raw
-            if raw.hasPrefix("--"), let eq = raw.firstIndex(of: "=") {
-                flag = String(raw[..<eq])
-                rest.insert(String(raw[raw.index(after: eq)...]), at: rest.startIndex)
-            }
+        var rest = CommandLineParser.splittingFlagValues(arguments)[...]
+        while let flag = rest.popFirst() {
             switch flag {
             case "--url": url = try value(flag, &rest)
             case "--model", "-m": options.model = try value(flag, &rest)
@@ -90,7 +85,7 @@ public struct BenchOptions: Equatable, Sendable {
             case "--threads", "-t": options.threads = try integer(flag, &rest, 1...64)
             case "--timeout": options.timeout = try number(flag, &rest, positive: true)
             case "--no-progress": options.progress = false
-            default: throw UsageError("unknown option `\(raw)` for `ultragate bench`; run `ultragate bench --help`")
+            default: throw UsageError("unknown option `\(flag)` for `ultragate bench`; run `ultragate bench --help`")
             }
         }
         guard let url else { throw UsageError("`ultragate bench` needs --url (e.g. --url http://127.0.0.1:8080/v1)") }

@@ -94,15 +94,18 @@ public enum CommandLineParser {
         }
     }
 
+    /// `--flag=value` becomes `--flag`, `value`, so every parser handles one form.
+    public static func splittingFlagValues(_ arguments: [String]) -> [String] {
+        arguments.flatMap { arg -> [String] in
+            guard arg.hasPrefix("--"), let eq = arg.firstIndex(of: "=") else { return [arg] }
+            return [String(arg[..<eq]), String(arg[arg.index(after: eq)...])]
+        }
+    }
+
     static func parseServe(_ arguments: [String]) throws(UsageError) -> ServeOptions {
         var options = ServeOptions()
-        var rest = arguments[...]
-        while let raw = rest.popFirst() {
-            var flag = raw
-            if raw.hasPrefix("--"), let eq = raw.firstIndex(of: "=") {
-                flag = String(raw[..<eq])
-                rest.insert(String(raw[raw.index(after: eq)...]), at: rest.startIndex)
-            }
+        var rest = splittingFlagValues(arguments)[...]
+        while let flag = rest.popFirst() {
             switch flag {
             case "--host": options.host = try value(for: flag, &rest)
             case "--port", "-p":
@@ -117,7 +120,7 @@ public enum CommandLineParser {
                 options.threads = n
             case "--mock": options.mock = true
             case "--no-cache": options.noCache = true
-            default: throw UsageError("unknown option `\(raw)` for `ultragate serve`; run `ultragate --help`")
+            default: throw UsageError("unknown option `\(flag)` for `ultragate serve`; run `ultragate --help`")
             }
         }
         return options
