@@ -25,6 +25,10 @@ def config(**council):
     }
 
 
+def make_gateway_last_url(raw):
+    return str(raw.http_request.url).split("/v1/")[0]
+
+
 def client_for(gateway):
     return openai.OpenAI(base_url=gateway.base_url + "/v1", api_key="unused", max_retries=0)
 
@@ -49,6 +53,11 @@ def test_configured_ensemble_synthesizes_and_reports_members(make_gateway):
         assert member["provider"] == "mock" and member["content"] and member["latency_ms"] >= 100
     member_total = sum(m["usage"]["total_tokens"] for m in ultra["members"])
     assert completion.usage.total_tokens > member_total  # members plus the synthesis call
+    timing = dict(p.strip().split(";dur=") for p in raw.headers["server-timing"].split(","))
+    assert float(timing["synth"]) >= 100 and float(timing["upstream"]) >= float(timing["synth"])
+    import requests
+    metrics = requests.get(make_gateway_last_url(raw) + "/metrics").text
+    assert 'ultragate_ensemble_members_total{ensemble="council",result="ok"} 3' in metrics
     # The complete result is cached under the ensemble request.
     again = client.chat.completions.with_raw_response.create(model="council", messages=MESSAGES)
     assert again.headers["x-cache"] == "HIT"

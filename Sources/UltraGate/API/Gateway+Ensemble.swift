@@ -50,6 +50,9 @@ extension Gateway {
             let outcome = flight.streaming
                 ? try await runner.runStreaming(spec, body: chat.body, requestID: requestID) { flight.publish(.chunk($0)) }
                 : try await runner.run(spec, body: chat.body, requestID: requestID)
+            for member in outcome.completion["ultra"]?["members"]?.arrayValue ?? [] {
+                metrics.recordEnsembleMember(ensemble: spec.name, result: member["status"]?.stringValue ?? "ok")
+            }
             let body = JSONWriter.serialize(.object(outcome.completion))
             let call = CallOutcome(completion: outcome.completion, route: ensembleRoute(spec), upstreamSeconds: outcome.seconds,
                                    timeToFirstToken: nil, attempts: 1)

@@ -381,6 +381,9 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
         let usage = Usage(result.outcome.completion)
         context.upstreamSeconds = result.outcome.upstreamSeconds
         context.timing.record(.upstream, seconds: result.outcome.upstreamSeconds)
+        if let synthesisMs = result.outcome.completion["ultra"]?["synthesis_latency_ms"]?.doubleValue {
+            context.timing.record(.synth, seconds: synthesisMs / 1000)
+        }
         context.provider = result.outcome.route.providerName
         context.promptTokens = usage.prompt
         context.completionTokens = usage.completion
