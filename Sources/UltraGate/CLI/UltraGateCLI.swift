@@ -63,7 +63,17 @@ public enum UltraGateCLI {
         }
     }
 
+    /// Each client connection and each upstream connection is a descriptor: raise the soft limit
+    /// to the hard one, as nginx (`worker_rlimit_nofile`) and Go's runtime do.
+    static func raiseDescriptorLimit() {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
+        limit.rlim_cur = limit.rlim_max
+        _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+    }
+
     static func serve(_ options: ServeOptions) -> Int32 {
+        raiseDescriptorLimit()
         guard var config = loadConfig(options.config) else { return 2 }
         if let host = options.host { config.server.host = host }
         if let port = options.port { config.server.port = port }
