@@ -54,8 +54,14 @@ final class FakeOpenAIServer: @unchecked Sendable {
 
     var requestsServed: Int { lock.withLock { counter } }
 
+    /// Idempotent: `stop()` and then deinit must not close the listener twice (the second close
+    /// could hit a descriptor number another test has been given since).
     func stop() {
-        lock.withLock { stopped = true }
+        let first = lock.withLock { () -> Bool in
+            defer { stopped = true }
+            return !stopped
+        }
+        guard first else { return }
         shutdown(listener, Int32(SHUT_RDWR))
         close(listener)
     }

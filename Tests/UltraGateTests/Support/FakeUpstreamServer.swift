@@ -281,17 +281,19 @@ extension FakeUpstreamServer {
         }
 
         func stop() {
-            let fds: Set<Int32>? = locked { state in
-                if state.stopped { return nil }
+            // Shutting down under the lock that also guards each close: a descriptor closed (and
+            // its number reused by another test) in between must never be shut down.
+            let first: Bool = locked { state in
+                if state.stopped { return false }
                 state.stopped = true
-                return state.openFDs
+                for fd in state.openFDs { shutdown(fd, LinuxSocket.shutReadWrite) }
+                return true
             }
-            guard let fds else { return }
+            guard first else { return }
             var byte: UInt8 = 1
             _ = write(stopPipe.write, &byte, 1)
             // shutdown wakes threads blocked in accept/recv/send; the owners close their fds.
             shutdown(listenFD, LinuxSocket.shutReadWrite)
-            for fd in fds { shutdown(fd, LinuxSocket.shutReadWrite) }
             _ = threads.wait(timeout: .now() + 5)
             close(listenFD)
             close(stopPipe.read)
@@ -344,8 +346,10 @@ extension FakeUpstreamServer {
                 var lingerOff = linger(l_onoff: 1, l_linger: 0)
                 setsockopt(fd, SOL_SOCKET, SO_LINGER, &lingerOff, socklen_t(MemoryLayout<linger>.size))
             }
-            locked { _ = $0.openFDs.remove(fd) }
-            close(fd)
+            locked { state in
+                state.openFDs.remove(fd)
+                close(fd)
+            }
         }
 
         // MARK: requests
