@@ -147,6 +147,7 @@ final class EventLoop: @unchecked Sendable {
                     }
                 }
             }
+            flushQueued()
             if now - lastSweep >= 0.5 {
                 lastSweep = now
                 updateDate()
@@ -157,6 +158,7 @@ final class EventLoop: @unchecked Sendable {
             lock.unlock()
             if stop || (draining && connections.isEmpty) { break }
         }
+        flushQueued()
         for connection in Array(connections.values) { connection.close() }
         runPending()
         lock.lock()
@@ -210,6 +212,18 @@ final class EventLoop: @unchecked Sendable {
     }
 
     private var acceptPausedUntil: Double?
+    /// Connections with stream output to send at the end of this iteration.
+    private var flushQueue: [HTTPConnection] = []
+
+    func flushLater(_ connection: HTTPConnection) { flushQueue.append(connection) }
+
+    private func flushQueued() {
+        while !flushQueue.isEmpty {
+            let batch = flushQueue
+            flushQueue.removeAll(keepingCapacity: true)
+            for connection in batch { connection.flushScheduledOutput() }
+        }
+    }
 
     private func pauseAccepting(_ listenFD: Int32) {
         guard acceptPausedUntil == nil else { return }

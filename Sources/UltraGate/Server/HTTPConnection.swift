@@ -185,7 +185,7 @@ final class HTTPConnection {
         responder.status = status
         HTTPResponseHead.serialize(status: status, headers: headers, contentLength: nil, chunked: chunked,
                                    keepAlive: chunked && keepAlive(for: responder), date: loop.dateHeader, into: &output)
-        flush()
+        scheduleFlush()
     }
 
     func writeStreamChunk(_ responder: HTTPResponder, _ bytes: [UInt8]) {
@@ -200,6 +200,23 @@ final class HTTPConnection {
             close()
             return
         }
+        scheduleFlush()
+    }
+
+    /// Stream pieces are sent once per loop iteration: chunks produced together leave in one
+    /// `send` instead of one system call each.
+    private var flushScheduled = false
+
+    private func scheduleFlush() {
+        guard !flushScheduled else { return }
+        flushScheduled = true
+        loop.flushLater(self)
+    }
+
+    /// Called by the loop at the end of an iteration.
+    func flushScheduledOutput() {
+        guard flushScheduled else { return }
+        flushScheduled = false
         flush()
     }
 
