@@ -40,12 +40,6 @@ public final class CompletionFlight: @unchecked Sendable {
         return true
     }
 
-    /// True once every subscriber left and the work was cancelled: newcomers start a new flight.
-    public var isAbandoned: Bool {
-        lock.lock()
-        defer { lock.unlock() }
-        return abandoned
-    }
 
     public init(streaming: Bool) { self.streaming = streaming }
 
@@ -97,12 +91,6 @@ public final class CompletionFlight: @unchecked Sendable {
         }
     }
 
-    public var subscriberCount: Int {
-        lock.lock()
-        defer { lock.unlock() }
-        return subscribers.count
-    }
-
     public func publish(_ event: Event) {
         lock.lock()
         defer { lock.unlock() }
@@ -142,9 +130,4 @@ public final class FlightTable: @unchecked Sendable {
         lock.unlock()
     }
 
-    public var count: Int {
-        lock.lock()
-        defer { lock.unlock() }
-        return flights.count
-    }
 }

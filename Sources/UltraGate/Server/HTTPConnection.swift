@@ -133,7 +133,6 @@ final class HTTPConnection {
                 partialSince = parser.hasPartialRequest ? loop.now : nil
                 let responder = HTTPResponder(connection: self, loop: loop, head: request.head)
                 state = .responding(responder)
-                loop.server.requestStarted()
                 loop.server.handler.handle(request, responder)
                 if case .responding = state, parser.bufferedByteCount > HTTPConnection.maxBufferedInputWhileBusy {
                     readInterest = false
@@ -233,7 +232,6 @@ final class HTTPConnection {
 
     private func finishResponse(keepAlive: Bool) {
         state = .idle
-        loop.server.requestFinished()
         lastActivity = loop.now
         if !keepAlive { closeWhenFlushed = true }
         if !readInterest && !peerHalfClosed {
@@ -315,7 +313,6 @@ final class HTTPConnection {
         output = []
         loop.connectionClosed(self)
         if case .responding(let responder) = previous {
-            loop.server.requestFinished()
             responder.markClientGone()
         }
     }

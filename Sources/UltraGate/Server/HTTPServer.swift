@@ -1,6 +1,5 @@
 import CUltraGateShims
 import Foundation
-import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -17,9 +16,7 @@ public final class HTTPServer: @unchecked Sendable {
     public private(set) var boundPort: Int = 0
     private(set) var shutdownDeadline: Double = .infinity
 
-    private let openConnectionCount = Atomic<Int>(0)
-    private let inFlightCount = Atomic<Int>(0)
-    /// Called with +1/−1 as connections open and close (for metrics).
+    /// Called with +1/−1 as connections open and close (for metrics). Set before `start()`.
     public var onConnectionCountChange: (@Sendable (Int) -> Void)?
 
     public init(config: HTTPServerConfig, handler: HTTPHandler) {
@@ -27,19 +24,8 @@ public final class HTTPServer: @unchecked Sendable {
         self.handler = handler
     }
 
-    public var openConnections: Int { openConnectionCount.load(ordering: .relaxed) }
-    public var inFlightRequests: Int { inFlightCount.load(ordering: .relaxed) }
-
-    func connectionOpened() {
-        openConnectionCount.wrappingAdd(1, ordering: .relaxed)
-        onConnectionCountChange?(1)
-    }
-    func connectionClosed() {
-        openConnectionCount.wrappingSubtract(1, ordering: .relaxed)
-        onConnectionCountChange?(-1)
-    }
-    func requestStarted() { inFlightCount.wrappingAdd(1, ordering: .relaxed) }
-    func requestFinished() { inFlightCount.wrappingSubtract(1, ordering: .relaxed) }
+    func connectionOpened() { onConnectionCountChange?(1) }
+    func connectionClosed() { onConnectionCountChange?(-1) }
 
     public func start() throws {
         listenFD = try HTTPServer.makeListeningSocket(host: config.host, port: config.port)
