@@ -12,6 +12,25 @@ final class EventLoop: @unchecked Sendable {
     static let listenToken: UInt64 = .max
     static let wakeToken: UInt64 = .max - 1
 
+    /// The loop whose thread this is, if any: upstream transfers started here run on this loop.
+    static var current: EventLoop? {
+        guard let pointer = pthread_getspecific(currentKey) else { return nil }
+        return Unmanaged<EventLoop>.fromOpaque(pointer).takeUnretainedValue()
+    }
+
+    private static let currentKey: pthread_key_t = {
+        var key = pthread_key_t()
+        pthread_key_create(&key, nil)
+        return key
+    }()
+
+    /// Loop-thread state: extra descriptor sources (libcurl multis) keyed by slot. Their epoll
+    /// tokens are `slot << 32 | fd`, slot ≥ 1, which no client fd (< 2^32) or listen/wake token
+    /// can equal.
+    private var sources: [UInt32: any EventLoopSource] = [:]
+    private var sourceSlots: [UInt64: UInt32] = [:]
+    private var nextSourceSlot: UInt32 = 1
+
     let index: Int
     let server: HTTPServer
     let epollFD: Int32
@@ -95,6 +114,7 @@ final class EventLoop: @unchecked Sendable {
         _ = ug_epoll_ctl(epollFD, UG_EPOLL_CTL_ADD, listenFD, UG_EPOLLIN | UG_EPOLLEXCLUSIVE, EventLoop.listenToken)
         let thread = Thread { [self] in
             self.threadID = pthread_self()
+            pthread_setspecific(EventLoop.currentKey, Unmanaged.passUnretained(self).toOpaque())
             self.run(listenFD: listenFD)
             self.finished.signal()
         }
@@ -130,7 +150,10 @@ final class EventLoop: @unchecked Sendable {
         var lastSweep = now
         updateDate()
         while true {
-            let timeout: Int32 = acceptPausedUntil == nil ? 250 : 20
+            var timeout: Int32 = acceptPausedUntil == nil ? 250 : 20
+            if !sources.isEmpty {
+                for source in sources.values { timeout = min(timeout, source.timeoutMs()) }
+            }
             let n = events.withUnsafeMutableBufferPointer { ug_epoll_wait(epollFD, $0.baseAddress, 256, timeout) }
             now = EventLoop.monotonicNow()
             resumeAcceptingIfDue(listenFD)
@@ -140,12 +163,18 @@ final class EventLoop: @unchecked Sendable {
                     switch event.data {
                     case EventLoop.listenToken: acceptConnections(listenFD)
                     case EventLoop.wakeToken: runPending()
+                    case let token where token >> 32 != 0:
+                        sources[UInt32(truncatingIfNeeded: token >> 32)]?
+                            .handleEvent(fd: Int32(truncatingIfNeeded: token), events: event.events)
                     default:
                         if let connection = connections[Int32(truncatingIfNeeded: event.data)] {
                             connection.handleEvents(event.events)
                         }
                     }
                 }
+            }
+            if !sources.isEmpty {
+                for source in Array(sources.values) { source.afterEvents() }
             }
             flushQueued()
             if now - lastSweep >= 0.5 {
@@ -161,6 +190,8 @@ final class EventLoop: @unchecked Sendable {
         flushQueued()
         for connection in Array(connections.values) { connection.close() }
         runPending()
+        for slot in Array(sources.keys) { removeSource(slot: slot) }
+        pthread_setspecific(EventLoop.currentKey, nil)
         lock.lock()
         exited = true
         let leftover = pending
@@ -259,6 +290,33 @@ final class EventLoop: @unchecked Sendable {
         if read { mask |= UG_EPOLLIN | UG_EPOLLRDHUP }
         if write { mask |= UG_EPOLLOUT }
         _ = ug_epoll_ctl(epollFD, UG_EPOLL_CTL_MOD, fd, mask, UInt64(UInt32(bitPattern: fd)))
+    }
+
+    // MARK: Extra descriptor sources (loop thread)
+
+    /// The source registered under `key`, created by `make(slot)` on first use.
+    func source(forKey key: UInt64, make: (UInt32) -> (any EventLoopSource)?) -> (any EventLoopSource)? {
+        if let slot = sourceSlots[key] { return sources[slot] }
+        let slot = nextSourceSlot
+        guard let source = make(slot) else { return nil }
+        nextSourceSlot += 1
+        sources[slot] = source
+        sourceSlots[key] = slot
+        return source
+    }
+
+    func removeSource(forKey key: UInt64) {
+        if let slot = sourceSlots[key] { removeSource(slot: slot) }
+    }
+
+    private func removeSource(slot: UInt32) {
+        guard let source = sources.removeValue(forKey: slot) else { return }
+        sourceSlots = sourceSlots.filter { $0.value != slot }
+        source.loopDetached()
+    }
+
+    static func sourceToken(slot: UInt32, fd: Int32) -> UInt64 {
+        UInt64(slot) << 32 | UInt64(UInt32(bitPattern: fd))
     }
 
     func connectionClosed(_ connection: HTTPConnection) {
