@@ -30,6 +30,10 @@ final class EventLoop: @unchecked Sendable {
     private var sources: [UInt32: any EventLoopSource] = [:]
     private var sourceSlots: [UInt64: UInt32] = [:]
     private var nextSourceSlot: UInt32 = 1
+    /// Loop-thread state: task jobs enqueued from this very thread (an upstream answer resuming
+    /// its task), run before the loop next sleeps; no eventfd round trip needed.
+    private var localJobs: [UnownedJob] = []
+    private var acceptsLocalJobs = false
 
     let index: Int
     let server: HTTPServer
@@ -149,11 +153,13 @@ final class EventLoop: @unchecked Sendable {
         var events = [ug_event](repeating: ug_event(), count: 256)
         var lastSweep = now
         updateDate()
+        acceptsLocalJobs = true
         while true {
             var timeout: Int32 = acceptPausedUntil == nil ? 250 : 20
             if !sources.isEmpty {
                 for source in sources.values { timeout = min(timeout, source.timeoutMs()) }
             }
+            if !localJobs.isEmpty { timeout = 0 }
             let n = events.withUnsafeMutableBufferPointer { ug_epoll_wait(epollFD, $0.baseAddress, 256, timeout) }
             now = EventLoop.monotonicNow()
             resumeAcceptingIfDue(listenFD)
@@ -176,6 +182,7 @@ final class EventLoop: @unchecked Sendable {
             if !sources.isEmpty {
                 for source in Array(sources.values) { source.afterEvents() }
             }
+            if !localJobs.isEmpty { runLocalJobs() }
             flushQueued()
             if now - lastSweep >= 0.5 {
                 lastSweep = now
@@ -187,6 +194,8 @@ final class EventLoop: @unchecked Sendable {
             lock.unlock()
             if stop || (draining && connections.isEmpty) { break }
         }
+        acceptsLocalJobs = false
+        runLocalJobs()
         flushQueued()
         for connection in Array(connections.values) { connection.close() }
         runPending()
@@ -198,6 +207,18 @@ final class EventLoop: @unchecked Sendable {
         pending = []
         lock.unlock()
         for item in leftover { item() }
+    }
+
+    /// Runs the jobs queued from this thread; a few rounds at most, so tasks that keep
+    /// re-enqueueing themselves cannot starve the sockets (the loop then polls without sleeping).
+    private func runLocalJobs() {
+        var rounds = 0
+        while !localJobs.isEmpty && rounds < 4 {
+            let batch = localJobs
+            localJobs.removeAll(keepingCapacity: true)
+            for job in batch { job.runSynchronously(on: asUnownedTaskExecutor()) }
+            rounds += 1
+        }
     }
 
     private func runPending() {
@@ -343,6 +364,10 @@ enum HTTPServerError: Error, CustomStringConvertible {
 extension EventLoop: TaskExecutor {
     func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)
+        if inLoopThread && acceptsLocalJobs {
+            localJobs.append(job)
+            return
+        }
         submit { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
     }
 }

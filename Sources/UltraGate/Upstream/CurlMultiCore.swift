@@ -34,6 +34,7 @@ final class CurlMultiCore {
     }
 
     var hasActiveTransfers: Bool { !active.isEmpty }
+    var activeCount: Int { active.count }
     var hasPausedTransfers: Bool { !paused.isEmpty }
 
     func start(_ transfer: CurlTransfer) {

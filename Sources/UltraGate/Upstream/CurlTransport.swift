@@ -23,7 +23,7 @@ public final class CurlTransport: UpstreamTransport {
 
     public let options: Options
     private let loop: CurlMultiLoop
-    private let loopDrivers = LoopDriverRegistry()
+    let loopDrivers = LoopDriverRegistry()
 
     /// Fails only when libcurl cannot be initialised.
     public init(options: Options = Options()) throws(UpstreamError) {
@@ -50,8 +50,7 @@ public final class CurlTransport: UpstreamTransport {
     public func send(_ request: UpstreamRequest) async throws -> UpstreamResponse {
         if Task.isCancelled { throw UpstreamError.cancelled }
         let transfer = CurlTransfer(request: request)
-        if let eventLoop = EventLoop.current {
-            guard let driver = loopDrivers.driver(on: eventLoop, options: options) else { throw UpstreamError.cancelled }
+        if let eventLoop = EventLoop.current, let driver = loopDriver(on: eventLoop) {
             return try await withTaskCancellationHandler {
                 try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<UpstreamResponse, Error>) in
                     transfer.delivery = .buffered(continuation)
@@ -85,8 +84,7 @@ public final class CurlTransport: UpstreamTransport {
             of: [UInt8].self, throwing: Error.self, bufferingPolicy: .bufferingOldest(CurlTransfer.streamBufferChunks))
         // Ending the iteration early, dropping the stream, or cancelling the consuming task all
         // arrive here as `.cancelled`; `.finished` is our own doing and needs nothing.
-        if let eventLoop = EventLoop.current {
-            guard let driver = loopDrivers.driver(on: eventLoop, options: options) else { throw UpstreamError.cancelled }
+        if let eventLoop = EventLoop.current, let driver = loopDriver(on: eventLoop) {
             bodyContinuation.onTermination = { termination in
                 if case .cancelled = termination { Self.cancel(transfer, on: eventLoop, driver) }
             }
@@ -116,6 +114,18 @@ public final class CurlTransport: UpstreamTransport {
 }
 
 extension CurlTransport {
+    /// Transfers a loop runs itself before further ones go to the dedicated thread: a lightly
+    /// loaded loop answers fastest without a hand-off, a busy one gains from a second core.
+    static let loopTransferLimit = 8
+
+    /// The current loop's driver when it may take one more transfer; nil sends it to the thread
+    /// (which also answers `.cancelled` after `shutdown`).
+    private func loopDriver(on eventLoop: EventLoop) -> CurlLoopDriver? {
+        guard let driver = loopDrivers.driver(on: eventLoop, options: options),
+              driver.core.activeCount < Self.loopTransferLimit else { return nil }
+        return driver
+    }
+
     /// Cancellation may come from any thread (or re-enter from inside a libcurl callback): it
     /// always hops onto the loop before touching libcurl.
     private static func cancel(_ transfer: CurlTransfer, on eventLoop: EventLoop, _ driver: CurlLoopDriver) {

@@ -34,6 +34,9 @@ final class LoopDriverRegistry: @unchecked Sendable {
         return source as? CurlLoopDriver
     }
 
+    /// How many loops have a driver (tests: proof that calls took the loop path).
+    var loopCount: Int { lock.withLock { loops.count } }
+
     /// Detaches every driver (transfers in flight end with `.cancelled`); later calls get nil.
     func shutdown() {
         lock.lock()
