@@ -18,4 +18,9 @@ static inline CURLcode ug_easy_getinfo_double(CURL *h, CURLINFO i, double *v) { 
 static inline CURLcode ug_easy_getinfo_off_t(CURL *h, CURLINFO i, curl_off_t *v) { return curl_easy_getinfo(h, i, v); }
 static inline CURLcode ug_easy_getinfo_pointer(CURL *h, CURLINFO i, void **v) { return curl_easy_getinfo(h, i, v); }
 static inline CURLMcode ug_multi_setopt_long(CURLM *m, CURLMoption o, long v) { return curl_multi_setopt(m, o, v); }
+static inline CURLMcode ug_multi_setopt_pointer(CURLM *m, CURLMoption o, void *v) { return curl_multi_setopt(m, o, v); }
+typedef int (*ug_socket_callback)(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp);
+static inline CURLMcode ug_multi_setopt_socket_callback(CURLM *m, ug_socket_callback cb) { return curl_multi_setopt(m, CURLMOPT_SOCKETFUNCTION, cb); }
+typedef int (*ug_timer_callback)(CURLM *multi, long timeout_ms, void *userp);
+static inline CURLMcode ug_multi_setopt_timer_callback(CURLM *m, ug_timer_callback cb) { return curl_multi_setopt(m, CURLMOPT_TIMERFUNCTION, cb); }
 #endif

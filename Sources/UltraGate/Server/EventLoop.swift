@@ -12,6 +12,29 @@ final class EventLoop: @unchecked Sendable {
     static let listenToken: UInt64 = .max
     static let wakeToken: UInt64 = .max - 1
 
+    /// The loop whose thread this is, if any: upstream transfers started here run on this loop.
+    static var current: EventLoop? {
+        guard let pointer = pthread_getspecific(currentKey) else { return nil }
+        return Unmanaged<EventLoop>.fromOpaque(pointer).takeUnretainedValue()
+    }
+
+    private static let currentKey: pthread_key_t = {
+        var key = pthread_key_t()
+        pthread_key_create(&key, nil)
+        return key
+    }()
+
+    /// Loop-thread state: extra descriptor sources (libcurl multis) keyed by slot. Their epoll
+    /// tokens are `slot << 32 | fd`, slot ≥ 1, which no client fd (< 2^32) or listen/wake token
+    /// can equal.
+    private var sources: [UInt32: any EventLoopSource] = [:]
+    private var sourceSlots: [UInt64: UInt32] = [:]
+    private var nextSourceSlot: UInt32 = 1
+    /// Loop-thread state: task jobs enqueued from this very thread (an upstream answer resuming
+    /// its task), run before the loop next sleeps; no eventfd round trip needed.
+    private var localJobs: [UnownedJob] = []
+    private var acceptsLocalJobs = false
+
     let index: Int
     let server: HTTPServer
     let epollFD: Int32
@@ -95,6 +118,7 @@ final class EventLoop: @unchecked Sendable {
         _ = ug_epoll_ctl(epollFD, UG_EPOLL_CTL_ADD, listenFD, UG_EPOLLIN | UG_EPOLLEXCLUSIVE, EventLoop.listenToken)
         let thread = Thread { [self] in
             self.threadID = pthread_self()
+            pthread_setspecific(EventLoop.currentKey, Unmanaged.passUnretained(self).toOpaque())
             self.run(listenFD: listenFD)
             self.finished.signal()
         }
@@ -129,8 +153,13 @@ final class EventLoop: @unchecked Sendable {
         var events = [ug_event](repeating: ug_event(), count: 256)
         var lastSweep = now
         updateDate()
+        acceptsLocalJobs = true
         while true {
-            let timeout: Int32 = acceptPausedUntil == nil ? 250 : 20
+            var timeout: Int32 = acceptPausedUntil == nil ? 250 : 20
+            if !sources.isEmpty {
+                for source in sources.values { timeout = min(timeout, source.timeoutMs()) }
+            }
+            if !localJobs.isEmpty { timeout = 0 }
             let n = events.withUnsafeMutableBufferPointer { ug_epoll_wait(epollFD, $0.baseAddress, 256, timeout) }
             now = EventLoop.monotonicNow()
             resumeAcceptingIfDue(listenFD)
@@ -140,6 +169,9 @@ final class EventLoop: @unchecked Sendable {
                     switch event.data {
                     case EventLoop.listenToken: acceptConnections(listenFD)
                     case EventLoop.wakeToken: runPending()
+                    case let token where token >> 32 != 0:
+                        sources[UInt32(truncatingIfNeeded: token >> 32)]?
+                            .handleEvent(fd: Int32(truncatingIfNeeded: token), events: event.events)
                     default:
                         if let connection = connections[Int32(truncatingIfNeeded: event.data)] {
                             connection.handleEvents(event.events)
@@ -147,6 +179,10 @@ final class EventLoop: @unchecked Sendable {
                     }
                 }
             }
+            if !sources.isEmpty {
+                for source in Array(sources.values) { source.afterEvents() }
+            }
+            if !localJobs.isEmpty { runLocalJobs() }
             flushQueued()
             if now - lastSweep >= 0.5 {
                 lastSweep = now
@@ -158,15 +194,31 @@ final class EventLoop: @unchecked Sendable {
             lock.unlock()
             if stop || (draining && connections.isEmpty) { break }
         }
+        acceptsLocalJobs = false
+        runLocalJobs()
         flushQueued()
         for connection in Array(connections.values) { connection.close() }
         runPending()
+        for slot in Array(sources.keys) { removeSource(slot: slot) }
+        pthread_setspecific(EventLoop.currentKey, nil)
         lock.lock()
         exited = true
         let leftover = pending
         pending = []
         lock.unlock()
         for item in leftover { item() }
+    }
+
+    /// Runs the jobs queued from this thread; a few rounds at most, so tasks that keep
+    /// re-enqueueing themselves cannot starve the sockets (the loop then polls without sleeping).
+    private func runLocalJobs() {
+        var rounds = 0
+        while !localJobs.isEmpty && rounds < 4 {
+            let batch = localJobs
+            localJobs.removeAll(keepingCapacity: true)
+            for job in batch { job.runSynchronously(on: asUnownedTaskExecutor()) }
+            rounds += 1
+        }
     }
 
     private func runPending() {
@@ -261,6 +313,33 @@ final class EventLoop: @unchecked Sendable {
         _ = ug_epoll_ctl(epollFD, UG_EPOLL_CTL_MOD, fd, mask, UInt64(UInt32(bitPattern: fd)))
     }
 
+    // MARK: Extra descriptor sources (loop thread)
+
+    /// The source registered under `key`, created by `make(slot)` on first use.
+    func source(forKey key: UInt64, make: (UInt32) -> (any EventLoopSource)?) -> (any EventLoopSource)? {
+        if let slot = sourceSlots[key] { return sources[slot] }
+        let slot = nextSourceSlot
+        guard let source = make(slot) else { return nil }
+        nextSourceSlot += 1
+        sources[slot] = source
+        sourceSlots[key] = slot
+        return source
+    }
+
+    func removeSource(forKey key: UInt64) {
+        if let slot = sourceSlots[key] { removeSource(slot: slot) }
+    }
+
+    private func removeSource(slot: UInt32) {
+        guard let source = sources.removeValue(forKey: slot) else { return }
+        sourceSlots = sourceSlots.filter { $0.value != slot }
+        source.loopDetached()
+    }
+
+    static func sourceToken(slot: UInt32, fd: Int32) -> UInt64 {
+        UInt64(slot) << 32 | UInt64(UInt32(bitPattern: fd))
+    }
+
     func connectionClosed(_ connection: HTTPConnection) {
         if connections[connection.fd] === connection { connections[connection.fd] = nil }
         server.connectionClosed()
@@ -285,6 +364,10 @@ enum HTTPServerError: Error, CustomStringConvertible {
 extension EventLoop: TaskExecutor {
     func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)
+        if inLoopThread && acceptsLocalJobs {
+            localJobs.append(job)
+            return
+        }
         submit { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
     }
 }

@@ -1,7 +1,7 @@
 import CCurl
 
 /// A libcurl easy handle and its error buffer. Created, configured, reset and destroyed only on
-/// the `CurlMultiLoop` thread; reused across transfers so a request costs no `curl_easy_init`.
+/// the thread driving its `CurlMultiCore`; reused across transfers so a request costs no `curl_easy_init`.
 final class CurlEasyHandle {
     let raw: UnsafeMutableRawPointer
     let errorBuffer: UnsafeMutablePointer<CChar>

@@ -5,8 +5,8 @@ import Foundation
 /// the result to the waiting task.
 ///
 /// Threading: `delivery` is set by the submitting task before the transfer is queued; from then on
-/// every stored property except `cancelFlag` is touched only on the `CurlMultiLoop` thread (the
-/// libcurl callbacks run there too). `cancelFlag` is guarded by `lock`.
+/// every stored property except `cancelFlag` is touched only on the thread driving its
+/// `CurlMultiCore` (the libcurl callbacks run there too). `cancelFlag` is guarded by `lock`.
 final class CurlTransfer: @unchecked Sendable {
     /// Body chunks a stream holds for its consumer before the transfer pauses: at most this many
     /// times libcurl's 16 KB write size per stream.
@@ -29,9 +29,9 @@ final class CurlTransfer: @unchecked Sendable {
     var headerList: UnsafeMutablePointer<curl_slist>?
     var startedAt: UInt64 = 0
     var lastActivity: UInt64 = 0
-    /// Set while the transfer runs in the loop, which outlives it; told when the deadline moves
+    /// Set while the transfer runs on a multi, which outlives it; told when the deadline moves
     /// earlier (the head started) and when the transfer paused for a slow consumer.
-    unowned var loop: CurlMultiLoop?
+    unowned var core: CurlMultiCore?
     /// Paused with CURL_WRITEFUNC_PAUSE because the consumer's buffer is full.
     var isPaused = false
     private var headBuilder = CurlResponseHeadBuilder()
@@ -78,7 +78,7 @@ final class CurlTransfer: @unchecked Sendable {
             break
         case .started:
             lastActivity = curlMonotonicNanos()
-            loop?.transferDeadlineMoved(to: deadline.at)
+            core?.transferDeadlineMoved(to: deadline.at)
         case .complete:
             lastActivity = curlMonotonicNanos()
             let head = Self.decodedView(of: headBuilder.head)
@@ -119,7 +119,7 @@ final class CurlTransfer: @unchecked Sendable {
                 return bytes.count
             case .dropped:
                 isPaused = true
-                loop?.transferPaused(self)
+                core?.transferPaused(self)
                 return Int(CURL_WRITEFUNC_PAUSE)
             case .terminated:
                 return 0
@@ -155,7 +155,7 @@ final class CurlTransfer: @unchecked Sendable {
         case (.none, _):
             break
         }
-        loop = nil
+        core = nil
     }
 
     private func currentHead(status: Int) -> UpstreamResponseHead {
