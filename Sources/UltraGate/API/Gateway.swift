@@ -145,11 +145,15 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
         let cacheControl = CacheControl(headerValues: request.head.headers.values("cache-control"))
         // Fast path: these exact bytes were seen before; answer from the cache without parsing.
         let digest = cache == nil ? nil : RequestKeyMemo.Digest(namespace: config.cache.namespace, body: request.body)
+        /// The key already looked up (and missed) on the fast path: not looked up a second time.
+        var missedKey: CacheKey?
         if let digest, let cache, cacheControl.allowsLookup, let known = keyMemo.entry(for: digest) {
             let lookupStart = Clock.nanos()
-            if let hit = cache.lookup(known.key, now: Clock.wallNow(), maxAge: cacheControl.maxAge) {
+            missedKey = known.key
+            let hit = cache.lookup(known.key, now: Clock.wallNow(), maxAge: cacheControl.maxAge)
+            context.timing.record(.cache, seconds: Double(Clock.nanos() - lookupStart) / 1e9)
+            if let hit {
                 context.model = known.model
-                context.timing.record(.cache, seconds: Double(Clock.nanos() - lookupStart) / 1e9)
                 if serveHit(hit, stream: known.stream, includeUsage: known.includeUsage, responder, context) {
                     noteHit(hit, model: known.model, context: context)
                     return
@@ -181,14 +185,14 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
         let cacheStatus: String
         if let cache, cacheControl.allowsLookup {
             let lookupStart = Clock.nanos()
-            if let hit = cache.lookup(key, now: Clock.wallNow(), maxAge: cacheControl.maxAge) {
+            if key != missedKey, let hit = cache.lookup(key, now: Clock.wallNow(), maxAge: cacheControl.maxAge) {
                 context.timing.record(.cache, seconds: Double(Clock.nanos() - lookupStart) / 1e9)
                 if serveHit(hit, chat: chat, responder, context) {
                     noteHit(hit, model: chat.model, context: context)
                     return
                 }
             }
-            context.timing.record(.cache, seconds: Double(Clock.nanos() - lookupStart) / 1e9)
+            if key != missedKey { context.timing.record(.cache, seconds: Double(Clock.nanos() - lookupStart) / 1e9) }
             cacheStatus = "MISS"
             context.cacheResult = .miss
         } else {
