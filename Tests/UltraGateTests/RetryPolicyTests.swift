@@ -99,4 +99,28 @@ import Testing
         let (fresh, createdFresh) = table.join(key, streaming: false)
         #expect(createdFresh && fresh !== flight, "nobody joins cancelled work")
     }
+
+    /// Wired the way the gateway wires it (the abandon callback and the work both capture the
+    /// flight): once it ends and leaves the table, nothing may keep it (and its result) alive.
+    /// A cycle here once leaked ~12 KB per cache miss.
+    @Test(arguments: [false, true]) func aFinishedOrAbandonedFlightIsFreed(abandon: Bool) async throws {
+        weak var weakFlight: CompletionFlight?
+        let table = FlightTable()
+        let key = CacheKey.make(namespace: "t", route: "r", request: [:])
+        do {
+            let (flight, _) = table.join(key, streaming: false)
+            weakFlight = flight
+            let ended = LockedBox(false)
+            flight.start(onAbandon: { table.remove(key, flight) }) { flight in
+                if abandon { try? await Task.sleep(nanoseconds: 5_000_000_000) }
+                flight.publish(.failed(.serverError("done")))
+                table.remove(key, flight)
+            }
+            let id = flight.subscribe { if case .failed = $0 { ended.update { $0 = true } } }
+            if abandon, let id { flight.unsubscribe(id) }
+            for _ in 0..<200 where !ended.value && !abandon { try await Task.sleep(nanoseconds: 5_000_000) }
+        }
+        for _ in 0..<200 where weakFlight != nil { try await Task.sleep(nanoseconds: 5_000_000) }
+        #expect(weakFlight == nil)
+    }
 }

@@ -53,8 +53,9 @@ public final class CompletionFlight: @unchecked Sendable {
         lock.unlock()
         let task = Task.immediate(executorPreference: executor) { await work(self) }
         lock.lock()
-        self.task = task
         let cancelNow = abandoned
+        // A flight that already ended (or was abandoned) released its work: keep no new cycle.
+        if end == nil && !abandoned { self.task = task }
         lock.unlock()
         if cancelNow { task.cancel() }
     }
@@ -84,6 +85,7 @@ public final class CompletionFlight: @unchecked Sendable {
         if abandon { abandoned = true }
         let task = abandon ? self.task : nil
         let onAbandon = abandon ? self.onAbandon : nil
+        if abandon { releaseWork() }
         lock.unlock()
         if abandon {
             task?.cancel()
@@ -102,7 +104,19 @@ public final class CompletionFlight: @unchecked Sendable {
             history = []
         }
         for handler in subscribers.values { handler(event) }
-        if end != nil { subscribers = [:] }
+        if end != nil {
+            subscribers = [:]
+            releaseWork()
+        }
+    }
+
+    /// Drops the task and the abandon callback once they can no longer be needed. Both refer back
+    /// to this flight (the task's closure and the table-removing callback capture it), so keeping
+    /// them past the end would leave every finished flight, with its result, alive for ever.
+    /// Called with `lock` held.
+    private func releaseWork() {
+        task = nil
+        onAbandon = nil
     }
 }
 
