@@ -20,6 +20,8 @@ public final class HTTPResponder: @unchecked Sendable {
     private let lock = NSLock()
     private var streaming = false
     private var gone = false
+    /// The answer was fully handed to the socket: the client going away no longer matters.
+    private var answered = false
     private var goneHandlers: [@Sendable () -> Void] = []
 
     init(connection: HTTPConnection, loop: EventLoop, head: HTTPRequestHead) {
@@ -46,7 +48,7 @@ public final class HTTPResponder: @unchecked Sendable {
     }
 
     /// Runs `handler` when the client goes away before the answer is complete (at once if it
-    /// already has). Used to cancel upstream work nobody will read.
+    /// already has; never once the answer is complete). Used to cancel upstream work nobody will read.
     public func onClientGone(_ handler: @escaping @Sendable () -> Void) {
         lock.lock()
         if gone {
@@ -54,15 +56,25 @@ public final class HTTPResponder: @unchecked Sendable {
             handler()
             return
         }
-        goneHandlers.append(handler)
+        if !answered { goneHandlers.append(handler) }
         lock.unlock()
     }
 
     /// Called on the loop thread when the response is fully handed to the socket, or abandoned.
+    /// Drops the callbacks: they often capture what captures this responder (a streaming session,
+    /// a flight), and keeping them would keep all of that alive for ever.
     func complete(clientGone: Bool) {
         guard !completed else { return }
         completed = true
-        onComplete?(status, bodyBytes, clientGone)
+        let callback = onComplete
+        onComplete = nil
+        if !clientGone {
+            lock.lock()
+            answered = true
+            goneHandlers = []
+            lock.unlock()
+        }
+        callback?(status, bodyBytes, clientGone)
     }
 
     func markClientGone() {
