@@ -191,8 +191,10 @@ final class CacheWriter: @unchecked Sendable {
             usedPagesEstimate = after.used
             totalPagesEstimate = after.total
         }
-        // The writer may be waiting for this commit to end before it stops.
-        condition.signal()
+        // The writer waits for an inline commit to end only when it stops. Signalling it after every
+        // commit would wake that thread once per cache miss; it notices `inlineDirty` at its next
+        // periodic sync instead.
+        if stopping { condition.signal() }
         condition.unlock()
         guard after != nil else { return false }
         counters.update { $0.commits += 1; $0.stored += 1; $0.inlineCommits += 1 }
