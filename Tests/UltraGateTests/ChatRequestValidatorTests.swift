@@ -228,3 +228,25 @@ private func messages(_ list: String) -> String { #"{"model":"gpt-4o","messages"
 extension Result {
     var failure: Failure? { if case .failure(let e) = self { return e } else { return nil } }
 }
+
+@Suite struct MediaTypeTests {
+    @Test(arguments: [
+        ("application/json", true), ("Application/JSON", true), ("application/json; charset=utf-8", true),
+        ("  application/json ;charset=UTF-8", true), ("application/vnd.api+json", true), ("text/x+JSON", true),
+        ("application/jsonp", false), ("text/json-ish", false), ("application/x-www-form-urlencoded", false),
+        ("text/plain", false), ("", false), ("json", false), ("application\u{0F}json", false), ("+json", true),
+        ("application/json\t", true), ("xapplication/json", false),
+    ])
+    func jsonMediaTypes(value: String, isJSON: Bool) {
+        #expect(Gateway.isJSONMediaType(value) == isJSON)
+    }
+
+    @Test func trimmingSpacesAndTabs() {
+        #expect("  a b\t".trimmingSpacesAndTabs() == "a b")
+        #expect("\t \t".trimmingSpacesAndTabs() == "")
+        #expect("".trimmingSpacesAndTabs() == "")
+        #expect("x".trimmingSpacesAndTabs() == "x")
+        #expect(" é ".trimmingSpacesAndTabs() == "é")
+        #expect("\u{A0}x\u{A0}".trimmingSpacesAndTabs() == "\u{A0}x\u{A0}", "only HTTP whitespace is trimmed")
+    }
+}

@@ -132,12 +132,27 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
 
     // MARK: Chat completions
 
-    private func handleChat(_ request: HTTPRequest, _ responder: HTTPResponder, _ context: RequestContext) {
-        if let contentType = request.head.headers["content-type"] {
-            let mime = contentType.split(separator: ";").first.map { String($0).trimmingSpacesAndTabs().lowercased() } ?? ""
-            if mime != "application/json" && !mime.hasSuffix("+json") {
-                return fail(responder, context, .unsupportedMediaType(contentType))
+    /// Whether a `Content-Type` value names JSON: `application/json` or any `…+json` type, in any
+    /// case, with or without parameters (`; charset=utf-8`). Compares bytes: it runs on every request.
+    static func isJSONMediaType(_ contentType: String) -> Bool {
+        var utf8 = Substring(contentType).utf8
+        if let semicolon = utf8.firstIndex(of: UInt8(ascii: ";")) { utf8 = utf8[..<semicolon] }
+        while let b = utf8.first, b == 0x20 || b == 0x09 { utf8 = utf8.dropFirst() }
+        while let b = utf8.last, b == 0x20 || b == 0x09 { utf8 = utf8.dropLast() }
+        func hasSuffix(_ suffix: StaticString) -> Bool {
+            let n = suffix.utf8CodeUnitCount
+            guard utf8.count >= n else { return false }
+            return suffix.withUTF8Buffer { expected in
+                zip(utf8.suffix(n), expected).allSatisfy { pair in (pair.0 >= 0x41 && pair.0 <= 0x5A ? pair.0 | 0x20 : pair.0) == pair.1 }
             }
+        }
+        return (utf8.count == 16 && hasSuffix("application/json")) || hasSuffix("+json")
+    }
+
+
+    private func handleChat(_ request: HTTPRequest, _ responder: HTTPResponder, _ context: RequestContext) {
+        if let contentType = request.head.headers["content-type"], !Gateway.isJSONMediaType(contentType) {
+            return fail(responder, context, .unsupportedMediaType(contentType))
         }
         guard !request.body.isEmpty else {
             return fail(responder, context, .invalidRequest("The request body is empty; send a JSON object.", code: "empty_body"))

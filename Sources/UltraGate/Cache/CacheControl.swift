@@ -43,11 +43,14 @@ public struct CacheControl: Sendable, Equatable {
 }
 
 extension String {
+    /// Without leading and trailing spaces and tabs (HTTP's optional whitespace). Works on the
+    /// UTF-8 bytes: both are ASCII, so no Unicode processing is needed.
     func trimmingSpacesAndTabs() -> String {
-        let chars: Set<Unicode.Scalar> = [" ", "\t"]
-        var scalars = Substring(self).unicodeScalars[...]
-        while let first = scalars.first, chars.contains(first) { scalars.removeFirst() }
-        while let last = scalars.last, chars.contains(last) { scalars.removeLast() }
-        return String(String.UnicodeScalarView(scalars))
+        let utf8 = self.utf8
+        func isOWS(_ b: UInt8) -> Bool { b == 0x20 || b == 0x09 }
+        guard let first = utf8.firstIndex(where: { !isOWS($0) }) else { return "" }
+        let last = utf8.lastIndex(where: { !isOWS($0) })!
+        if first == utf8.startIndex && last == utf8.index(before: utf8.endIndex) { return self }
+        return String(self[first...last])
     }
 }
