@@ -20,7 +20,9 @@ final class StreamingClientSession: @unchecked Sendable {
     private var started = false
     private var sawChunk = false
     private var finished = false
-    private var keepAlive: Task<Void, Never>?
+    private var keepAlive: LoopTimer?
+    /// No more keep-alive ticks: the answer ended or the client left.
+    private var keepAliveStopped = false
 
     init(gateway: Gateway, responder: HTTPResponder, context: RequestContext, includeUsage: Bool,
          cacheStatus: String, keepAliveInterval: Double, joined: Bool, knownModel: String? = nil) {
@@ -41,19 +43,23 @@ final class StreamingClientSession: @unchecked Sendable {
             flight.unsubscribe(id)
             stopKeepAlive()
         }
-        let interval = keepAliveInterval
-        let task = Task { [self] in
-            while !Task.isCancelled {
-                try? await Task.sleep(nanoseconds: Seconds.nanoseconds(interval))
-                if Task.isCancelled { return }
-                let (waiting, mustStart) = claimKeepAlive()
-                guard waiting else { return }
-                if mustStart { startStream(model: knownModel) }
-                responder.writeStreamChunk(SSEWriter.comment("keep-alive"))
-            }
-        }
         lock.lock()
-        if finished { task.cancel() } else { keepAlive = task }
+        if !finished && !keepAliveStopped { keepAlive = responder.schedule(after: keepAliveInterval) { [weak self] in self?.keepAliveTick() } }
+        lock.unlock()
+    }
+
+    /// On the loop thread, each interval while the first token is awaited: an SSE comment line
+    /// (starting the stream if needed), then the next tick. A loop timer rather than a sleeping
+    /// task: starting and cancelling one per stream costs no thread wake-ups.
+    private func keepAliveTick() {
+        let (waiting, mustStart) = claimKeepAlive()
+        guard waiting else { return }
+        if mustStart { startStream(model: knownModel) }
+        responder.writeStreamChunk(SSEWriter.comment("keep-alive"))
+        lock.lock()
+        if !finished && !keepAliveStopped {
+            keepAlive = responder.schedule(after: keepAliveInterval) { [weak self] in self?.keepAliveTick() }
+        }
         lock.unlock()
     }
 
@@ -69,10 +75,11 @@ final class StreamingClientSession: @unchecked Sendable {
 
     private func stopKeepAlive() {
         lock.lock()
-        let task = keepAlive
+        let timer = keepAlive
         keepAlive = nil
+        keepAliveStopped = true
         lock.unlock()
-        task?.cancel()
+        if let timer { responder.cancel(timer) }
     }
 
     private func startStream(model: String?) {

@@ -16,8 +16,11 @@ protocol SSEChunkTranslator: Sendable {
 enum ProviderStreamPump {
     static func run<T: SSEChunkTranslator>(_ response: UpstreamStreamingResponse, translator: T,
                                            provider: String) -> AsyncThrowingStream<JSONObject, Error> {
-        AsyncThrowingStream { continuation in
-            let task = Task {
+        // The pump runs on the caller's event loop when there is one (the transfer's data arrives
+        // there too): on the global pool every chunk would cost two thread hand-offs.
+        let loop = EventLoop.current
+        return AsyncThrowingStream { continuation in
+            let task = Task(executorPreference: loop) {
                 var parser = SSEParser()
                 var translator = translator
                 func deliver(_ chunks: [JSONObject]) -> Bool {

@@ -34,6 +34,8 @@ final class EventLoop: @unchecked Sendable {
     /// its task), run before the loop next sleeps; no eventfd round trip needed.
     private var localJobs: [UnownedJob] = []
     private var acceptsLocalJobs = false
+    /// Loop-thread state.
+    private var timers = LoopTimers()
 
     let index: Int
     let server: HTTPServer
@@ -95,6 +97,19 @@ final class EventLoop: @unchecked Sendable {
         wakePending = true
         lock.unlock()
         if needsWake { _ = ug_eventfd_signal(wakeFD) }
+    }
+
+    /// Runs `work` on the loop thread after `delay` seconds (millisecond resolution), unless
+    /// `cancel` comes first. Callable from any thread.
+    func schedule(after delay: Double, _ work: @escaping () -> Void) -> LoopTimer {
+        let timer = LoopTimer(deadline: EventLoop.monotonicNow() + max(delay, 0), work: work)
+        execute { [self] in timers.add(timer) }
+        return timer
+    }
+
+    /// Callable from any thread; a timer that already fired is left alone.
+    func cancel(_ timer: LoopTimer) {
+        execute { [self] in timers.cancel(timer) }
     }
 
     /// Queues `work` for the loop thread (never inline), waking the loop. After the loop exited,
@@ -159,6 +174,10 @@ final class EventLoop: @unchecked Sendable {
             if !sources.isEmpty {
                 for source in sources.values { timeout = min(timeout, source.timeoutMs()) }
             }
+            if let deadline = timers.nextDeadline() {
+                // Rounded up: waking a little late is fine, waking early would spin.
+                timeout = min(timeout, Int32(max(0, ((deadline - EventLoop.monotonicNow()) * 1000).rounded(.up))))
+            }
             if !localJobs.isEmpty { timeout = 0 }
             let n = events.withUnsafeMutableBufferPointer { ug_epoll_wait(epollFD, $0.baseAddress, 256, timeout) }
             now = EventLoop.monotonicNow()
@@ -181,6 +200,9 @@ final class EventLoop: @unchecked Sendable {
             }
             if !sources.isEmpty {
                 for source in Array(sources.values) { source.afterEvents() }
+            }
+            if timers.count > 0 {
+                for work in timers.takeDue(now: now) { work() }
             }
             if !localJobs.isEmpty { runLocalJobs() }
             flushQueued()

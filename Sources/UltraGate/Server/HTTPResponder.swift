@@ -34,6 +34,13 @@ public final class HTTPResponder: @unchecked Sendable {
     /// loop thread.
     public var taskExecutor: any TaskExecutor { loop }
 
+    /// Runs `work` on the connection's loop thread after `delay` seconds unless cancelled first.
+    func schedule(after delay: Double, _ work: @escaping () -> Void) -> LoopTimer {
+        loop.schedule(after: delay, work)
+    }
+
+    func cancel(_ timer: LoopTimer) { loop.cancel(timer) }
+
     /// True once the client disconnected before its answer was complete.
     public var isClientGone: Bool {
         lock.lock()
