@@ -212,6 +212,18 @@ import Testing
         #expect(OpenLoopSchedule.latency(scheduled: start, now: start - 1) == 0)
     }
 
+    @Test func withoutATimerThePollTimeoutRoundsDownToSpinInTheLastMillisecond() {
+        let ms: UInt64 = 1_000_000
+        var s = OpenLoopSchedule(start: 100 * ms, rate: 10, limit: 1)
+        #expect(s.pollTimeoutMillis(now: 0, cap: 5) == 5)
+        #expect(s.pollTimeoutMillis(now: 97 * ms, cap: 5) == 3)
+        #expect(s.pollTimeoutMillis(now: 97 * ms + 1, cap: 5) == 2)
+        #expect(s.pollTimeoutMillis(now: 99 * ms + 500_000, cap: 5) == 0)
+        #expect(s.pollTimeoutMillis(now: 101 * ms, cap: 5) == 0)
+        s.release(upTo: 100 * ms)
+        #expect(s.pollTimeoutMillis(now: 100 * ms, cap: 5) == 5)
+    }
+
     @Test func longQueuesStayFIFO() {
         var s = OpenLoopSchedule(start: 0, rate: 1_000_000)
         s.release(upTo: 10_000_000)

@@ -142,13 +142,10 @@ final class BenchWorker: @unchecked Sendable {
                 progress.publish(worker: plan.sequenceOffset, succeeded: tally.succeeded, errors: tally.errorCount)
             }
             var wait: Int32 = 5
-            if let due = schedule.nextDue {
-                if let timer {
-                    timer.arm(at: due)
-                } else {
-                    let ahead = due > now ? due - now : 0
-                    wait = Int32(min(ahead / 1_000_000, 5))
-                }
+            if let timer {
+                if let due = schedule.nextDue { timer.arm(at: due) }
+            } else {
+                wait = schedule.pollTimeoutMillis(now: now, cap: wait)
             }
             if schedule.queued > 0 && !idle.isEmpty { wait = 0 }
             let n = events.withUnsafeMutableBufferPointer { ug_epoll_wait(epfd, $0.baseAddress, 256, wait) }

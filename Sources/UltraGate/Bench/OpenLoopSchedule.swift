@@ -89,6 +89,15 @@ struct OpenLoopSchedule: Sendable {
     /// Call after handing queued requests to every free connection: what is left had to wait.
     mutating func noteBacklog() { maxQueueDepth = max(maxQueueDepth, queued) }
 
+    /// Without a timer to wake it, how long epoll_wait may sleep (at most `cap` ms): the whole
+    /// milliseconds until the next due time, rounded down, so the last sub-millisecond is spent
+    /// polling with timeout 0 rather than oversleeping by up to a millisecond.
+    func pollTimeoutMillis(now: UInt64, cap: Int32) -> Int32 {
+        guard let due = nextDue else { return cap }
+        let ahead = due > now ? due - now : 0
+        return Int32(min(ahead / 1_000_000, UInt64(cap)))
+    }
+
     /// Latency of a request due at `scheduled` that answered at `now`, queueing included.
     static func latency(scheduled: UInt64, now: UInt64) -> UInt64 { now > scheduled ? now - scheduled : 0 }
 }
