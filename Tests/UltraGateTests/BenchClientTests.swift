@@ -145,4 +145,69 @@ import Testing
         #expect(json["cache"]?["hits"]?.intValue == 5)
         #expect(r.table().contains("status 503: 2"))
     }
+
+    // MARK: open loop (--rate)
+
+    @Test func openLoopOffersTheRateAndSendsExactlyN() throws {
+        let server = try FakeOpenAIServer()
+        let r = try run(try options(server.url, ["-r", "200", "-n", "200", "-c", "4"]))
+        #expect(r.requests == 200 && r.succeeded == 200)
+        #expect(server.requestsServed == 200)
+        #expect(r.tally.scheduled == 200)
+        // The last request is due at 0.995 s: the run cannot be shorter, nor much longer on a fast server.
+        #expect(r.elapsedSeconds >= 0.99 && r.elapsedSeconds < 2.5, "elapsed \(r.elapsedSeconds)")
+        #expect(r.throughput > 80 && r.throughput <= 202, "throughput \(r.throughput)")
+        let json = try JSONParser.parse(r.json().serializedString)
+        #expect(json["mode_loop"]?.stringValue == "open" && json["offered_rps"]?.intValue == 200)
+    }
+
+    @Test func openLoopSplitsTheScheduleAcrossThreads() throws {
+        let server = try FakeOpenAIServer()
+        let r = try run(try options(server.url, ["-r", "300", "-n", "91", "-c", "4", "--threads", "2", "--mode", "miss"]))
+        #expect(r.requests == 91 && r.succeeded == 91)
+        #expect(r.tally.cacheMisses == 91)
+        // 91 requests at 300/s: the last is due at 0.3 s.
+        #expect(r.elapsedSeconds >= 0.29 && r.elapsedSeconds < 1.5, "elapsed \(r.elapsedSeconds)")
+    }
+
+    @Test func openLoopCountsQueueingBehindASlowServer() throws {
+        // 1 connection, 50 ms per answer (20/s) offered 100/s: requests pile up behind it.
+        let server = try FakeOpenAIServer(.init(latencyMs: 50))
+        let r = try run(try options(server.url, ["-r", "100", "-n", "20", "-c", "1"]))
+        #expect(r.succeeded == 20)
+        let l = try #require(r.latency)
+        // Request k is due at 10k ms and answered no sooner than 50(k+1) ms: the last waits ~800 ms.
+        #expect(l.maxMs > 600, "max \(l.maxMs)")
+        #expect(l.p50Ms > 200, "p50 \(l.p50Ms)")
+        #expect(l.minMs >= 50)
+        #expect(r.tally.lateSends >= 15, "late \(r.tally.lateSends)")
+        #expect(r.tally.maxQueueDepth >= 5, "depth \(r.tally.maxQueueDepth)")
+        // Closed loop on the same server would have said ~50 ms for every request.
+        let closed = try run(try options(server.url, ["-n", "5", "-c", "1"]))
+        #expect((closed.latency?.maxMs ?? 0) < 300)
+    }
+
+    @Test func openLoopTimeToFirstTokenCountsFromTheDueTime() throws {
+        // About 110 ms per stream on 1 connection, offered 100/s: later first tokens wait their turn.
+        let server = try FakeOpenAIServer(.init(latencyMs: 10, ttftMs: 40, chunkGapMs: 15, chunks: 5))
+        let r = try run(try options(server.url, ["-r", "100", "-n", "6", "-c", "1", "--stream"]))
+        #expect(r.succeeded == 6)
+        let ttft = try #require(r.timeToFirstToken)
+        #expect(ttft.count == 6)
+        #expect(ttft.minMs >= 50, "min \(ttft.minMs)")
+        // The 6th is due at 50 ms and cannot start before ~550 ms.
+        #expect(ttft.maxMs > 350, "max \(ttft.maxMs)")
+    }
+
+    @Test func openLoopForADurationAndAfterWarmup() throws {
+        let server = try FakeOpenAIServer()
+        let start = Date()
+        let r = try run(try options(server.url, ["-r", "100", "-d", "0.5", "-c", "2", "--warmup", "3"]))
+        #expect(Date().timeIntervalSince(start) < 2)
+        #expect(abs(r.elapsedSeconds - 0.5) < 0.1, "elapsed \(r.elapsedSeconds)")
+        // 50 due in 0.5 s; the last few may still be in flight at the end.
+        #expect(r.tally.scheduled == 50)
+        #expect(r.requests >= 35 && r.requests <= 50, "requests \(r.requests)")
+        #expect(server.requestsServed >= 3 + r.requests - 1)
+    }
 }

@@ -138,4 +138,126 @@ import Testing
         #expect(LatencyRecorder().summary() == nil)
         #expect(BenchReport.format(1.005, digits: 1) == "1.0" && BenchReport.format(12.345, digits: 2) == "12.35" && BenchReport.format(0.04, digits: 3) == "0.040")
     }
+
+    // MARK: open loop
+
+    @Test func parsesAndRejectsRates() throws {
+        let base = ["--url", "http://h:1/v1"]
+        #expect(try BenchOptions.parse(base + ["--rate", "200"], environment: [:]).rate == 200)
+        #expect(try BenchOptions.parse(base + ["-r", "1.5", "-d", "3"], environment: [:]).rate == 1.5)
+        #expect(try BenchOptions.parse(base + ["--rate=50"], environment: [:]).rate == 50)
+        #expect(try BenchOptions.parse(base, environment: [:]).rate == nil)
+        for v in ["0", "-5", "inf", "nan", "abc", "1e400"] {
+            #expect(throws: UsageError("--rate must be a positive finite number, not `\(v)`"), "\(v)") {
+                try BenchOptions.parse(base + ["--rate", v], environment: [:])
+            }
+        }
+        #expect(throws: UsageError.self) { try BenchOptions.parse(base + ["--rate"], environment: [:]) }
+        #expect(BenchOptions.usage.contains("--rate R, -r"))
+    }
+
+    @Test func scheduleIsExactAndDoesNotDrift() {
+        let start: UInt64 = 5_000_000_000
+        let s = OpenLoopSchedule(start: start, rate: 3)
+        #expect(s.dueTime(0) == start && s.dueTime(1) == start + 333_333_333 && s.dueTime(2) == start + 666_666_666)
+        // Every third request is due on a whole second, however far into the run.
+        for k in [1, 10, 1_000, 1_000_000] { #expect(s.dueTime(3 * k) == start + UInt64(k) * 1_000_000_000, "k \(k)") }
+        let fast = OpenLoopSchedule(start: 0, rate: 7_000)
+        #expect(fast.dueTime(7_000_000) == 1_000_000_000_000)
+        // Threads interleave: stride 2 offsets 0 and 1 together give the single-thread schedule.
+        let one = OpenLoopSchedule(start: start, rate: 10)
+        let even = OpenLoopSchedule(start: start, rate: 10, stride: 2, offset: 0)
+        let odd = OpenLoopSchedule(start: start, rate: 10, stride: 2, offset: 1)
+        let merged = ((0..<50).map(even.dueTime) + (0..<50).map(odd.dueTime)).sorted()
+        #expect(merged == (0..<100).map(one.dueTime))
+    }
+
+    @Test func releasesWhatIsDueAndStopsAtTheLimitOrTheEnd() {
+        let start: UInt64 = 1_000_000
+        var s = OpenLoopSchedule(start: start, rate: 10)
+        #expect(s.release(upTo: start - 1) == 0 && s.nextDue == start)
+        #expect(s.release(upTo: start) == 1)
+        #expect(s.release(upTo: start + 1_000_000_000) == 10)
+        #expect(s.released == 11 && s.queued == 11 && s.nextDue == start + 1_100_000_000)
+
+        var limited = OpenLoopSchedule(start: start, rate: 1_000, limit: 5)
+        #expect(limited.release(upTo: start + 60_000_000_000) == 5)
+        #expect(limited.nextDue == nil && !limited.isDrained)
+        for _ in 0..<5 { _ = limited.take(now: start + 60_000_000_000) }
+        #expect(limited.isDrained && limited.take(now: 0) == nil)
+
+        var timed = OpenLoopSchedule(start: start, rate: 10, end: start + 1_000_000_000)
+        #expect(timed.release(upTo: start + 5_000_000_000) == 10)
+        #expect(timed.nextDue == nil)
+    }
+
+    @Test func queuedRequestsKeepTheirDueTimeAndCountAsLate() {
+        let ms: UInt64 = 1_000_000
+        let start: UInt64 = 7 * ms
+        var s = OpenLoopSchedule(start: start, rate: 1_000)
+        // Nothing was free for 5 ms: six requests (due at 0...5 ms) wait, oldest first.
+        #expect(s.release(upTo: start + 5 * ms) == 6)
+        let sendAt = start + 5 * ms
+        #expect(s.take(now: sendAt) == start)
+        #expect(s.take(now: sendAt) == start + ms)
+        s.noteBacklog()
+        #expect(s.maxQueueDepth == 4)
+        while s.take(now: sendAt) != nil {}
+        // Due at 0, 1, 2 and 3 ms were sent more than 1 ms late; 4 ms (exactly 1 ms) and 5 ms were not.
+        #expect(s.lateSends == 4)
+        s.noteBacklog()
+        #expect(s.maxQueueDepth == 4 && s.queued == 0)
+        // The request due at 0 ms, sent at 5 ms, answered at 7 ms: its latency is 7 ms, not 2 ms.
+        #expect(OpenLoopSchedule.latency(scheduled: start, now: start + 7 * ms) == 7 * ms)
+        #expect(OpenLoopSchedule.latency(scheduled: start, now: start - 1) == 0)
+    }
+
+    @Test func withoutATimerThePollTimeoutRoundsDownToSpinInTheLastMillisecond() {
+        let ms: UInt64 = 1_000_000
+        var s = OpenLoopSchedule(start: 100 * ms, rate: 10, limit: 1)
+        #expect(s.pollTimeoutMillis(now: 0, cap: 5) == 5)
+        #expect(s.pollTimeoutMillis(now: 97 * ms, cap: 5) == 3)
+        #expect(s.pollTimeoutMillis(now: 97 * ms + 1, cap: 5) == 2)
+        #expect(s.pollTimeoutMillis(now: 99 * ms + 500_000, cap: 5) == 0)
+        #expect(s.pollTimeoutMillis(now: 101 * ms, cap: 5) == 0)
+        s.release(upTo: 100 * ms)
+        #expect(s.pollTimeoutMillis(now: 100 * ms, cap: 5) == 5)
+    }
+
+    @Test func longQueuesStayFIFO() {
+        var s = OpenLoopSchedule(start: 0, rate: 1_000_000)
+        s.release(upTo: 10_000_000)
+        #expect(s.queued == 10_001)
+        var expected = 0
+        var inOrder = true
+        for _ in 0..<5_000 {
+            inOrder = inOrder && s.take(now: 10_000_000) == s.dueTime(expected)
+            expected += 1
+        }
+        s.release(upTo: 12_000_000)
+        while let t = s.take(now: 12_000_000) {
+            inOrder = inOrder && t == s.dueTime(expected)
+            expected += 1
+        }
+        #expect(inOrder && expected == 12_001)
+    }
+
+    @Test func reportSaysWhichLoopAndHowLate() throws {
+        var open = try BenchOptions.parse(["--url", "http://h:1/v1", "--rate", "250.5", "-n", "10"], environment: [:])
+        var tally = BenchTally()
+        tally.succeeded = 10
+        tally.scheduled = 10
+        tally.lateSends = 3
+        tally.maxQueueDepth = 2
+        let r = BenchReport(options: open, tally: tally, elapsedSeconds: 0.05)
+        let json = try JSONParser.parse(r.json().serializedString)
+        #expect(json["mode_loop"]?.stringValue == "open")
+        #expect(json["offered_rps"]?.doubleValue == 250.5)
+        #expect(json["late_sends"]?.intValue == 3 && json["max_queue_depth"]?.intValue == 2 && json["scheduled"]?.intValue == 10)
+        #expect(r.table().contains("200.0 req/s achieved of 250.5 req/s offered"))
+        open.rate = nil
+        let closed = try JSONParser.parse(BenchReport(options: open, tally: tally, elapsedSeconds: 0.05).json().serializedString)
+        #expect(closed["mode_loop"]?.stringValue == "closed")
+        #expect(closed["offered_rps"] == .null && closed["late_sends"] == .null && closed["max_queue_depth"] == .null)
+    }
 }

@@ -8,7 +8,9 @@ public struct BenchSetupError: Error, CustomStringConvertible, Equatable {
 }
 
 /// Runs `ultragate bench`: a warm-up pass, then the measured pass, on `options.threads` epoll
-/// threads sharing `options.concurrency` keep-alive connections, and returns the report.
+/// threads sharing `options.concurrency` keep-alive connections, and returns the report. The
+/// warm-up pass is always closed-loop; with `--rate` the measured pass is open-loop, its schedule
+/// starting when the warm-up has finished.
 public struct BenchClient: Sendable {
     public let options: BenchOptions
     let prompts: PromptSource
@@ -34,26 +36,28 @@ public struct BenchClient: Sendable {
 
     public func run(showProgress: Bool = false) -> BenchReport {
         if options.warmup > 0 {
-            _ = pass(requests: options.warmup, duration: nil, sequenceBase: 0, progress: nil)
+            _ = pass(requests: options.warmup, duration: nil, rate: nil, sequenceBase: 0, progress: nil, start: Clock.nanos())
         }
         let progress = showProgress ? BenchProgress() : nil
         let started = Clock.nanos()
         let line = progress.map { ProgressLine(progress: $0, started: started, total: options.requests) }
         line?.start()
-        let tally = pass(requests: options.requests, duration: options.duration, sequenceBase: options.warmup, progress: progress)
+        let tally = pass(requests: options.requests, duration: options.duration, rate: options.rate, sequenceBase: options.warmup,
+                         progress: progress, start: started)
         line?.stop()
         let end = options.duration != nil ? max(tally.lastEnd, started + UInt64(options.duration! * 1e9)) : max(tally.lastEnd, started + 1)
         return BenchReport(options: options, tally: tally, elapsedSeconds: Double(end - started) / 1e9)
     }
 
-    private func pass(requests: Int?, duration: Double?, sequenceBase: Int, progress: BenchProgress?) -> BenchTally {
+    private func pass(requests: Int?, duration: Double?, rate: Double?, sequenceBase: Int, progress: BenchProgress?, start: UInt64) -> BenchTally {
         let threads = max(1, min(options.threads, options.concurrency, requests ?? .max))
-        let deadline = duration.map { Clock.nanos() + UInt64($0 * 1e9) }
+        let deadline = duration.map { start + UInt64($0 * 1e9) }
         let workers = (0..<threads).map { t -> BenchWorker in
             let share = { (n: Int) in n / threads + (t < n % threads ? 1 : 0) }
             let plan = BenchWorker.Plan(connections: share(options.concurrency), quota: requests.map(share),
                                         deadline: deadline, sequenceBase: sequenceBase, sequenceStride: threads,
-                                        sequenceOffset: t, timeoutNanos: UInt64(options.timeout * 1e9))
+                                        sequenceOffset: t, timeoutNanos: UInt64(options.timeout * 1e9),
+                                        rate: rate, scheduleStart: start)
             return BenchWorker(plan: plan, address: address, prompts: prompts, progress: progress)
         }
         let group = DispatchGroup()

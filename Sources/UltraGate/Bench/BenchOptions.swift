@@ -13,6 +13,10 @@ public struct BenchOptions: Equatable, Sendable {
     /// Exactly one of `requests` and `duration` is set; neither given means 1,000 requests.
     public var requests: Int? = 1000
     public var duration: Double?
+    /// Open loop: requests per second offered on a fixed schedule, whatever the answers do
+    /// (latency counts from each request's due time). nil: closed loop, each connection sends
+    /// its next request when the previous answer arrives.
+    public var rate: Double?
     public var promptsFile: String?
     public var stream = false
     public var mode = Mode.hit
@@ -40,6 +44,12 @@ public struct BenchOptions: Equatable, Sendable {
           --concurrency N, -c  connections kept busy at once (default 8)
           --requests N, -n     stop after N requests (default 1000)
           --duration S, -d     or: run for S seconds
+          --rate R, -r         open loop: offer R requests/s on a fixed schedule (request i due at
+                               start + i/R) instead of keeping every connection busy. A due request
+                               goes out on an idle connection of the -c N, or waits in a FIFO for
+                               one (nothing is dropped); latency and TTFT count from the due time,
+                               so queueing is included (coordinated-omission correct). --warmup
+                               requests run closed-loop before the schedule starts.
           --prompts FILE       JSONL: each line a `messages` array or a full request object
           --stream             ask for SSE streams (with stream_options.include_usage)
           --mode hit|miss      hit: repeat the same prompt(s); miss: make every prompt unique
@@ -72,6 +82,7 @@ public struct BenchOptions: Equatable, Sendable {
                 options.requests = try integer(flag, &rest, 1...1_000_000_000)
                 sawRequests = true
             case "--duration", "-d": options.duration = try number(flag, &rest, positive: true)
+            case "--rate", "-r": options.rate = try number(flag, &rest, positive: true)
             case "--prompts": options.promptsFile = try value(flag, &rest)
             case "--stream": options.stream = true
             case "--mode":
@@ -114,7 +125,7 @@ public struct BenchOptions: Equatable, Sendable {
 
     private static func number(_ flag: String, _ rest: inout ArraySlice<String>, positive: Bool) throws(UsageError) -> Double {
         let v = try value(flag, &rest)
-        guard let d = Double(v), d.isFinite, d > 0 else { throw UsageError("\(flag) must be a positive number, not `\(v)`") }
+        guard let d = Double(v), d.isFinite, d > 0 else { throw UsageError("\(flag) must be a positive finite number, not `\(v)`") }
         return d
     }
 }

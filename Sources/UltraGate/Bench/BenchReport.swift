@@ -40,10 +40,17 @@ public struct BenchReport: Sendable {
         func row(_ label: String, _ value: String) { lines.append(label.padding(12) + value) }
         row("target", "\(options.target.url)  model \(options.model)  mode \(options.mode.rawValue)\(options.stream ? "  stream" : "")")
         let connections = options.requests.map { min($0, options.concurrency) } ?? options.concurrency
-        row("load", "\(connections) connections on \(options.threads) thread\(options.threads == 1 ? "" : "s")"
+        let loop = options.rate.map { "open loop at \(Self.format($0, digits: $0 < 100 ? 2 : 0)) req/s offered, " } ?? ""
+        row("load", loop + "\(connections) connections on \(options.threads) thread\(options.threads == 1 ? "" : "s")"
             + (options.warmup > 0 ? ", \(options.warmup) warm-up requests not counted" : ""))
         row("requests", "\(requests) in \(Self.format(elapsedSeconds, digits: 3)) s: \(succeeded) ok, \(errorCount) failed")
-        row("throughput", "\(Self.format(throughput, digits: 1)) req/s")
+        if let rate = options.rate {
+            row("throughput", "\(Self.format(throughput, digits: 1)) req/s achieved of \(Self.format(rate, digits: rate < 100 ? 2 : 1)) req/s offered")
+            row("schedule", "\(tally.scheduled) due, \(tally.lateSends) sent > 1 ms late, max \(tally.maxQueueDepth) waiting for a connection"
+                + " (latency counts from the due time)")
+        } else {
+            row("throughput", "\(Self.format(throughput, digits: 1)) req/s")
+        }
         if let latency { row("latency", Self.describe(latency)) }
         if let timeToFirstToken { row("ttft", Self.describe(timeToFirstToken)) }
         if let interTokenLatency { row("inter-token", Self.describe(interTokenLatency)) }
@@ -68,6 +75,11 @@ public struct BenchReport: Sendable {
             "requests": Self.int(requests), "succeeded": Self.int(succeeded), "failed": Self.int(errorCount),
             "throughput_rps": Self.num(throughput, 2),
         ]
+        o["mode_loop"] = .string(options.rate == nil ? "closed" : "open")
+        o["offered_rps"] = options.rate.map { .number(Self.compact($0)) } ?? .null
+        o["scheduled"] = options.rate == nil ? .null : Self.int(tally.scheduled)
+        o["late_sends"] = options.rate == nil ? .null : Self.int(tally.lateSends)
+        o["max_queue_depth"] = options.rate == nil ? .null : Self.int(tally.maxQueueDepth)
         o["latency_ms"] = latency.map(Self.json) ?? .null
         o["ttft_ms"] = timeToFirstToken.map(Self.json) ?? .null
         o["inter_token_ms"] = interTokenLatency.map(Self.json) ?? .null
@@ -90,6 +102,14 @@ public struct BenchReport: Sendable {
     static func json(_ s: LatencySummary) -> JSON {
         ["count": int(s.count), "min": num(s.minMs, 4), "mean": num(s.meanMs, 4), "p50": num(s.p50Ms, 4), "p90": num(s.p90Ms, 4),
          "p99": num(s.p99Ms, 4), "p99.9": num(s.p999Ms, 4), "max": num(s.maxMs, 4)]
+    }
+
+    /// The offered rate as given: whole numbers without a fraction, others with up to 6 digits.
+    static func compact(_ v: Double) -> String {
+        if v == v.rounded() && abs(v) < 1e15 { return String(Int(v)) }
+        var s = format(v, digits: 6)
+        while s.hasSuffix("0") { s.removeLast() }
+        return s
     }
 
     static func ms(_ v: Double) -> String { v < 10 ? format(v, digits: 3) + " ms" : format(v, digits: 1) + " ms" }

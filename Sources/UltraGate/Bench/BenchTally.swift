@@ -17,6 +17,11 @@ public struct BenchTally: Sendable {
     /// Nanoseconds (monotonic) of the first request start and the last completion.
     public var firstStart: UInt64 = .max
     public var lastEnd: UInt64 = 0
+    /// Open loop only: requests that fell due, how many went out more than 1 ms after their due
+    /// time, and the largest backlog of due requests waiting for a connection on one thread.
+    public var scheduled = 0
+    public var lateSends = 0
+    public var maxQueueDepth = 0
 
     public init() {}
 
@@ -39,5 +44,8 @@ public struct BenchTally: Sendable {
         bytesReceived += o.bytesReceived
         firstStart = min(firstStart, o.firstStart)
         lastEnd = max(lastEnd, o.lastEnd)
+        scheduled += o.scheduled
+        lateSends += o.lateSends
+        maxQueueDepth = max(maxQueueDepth, o.maxQueueDepth)
     }
 }
