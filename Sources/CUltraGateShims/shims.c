@@ -1,4 +1,5 @@
 #define _GNU_SOURCE
+#include <sys/timerfd.h>
 #include "ug_shims.h"
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -34,6 +35,14 @@ int ug_epoll_wait(int epfd, ug_event *out, int maxevents, int timeout_ms) {
 int ug_eventfd(void) { return eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC); }
 int ug_eventfd_signal(int fd) { uint64_t one = 1; return (int)write(fd, &one, sizeof one); }
 int ug_eventfd_drain(int fd) { uint64_t v; return (int)read(fd, &v, sizeof v); }
+
+int ug_timerfd_create(void) { return timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC); }
+int ug_timerfd_arm_absolute(int fd, uint64_t monotonic_nanos) {
+    struct itimerspec spec = {0};
+    spec.it_value.tv_sec = (time_t)(monotonic_nanos / 1000000000u);
+    spec.it_value.tv_nsec = (long)(monotonic_nanos % 1000000000u);
+    return timerfd_settime(fd, TFD_TIMER_ABSTIME, &spec, NULL);
+}
 
 int ug_accept_nonblocking(int fd, struct sockaddr *addr, socklen_t *len) {
     return accept4(fd, addr, len, SOCK_NONBLOCK | SOCK_CLOEXEC);

@@ -19,6 +19,11 @@ int ug_eventfd(void);
 int ug_eventfd_signal(int fd);
 int ug_eventfd_drain(int fd);
 
+/* A non-blocking CLOCK_MONOTONIC timerfd; arming takes an absolute time in nanoseconds
+   (0 disarms). Swift's Glibc module does not import <sys/timerfd.h>. */
+int ug_timerfd_create(void);
+int ug_timerfd_arm_absolute(int fd, uint64_t monotonic_nanos);
+
 /* accept4 with SOCK_NONBLOCK | SOCK_CLOEXEC. */
 int ug_accept_nonblocking(int fd, struct sockaddr *addr, socklen_t *len);
 int ug_set_nonblocking(int fd);
