@@ -28,15 +28,19 @@ diffms() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%+.3f", a - b }'; }
 verdict() { awk -v v="$1" -v t="$2" 'BEGIN { print (v < t ? "met" : "MISSED") }'; }
 declare -A R
 
-# Fixed-body nginx (the hit-path baseline) and the fake upstream (JSON and SSE).
-NG_PORT=$(free_port); UP_JSON=$(free_port); UP_SSE=$(free_port)
-mkdir -p "$TMP/ng" "$TMP/up"
+# Fixed-body nginx (the hit-path baseline), the fake upstream (JSON and SSE) and an nginx reverse
+# proxy in front of it (the "proxy floor": what forwarding alone costs on this machine).
+NG_PORT=$(free_port); UP_JSON=$(free_port); UP_SSE=$(free_port); PX_JSON=$(free_port); PX_SSE=$(free_port)
+mkdir -p "$TMP/ng" "$TMP/up" "$TMP/px"
 render Benchmarks/nginx.conf "$TMP/ng/nginx.conf" "127.0.0.1:18081=127.0.0.1:$NG_PORT" "/tmp/ultragate-bench-nginx.pid=$TMP/ng/nginx.pid"
 render Benchmarks/nginx-upstream.conf "$TMP/up/nginx.conf" "127.0.0.1:18082=127.0.0.1:$UP_JSON" "127.0.0.1:18083=127.0.0.1:$UP_SSE" \
   "/tmp/ultragate-bench-nginx-upstream.pid=$TMP/up/nginx.pid"
+render Benchmarks/nginx-proxy.conf "$TMP/px/nginx.conf" "127.0.0.1:18082=127.0.0.1:$UP_JSON" "127.0.0.1:18083=127.0.0.1:$UP_SSE" \
+  "127.0.0.1:18084=127.0.0.1:$PX_JSON" "127.0.0.1:18085=127.0.0.1:$PX_SSE" "/tmp/ultragate-bench-nginx-proxy.pid=$TMP/px/nginx.pid"
 nginx -c "$TMP/ng/nginx.conf" -p "$TMP/ng" & PIDS+=($!)
 nginx -c "$TMP/up/nginx.conf" -p "$TMP/up" & PIDS+=($!)
-wait_port "$NG_PORT"; wait_port "$UP_JSON"; wait_port "$UP_SSE"
+nginx -c "$TMP/px/nginx.conf" -p "$TMP/px" & PIDS+=($!)
+wait_port "$NG_PORT"; wait_port "$UP_JSON"; wait_port "$UP_SSE"; wait_port "$PX_JSON"; wait_port "$PX_SSE"
 
 echo "== 0. load generator overhead: ultragate bench vs wrk, nginx fixed body, 64 connections, 1 thread each"
 W=$(wrk -t1 -c64 -d"${DUR}s" -s Benchmarks/chat-post.lua "http://127.0.0.1:$NG_PORT/" | awk '/Requests\/sec/ {print $2}')
@@ -58,33 +62,44 @@ start_gateway() {  # config, port -> pid in GW_PID
   wait_port "$2"
 }
 
-miss_path() {  # label config upstream_port stream_flag
-  local label=$1 config=$2 up=$3 stream=$4 port c
+miss_path() {  # label config upstream_port proxy_port stream_flag rates
+  local label=$1 config=$2 up=$3 px=$4 stream=$5 rates=$6 port c rate
   port=$(free_port); start_gateway "$config" "$port"
   bench --url "http://127.0.0.1:$port/v1" --model gpt-bench --mode miss $stream -n 200 -c 8 > /dev/null  # warm connections
-  for c in 1 64; do
-    bench --url "http://127.0.0.1:$up/v1" --model gpt-bench --mode miss $stream -c $c -d "$DUR" > "$TMP/$label-direct-$c.json"
-    bench --url "http://127.0.0.1:$port/v1" --model gpt-bench --mode miss $stream -c $c -d "$DUR" > "$TMP/$label-gw-$c.json"
-    local key=latency_ms; [ -n "$stream" ] && key=ttft_ms
-    local d50 d99 g50 g99 drps grps errs
-    d50=$(json_get "$TMP/$label-direct-$c.json" "j['$key']['p50']"); d99=$(json_get "$TMP/$label-direct-$c.json" "j['$key']['p99']")
-    g50=$(json_get "$TMP/$label-gw-$c.json" "j['$key']['p50']"); g99=$(json_get "$TMP/$label-gw-$c.json" "j['$key']['p99']")
-    drps=$(json_get "$TMP/$label-direct-$c.json" "j['throughput_rps']"); grps=$(json_get "$TMP/$label-gw-$c.json" "j['throughput_rps']")
-    errs=$(json_get "$TMP/$label-gw-$c.json" "j['failed']")
-    R[${label}_c${c}_added_p50]=$(diffms "$g50" "$d50"); R[${label}_c${c}_added_p99]=$(diffms "$g99" "$d99")
-    echo "c=$c  ${key%_ms}: direct p50 $d50 p99 $d99 ms | via gateway p50 $g50 p99 $g99 ms | added p50 ${R[${label}_c${c}_added_p50]} p99 ${R[${label}_c${c}_added_p99]} ms (ratio p99 $(ratio "$g99" "$d99"))"
-    echo "      throughput: direct $drps req/s, via gateway $grps req/s (ratio $(ratio "$grps" "$drps")), gateway errors: $errs"
-  done
+  bench --url "http://127.0.0.1:$px/v1" --model gpt-bench --mode miss $stream -n 200 -c 8 > /dev/null
+  local key=latency_ms; [ -n "$stream" ] && key=ttft_ms
+  # measure NAME ARGS...: the same bench at the upstream (direct), through nginx (proxy) and the gateway.
+  measure() {
+    local name=$1; shift
+    bench --url "http://127.0.0.1:$up/v1" --model gpt-bench --mode miss $stream "$@" -d "$DUR" > "$TMP/$label-direct-$name.json"
+    bench --url "http://127.0.0.1:$px/v1" --model gpt-bench --mode miss $stream "$@" -d "$DUR" > "$TMP/$label-proxy-$name.json"
+    bench --url "http://127.0.0.1:$port/v1" --model gpt-bench --mode miss $stream "$@" -d "$DUR" > "$TMP/$label-gw-$name.json"
+    local d50 d99 p50 p99 g50 g99 drps prps grps errs late
+    d50=$(json_get "$TMP/$label-direct-$name.json" "j['$key']['p50']"); d99=$(json_get "$TMP/$label-direct-$name.json" "j['$key']['p99']")
+    p50=$(json_get "$TMP/$label-proxy-$name.json" "j['$key']['p50']"); p99=$(json_get "$TMP/$label-proxy-$name.json" "j['$key']['p99']")
+    g50=$(json_get "$TMP/$label-gw-$name.json" "j['$key']['p50']"); g99=$(json_get "$TMP/$label-gw-$name.json" "j['$key']['p99']")
+    drps=$(json_get "$TMP/$label-direct-$name.json" "j['throughput_rps']"); prps=$(json_get "$TMP/$label-proxy-$name.json" "j['throughput_rps']")
+    grps=$(json_get "$TMP/$label-gw-$name.json" "j['throughput_rps']")
+    errs=$(json_get "$TMP/$label-gw-$name.json" "j['failed']"); late=$(json_get "$TMP/$label-gw-$name.json" "j.get('late_sends')")
+    R[${label}_${name}_added_p50]=$(diffms "$g50" "$d50"); R[${label}_${name}_added_p99]=$(diffms "$g99" "$d99")
+    R[${label}_${name}_proxy_added_p99]=$(diffms "$p99" "$d99")
+    echo "$name  ${key%_ms}: direct p50 $d50 p99 $d99 | nginx proxy p50 $p50 p99 $p99 | gateway p50 $g50 p99 $g99 ms"
+    echo "      added by nginx proxy p50 $(diffms "$p50" "$d50") p99 ${R[${label}_${name}_proxy_added_p99]} ms; added by gateway p50 ${R[${label}_${name}_added_p50]} p99 ${R[${label}_${name}_added_p99]} ms"
+    echo "      throughput: direct $drps, proxy $prps, gateway $grps req/s; gateway errors: $errs, late sends: $late"
+  }
+  for c in 1 64; do measure "c$c" -c "$c"; done
+  # Open loop (fixed offered rate, latency from each request's due time), 64 connections.
+  for rate in $rates; do measure "r$rate" -c 64 --rate "$rate"; done
   kill "$GW_PID"; wait "$GW_PID" 2>/dev/null || true
 }
 
 echo; echo "== 2. miss path, non-streaming (gateway -> openai provider -> nginx JSON), unique prompts"
-miss_path json Benchmarks/configs/miss-json.json "$UP_JSON" ""
-echo "targets: added p99 < 0.1 ms at c=1: $(verdict "${R[json_c1_added_p99]}" 0.1); < 2 ms at c=64: $(verdict "${R[json_c64_added_p99]}" 2)"
+miss_path json Benchmarks/configs/miss-json.json "$UP_JSON" "$PX_JSON" "" "1000 5000"
+echo "targets: added p99 < 0.1 ms at c=1: $(verdict "${R[json_c1_added_p99]}" 0.1); < 2 ms at 64 connections: closed loop $(verdict "${R[json_c64_added_p99]}" 2), open loop 1000/s $(verdict "${R[json_r1000_added_p99]}" 2), 5000/s $(verdict "${R[json_r5000_added_p99]}" 2)"
 
 echo; echo "== 3. miss path, streaming (gateway -> openai provider -> nginx SSE), unique prompts"
-miss_path sse Benchmarks/configs/miss-stream.json "$UP_SSE" "--stream"
-echo "target: added TTFT p99 < 0.3 ms: c=1 $(verdict "${R[sse_c1_added_p99]}" 0.3), c=64 $(verdict "${R[sse_c64_added_p99]}" 0.3)"
+miss_path sse Benchmarks/configs/miss-stream.json "$UP_SSE" "$PX_SSE" "--stream" "1000 2500"
+echo "target: added TTFT p99 < 0.3 ms: c=1 $(verdict "${R[sse_c1_added_p99]}" 0.3), c=64 closed loop $(verdict "${R[sse_c64_added_p99]}" 0.3), open loop 1000/s $(verdict "${R[sse_r1000_added_p99]}" 0.3), 2500/s $(verdict "${R[sse_r2500_added_p99]}" 0.3)"
 
 echo; echo "== 4. gateway RSS with 1,000 concurrent streams (mock provider, 3 s streams)"
 port=$(free_port); start_gateway Benchmarks/configs/rss-streams.json "$port"
