@@ -44,7 +44,9 @@ final class StreamingClientSession: @unchecked Sendable {
             stopKeepAlive()
         }
         lock.lock()
-        if !finished && !keepAliveStopped { keepAlive = responder.schedule(after: keepAliveInterval) { [weak self] in self?.keepAliveTick() } }
+        if !finished && !keepAliveStopped {
+            keepAlive = responder.schedule(after: keepAliveInterval) { [weak self] in self?.keepAliveTick() }
+        }
         lock.unlock()
     }
 

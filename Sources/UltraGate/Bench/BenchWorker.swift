@@ -6,8 +6,9 @@ import Glibc
 /// One client thread: an epoll loop driving many non-blocking keep-alive connections, each with
 /// one request in flight at a time. Closed loop: a connection sends its next request as soon as
 /// its answer arrives. Open loop (`rate` set): requests fall due on an `OpenLoopSchedule` and go
-/// out on whichever connection is idle, waiting in its FIFO when none is. Everything here is touched only by the worker's own thread
-/// between `run()` starting and returning, except `progress`, which is locked.
+/// out on whichever connection is idle, waiting in its FIFO when none is. Everything here is
+/// touched only by the worker's own thread between `run()` starting and returning, except
+/// `progress`, which is locked.
 final class BenchWorker: @unchecked Sendable {
     struct Plan: Sendable {
         var connections: Int
