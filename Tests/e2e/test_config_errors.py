@@ -13,6 +13,7 @@ CASES = [
     ("{not json", "not valid JSON"),
     (json.dumps({"servr": {}}), "unknown config key `servr`"),
     (json.dumps({"server": {"port": "eighty"}}), "server.port must be an integer"),
+    (json.dumps({"cache": {"commit_before_answer": "yes"}}), "cache.commit_before_answer must be a boolean"),
     (json.dumps({"providers": {"x": {"type": "azure"}}}), "providers.x.type"),
     (json.dumps({"providers": {"m": {"type": "mock"}}, "models": {"a": {"provider": "nope"}}}), "`nope` is not defined"),
     (json.dumps({"providers": {"m": {"type": "mock"}}, "models": {"a": {"provider": "m", "fallbacks": ["ghost"]}}}), "ghost"),

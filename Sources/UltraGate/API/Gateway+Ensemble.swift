@@ -56,14 +56,10 @@ extension Gateway {
             let body = JSONWriter.serialize(.object(outcome.completion))
             let call = CallOutcome(completion: outcome.completion, route: ensembleRoute(spec), upstreamSeconds: outcome.seconds,
                                    timeToFirstToken: nil, attempts: 1)
-            // Answer first, then store: identical requests arriving meanwhile join the finished
-            // flight and get its result; the flight leaves the table once the entry is committed.
-            flight.publish(.finished(FlightResult(outcome: call, body: body)))
             // A degraded answer (a member failed, a fallback answer) is served but never stored.
-            if let cache, outcome.isComplete, !cacheControl.noStore, !Task.isCancelled {
-                await cache.store(key, cachedResponse(call, body: body))
-            }
-            flights.remove(key, flight)
+            let store = cache != nil && outcome.isComplete && !cacheControl.noStore && !Task.isCancelled
+            await finish(flight, key: key, result: FlightResult(outcome: call, body: body),
+                         storing: store ? (key, cachedResponse(call, body: body)) : nil)
         } catch {
             flights.remove(key, flight)
             flight.publish(.failed(error))

@@ -311,20 +311,34 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
             let body = JSONWriter.serialize(.object(outcome.completion))
             let usage = Usage(outcome.completion)
             metrics.recordTokens(model: outcome.route.name, prompt: usage.prompt, completion: usage.completion, cached: usage.cached)
-            if let cache, !cacheControl.noStore, !Task.isCancelled {
+            var entry: (key: CacheKey, value: CachedResponse)?
+            if cache != nil, !cacheControl.noStore, !Task.isCancelled {
                 // A fallback's answer belongs to the model that produced it, never to the one asked.
                 let answeringKey = outcome.route.name == route.name
                     ? key
                     : CacheKey.make(namespace: config.cache.namespace, route: outcome.route.cacheRoute,
                                     request: outcome.route.mergedBody(chat.body))
-                await cache.store(answeringKey, cachedResponse(outcome, body: body))
+                entry = (answeringKey, cachedResponse(outcome, body: body))
             }
-            flights.remove(key, flight)
-            flight.publish(.finished(FlightResult(outcome: outcome, body: body)))
+            await finish(flight, key: key, result: FlightResult(outcome: outcome, body: body), storing: entry)
         } catch {
             flights.remove(key, flight)
             flight.publish(.failed(error))
         }
+    }
+
+    /// Answers a flight's clients and stores its entry. By default the answer goes out first: the
+    /// commit then overlaps the client's next round trip, and identical requests arriving meanwhile
+    /// join the finished flight (it leaves the table only once the entry is committed), so none of
+    /// them goes upstream. With `cache.commit_before_answer` the entry is committed first, so any
+    /// answered request survives `kill -9`.
+    func finish(_ flight: CompletionFlight, key: CacheKey, result: FlightResult,
+                storing entry: (key: CacheKey, value: CachedResponse)?) async {
+        let answerFirst = !config.cache.commitBeforeAnswer
+        if answerFirst { flight.publish(.finished(result)) }
+        if let entry, let cache { await cache.store(entry.key, entry.value) }
+        flights.remove(key, flight)
+        if !answerFirst { flight.publish(.finished(result)) }
     }
 
     func cachedResponse(_ outcome: CallOutcome, body: [UInt8]) -> CachedResponse {

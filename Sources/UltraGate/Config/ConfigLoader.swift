@@ -111,6 +111,10 @@ public struct ConfigLoader {
             cache.defaultTTL = ttl
         }
         if let ns = try string(c, "namespace", path: "cache") { cache.namespace = ns }
+        if let v = c["commit_before_answer"] {
+            guard let b = v.boolValue else { throw ConfigError("cache.commit_before_answer must be a boolean") }
+            cache.commitBeforeAnswer = b
+        }
     }
 
     func parseRetry(_ r: JSONObject, path: String, base: RetrySettings) throws -> RetrySettings {

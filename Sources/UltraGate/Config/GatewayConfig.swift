@@ -30,6 +30,10 @@ public struct CacheSettings: Sendable {
     public var defaultTTL: Double = 7 * 86_400
     /// Keys are scoped by namespace; one shared namespace unless configured.
     public var namespace = "default"
+    /// Commit a miss's entry before answering it (any answered request then survives `kill -9`),
+    /// rather than answering first and committing right after (faster: the commit overlaps the
+    /// client's next round trip; a crash in between can lose that entry, never corrupt one).
+    public var commitBeforeAnswer = false
     public init() {}
 }
 
