@@ -198,23 +198,19 @@ public struct JSONParser {
         mutating func parseString() throws(JSONParseError) -> String {
             index += 1
             let start = index
+            // Fast path: no escapes. An ASCII run needs no validation.
             var sawHighByte = false
-            // Fast path: no escapes.
-            while index < bytes.count {
+            index = JSONStringScan.firstSpecial(in: bytes, from: start, sawHighByte: &sawHighByte)
+            if index < bytes.count {
                 let b = bytes[index]
                 if b == UInt8(ascii: "\"") {
                     let run = UnsafeBufferPointer(rebasing: bytes[start..<index])
                     index += 1
                     if !sawHighByte { return String(decoding: run, as: UTF8.self) }
-                    guard let s = String(validating: run, as: UTF8.self) else {
-                        throw JSONParseError(reason: .invalidUTF8, offset: start)
-                    }
-                    return s
+                    guard UTF8Validation.isValid(run) else { throw JSONParseError(reason: .invalidUTF8, offset: start) }
+                    return String(decoding: run, as: UTF8.self)
                 }
-                if b == UInt8(ascii: "\\") { break }
                 if b < 0x20 { throw fail(.invalidString) }
-                if b >= 0x80 { sawHighByte = true }
-                index += 1
             }
             guard index < bytes.count else { throw fail(.unexpectedEnd) }
             // Slow path: unescape into a scratch buffer.
@@ -224,15 +220,17 @@ public struct JSONParser {
                 let b = bytes[index]
                 if b == UInt8(ascii: "\"") {
                     index += 1
-                    guard let s = String(validating: scratch, as: UTF8.self) else {
-                        throw JSONParseError(reason: .invalidUTF8, offset: start)
+                    return try scratch.withUnsafeBufferPointer { run throws(JSONParseError) -> String in
+                        guard UTF8Validation.isValid(run) else { throw JSONParseError(reason: .invalidUTF8, offset: start) }
+                        return String(decoding: run, as: UTF8.self)
                     }
-                    return s
                 }
                 if b < 0x20 { throw fail(.invalidString) }
                 if b != UInt8(ascii: "\\") {
-                    scratch.append(b)
-                    index += 1
+                    // Copy the plain run up to the next special byte in one go.
+                    let next = JSONStringScan.firstSpecial(in: bytes, from: index)
+                    scratch.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[index..<next]))
+                    index = next
                     continue
                 }
                 index += 1

@@ -73,9 +73,9 @@ public struct JSONWriter {
         var s = s
         s.withUTF8 { utf8 in
             var runStart = 0
-            for i in 0..<utf8.count {
+            var i = JSONStringScan.firstSpecial(in: utf8, from: 0)
+            while i < utf8.count {
                 let b = utf8[i]
-                guard b < 0x20 || b == 0x22 || b == 0x5C else { continue }
                 if runStart < i { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart..<i])) }
                 runStart = i + 1
                 switch b {
@@ -91,6 +91,7 @@ public struct JSONWriter {
                     bytes.append(Self.hexDigits[Int(b >> 4)])
                     bytes.append(Self.hexDigits[Int(b & 0xF)])
                 }
+                i = JSONStringScan.firstSpecial(in: utf8, from: runStart)
             }
             if runStart < utf8.count { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart...])) }
         }

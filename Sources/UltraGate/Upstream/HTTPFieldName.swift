@@ -2,6 +2,8 @@
 enum HTTPFieldName {
     /// `lowercaseName` must already be lowercase ASCII.
     static func matches(_ name: String, _ lowercaseName: StaticString) -> Bool {
+        // O(1) for native strings, and most names differ in length: no byte loop for them.
+        guard name.utf8.count == lowercaseName.utf8CodeUnitCount else { return false }
         var utf8 = name.utf8.makeIterator()
         let expected = UnsafeBufferPointer(start: lowercaseName.utf8Start, count: lowercaseName.utf8CodeUnitCount)
         for b in expected {
