@@ -77,123 +77,123 @@ public enum ChatRequestValidator {
         return messages
     }
 
-    static func checkMessage(_ value: JSON, _ path: String) throws(GatewayError) {
-        let message = try object(value, path)
-        guard let roleValue = message["role"] else { throw missing("\(path).role") }
-        let role = try string(roleValue, "\(path).role")
-        guard roles.contains(role) else { throw unsupported(role, roles, param: "\(path).role") }
-        if let name = message["name"] { _ = try string(name, "\(path).name") }
+    static func checkMessage(_ value: JSON, _ path: @autoclosure () -> String) throws(GatewayError) {
+        let message = try object(value, path())
+        guard let roleValue = message["role"] else { throw missing("\(path()).role") }
+        let role = try string(roleValue, "\(path()).role")
+        guard roles.contains(role) else { throw unsupported(role, roles, param: "\(path()).role") }
+        if let name = message["name"] { _ = try string(name, "\(path()).name") }
 
         switch role {
         case "system", "developer", "tool":
-            try checkContent(message["content"], path, parts: ["text"])
+            try checkContent(message["content"], path(), parts: ["text"])
             if role == "tool" {
                 guard let id = message["tool_call_id"] else {
                     throw .invalidRequest("Missing parameter 'tool_call_id': messages with role 'tool' must have a 'tool_call_id'.",
-                                          param: "\(path).tool_call_id")
+                                          param: "\(path()).tool_call_id")
                 }
-                _ = try string(id, "\(path).tool_call_id")
+                _ = try string(id, "\(path()).tool_call_id")
             }
         case "user":
-            try checkContent(message["content"], path, parts: ["text", "image_url", "input_audio", "file"])
+            try checkContent(message["content"], path(), parts: ["text", "image_url", "input_audio", "file"])
         case "assistant":
-            let hasToolCalls = try checkToolCalls(message["tool_calls"], "\(path).tool_calls")
+            let hasToolCalls = try checkToolCalls(message["tool_calls"], "\(path()).tool_calls")
             var hasFunctionCall = false
             if let call = message["function_call"], !call.isNull {
-                let object = try self.object(call, "\(path).function_call")
-                try requiredString(object, "name", "\(path).function_call")
-                try requiredString(object, "arguments", "\(path).function_call")
+                let object = try self.object(call, "\(path()).function_call")
+                try requiredString(object, "name", "\(path()).function_call")
+                try requiredString(object, "arguments", "\(path()).function_call")
                 hasFunctionCall = true
             }
             var hasRefusal = false
             if let refusal = message["refusal"], !refusal.isNull {
-                _ = try string(refusal, "\(path).refusal")
+                _ = try string(refusal, "\(path()).refusal")
                 hasRefusal = true
             }
             let content = message["content"]
             if content == nil || content == .null {
                 // An assistant turn that only called tools (or refused) has no text.
                 if hasToolCalls || hasFunctionCall || hasRefusal { break }
-                if content == nil { throw missing("\(path).content") }
+                if content == nil { throw missing("\(path()).content") }
             }
-            try checkContent(content, path, parts: ["text", "refusal"])
+            try checkContent(content, path(), parts: ["text", "refusal"])
         default:  // "function"
-            guard let name = message["name"] else { throw missing("\(path).name") }
-            _ = try string(name, "\(path).name")
-            guard let content = message["content"] else { throw missing("\(path).content") }
-            if !content.isNull { _ = try string(content, "\(path).content") }
+            guard let name = message["name"] else { throw missing("\(path()).name") }
+            _ = try string(name, "\(path()).name")
+            guard let content = message["content"] else { throw missing("\(path()).content") }
+            if !content.isNull { _ = try string(content, "\(path()).content") }
         }
     }
 
-    static func checkContent(_ value: JSON?, _ path: String, parts allowed: [String]) throws(GatewayError) {
-        let param = "\(path).content"
-        guard let value else { throw missing(param) }
+    static func checkContent(_ value: JSON?, _ path: @autoclosure () -> String, parts allowed: [String]) throws(GatewayError) {
+        func param() -> String { "\(path()).content" }
+        guard let value else { throw missing(param()) }
         switch value {
         case .string: return
         case .null:
-            throw .invalidRequest("Invalid value for 'content': expected a string, got null.", param: param)
+            throw .invalidRequest("Invalid value for 'content': expected a string, got null.", param: param())
         case .array(let parts):
-            if parts.isEmpty { throw emptyArray(param) }
+            if parts.isEmpty { throw emptyArray(param()) }
             for (j, part) in parts.enumerated() {
-                try checkContentPart(part, "\(param)[\(j)]", allowed: allowed)
+                try checkContentPart(part, "\(param())[\(j)]", allowed: allowed)
             }
         default:
-            throw invalidType(param, expected: "one of a string or array of objects", got: value)
+            throw invalidType(param(), expected: "one of a string or array of objects", got: value)
         }
     }
 
-    static func checkContentPart(_ value: JSON, _ path: String, allowed: [String]) throws(GatewayError) {
-        let part = try object(value, path)
-        guard let typeValue = part["type"] else { throw missing("\(path).type") }
-        let type = try string(typeValue, "\(path).type")
-        guard allowed.contains(type) else { throw unsupported(type, allowed, param: "\(path).type") }
+    static func checkContentPart(_ value: JSON, _ path: @autoclosure () -> String, allowed: [String]) throws(GatewayError) {
+        let part = try object(value, path())
+        guard let typeValue = part["type"] else { throw missing("\(path()).type") }
+        let type = try string(typeValue, "\(path()).type")
+        guard allowed.contains(type) else { throw unsupported(type, allowed, param: "\(path()).type") }
         switch type {
         case "text":
-            try requiredString(part, "text", path)
+            try requiredString(part, "text", path())
         case "refusal":
-            try requiredString(part, "refusal", path)
+            try requiredString(part, "refusal", path())
         case "image_url":
-            guard let image = part["image_url"] else { throw missing("\(path).image_url") }
-            let object = try self.object(image, "\(path).image_url")
-            try requiredString(object, "url", "\(path).image_url")
+            guard let image = part["image_url"] else { throw missing("\(path()).image_url") }
+            let object = try self.object(image, "\(path()).image_url")
+            try requiredString(object, "url", "\(path()).image_url")
             if let detail = object["detail"] {
-                try enumString(detail, ["auto", "low", "high"], "\(path).image_url.detail")
+                try enumString(detail, ["auto", "low", "high"], "\(path()).image_url.detail")
             }
         case "input_audio":
-            guard let audio = part["input_audio"] else { throw missing("\(path).input_audio") }
-            let object = try self.object(audio, "\(path).input_audio")
-            try requiredString(object, "data", "\(path).input_audio")
-            guard let format = object["format"] else { throw missing("\(path).input_audio.format") }
-            try enumString(format, ["wav", "mp3"], "\(path).input_audio.format")
+            guard let audio = part["input_audio"] else { throw missing("\(path()).input_audio") }
+            let object = try self.object(audio, "\(path()).input_audio")
+            try requiredString(object, "data", "\(path()).input_audio")
+            guard let format = object["format"] else { throw missing("\(path()).input_audio.format") }
+            try enumString(format, ["wav", "mp3"], "\(path()).input_audio.format")
         default:  // "file"
-            guard let file = part["file"] else { throw missing("\(path).file") }
-            let object = try self.object(file, "\(path).file")
+            guard let file = part["file"] else { throw missing("\(path()).file") }
+            let object = try self.object(file, "\(path()).file")
             for key in ["file_id", "file_data", "filename"] {
-                if let v = object[key] { _ = try string(v, "\(path).file.\(key)") }
+                if let v = object[key] { _ = try string(v, "\(path()).file.\(key)") }
             }
             if object["file_id"] == nil && object["file_data"] == nil {
-                throw .invalidRequest("Missing required parameter: '\(path).file.file_id' or '\(path).file.file_data'.",
-                                      param: "\(path).file", code: "missing_required_parameter")
+                throw .invalidRequest("Missing required parameter: '\(path()).file.file_id' or '\(path()).file.file_data'.",
+                                      param: "\(path()).file", code: "missing_required_parameter")
             }
         }
     }
 
     /// Returns whether the message carries at least one tool call.
-    static func checkToolCalls(_ value: JSON?, _ path: String) throws(GatewayError) -> Bool {
+    static func checkToolCalls(_ value: JSON?, _ path: @autoclosure () -> String) throws(GatewayError) -> Bool {
         guard let value, !value.isNull else { return false }
-        let calls = try array(value, path)
-        if calls.isEmpty { throw emptyArray(path) }
+        let calls = try array(value, path())
+        if calls.isEmpty { throw emptyArray(path()) }
         for (k, call) in calls.enumerated() {
-            let callPath = "\(path)[\(k)]"
-            let object = try self.object(call, callPath)
-            try requiredString(object, "id", callPath)
-            guard let typeValue = object["type"] else { throw missing("\(callPath).type") }
-            let type = try enumString(typeValue, ["function", "custom"], "\(callPath).type")
-            guard let inner = object[type] else { throw missing("\(callPath).\(type)") }
-            let innerObject = try self.object(inner, "\(callPath).\(type)")
-            guard let name = innerObject["name"] else { throw missing("\(callPath).\(type).name") }
-            try functionName(name, "\(callPath).\(type).name")
-            try requiredString(innerObject, type == "function" ? "arguments" : "input", "\(callPath).\(type)")
+            func callPath() -> String { "\(path())[\(k)]" }
+            let object = try self.object(call, callPath())
+            try requiredString(object, "id", callPath())
+            guard let typeValue = object["type"] else { throw missing("\(callPath()).type") }
+            let type = try enumString(typeValue, ["function", "custom"], "\(callPath()).type")
+            guard let inner = object[type] else { throw missing("\(callPath()).\(type)") }
+            let innerObject = try self.object(inner, "\(callPath()).\(type)")
+            guard let name = innerObject["name"] else { throw missing("\(callPath()).\(type).name") }
+            try functionName(name, "\(callPath()).\(type).name")
+            try requiredString(innerObject, type == "function" ? "arguments" : "input", "\(callPath()).\(type)")
         }
         return true
     }
@@ -247,18 +247,18 @@ public enum ChatRequestValidator {
         if tools.isEmpty { throw emptyArray("tools") }
         if tools.count > maxTools { throw arrayTooLong("tools", max: maxTools, count: tools.count) }
         for (i, tool) in tools.enumerated() {
-            let path = "tools[\(i)]"
-            let object = try self.object(tool, path)
-            guard let typeValue = object["type"] else { throw missing("\(path).type") }
-            let type = try enumString(typeValue, ["function", "custom"], "\(path).type")
-            guard let innerValue = object[type] else { throw missing("\(path).\(type)") }
-            let inner = try self.object(innerValue, "\(path).\(type)")
-            guard let name = inner["name"] else { throw missing("\(path).\(type).name") }
-            try functionName(name, "\(path).\(type).name")
-            if let v = inner["description"] { _ = try string(v, "\(path).\(type).description") }
+            func path() -> String { "tools[\(i)]" }
+            let object = try self.object(tool, path())
+            guard let typeValue = object["type"] else { throw missing("\(path()).type") }
+            let type = try enumString(typeValue, ["function", "custom"], "\(path()).type")
+            guard let innerValue = object[type] else { throw missing("\(path()).\(type)") }
+            let inner = try self.object(innerValue, "\(path()).\(type)")
+            guard let name = inner["name"] else { throw missing("\(path()).\(type).name") }
+            try functionName(name, "\(path()).\(type).name")
+            if let v = inner["description"] { _ = try string(v, "\(path()).\(type).description") }
             if type == "function" {
-                if let v = inner["parameters"] { _ = try self.object(v, "\(path).function.parameters") }
-                try boolean(inner["strict"], "\(path).function.strict")
+                if let v = inner["parameters"] { _ = try self.object(v, "\(path()).function.parameters") }
+                try boolean(inner["strict"], "\(path()).function.strict")
             }
         }
         return true
@@ -316,88 +316,88 @@ public enum ChatRequestValidator {
 
     // MARK: Typed accessors
 
-    static func object(_ value: JSON, _ param: String) throws(GatewayError) -> JSONObject {
-        guard case .object(let o) = value else { throw invalidType(param, expected: "an object", got: value) }
+    static func object(_ value: JSON, _ param: @autoclosure () -> String) throws(GatewayError) -> JSONObject {
+        guard case .object(let o) = value else { throw invalidType(param(), expected: "an object", got: value) }
         return o
     }
 
-    static func array(_ value: JSON, _ param: String) throws(GatewayError) -> [JSON] {
-        guard case .array(let a) = value else { throw invalidType(param, expected: "an array", got: value) }
+    static func array(_ value: JSON, _ param: @autoclosure () -> String) throws(GatewayError) -> [JSON] {
+        guard case .array(let a) = value else { throw invalidType(param(), expected: "an array", got: value) }
         return a
     }
 
-    static func string(_ value: JSON, _ param: String) throws(GatewayError) -> String {
-        guard case .string(let s) = value else { throw invalidType(param, expected: "a string", got: value) }
+    static func string(_ value: JSON, _ param: @autoclosure () -> String) throws(GatewayError) -> String {
+        guard case .string(let s) = value else { throw invalidType(param(), expected: "a string", got: value) }
         return s
     }
 
-    static func requiredString(_ object: JSONObject, _ key: String, _ path: String) throws(GatewayError) {
-        guard let value = object[key] else { throw missing("\(path).\(key)") }
-        _ = try string(value, "\(path).\(key)")
+    static func requiredString(_ object: JSONObject, _ key: String, _ path: @autoclosure () -> String) throws(GatewayError) {
+        guard let value = object[key] else { throw missing("\(path()).\(key)") }
+        _ = try string(value, "\(path()).\(key)")
     }
 
     @discardableResult
-    static func enumString(_ value: JSON, _ allowed: [String], _ param: String) throws(GatewayError) -> String {
-        let s = try string(value, param)
-        guard allowed.contains(s) else { throw unsupported(s, allowed, param: param) }
+    static func enumString(_ value: JSON, _ allowed: [String], _ param: @autoclosure () -> String) throws(GatewayError) -> String {
+        let s = try string(value, param())
+        guard allowed.contains(s) else { throw unsupported(s, allowed, param: param()) }
         return s
     }
 
     /// Tool, function and schema names: `^[a-zA-Z0-9_-]{1,64}$`.
-    static func functionName(_ value: JSON, _ param: String) throws(GatewayError) {
-        let name = try string(value, param)
-        if name.isEmpty { throw emptyString(param) }
+    static func functionName(_ value: JSON, _ param: @autoclosure () -> String) throws(GatewayError) {
+        let name = try string(value, param())
+        if name.isEmpty { throw emptyString(param()) }
         let count = name.unicodeScalars.count
         if count > 64 {
-            throw .invalidRequest("Invalid '\(param)': string too long. Expected a string with maximum length 64, but got a string with length \(count) instead.",
-                                  param: param, code: "string_above_max_length")
+            throw .invalidRequest("Invalid '\(param())': string too long. Expected a string with maximum length 64, but got a string with length \(count) instead.",
+                                  param: param(), code: "string_above_max_length")
         }
         let ok = name.utf8.allSatisfy { b in
             (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A) || b == 0x5F || b == 0x2D
         }
         if !ok {
-            throw .invalidRequest("Invalid '\(param)': string does not match pattern. Expected a string that matches the pattern '^[a-zA-Z0-9_-]+$'.",
-                                  param: param, code: "invalid_value")
+            throw .invalidRequest("Invalid '\(param())': string does not match pattern. Expected a string that matches the pattern '^[a-zA-Z0-9_-]+$'.",
+                                  param: param(), code: "invalid_value")
         }
     }
 
     @discardableResult
-    static func boolean(_ value: JSON?, _ param: String, nullable: Bool = true) throws(GatewayError) -> Bool? {
+    static func boolean(_ value: JSON?, _ param: @autoclosure () -> String, nullable: Bool = true) throws(GatewayError) -> Bool? {
         guard let value else { return nil }
         switch value {
         case .bool(let b): return b
         case .null where nullable: return nil
-        default: throw invalidType(param, expected: "a boolean", got: value)
+        default: throw invalidType(param(), expected: "a boolean", got: value)
         }
     }
 
     /// A decimal in `min...max`; `nil` when absent or null.
     @discardableResult
-    static func number(_ value: JSON?, _ param: String, min: Double, max: Double,
+    static func number(_ value: JSON?, _ param: @autoclosure () -> String, min: Double, max: Double,
                        nullable: Bool = true) throws(GatewayError) -> Double? {
         guard let value else { return nil }
         if value.isNull && nullable { return nil }
         guard case .number(let text) = value, let d = Double(text) else {
-            throw invalidType(param, expected: "a decimal", got: value)
+            throw invalidType(param(), expected: "a decimal", got: value)
         }
-        if d > max { throw outOfRange(param, "decimal", above: true, limit: max, got: text) }
-        if d < min { throw outOfRange(param, "decimal", above: false, limit: min, got: text) }
+        if d > max { throw outOfRange(param(), "decimal", above: true, limit: max, got: text) }
+        if d < min { throw outOfRange(param(), "decimal", above: false, limit: min, got: text) }
         return d
     }
 
     /// An integer (written `2` or `2.0`, not `2.5`) in `min...max`; `nil` when absent or null.
     @discardableResult
-    static func integer(_ value: JSON?, _ param: String, min: Int = .min, max: Int = .max) throws(GatewayError) -> Int? {
+    static func integer(_ value: JSON?, _ param: @autoclosure () -> String, min: Int = .min, max: Int = .max) throws(GatewayError) -> Int? {
         guard let value, !value.isNull else { return nil }
         guard case .number(let text) = value, isIntegral(text) else {
-            throw invalidType(param, expected: "an integer", got: value)
+            throw invalidType(param(), expected: "an integer", got: value)
         }
         guard let i = value.intValue else {  // integral but outside 64 bits
             let negative = text.hasPrefix("-")
-            throw outOfRange(param, "integer", above: !negative, bound: String(negative ? min : max), got: text)
+            throw outOfRange(param(), "integer", above: !negative, bound: String(negative ? min : max), got: text)
         }
-        if i > max { throw outOfRange(param, "integer", above: true, bound: String(max), got: text) }
-        if i < min { throw outOfRange(param, "integer", above: false, bound: String(min), got: text) }
+        if i > max { throw outOfRange(param(), "integer", above: true, bound: String(max), got: text) }
+        if i < min { throw outOfRange(param(), "integer", above: false, bound: String(min), got: text) }
         return i
     }
 

@@ -17,6 +17,16 @@ public struct CacheKey: Hashable, Sendable, CustomStringConvertible {
     public var hex: String { SHA256.hex(bytes) }
     public var description: String { hex }
 
+    /// The digest is already uniformly distributed: its first eight bytes are hash enough, and
+    /// hashing all 32 byte by byte cost more than the dictionary lookup it serves.
+    public func hash(into hasher: inout Hasher) {
+        var word: UInt64 = 0
+        for i in 0..<8 { word = word << 8 | UInt64(bytes[i]) }
+        hasher.combine(word)
+    }
+
+    public static func == (a: CacheKey, b: CacheKey) -> Bool { a.bytes == b.bytes }
+
     /// Top-level request fields that only steer delivery, accounting or routing (`model` is replaced
     /// by the resolved route), so two requests differing only in them may share an answer.
     @inline(__always) static func isIgnored(_ key: String) -> Bool {
