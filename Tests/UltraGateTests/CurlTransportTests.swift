@@ -5,7 +5,7 @@ import Testing
 import CCurl
 
 /// Collects a streamed body until it ends or fails.
-private func collect(_ body: AsyncThrowingStream<[UInt8], Error>) async -> (bytes: [UInt8], error: Error?) {
+private func collect(_ body: ChunkStream<[UInt8]>) async -> (bytes: [UInt8], error: Error?) {
     var bytes: [UInt8] = []
     do {
         for try await chunk in body { bytes += chunk }

@@ -162,7 +162,7 @@ import Testing
         if case .transport(.broken)? = (error as? ProviderError)?.kind {} else { Issue.record("expected broken, got \(String(describing: error))") }
     }
 
-    /// A consumer that stops reading drops the stream (AsyncThrowingStream reports termination when
+    /// A consumer that stops reading drops the stream (ChunkStream reports termination when
     /// the stream is released or the consuming task is cancelled): the upstream body must be cancelled.
     @Test func consumerStoppingCancelsTheUpstreamBody() async throws {
         let first = #"data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"role":"assistant","content":"x"},"finish_reason":null}]}"# + "\n\n"

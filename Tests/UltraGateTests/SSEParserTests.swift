@@ -42,6 +42,18 @@ import Testing
         }
     }
 
+    /// Random streams with long and short lines and all three line endings give the same events
+    /// fed whole (the eight-bytes-at-a-time line scan) as fed one byte at a time (its byte loop).
+    @Test func wholeAndBytewiseFeedsAgree() {
+        var rng = SplitMix64(seed: 3)
+        let pieces = ["data: ", "event: e", "id: 7", ": note", "x", "0123456789abcdef", "{\"a\":1}", "é", "\r\n", "\r", "\n", "\n\n", "\r\n\r\n"]
+        for _ in 0..<400 {
+            let text = (0..<Int(rng.next() % 30)).map { _ in pieces[Int(rng.next() % UInt64(pieces.count))] }.joined()
+            let bytes = Array(text.utf8)
+            #expect(parse(bytes) == parse(bytes, split: Array(repeating: 1, count: bytes.count)), "\(text.debugDescription)")
+        }
+    }
+
     @Test func crlfSplitAcrossFeedsIsOneLineEnd() {
         var parser = SSEParser()
         var events = parser.feed(Array("data: x\r".utf8))

@@ -80,7 +80,7 @@ private struct EnsembleNoProvider: ChatProvider {
     func complete(_ request: ProviderRequest) async throws -> JSONObject {
         throw ProviderError(kind: .invalidResponse, provider: name, message: "an ensemble is not a provider")
     }
-    func stream(_ request: ProviderRequest) async throws -> AsyncThrowingStream<JSONObject, Error> {
+    func stream(_ request: ProviderRequest) async throws -> ChunkStream<JSONObject> {
         throw ProviderError(kind: .invalidResponse, provider: name, message: "an ensemble is not a provider")
     }
 }

@@ -58,7 +58,7 @@ public struct MockProvider: ChatProvider {
         return completion
     }
 
-    public func stream(_ request: ProviderRequest) async throws -> AsyncThrowingStream<JSONObject, Error> {
+    public func stream(_ request: ProviderRequest) async throws -> ChunkStream<JSONObject> {
         let messages = request.body["messages"]?.arrayValue ?? []
         let directives = MockDirectives(messages: messages)
         if let error = directives.error(provider: name, model: request.model) {
@@ -70,7 +70,7 @@ public struct MockProvider: ChatProvider {
         let schedule = self.schedule(count: chunks.count, delayMs: directives.delayMs)
         let broken = brokenError
 
-        let (stream, continuation) = AsyncThrowingStream.makeStream(of: JSONObject.self, throwing: Error.self)
+        let (stream, continuation) = ChunkStream<JSONObject>.makeStream()
         let producer = Task {
             let start = ContinuousClock.now
             do {

@@ -69,28 +69,33 @@ public struct JSONObject: Sendable, Hashable, Sequence, ExpressibleByDictionaryL
         get {
             var i = pairs.count - 1
             while i >= 0 {
-                if pairs[i].key == key { return pairs[i].value }
+                if Self.same(pairs[i].key, key) { return pairs[i].value }
                 i -= 1
             }
             return nil
         }
         set {
-            guard let value = newValue else { pairs.removeAll { $0.key == key }; return }
-            guard let first = pairs.firstIndex(where: { $0.key == key }) else {
+            guard let value = newValue else { pairs.removeAll { Self.same($0.key, key) }; return }
+            guard let first = pairs.firstIndex(where: { Self.same($0.key, key) }) else {
                 pairs.append((key: key, value: value))
                 return
             }
             pairs[first].value = value
             var i = pairs.count - 1
             while i > first {  // drop later duplicates so the one value set is the one seen
-                if pairs[i].key == key { pairs.remove(at: i) }
+                if Self.same(pairs[i].key, key) { pairs.remove(at: i) }
                 i -= 1
             }
         }
     }
 
     public mutating func append(_ key: String, _ value: JSON) { pairs.append((key: key, value: value)) }
-    public mutating func removeValue(forKey key: String) { pairs.removeAll { $0.key == key } }
+    public mutating func removeValue(forKey key: String) { pairs.removeAll { Self.same($0.key, key) } }
+
+    /// Key equality with the length compared first: `String.==` on two different short keys
+    /// otherwise calls into the standard library's slow comparison, and most keys differ in length.
+    @inline(__always)
+    static func same(_ a: String, _ b: String) -> Bool { a.utf8.count == b.utf8.count && a == b }
 
     public static func == (lhs: JSONObject, rhs: JSONObject) -> Bool {
         lhs.pairs.count == rhs.pairs.count

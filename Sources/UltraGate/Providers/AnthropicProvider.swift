@@ -29,7 +29,7 @@ public struct AnthropicProvider: ChatProvider {
                                 requestModel: request.model)
     }
 
-    public func stream(_ request: ProviderRequest) async throws -> AsyncThrowingStream<JSONObject, Error> {
+    public func stream(_ request: ProviderRequest) async throws -> ChunkStream<JSONObject> {
         try await connection.stream(try upstreamRequest(request, stream: true),
                                     translator: AnthropicStreamTranslator(provider: name, model: request.model,
                                                                           secret: connection.apiKey))

@@ -32,7 +32,7 @@ public protocol ChatProvider: Sendable {
     /// `chat.completion.chunk` objects in order, the last one carrying `usage` when the provider
     /// reports it. The call returns once the provider accepted the request (status 2xx); an error
     /// status throws instead. A failure mid-stream finishes the stream with a `ProviderError`.
-    func stream(_ request: ProviderRequest) async throws -> AsyncThrowingStream<JSONObject, Error>
+    func stream(_ request: ProviderRequest) async throws -> ChunkStream<JSONObject>
 }
 
 /// A failed provider call, classified for retries and for the client's error response.

@@ -30,7 +30,7 @@ public struct GeminiProvider: ChatProvider {
                                 requestModel: request.model, secret: connection.apiKey)
     }
 
-    public func stream(_ request: ProviderRequest) async throws -> AsyncThrowingStream<JSONObject, Error> {
+    public func stream(_ request: ProviderRequest) async throws -> ChunkStream<JSONObject> {
         try await connection.stream(try upstreamRequest(request, stream: true),
                                     translator: GeminiStreamTranslator(provider: name, model: request.model,
                                                                        secret: connection.apiKey))

@@ -45,7 +45,7 @@ public struct OpenAICompatibleProvider: ChatProvider {
         return object
     }
 
-    public func stream(_ request: ProviderRequest) async throws -> AsyncThrowingStream<JSONObject, Error> {
+    public func stream(_ request: ProviderRequest) async throws -> ChunkStream<JSONObject> {
         try await connection.stream(upstreamRequest(request, stream: true),
                                     translator: OpenAIChunkPassThrough(provider: name, model: request.model,
                                                                        secret: connection.apiKey))

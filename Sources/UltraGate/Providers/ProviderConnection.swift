@@ -27,7 +27,7 @@ struct ProviderConnection: Sendable {
 
     /// Opens the stream (throwing on an error status) and translates its events.
     func stream<T: SSEChunkTranslator>(_ request: UpstreamRequest, translator: T) async throws(ProviderError)
-        -> AsyncThrowingStream<JSONObject, Error> {
+        -> ChunkStream<JSONObject> {
         let response = try await ProviderHTTP.openStream(request, via: transport, provider: name, secret: apiKey)
         return ProviderStreamPump.run(response, translator: translator, provider: name)
     }

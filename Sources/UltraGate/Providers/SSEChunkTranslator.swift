@@ -10,16 +10,16 @@ protocol SSEChunkTranslator: Sendable {
     mutating func finish() throws(ProviderError) -> [JSONObject]
 }
 
-/// Runs an upstream SSE body through a translator into an `AsyncThrowingStream` of chunks.
+/// Runs an upstream SSE body through a translator into a `ChunkStream` of chunks.
 /// When the consumer stops (or is cancelled), the reading task is cancelled, which ends the
 /// upstream body's iteration and so aborts the transfer.
 enum ProviderStreamPump {
     static func run<T: SSEChunkTranslator>(_ response: UpstreamStreamingResponse, translator: T,
-                                           provider: String) -> AsyncThrowingStream<JSONObject, Error> {
+                                           provider: String) -> ChunkStream<JSONObject> {
         // The pump runs on the caller's event loop when there is one (the transfer's data arrives
         // there too): on the global pool every chunk would cost two thread hand-offs.
         let loop = EventLoop.current
-        return AsyncThrowingStream { continuation in
+        return ChunkStream { continuation in
             let task = Task(executorPreference: loop) {
                 var parser = SSEParser()
                 var translator = translator

@@ -16,7 +16,7 @@ final class CurlMultiCore {
     /// The earliest first-byte/idle deadline among active transfers, possibly stale-early.
     private(set) var nextDeadline: UInt64 = .max
     /// Transfers paused because their consumer's buffer is full; retried every few milliseconds
-    /// (an AsyncThrowingStream cannot tell us when its consumer takes a chunk).
+    /// (the body stream does not tell us when its consumer takes a chunk).
     private var paused: [CurlTransfer] = []
     let pauseRetryMs: Int32 = 5
     private(set) var isTornDown = false

@@ -18,7 +18,7 @@ final class CurlTransfer: @unchecked Sendable {
         case buffered(CheckedContinuation<UpstreamResponse, Error>)
         /// `stream`: the head as soon as it is complete, then body chunks.
         case streaming(head: CheckedContinuation<UpstreamResponseHead, Error>?,
-                       body: AsyncThrowingStream<[UInt8], Error>.Continuation)
+                       body: ChunkStream<[UInt8]>.Continuation)
     }
 
     let request: UpstreamRequest

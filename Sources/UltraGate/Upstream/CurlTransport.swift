@@ -72,7 +72,7 @@ public final class CurlTransport: UpstreamTransport {
 
     /// The body stream holds at most `CurlTransfer.streamBufferChunks` chunks; beyond that the
     /// transfer pauses until the consumer catches up. The transfer is aborted when the consuming
-    /// task is cancelled (the iteration then ends with `nil`, as AsyncThrowingStream does, so
+    /// task is cancelled (the iteration then ends with `nil`, as with AsyncThrowingStream, so
     /// check `Task.isCancelled`) or when the stream is released. Leaving the loop with `break`
     /// releases nothing while the response value is still referenced: drop it.
     public func stream(_ request: UpstreamRequest) async throws -> UpstreamStreamingResponse {
@@ -80,8 +80,7 @@ public final class CurlTransport: UpstreamTransport {
         let transfer = CurlTransfer(request: request)
         // A bounded buffer: when it is full, `yield` reports `.dropped` and the transfer pauses
         // instead of reading the upstream faster than the consumer takes chunks.
-        let (body, bodyContinuation) = AsyncThrowingStream.makeStream(
-            of: [UInt8].self, throwing: Error.self, bufferingPolicy: .bufferingOldest(CurlTransfer.streamBufferChunks))
+        let (body, bodyContinuation) = ChunkStream<[UInt8]>.makeStream(bufferLimit: CurlTransfer.streamBufferChunks)
         // Ending the iteration early, dropping the stream, or cancelling the consuming task all
         // arrive here as `.cancelled`; `.finished` is our own doing and needs nothing.
         if let eventLoop = EventLoop.current, let driver = loopDriver(on: eventLoop) {

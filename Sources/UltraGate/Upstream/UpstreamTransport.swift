@@ -63,8 +63,8 @@ public struct UpstreamResponse: Sendable {
 /// Ending the iteration early (or cancelling the consuming task) aborts the transfer.
 public struct UpstreamStreamingResponse: Sendable {
     public var head: UpstreamResponseHead
-    public var body: AsyncThrowingStream<[UInt8], Error>
-    public init(head: UpstreamResponseHead, body: AsyncThrowingStream<[UInt8], Error>) {
+    public var body: ChunkStream<[UInt8]>
+    public init(head: UpstreamResponseHead, body: ChunkStream<[UInt8]>) {
         self.head = head
         self.body = body
     }

@@ -63,10 +63,10 @@ final class FakeLLMProvider: ChatProvider, @unchecked Sendable {
         try await answer(request, streamed: false)
     }
 
-    func stream(_ request: ProviderRequest) async throws -> AsyncThrowingStream<JSONObject, Error> {
+    func stream(_ request: ProviderRequest) async throws -> ChunkStream<JSONObject> {
         let completion = try await answer(request, streamed: true)
         let chunks = ChatCompletionReplayer.chunks(from: completion, includeUsage: true)
-        return AsyncThrowingStream { continuation in
+        return ChunkStream { continuation in
             for chunk in chunks { continuation.yield(chunk) }
             continuation.finish()
         }

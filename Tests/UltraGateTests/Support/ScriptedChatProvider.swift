@@ -52,7 +52,7 @@ final class ScriptedChatProvider: ChatProvider, @unchecked Sendable {
         return try await inner.complete(Self.asMock(request))
     }
 
-    func stream(_ request: ProviderRequest) async throws -> AsyncThrowingStream<JSONObject, Error> {
+    func stream(_ request: ProviderRequest) async throws -> ChunkStream<JSONObject> {
         let failure = begin(request)
         do { try await Task.sleep(nanoseconds: UInt64(delayMs * 1e6)) } catch {
             noteCancelled()
@@ -61,7 +61,7 @@ final class ScriptedChatProvider: ChatProvider, @unchecked Sendable {
         if let failure { throw failure }
         let upstream = try await inner.stream(Self.asMock(request))
         let chunkDelay = chunkDelayMs
-        return AsyncThrowingStream { continuation in
+        return ChunkStream { continuation in
             let task = Task {
                 do {
                     for try await chunk in upstream {

@@ -52,7 +52,7 @@ final class ScriptedTransport: UpstreamTransport, @unchecked Sendable {
 
     func stream(_ request: UpstreamRequest) async throws -> UpstreamStreamingResponse {
         let reply = try next(request)
-        let body = AsyncThrowingStream<[UInt8], Error> { continuation in
+        let body = ChunkStream<[UInt8]> { continuation in
             continuation.onTermination = { [weak self] termination in
                 guard let self else { return }
                 let how: String
@@ -93,7 +93,7 @@ final class ScriptedTransport: UpstreamTransport, @unchecked Sendable {
 let awkwardSplits: [[Int]] = [[], [1], [2, 3], [7, 1, 13, 2, 5], [64]]
 
 /// Reads a chunk stream to its end, returning the chunks and the error it finished with.
-func collect(_ stream: AsyncThrowingStream<JSONObject, Error>) async -> (chunks: [JSONObject], error: Error?) {
+func collect(_ stream: ChunkStream<JSONObject>) async -> (chunks: [JSONObject], error: Error?) {
     var chunks: [JSONObject] = []
     do {
         for try await chunk in stream { chunks.append(chunk) }
