@@ -21,8 +21,7 @@ struct OpenLoopSchedule: Sendable {
 
     /// Requests released into the queue so far (due by the last `release`).
     private(set) var released = 0
-    private var queue: [UInt64] = []
-    private var head = 0
+    private var queue = ArrayQueue<UInt64>(compactAfter: 4096)
     /// The most requests ever left waiting for a connection after a dispatch round.
     private(set) var maxQueueDepth = 0
     /// Requests sent more than `lateThresholdNanos` after their due time.
@@ -53,7 +52,7 @@ struct OpenLoopSchedule: Sendable {
     }
 
     /// Requests due but not yet handed to a connection.
-    var queued: Int { queue.count - head }
+    var queued: Int { queue.count }
 
     /// The schedule is used up and nothing waits in the queue.
     var isDrained: Bool { nextDue == nil && queued == 0 }
@@ -72,16 +71,7 @@ struct OpenLoopSchedule: Sendable {
 
     /// The due time of the oldest queued request, which is being sent at `now`; nil if none waits.
     mutating func take(now: UInt64) -> UInt64? {
-        guard head < queue.count else { return nil }
-        let t = queue[head]
-        head += 1
-        if head == queue.count {
-            queue.removeAll(keepingCapacity: true)
-            head = 0
-        } else if head >= 4096 && head * 2 >= queue.count {
-            queue.removeFirst(head)
-            head = 0
-        }
+        guard let t = queue.popFirst() else { return nil }
         if now > t && now - t > Self.lateThresholdNanos { lateSends += 1 }
         return t
     }

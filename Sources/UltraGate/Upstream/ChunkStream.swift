@@ -87,8 +87,7 @@ public struct ChunkStream<Element: Sendable>: AsyncSequence, Sendable {
     final class Storage: @unchecked Sendable {
         private let lock = NSLock()
         private let limit: Int
-        private var buffer: [Element] = []
-        private var head = 0
+        private var buffer = ArrayQueue<Element>()
         private var waiter: UnsafeContinuation<Element?, any Error>?
         /// Set by `finish`: delivered once the buffer is empty.
         private var ending: (any Error)??
@@ -138,7 +137,7 @@ public struct ChunkStream<Element: Sendable>: AsyncSequence, Sendable {
                 waiter.resume(returning: element)
                 return .enqueued
             }
-            if buffer.count - head >= limit {
+            if buffer.count >= limit {
                 lock.unlock()
                 return .dropped
             }
@@ -175,7 +174,6 @@ public struct ChunkStream<Element: Sendable>: AsyncSequence, Sendable {
             }
             cancelled = true
             buffer.removeAll()
-            head = 0
             let handler = takeHandler()
             let waiter = self.waiter
             self.waiter = nil
@@ -235,19 +233,7 @@ public struct ChunkStream<Element: Sendable>: AsyncSequence, Sendable {
         }
 
         /// The next buffered chunk, if any. Lock held.
-        private func takeBuffered() -> Element? {
-            guard head < buffer.count else { return nil }
-            let element = buffer[head]
-            head += 1
-            if head == buffer.count {
-                buffer.removeAll(keepingCapacity: true)
-                head = 0
-            } else if head >= 64 && head * 2 >= buffer.count {
-                buffer.removeFirst(head)
-                head = 0
-            }
-            return element
-        }
+        private func takeBuffered() -> Element? { buffer.popFirst() }
 
         /// How the stream ends, when it has: `.some(nil)` for a normal end (also after
         /// cancellation), `.some(error)` once for a failure (then a normal end). Lock held.

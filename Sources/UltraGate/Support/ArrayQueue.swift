@@ -1,0 +1,36 @@
+/// A first-in first-out queue over an array with a moving head: appends and removals are O(1)
+/// amortised, storage is reused, and the consumed prefix is cut off once it makes up half the
+/// array (and at least `compactAfter` elements), so a queue that never runs dry stays bounded.
+struct ArrayQueue<Element> {
+    private var storage: [Element] = []
+    private var head = 0
+    private let compactAfter: Int
+
+    init(compactAfter: Int = 64) { self.compactAfter = Swift.max(1, compactAfter) }
+
+    var count: Int { storage.count - head }
+    var isEmpty: Bool { head == storage.count }
+
+    mutating func append(_ element: Element) { storage.append(element) }
+
+    mutating func popFirst() -> Element? {
+        guard head < storage.count else { return nil }
+        let element = storage[head]
+        head += 1
+        if head == storage.count {
+            storage.removeAll(keepingCapacity: true)
+            head = 0
+        } else if head >= compactAfter && head * 2 >= storage.count {
+            storage.removeFirst(head)
+            head = 0
+        }
+        return element
+    }
+
+    mutating func removeAll() {
+        storage.removeAll()
+        head = 0
+    }
+}
+
+extension ArrayQueue: Sendable where Element: Sendable {}
