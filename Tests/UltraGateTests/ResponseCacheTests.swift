@@ -372,3 +372,56 @@ private func entryCounts(_ cache: ResponseCache) -> (responses: Int, ages: Int) 
         }
     }
 }
+
+/// `storeLater`: entries of requests already answered, handed to the writer thread's group commit.
+@Suite struct ResponseCacheDeferredTests {
+    final class Calls: @unchecked Sendable {
+        private let lock = NSLock()
+        private var seen: [Int] = []
+        private var visibleWhenCalled = true
+        func record(_ n: Int, visible: Bool) {
+            lock.lock()
+            seen.append(n)
+            if !visible { visibleWhenCalled = false }
+            lock.unlock()
+        }
+        var snapshot: (seen: [Int], allVisible: Bool) { lock.lock(); defer { lock.unlock() }; return (seen, visibleWhenCalled) }
+    }
+
+    /// Each entry is readable by the time its callback runs, every callback runs once, and
+    /// entries trickling in (100 µs apart, slower than one commit) still share commits.
+    @Test func entriesArriveTogetherInFewCommits() async throws {
+        try await withTemporaryDirectory { dir in
+            let cache = try ResponseCache(ResponseCacheConfig(directory: dir))
+            defer { cache.close() }
+            let calls = Calls()
+            let total = 200
+            for n in 0..<total {
+                cache.storeLater(key(n), response(n)) { [cache] in
+                    calls.record(n, visible: cache.lookup(key(n), now: 1_000_001) == response(n))
+                }
+                usleep(100)
+            }
+            let deadline = Date().addingTimeInterval(10)
+            while calls.snapshot.seen.count < total && Date() < deadline { try await Task.sleep(nanoseconds: 1_000_000) }
+            let (seen, allVisible) = calls.snapshot
+            #expect(seen.sorted() == Array(0..<total))
+            #expect(allVisible)
+            let stats = cache.stats()
+            #expect(stats.entries == total)
+            #expect(stats.inlineCommits == 0)
+            #expect(stats.commits <= total / 2, "\(stats.commits) commits for \(total) entries")
+        }
+    }
+
+    @Test func afterCloseTheCallbackStillRuns() async throws {
+        try await withTemporaryDirectory { dir in
+            let cache = try ResponseCache(ResponseCacheConfig(directory: dir))
+            cache.close()
+            let calls = Calls()
+            cache.storeLater(key(1), response(1)) { calls.record(1, visible: false) }
+            #expect(calls.snapshot.seen == [1])
+            #expect(cache.stats().writeErrors == 1)
+        }
+    }
+}

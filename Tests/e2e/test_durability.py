@@ -127,6 +127,33 @@ def test_an_answered_miss_is_a_hit_for_the_very_next_request(make_gateway):
     assert calls == 200, metrics
 
 
+def test_under_concurrency_answered_misses_are_never_fetched_twice(make_gateway):
+    """With other calls in flight the entry goes to the writer's group commit after the answer;
+    the finished call stays joinable until then, so a repeat never reaches the upstream."""
+    gw = make_gateway()
+    errors = []
+
+    def worker(w):
+        s = requests.Session()
+        for i in range(60):
+            prompt = f"concurrent back to back {w}/{i}"
+            first = chat(gw, prompt, session=s)
+            again = chat(gw, prompt, session=s)
+            if first.status_code != 200 or again.status_code != 200 or again.json() != first.json():
+                errors.append(prompt)
+
+    threads = [threading.Thread(target=worker, args=(w,)) for w in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not errors, errors[:3]
+    metrics = requests.get(gw.base_url + "/metrics", timeout=10).text
+    calls = sum(float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines()
+                if line.startswith("ultragate_upstream_request_duration_seconds_count{"))
+    assert calls == 8 * 60, f"{calls} upstream calls for {8 * 60} distinct prompts"
+
+
 def test_answers_survive_a_graceful_restart(make_gateway, tmp_path):
     cache_dir = str(tmp_path / "cache")
     gw = make_gateway(cache_dir=cache_dir)

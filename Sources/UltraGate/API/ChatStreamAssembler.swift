@@ -48,10 +48,9 @@ public struct ChatStreamAssembler: Sendable {
         if let v = chunk["usage"], case .object = v { usage = v }
         for item in chunk["choices"]?.arrayValue ?? [] {
             guard case .object(let choice) = item else { continue }
-            let index = choice["index"]?.intValue ?? 0
-            var state = choices[index] ?? Choice()
-            Self.merge(choice, into: &state)
-            choices[index] = state
+            // Merged in place: a copy taken out of the dictionary would make every text append
+            // copy the whole text so far (quadratic in a long stream).
+            Self.merge(choice, into: &choices[choice["index"]?.intValue ?? 0, default: Choice()])
         }
     }
 
@@ -68,38 +67,45 @@ public struct ChatStreamAssembler: Sendable {
             case "role":
                 if let role = value.stringValue { state.role = role }
             case "content":
-                if let text = value.stringValue { state.content = (state.content ?? "") + text }
+                if let text = value.stringValue { append(text, to: &state.content) }
             case "refusal":
-                if let text = value.stringValue { state.refusal = (state.refusal ?? "") + text }
+                if let text = value.stringValue { append(text, to: &state.refusal) }
             case "tool_calls":
                 for call in value.arrayValue ?? [] {
                     guard case .object(let call) = call else { continue }
-                    let index = call["index"]?.intValue ?? 0
-                    var merged = state.toolCalls[index] ?? ToolCall()
-                    if merged.id == nil { merged.id = call["id"]?.stringValue }
-                    if merged.type == nil { merged.type = call["type"]?.stringValue }
-                    if let function = call["function"]?.objectValue {
-                        if merged.name == nil { merged.name = function["name"]?.stringValue }
-                        if let args = function["arguments"]?.stringValue { merged.arguments += args }
-                    }
-                    state.toolCalls[index] = merged
+                    mergeToolCall(call, into: &state.toolCalls[call["index"]?.intValue ?? 0, default: ToolCall()])
                 }
             case "function_call":
                 guard let call = value.objectValue else { continue }
                 if state.functionName == nil, let name = call["name"]?.stringValue { state.functionName = name }
-                if let args = call["arguments"]?.stringValue { state.functionArguments = (state.functionArguments ?? "") + args }
+                if let args = call["arguments"]?.stringValue { append(args, to: &state.functionArguments) }
                 if state.functionArguments == nil { state.functionArguments = "" }
             case "annotations":
                 state.annotations += value.arrayValue ?? []
             default:
                 if value.isNull { if state.extras[key] == nil { state.extras[key] = .null }; continue }
-                if case .string(let text) = value, case .string(let sofar)? = state.extras[key] {
-                    state.extras[key] = .string(sofar + text)
+                if case .string(let text) = value, case .string(var sofar)? = state.extras[key] {
+                    state.extras[key] = .null  // drop the stored reference so the append is in place
+                    sofar.append(text)
+                    state.extras[key] = .string(sofar)
                 } else {
                     state.extras[key] = value
                 }
             }
         }
+    }
+
+    private static func mergeToolCall(_ call: JSONObject, into merged: inout ToolCall) {
+        if merged.id == nil { merged.id = call["id"]?.stringValue }
+        if merged.type == nil { merged.type = call["type"]?.stringValue }
+        if let function = call["function"]?.objectValue {
+            if merged.name == nil { merged.name = function["name"]?.stringValue }
+            if let args = function["arguments"]?.stringValue { merged.arguments += args }
+        }
+    }
+
+    private static func append(_ text: String, to field: inout String?) {
+        if field == nil { field = text } else { field!.append(text) }
     }
 
     /// The assembled `chat.completion`; choices in index order.

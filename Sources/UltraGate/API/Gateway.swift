@@ -332,10 +332,21 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
     /// join the finished flight (it leaves the table only once the entry is committed), so none of
     /// them goes upstream. With `cache.commit_before_answer` the entry is committed first, so any
     /// answered request survives `kill -9`.
+    ///
+    /// Answered first while other calls are in flight (load), the entry goes to the cache writer's
+    /// next group commit and the writer takes the flight out of the table: one commit for many
+    /// entries, off the event loop. Measured at 64 connections: every entry had been committed
+    /// inline, one write transaction and ~8 system calls each on the loop thread. Alone, the entry
+    /// is committed inline: a hand-off to the writer thread would cost more than the commit.
     func finish(_ flight: CompletionFlight, key: CacheKey, result: FlightResult,
                 storing entry: (key: CacheKey, value: CachedResponse)?) async {
         let answerFirst = !config.cache.commitBeforeAnswer
         if answerFirst { flight.publish(.finished(result)) }
+        if answerFirst, let entry, let cache, flights.count > 1 {
+            let flights = self.flights
+            cache.storeLater(entry.key, entry.value) { flights.remove(key, flight) }
+            return
+        }
         if let entry, let cache { await cache.store(entry.key, entry.value) }
         flights.remove(key, flight)
         if !answerFirst { flight.publish(.finished(result)) }

@@ -48,7 +48,11 @@ final class CacheWriter: @unchecked Sendable {
         let key: [UInt8]
         let value: [UInt8]
         let createdAt: Double
-        let done: CheckedContinuation<Void, Never>
+        /// Runs on the writer thread once the entry is committed (or could not be).
+        let done: @Sendable () -> Void
+        /// Nobody waits for it (the request was answered already): it may wait a moment for
+        /// company in a larger group commit.
+        var deferrable = false
     }
 
     /// Evict when the databases hold more than this share of the map's pages…
@@ -65,6 +69,10 @@ final class CacheWriter: @unchecked Sendable {
     /// also stall the writer on LMDB's write lock. Measured: without it, 64 storing tasks fell to
     /// 3-5 entries per commit and lost more than half their throughput.
     static let batchingWindowNanos: UInt64 = 1_000_000
+    /// How long deferrable entries wait for company, and how many make a batch worth committing
+    /// at once.
+    static let groupCommitDelay: TimeInterval = 0.0005
+    static let groupCommitBatch = 32
 
     private let env: CacheEnvironment
     private let counters: CacheCounters
@@ -122,7 +130,9 @@ final class CacheWriter: @unchecked Sendable {
         defer { condition.unlock() }
         guard !stopping else { return false }
         queue.append(job)
-        condition.signal()
+        // A deferrable job joins the batch being gathered; the writer is woken for the first job,
+        // a full batch, or one somebody waits for.
+        if !job.deferrable || queue.count == 1 || queue.count >= Self.groupCommitBatch { condition.signal() }
         return true
     }
 
@@ -220,6 +230,11 @@ final class CacheWriter: @unchecked Sendable {
                 let next = min(lastSync.addingTimeInterval(syncInterval), lastSweep.addingTimeInterval(sweepInterval))
                 if !condition.wait(until: next) { break }
             }
+            // Only deferrable jobs so far: gather more for one commit, briefly. Measured at 64
+            // connections without this: ~1.8 entries per commit, the writer waking for nearly each.
+            if !queue.isEmpty, queue.count < Self.groupCommitBatch, !stopping, !queue.contains(where: { !$0.deferrable }) {
+                _ = condition.wait(until: Date(timeIntervalSinceNow: Self.groupCommitDelay))
+            }
             let batch = queue
             queue.removeAll(keepingCapacity: true)
             let stop = stopping && !inlineActive
@@ -237,7 +252,7 @@ final class CacheWriter: @unchecked Sendable {
 
             if !batch.isEmpty {
                 commit(batch)
-                for job in batch { job.done.resume() }
+                for job in batch { job.done() }
             }
             for request in sweeps {
                 sweepExpired(now: request.now)

@@ -83,11 +83,24 @@ public final class ResponseCache: @unchecked Sendable {
     /// The writer-thread path of `store`, on its own so tests can mix it with inline commits.
     func storeQueued(_ key: CacheKey, encoded: [UInt8], createdAt: Double) async {
         await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
-            let job = CacheWriter.Job(key: key.bytes, value: encoded, createdAt: createdAt, done: done)
-            if !writer.enqueue(job) {
-                counters.update { $0.writeErrors += 1 }
-                done.resume()
-            }
+            enqueue(key, encoded: encoded, createdAt: createdAt) { done.resume() }
+        }
+    }
+
+    /// Hands the entry to the writer thread's next group commit without waiting for it (for a
+    /// caller that has already answered). `committed` runs once the entry is in, or could not be
+    /// stored, on the writer thread (or here, when the cache is closing).
+    public func storeLater(_ key: CacheKey, _ value: CachedResponse, committed: @escaping @Sendable () -> Void) {
+        enqueue(key, encoded: value.encoded(), createdAt: value.createdAt, deferrable: true, committed)
+    }
+
+    private func enqueue(_ key: CacheKey, encoded: [UInt8], createdAt: Double, deferrable: Bool = false,
+                         _ done: @escaping @Sendable () -> Void) {
+        var job = CacheWriter.Job(key: key.bytes, value: encoded, createdAt: createdAt, done: done)
+        job.deferrable = deferrable
+        if !writer.enqueue(job) {
+            counters.update { $0.writeErrors += 1 }
+            done()
         }
     }
 

@@ -40,7 +40,15 @@ public struct JSONParser {
     }
 
     public static func parse(_ text: String, maxDepth: Int = defaultMaxDepth) throws(JSONParseError) -> JSON {
-        try parse(Array(text.utf8), maxDepth: maxDepth)
+        var text = text
+        // Native strings hand out their UTF-8 in place: no copy into an array first.
+        do {
+            return try text.withUTF8 { buffer in try parse(buffer, maxDepth: maxDepth) }
+        } catch let error as JSONParseError {
+            throw error
+        } catch {
+            throw JSONParseError(reason: .unexpectedCharacter, offset: 0)
+        }
     }
 
     struct Cursor {

@@ -138,6 +138,13 @@ public final class FlightTable: @unchecked Sendable {
         return (flight, true)
     }
 
+    /// Flights in progress (including finished ones whose entry is still being stored).
+    public var count: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return flights.count
+    }
+
     public func remove(_ key: CacheKey, _ flight: CompletionFlight) {
         lock.lock()
         if flights[key] === flight { flights[key] = nil }

@@ -75,35 +75,41 @@ struct OpenAIChunkPassThrough: SSEChunkTranslator {
     mutating func translate(_ event: SSEEvent) throws(ProviderError) -> [JSONObject] {
         let data = event.data
         if data.isEmpty { return [] }
-        if data.first != "{", data.trimmingCharacters(in: .whitespaces) == "[DONE]" {
+        if data.utf8.first != UInt8(ascii: "{"), data.trimmingCharacters(in: .whitespaces) == "[DONE]" {
             isDone = true
             return []
         }
-        guard let json = try? JSONParser.parse(data), var chunk = json.objectValue else {
+        // Bound straight out of the parse result, so the object's storage is not shared and the
+        // edits below do not copy it.
+        guard case .object(var chunk)? = try? JSONParser.parse(data) else {
             throw ProviderError(kind: .invalidResponse, provider: provider, message: "stream event is not a JSON object")
         }
         if chunk["error"] != nil, chunk["choices"] == nil {
-            throw ProviderHTTP.embeddedError(json, provider: provider, secret: secret)
+            throw ProviderHTTP.embeddedError(.object(chunk), provider: provider, secret: secret)
         }
-        if let u = chunk["usage"], !u.isNull { usage = u }
-        chunk.removeValue(forKey: "usage")
+        if let u = chunk["usage"] {
+            if !u.isNull { usage = u }
+            chunk.removeValue(forKey: "usage")
+        }
         if chunk["id"]?.stringValue == nil { chunk["id"] = .string(template?["id"]?.stringValue ?? OpenAIShapes.completionID()) }
         if chunk["object"] == nil { chunk["object"] = "chat.completion.chunk" }
         if chunk["created"]?.intValue == nil { chunk["created"] = template?["created"] ?? .int(OpenAIShapes.now()) }
         if chunk["model"]?.stringValue == nil { chunk["model"] = .string(model) }
         if template == nil { template = chunk }
-        let choices = chunk["choices"]?.arrayValue ?? []
-        if choices.isEmpty { return [] }  // a usage-only chunk: sent at the end
-        chunk["choices"] = .array(choices.map { choice in
-            guard var c = choice.objectValue else { return choice }
-            let index = c["index"]?.intValue ?? 0
-            if let reason = c["finish_reason"], !reason.isNull { finishedChoices.insert(index) }
-            if rolesSent.insert(index).inserted, var delta = c["delta"]?.objectValue, delta["role"] == nil {
-                delta = JSONObject([(key: "role", value: "assistant")] + delta.pairs)
-                c["delta"] = .object(delta)
+        guard case .array(var choices)? = chunk["choices"], !choices.isEmpty else { return [] }  // usage only: sent at the end
+        // Most chunks pass unchanged: the choices are rebuilt only when one needs its role added.
+        var changed = false
+        for i in choices.indices {
+            guard case .object(var choice) = choices[i] else { continue }
+            let index = choice["index"]?.intValue ?? 0
+            if let reason = choice["finish_reason"], !reason.isNull { finishedChoices.insert(index) }
+            if rolesSent.insert(index).inserted, case .object(let delta)? = choice["delta"], delta["role"] == nil {
+                choice["delta"] = .object(JSONObject([(key: "role", value: "assistant")] + delta.pairs))
+                choices[i] = .object(choice)
+                changed = true
             }
-            return .object(c)
-        })
+        }
+        if changed { chunk["choices"] = .array(choices) }
         return [chunk]
     }
 
