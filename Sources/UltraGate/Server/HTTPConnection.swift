@@ -187,7 +187,7 @@ final class HTTPConnection {
         scheduleFlush()
     }
 
-    func writeStreamChunk(_ responder: HTTPResponder, _ bytes: [UInt8]) {
+    func writeStreamChunk(_ responder: HTTPResponder, _ bytes: [UInt8], flushNow: Bool = false) {
         guard isCurrent(responder), !bytes.isEmpty else { return }
         responder.bodyBytes += bytes.count
         if responder.chunked {
@@ -199,7 +199,7 @@ final class HTTPConnection {
             close()
             return
         }
-        scheduleFlush()
+        if flushNow { flush() } else { scheduleFlush() }
     }
 
     /// Stream pieces are sent once per loop iteration: chunks produced together leave in one

@@ -115,9 +115,11 @@ public final class HTTPResponder: @unchecked Sendable {
         loop.execute { connection.startStream(self, status: status, headers: headers) }
     }
 
-    public func writeStreamChunk(_ bytes: [UInt8]) {
+    /// `flushNow` sends at once instead of at the end of the loop iteration (where pieces written
+    /// together leave in one `send`).
+    public func writeStreamChunk(_ bytes: [UInt8], flushNow: Bool = false) {
         let connection = self.connection
-        loop.execute { connection.writeStreamChunk(self, bytes) }
+        loop.execute { connection.writeStreamChunk(self, bytes, flushNow: flushNow) }
     }
 
     public func finishStream() {
