@@ -135,20 +135,27 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
     /// Whether a `Content-Type` value names JSON: `application/json` or any `…+json` type, in any
     /// case, with or without parameters (`; charset=utf-8`). Compares bytes: it runs on every request.
     static func isJSONMediaType(_ contentType: String) -> Bool {
-        var utf8 = Substring(contentType).utf8
-        if let semicolon = utf8.firstIndex(of: UInt8(ascii: ";")) { utf8 = utf8[..<semicolon] }
-        while let b = utf8.first, b == 0x20 || b == 0x09 { utf8 = utf8.dropFirst() }
-        while let b = utf8.last, b == 0x20 || b == 0x09 { utf8 = utf8.dropLast() }
-        func hasSuffix(_ suffix: StaticString) -> Bool {
-            let n = suffix.utf8CodeUnitCount
-            guard utf8.count >= n else { return false }
-            return suffix.withUTF8Buffer { expected in
-                zip(utf8.suffix(n), expected).allSatisfy { pair in (pair.0 >= 0x41 && pair.0 <= 0x5A ? pair.0 | 0x20 : pair.0) == pair.1 }
+        var text = contentType
+        return text.withUTF8 { all in
+            var end = all.firstIndex(of: UInt8(ascii: ";")) ?? all.count
+            var start = 0
+            while start < end, all[start] == 0x20 || all[start] == 0x09 { start += 1 }
+            while end > start, all[end - 1] == 0x20 || all[end - 1] == 0x09 { end -= 1 }
+            let value = UnsafeBufferPointer(rebasing: all[start..<end])
+            func hasSuffix(_ suffix: StaticString) -> Bool {
+                let n = suffix.utf8CodeUnitCount
+                guard value.count >= n else { return false }
+                let expected = UnsafeBufferPointer(start: suffix.utf8Start, count: n)
+                let offset = value.count - n
+                for i in 0..<n {
+                    let b = value[offset + i]
+                    if (b >= 0x41 && b <= 0x5A ? b | 0x20 : b) != expected[i] { return false }
+                }
+                return true
             }
+            return (value.count == 16 && hasSuffix("application/json")) || hasSuffix("+json")
         }
-        return (utf8.count == 16 && hasSuffix("application/json")) || hasSuffix("+json")
     }
-
 
     private func handleChat(_ request: HTTPRequest, _ responder: HTTPResponder, _ context: RequestContext) {
         if let contentType = request.head.headers["content-type"], !Gateway.isJSONMediaType(contentType) {
