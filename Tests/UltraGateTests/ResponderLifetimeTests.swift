@@ -34,11 +34,7 @@ private final class CycleMakingHandler: HTTPHandler, @unchecked Sendable {
     /// hold the responder are freed. A cycle here once leaked every streaming request's session.
     @Test(arguments: ["/plain", "/stream"]) func perRequestObjectsAreFreedAfterTheAnswer(path: String) async throws {
         let handler = CycleMakingHandler()
-        var config = HTTPServerConfig()
-        config.port = 0
-        config.threads = 1
-        let server = HTTPServer(config: config, handler: handler)
-        try server.start()
+        let server = try startOneLoopServer(handler)
         defer { server.shutdown() }
         let port = server.boundPort
         let statuses = try await blocking {

@@ -24,11 +24,7 @@ private final class FirstPieceHandler: HTTPHandler, @unchecked Sendable {
     @Test(arguments: [("/early", true), ("/late", false)])
     func flushNowSendsThePieceBeforeTheIterationEnds(path: String, alone: Bool) async throws {
         let handler = FirstPieceHandler()
-        var config = HTTPServerConfig()
-        config.port = 0
-        config.threads = 1
-        let server = HTTPServer(config: config, handler: handler)
-        try server.start()
+        let server = try startOneLoopServer(handler)
         defer { server.shutdown() }
         let port = server.boundPort
         let body = try await blocking { () -> String in

@@ -1,4 +1,5 @@
 import Foundation
+@testable import UltraGate
 
 /// A value shared between test threads.
 final class LockedBox<T>: @unchecked Sendable {
@@ -28,4 +29,14 @@ func blocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async thr
     try await withCheckedThrowingContinuation { continuation in
         Thread.detachNewThread { continuation.resume(with: Result { try body() }) }
     }
+}
+
+/// A started server on an ephemeral loopback port with one loop thread; shut it down when done.
+func startOneLoopServer(_ handler: any HTTPHandler) throws -> HTTPServer {
+    var config = HTTPServerConfig()
+    config.port = 0
+    config.threads = 1
+    let server = HTTPServer(config: config, handler: handler)
+    try server.start()
+    return server
 }
