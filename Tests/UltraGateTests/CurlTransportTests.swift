@@ -231,6 +231,36 @@ private final class RefusingPort {
         #expect(server.connectionCount == 1)
     }
 
+    /// Sequential requests reuse one libcurl handle, which skips its reset between plain POSTs:
+    /// nothing of one request (timeouts, method, headers, body) may show in the next.
+    @Test func aReusedHandleCarriesNothingOver() async throws {
+        server.handler = { request in
+            if request.path == "/slow" { return .delayed(ms: 700, .text("slow ok")) }
+            return .text("\(request.method) \(request.bodyString)")
+        }
+        func send(_ method: String, _ path: String, _ body: String = "", headers: [HTTPHeaderField] = [],
+                  total: Double = 0) async throws -> String {
+            let response = try await transport.send(UpstreamRequest(
+                method: method, url: server.url(path), headers: headers, body: Array(body.utf8),
+                timeouts: UpstreamTimeouts(total: total)))
+            return String(decoding: response.body, as: UTF8.self)
+        }
+        #expect(try await send("POST", "/a", "one", headers: [HTTPHeaderField("X-Only-Once", "1")], total: 0.3) == "POST one")
+        #expect(server.lastRequest?.header("x-only-once") == "1")
+        // The 0.3 s limit of the request before must not apply to this one.
+        #expect(try await send("POST", "/slow", "two") == "slow ok")
+        #expect(server.lastRequest?.header("x-only-once") == nil)
+        _ = try await send("HEAD", "/h")
+        #expect(server.lastRequest?.method == "HEAD")
+        #expect(try await send("POST", "/b", "three") == "POST three")
+        #expect(try await send("DELETE", "/c", "four") == "DELETE four")
+        #expect(try await send("POST", "/d", "five") == "POST five")
+        #expect(try await send("GET", "/e") == "GET ")
+        #expect(server.lastRequest?.body.isEmpty == true)
+        #expect(try await send("POST", "/f", "six") == "POST six")
+        #expect(server.connectionCount == 1)
+    }
+
     @Test func fiftyConcurrentRequestsRunSideBySide() async throws {
         server.handler = { request in .delayed(ms: 300, .text(request.path)) }
         let start = DispatchTime.now()

@@ -145,7 +145,7 @@ final class CurlMultiCore {
 
     private func recycle(_ easy: CurlEasyHandle) {
         guard idleHandles.count < maxIdleHandles else { return }
-        easy.reset()
+        easy.park()
         idleHandles.append(easy)
     }
 
