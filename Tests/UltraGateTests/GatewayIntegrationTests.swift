@@ -9,11 +9,12 @@ final class GatewayHarness: @unchecked Sendable {
     let cacheDir: String
 
     init(routes: [ModelRoute], serverConfig: HTTPServerConfig = HTTPServerConfig(), keepAlive: Double = 10,
-         fastRetries: Bool = true) throws {
+         fastRetries: Bool = true, configure: (inout GatewayConfig) -> Void = { _ in }) throws {
         cacheDir = NSTemporaryDirectory() + "ultragate-test-\(UUID().uuidString)"
         var config = GatewayConfig()
         config.cache.directory = cacheDir
         config.streamKeepAliveInterval = keepAlive
+        configure(&config)
         var providers: [String: ChatProvider] = [:]
         for route in routes { providers[route.providerName] = route.provider }
         let router = ModelRouter(routes: routes, providers: providers, providerSettings: [:], defaultRetry: RetrySettings(),

@@ -338,7 +338,9 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
     /// commit then overlaps the client's next round trip, and identical requests arriving meanwhile
     /// join the finished flight (it leaves the table only once the entry is committed), so none of
     /// them goes upstream. With `cache.commit_before_answer` the entry is committed first, so any
-    /// answered request survives `kill -9`.
+    /// answered request survives `kill -9`. A result that is not stored (`no-store`, a degraded
+    /// ensemble answer) leaves the table before anyone hears of it: a later request must not
+    /// receive what the cache would not have served it.
     ///
     /// Answered first while other calls are in flight (load), the entry goes to the cache writer's
     /// next group commit and the writer takes the flight out of the table: one commit for many
@@ -347,16 +349,25 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
     /// is committed inline: a hand-off to the writer thread would cost more than the commit.
     func finish(_ flight: CompletionFlight, key: CacheKey, result: FlightResult,
                 storing entry: (key: CacheKey, value: CachedResponse)?) async {
-        let answerFirst = !config.cache.commitBeforeAnswer
-        if answerFirst { flight.publish(.finished(result)) }
-        if answerFirst, let entry, let cache, flights.count > 1 {
+        guard let entry, let cache else {
+            flights.remove(key, flight)
+            flight.publish(.finished(result))
+            return
+        }
+        if config.cache.commitBeforeAnswer {
+            await cache.store(entry.key, entry.value)
+            flights.remove(key, flight)
+            flight.publish(.finished(result))
+            return
+        }
+        flight.publish(.finished(result))
+        if flights.count > 1 {
             let flights = self.flights
             cache.storeLater(entry.key, entry.value) { flights.remove(key, flight) }
             return
         }
-        if let entry, let cache { await cache.store(entry.key, entry.value) }
+        await cache.store(entry.key, entry.value)
         flights.remove(key, flight)
-        if !answerFirst { flight.publish(.finished(result)) }
     }
 
     func cachedResponse(_ outcome: CallOutcome, body: [UInt8]) -> CachedResponse {
