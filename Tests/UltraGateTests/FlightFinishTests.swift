@@ -2,33 +2,49 @@ import Foundation
 import Testing
 @testable import UltraGate
 
-/// `Gateway.finish`: when a finished call may still be joined by newcomers. A stored result stays
-/// joinable until its entry is committed (a newcomer gets what the cache would give it); a result
-/// that is not stored leaves the table before anyone hears of it (a degraded ensemble answer
-/// served to a later request would never be retried).
+/// `Gateway.finish`: when a finished call may still serve newcomers. Only while its entry is
+/// being committed under the very key it was asked for: they then get what the cache is about to
+/// give them (as a hit). A result that is not stored (a degraded ensemble answer must be retried)
+/// or is stored under another key (a fallback's answer belongs to the model that produced it)
+/// leaves the table before anyone hears of it.
 @Suite struct FlightFinishTests {
-    @Test(arguments: [(false, false), (true, false), (true, true)])
-    func aFinishedCallIsJoinableOnlyWhileItsEntryIsBeingStored(stored: Bool, commitFirst: Bool) async throws {
+    enum Storing: Sendable, CaseIterable { case nothing, sameKey, otherKey }
+
+    @Test(arguments: Storing.allCases, [false, true])
+    func aFinishedCallServesNewcomersOnlyWhileItsOwnEntryIsBeingCommitted(storing: Storing, commitFirst: Bool) async throws {
         let h = try GatewayHarness(routes: [route("m", ScriptedChatProvider())]) { $0.cache.commitBeforeAnswer = commitFirst }
         let key = CacheKey(bytes: [UInt8](repeating: 7, count: 32))
+        let otherKey = CacheKey(bytes: [UInt8](repeating: 9, count: 32))
         let (flight, created) = h.gateway.flights.join(key, streaming: false)
         #expect(created)
         let joinableWhenAnswered = LockedBox<Bool?>(nil)
-        let entryWhenAnswered = LockedBox<Bool?>(nil)
+        let hitWhenAnswered = LockedBox<Bool?>(nil)
+        let storedWhenAnswered = LockedBox<Bool?>(nil)
+        let gateway = h.gateway
         flight.subscribe { event in
             guard case .finished = event else { return }
-            joinableWhenAnswered.update { $0 = h.gateway.flights.count == 1 }
-            entryWhenAnswered.update { $0 = h.gateway.cache?.lookup(key, now: Clock.wallNow()) != nil }
+            joinableWhenAnswered.update { $0 = gateway.flights.count == 1 }
+            hitWhenAnswered.update { $0 = gateway.committingHit(key) != nil }
+            storedWhenAnswered.update { $0 = gateway.cache?.lookup(storing == .otherKey ? otherKey : key, now: Clock.wallNow()) != nil }
         }
         let completion: JSONObject = ["id": "c1", "object": "chat.completion", "created": 1, "model": "m", "choices": []]
         let outcome = CallOutcome(completion: completion, route: route("m", ScriptedChatProvider()), upstreamSeconds: 0,
                                   timeToFirstToken: nil, attempts: 1)
         let body = JSONWriter.serialize(.object(completion))
-        await h.gateway.finish(flight, key: key, result: FlightResult(outcome: outcome, body: body),
-                               storing: stored ? (key, h.gateway.cachedResponse(outcome, body: body)) : nil)
-        #expect(joinableWhenAnswered.value == (stored && !commitFirst))
-        #expect(entryWhenAnswered.value == (stored && commitFirst))
+        let entry: (key: CacheKey, value: CachedResponse)? = switch storing {
+        case .nothing: nil
+        case .sameKey: (key, h.gateway.cachedResponse(outcome, body: body))
+        case .otherKey: (otherKey, h.gateway.cachedResponse(outcome, body: body))
+        }
+        await h.gateway.finish(flight, key: key, result: FlightResult(outcome: outcome, body: body), storing: entry)
+
+        let servesNewcomers = storing == .sameKey && !commitFirst
+        #expect(joinableWhenAnswered.value == servesNewcomers)
+        #expect(hitWhenAnswered.value == servesNewcomers)
+        #expect(storedWhenAnswered.value == (storing != .nothing && commitFirst))
         #expect(h.gateway.flights.count == 0)
-        #expect((h.gateway.cache?.lookup(key, now: Clock.wallNow()) != nil) == stored)
+        #expect(h.gateway.committingHit(key) == nil)
+        #expect((h.gateway.cache?.lookup(key, now: Clock.wallNow()) != nil) == (storing == .sameKey))
+        #expect((h.gateway.cache?.lookup(otherKey, now: Clock.wallNow()) != nil) == (storing == .otherKey))
     }
 }

@@ -119,6 +119,7 @@ def test_an_answered_miss_is_a_hit_for_the_very_next_request(make_gateway):
         assert first.status_code == 200 and first.headers["x-cache"] == "MISS"
         again = chat(gw, f"back to back {i}", session=s)
         assert again.status_code == 200
+        assert again.headers["x-cache"] == "HIT"
         assert again.json() == first.json()
     # Every repeat was served without an upstream call: the mock saw 200 requests, not 400.
     metrics = requests.get(gw.base_url + "/metrics", timeout=10).text
@@ -139,7 +140,8 @@ def test_under_concurrency_answered_misses_are_never_fetched_twice(make_gateway)
             prompt = f"concurrent back to back {w}/{i}"
             first = chat(gw, prompt, session=s)
             again = chat(gw, prompt, session=s)
-            if first.status_code != 200 or again.status_code != 200 or again.json() != first.json():
+            if (first.status_code != 200 or again.status_code != 200 or again.json() != first.json()
+                    or again.headers["x-cache"] != "HIT"):
                 errors.append(prompt)
 
     threads = [threading.Thread(target=worker, args=(w,)) for w in range(8)]

@@ -19,13 +19,10 @@ extension Gateway {
         context.cacheResult = .bypass
         if let cache, cacheControl.allowsLookup {
             let lookupStart = Clock.nanos()
-            let hit = cache.lookup(key, now: Clock.wallNow(), maxAge: cacheControl.maxAge)
+            let hit = cachedOrCommitting(cache, key, maxAge: cacheControl.maxAge)
             context.timing.record(.cache, seconds: Double(Clock.nanos() - lookupStart) / 1e9)
             if let hit, serveHit(hit, chat: chat, responder, context) {
-                context.cacheResult = .hit
-                metrics.recordCacheLookup(.hit, model: chat.model)
-                metrics.recordCacheSavings(model: hit.model, prompt: hit.promptTokens, completion: hit.completionTokens,
-                                           cached: hit.cachedTokens)
+                noteHit(hit, model: chat.model, context: context)
                 return
             }
             cacheStatus = "MISS"

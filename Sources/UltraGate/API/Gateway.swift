@@ -207,14 +207,12 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
         let cacheStatus: String
         if let cache, cacheControl.allowsLookup {
             let lookupStart = Clock.nanos()
-            if key != missedKey, let hit = cache.lookup(key, now: Clock.wallNow(), maxAge: cacheControl.maxAge) {
-                context.timing.record(.cache, seconds: Double(Clock.nanos() - lookupStart) / 1e9)
-                if serveHit(hit, chat: chat, responder, context) {
-                    noteHit(hit, model: chat.model, context: context)
-                    return
-                }
+            let hit = cachedOrCommitting(cache, key, maxAge: cacheControl.maxAge, lookedUp: key == missedKey)
+            if key != missedKey || hit != nil { context.timing.record(.cache, seconds: Double(Clock.nanos() - lookupStart) / 1e9) }
+            if let hit, serveHit(hit, chat: chat, responder, context) {
+                noteHit(hit, model: chat.model, context: context)
+                return
             }
-            if key != missedKey { context.timing.record(.cache, seconds: Double(Clock.nanos() - lookupStart) / 1e9) }
             cacheStatus = "MISS"
             context.cacheResult = .miss
         } else {
@@ -223,6 +221,20 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
         }
         metrics.recordCacheLookup(context.cacheResult ?? .bypass, model: chat.model)
         serveMiss(key: key, route: route, chat: chat, cacheControl: cacheControl, cacheStatus: cacheStatus, responder, context)
+    }
+
+    /// A call for `key` answered a moment ago and its entry is being committed: its result, as
+    /// the cache entry it is about to be.
+    func committingHit(_ key: CacheKey) -> CachedResponse? {
+        flights.finishedResult(for: key).map { cachedResponse($0.outcome, body: $0.body) }
+    }
+
+    /// The cache entry for `key` (unless the caller already `lookedUp` and missed), else the result
+    /// of a call whose entry is being committed. The table is read once more after the flight
+    /// check: that commit may have ended, and the flight left, in between.
+    func cachedOrCommitting(_ cache: ResponseCache, _ key: CacheKey, maxAge: Double?, lookedUp: Bool = false) -> CachedResponse? {
+        if !lookedUp, let hit = cache.lookup(key, now: Clock.wallNow(), maxAge: maxAge) { return hit }
+        return committingHit(key) ?? cache.lookup(key, now: Clock.wallNow(), maxAge: maxAge)
     }
 
     func noteHit(_ hit: CachedResponse, model: String, context: RequestContext) {
@@ -335,12 +347,13 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
     }
 
     /// Answers a flight's clients and stores its entry. By default the answer goes out first: the
-    /// commit then overlaps the client's next round trip, and identical requests arriving meanwhile
-    /// join the finished flight (it leaves the table only once the entry is committed), so none of
-    /// them goes upstream. With `cache.commit_before_answer` the entry is committed first, so any
-    /// answered request survives `kill -9`. A result that is not stored (`no-store`, a degraded
-    /// ensemble answer) leaves the table before anyone hears of it: a later request must not
-    /// receive what the cache would not have served it.
+    /// commit then overlaps the client's next round trip. Until the entry is committed the finished
+    /// flight stays in the table, and identical requests arriving meanwhile get its result as the
+    /// cache hit it is about to be, so none of them goes upstream. Any other finished call leaves
+    /// the table before it answers: a result that is not stored (`no-store`, a degraded ensemble)
+    /// or is stored under another key (a fallback's answer belongs to the model that produced it)
+    /// must not reach later requests. With `cache.commit_before_answer` the entry is committed
+    /// first, so any answered request survives `kill -9`.
     ///
     /// Answered first while other calls are in flight (load), the entry goes to the cache writer's
     /// next group commit and the writer takes the flight out of the table: one commit for many
@@ -349,15 +362,12 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
     /// is committed inline: a hand-off to the writer thread would cost more than the commit.
     func finish(_ flight: CompletionFlight, key: CacheKey, result: FlightResult,
                 storing entry: (key: CacheKey, value: CachedResponse)?) async {
-        guard let entry, let cache else {
+        let commitFirst = config.cache.commitBeforeAnswer
+        guard let cache, let entry, entry.key == key, !commitFirst else {
+            if let cache, let entry, commitFirst { await cache.store(entry.key, entry.value) }
             flights.remove(key, flight)
             flight.publish(.finished(result))
-            return
-        }
-        if config.cache.commitBeforeAnswer {
-            await cache.store(entry.key, entry.value)
-            flights.remove(key, flight)
-            flight.publish(.finished(result))
+            if let cache, let entry, !commitFirst { await cache.store(entry.key, entry.value) }
             return
         }
         flight.publish(.finished(result))

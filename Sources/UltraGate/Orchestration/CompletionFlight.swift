@@ -93,6 +93,14 @@ public final class CompletionFlight: @unchecked Sendable {
         }
     }
 
+    /// The result, once the flight has finished well.
+    public var finishedResult: FlightResult? {
+        lock.lock()
+        defer { lock.unlock() }
+        if case .finished(let result)? = end { return result }
+        return nil
+    }
+
     public func publish(_ event: Event) {
         lock.lock()
         defer { lock.unlock() }
@@ -136,6 +144,15 @@ public final class FlightTable: @unchecked Sendable {
         _ = flight.reserve()
         flights[key] = flight
         return (flight, true)
+    }
+
+    /// The result of the flight for `key` if it has finished (it is then in the table only while
+    /// its entry is being committed).
+    public func finishedResult(for key: CacheKey) -> FlightResult? {
+        lock.lock()
+        let flight = flights[key]
+        lock.unlock()
+        return flight?.finishedResult
     }
 
     /// Flights in progress (including finished ones whose entry is still being stored).
