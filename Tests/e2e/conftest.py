@@ -12,6 +12,8 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+import requests
+from prometheus_client.parser import text_string_to_metric_families
 
 ROOT = Path(__file__).resolve().parents[2]
 BINARY = os.environ.get("ULTRAGATE_BIN", str(ROOT / ".build" / "debug" / "ultragate"))
@@ -38,6 +40,14 @@ def _openapi_to_jsonschema(node):
 
 
 _DEFS = {name: _openapi_to_jsonschema(schema) for name, schema in SCHEMAS.items()}
+
+
+def scrape(gateway):
+    """`/metrics`, parsed by the Prometheus client's parser: {family name: family}."""
+    r = requests.get(gateway.base_url + "/metrics")
+    assert r.status_code == 200
+    assert r.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+    return {f.name: f for f in text_string_to_metric_families(r.text)}
 
 
 def validate(instance, schema_name):

@@ -3,14 +3,8 @@ import json
 
 import openai
 import requests
-from prometheus_client.parser import text_string_to_metric_families
 
-
-def scrape(gateway):
-    r = requests.get(gateway.base_url + "/metrics")
-    assert r.status_code == 200
-    assert r.headers["Content-Type"].startswith("text/plain; version=0.0.4")
-    return {f.name: f for f in text_string_to_metric_families(r.text)}
+from conftest import scrape
 
 
 def value(families, name, **labels):

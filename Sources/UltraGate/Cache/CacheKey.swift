@@ -25,8 +25,6 @@ public struct CacheKey: Hashable, Sendable, CustomStringConvertible {
         hasher.combine(word)
     }
 
-    public static func == (a: CacheKey, b: CacheKey) -> Bool { a.bytes == b.bytes }
-
     /// Top-level request fields that only steer delivery, accounting or routing (`model` is replaced
     /// by the resolved route), so two requests differing only in them may share an answer.
     @inline(__always) static func isIgnored(_ key: String) -> Bool {

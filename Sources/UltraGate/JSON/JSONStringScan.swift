@@ -3,9 +3,6 @@
 /// eight bytes instead of three comparisons per byte). The writer must escape exactly these
 /// bytes and the parser stops at them, so both share this scan.
 enum JSONStringScan {
-    private static let ones: UInt64 = 0x0101_0101_0101_0101
-    private static let highBits: UInt64 = 0x8080_8080_8080_8080
-
     /// The index of the first special byte at or after `start`, or `buffer.count` if none.
     @inline(__always)
     static func firstSpecial(in buffer: UnsafeBufferPointer<UInt8>, from start: Int) -> Int {
@@ -21,21 +18,20 @@ enum JSONStringScan {
         guard let base = buffer.baseAddress, start < count else { return count }
         var i = start
         var high: UInt64 = 0
-        let raw = UnsafeRawPointer(base)
         while i &+ 8 <= count {
-            let word = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: i, as: UInt64.self))
+            let word = ByteLanes.load(base, i)
             let mask = specialMask(word)
             if mask != 0 {
-                let lane = mask.trailingZeroBitCount >> 3
+                let lane = ByteLanes.firstLane(mask)
                 // Only the lanes before the special byte count.
                 if lane > 0 { high |= word & (UInt64.max >> (64 &- 8 &* UInt64(lane))) }
-                if high & highBits != 0 { sawHighByte = true }
+                if ByteLanes.hasHighByte(high) { sawHighByte = true }
                 return i &+ lane
             }
             high |= word
             i &+= 8
         }
-        if high & highBits != 0 { sawHighByte = true }
+        if ByteLanes.hasHighByte(high) { sawHighByte = true }
         while i < count {
             let b = base[i]
             if isSpecial(b) { return i }
@@ -48,16 +44,9 @@ enum JSONStringScan {
     @inline(__always)
     static func isSpecial(_ b: UInt8) -> Bool { b < 0x20 || b == 0x22 || b == 0x5C }
 
-    /// The high bit of each byte lane set where that lane is special. Each term is exact in its
-    /// lowest flagged lane (borrows only run upwards, from a lane that was already flagged), so
-    /// the lowest set bit of the union marks the first special byte.
+    /// The lanes holding a control byte, `"` or `\`.
     @inline(__always)
     static func specialMask(_ word: UInt64) -> UInt64 {
-        let below20 = (word &- 0x20 &* ones) & ~word & highBits
-        let quote = word ^ (0x22 &* ones)
-        let backslash = word ^ (0x5C &* ones)
-        let isQuote = (quote &- ones) & ~quote & highBits
-        let isBackslash = (backslash &- ones) & ~backslash & highBits
-        return below20 | isQuote | isBackslash
+        ByteLanes.below(word, 0x20) | ByteLanes.equal(word, 0x22) | ByteLanes.equal(word, 0x5C)
     }
 }

@@ -6,10 +6,9 @@ enum UTF8Validation {
     static func isValid(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
         guard let base = bytes.baseAddress else { return true }
         let n = bytes.count
-        let raw = UnsafeRawPointer(base)
         var i = 0
         while i < n {
-            if i &+ 8 <= n, raw.loadUnaligned(fromByteOffset: i, as: UInt64.self) & 0x8080_8080_8080_8080 == 0 {
+            if i &+ 8 <= n, !ByteLanes.hasHighByte(ByteLanes.load(base, i)) {
                 i &+= 8
                 continue
             }

@@ -103,13 +103,11 @@ public struct SSEParser: Sendable {
     private static func firstLineBreak(in buffer: UnsafeBufferPointer<UInt8>, from start: Int) -> Int {
         let count = buffer.count
         guard let base = buffer.baseAddress else { return count }
-        let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
         var i = start
         while i &+ 8 <= count {
-            let word = UInt64(littleEndian: UnsafeRawPointer(base).loadUnaligned(fromByteOffset: i, as: UInt64.self))
-            let lf = word ^ (0x0A &* ones), cr = word ^ (0x0D &* ones)
-            let mask = ((lf &- ones) & ~lf | (cr &- ones) & ~cr) & highs
-            if mask != 0 { return i &+ (mask.trailingZeroBitCount >> 3) }
+            let word = ByteLanes.load(base, i)
+            let mask = ByteLanes.equal(word, 0x0A) | ByteLanes.equal(word, 0x0D)
+            if mask != 0 { return i &+ ByteLanes.firstLane(mask) }
             i &+= 8
         }
         while i < count, base[i] != 0x0A, base[i] != 0x0D { i &+= 1 }
