@@ -37,8 +37,12 @@ public struct CacheKey: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
-    public static func make(namespace: String, route: String, request: JSONObject, variant: String? = nil) -> CacheKey {
-        var canonical = CanonicalJSONWriter(capacity: 4096)
+    /// `sizeHint`: about the canonical text's length (the request body's size does). Too small only
+    /// costs a regrowth; a large default cost more, since a buffer of 1 KiB or more takes glibc's
+    /// slow allocation path on every request.
+    public static func make(namespace: String, route: String, request: JSONObject, variant: String? = nil,
+                            sizeHint: Int = 512) -> CacheKey {
+        var canonical = CanonicalJSONWriter(capacity: sizeHint + 64 + namespace.utf8.count + route.utf8.count)
         appendField(versionTag, to: &canonical.writer.bytes)
         appendField(namespace, to: &canonical.writer.bytes)
         appendField(route, to: &canonical.writer.bytes)

@@ -20,7 +20,7 @@ final class RequestKeyMemo: @unchecked Sendable {
         init(namespace: String, body: [UInt8]) {
             var hasher = SHA256()
             hasher.update(namespace)
-            hasher.update([0])
+            withUnsafeBytes(of: UInt8(0)) { hasher.update($0) }
             hasher.update(body)
             let bytes = hasher.finalize()
             func word(_ i: Int) -> UInt64 {
