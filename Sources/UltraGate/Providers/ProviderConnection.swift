@@ -7,22 +7,41 @@ struct ProviderConnection: Sendable {
     let apiKey: String?
     let extraHeaders: [HTTPHeaderField]
     let transport: any UpstreamTransport
+    /// `baseURL` without trailing slashes, trimmed once here rather than on every request.
+    private let base: String
+
+    init(name: String, baseURL: String, apiKey: String?, extraHeaders: [HTTPHeaderField], transport: any UpstreamTransport) {
+        self.name = name
+        self.baseURL = baseURL
+        self.apiKey = apiKey
+        self.extraHeaders = extraHeaders
+        self.transport = transport
+        base = ProviderHTTP.join(baseURL, "")
+    }
 
     /// A JSON POST to `{baseURL}{path}` with `authHeader: <key>` when a key is set.
     func post(_ path: String, body: JSONObject, authHeader: String, authPrefix: String = "",
               headers: [HTTPHeaderField] = [], stream: Bool, timeouts: UpstreamTimeouts) -> UpstreamRequest {
-        var all = [HTTPHeaderField("content-type", "application/json")] + headers
+        var all: [HTTPHeaderField] = []
+        all.reserveCapacity(3 + headers.count + extraHeaders.count)
+        all.append(HTTPHeaderField("content-type", "application/json"))
+        all += headers
         if stream { all.append(HTTPHeaderField("accept", "text/event-stream")) }
         if let apiKey, !apiKey.isEmpty { all.append(HTTPHeaderField(authHeader, authPrefix + apiKey)) }
         all += extraHeaders
-        return UpstreamRequest(url: ProviderHTTP.join(baseURL, path), headers: all,
+        return UpstreamRequest(url: base + path, headers: all,
                                body: JSONWriter.serialize(.object(body)), timeouts: timeouts)
     }
 
     /// Sends and returns the 2xx body as a JSON object.
     func sendJSON(_ request: UpstreamRequest) async throws(ProviderError) -> JSONObject {
+        try await sendJSONKeepingText(request).object
+    }
+
+    /// Also returns the body text the object was parsed from.
+    func sendJSONKeepingText(_ request: UpstreamRequest) async throws(ProviderError) -> (object: JSONObject, text: [UInt8]) {
         let response = try await ProviderHTTP.send(request, via: transport, provider: name, secret: apiKey)
-        return try ProviderHTTP.jsonObject(response.body, provider: name)
+        return (try ProviderHTTP.jsonObject(response.body, provider: name), response.body)
     }
 
     /// Opens the stream (throwing on an error status) and translates its events.

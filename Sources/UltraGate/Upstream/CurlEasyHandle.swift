@@ -51,7 +51,7 @@ final class CurlEasyHandle {
         var failed: CURLcode = CURLE_OK
         func check(_ code: CURLcode) { if code != CURLE_OK && failed == CURLE_OK { failed = code } }
 
-        let method = request.method.uppercased()
+        let method = Self.isUppercase(request.method) ? request.method : request.method.uppercased()
         let plainPost = method == "POST" && !request.body.isEmpty
         if !(plainPost && configured == .plainPost) {
             if configured != .fresh { reset() }
@@ -110,6 +110,23 @@ final class CurlEasyHandle {
         func append(_ line: String) {
             if let grown = curl_slist_append(list, line) { list = grown } else { failed = CURLE_OUT_OF_MEMORY }
         }
+        // One buffer for every `Name: value` line (libcurl copies each), not a string apiece.
+        var line: [CChar] = []
+        line.reserveCapacity(256)
+        func append(_ field: HTTPHeaderField) {
+            line.removeAll(keepingCapacity: true)
+            Self.appendCString(field.name, to: &line)
+            // `Name;` is libcurl's syntax for a header with an empty value (`Name:` removes it).
+            if field.value.isEmpty {
+                line.append(CChar(UInt8(ascii: ";")))
+            } else {
+                line.append(CChar(UInt8(ascii: ":")))
+                line.append(CChar(UInt8(ascii: " ")))
+                Self.appendCString(field.value, to: &line)
+            }
+            line.append(0)
+            if let grown = curl_slist_append(list, line) { list = grown } else { failed = CURLE_OUT_OF_MEMORY }
+        }
         for field in request.headers {
             guard Self.isSafe(field.name, isName: true), Self.isSafe(field.value, isName: false) else {
                 configured = .other
@@ -121,8 +138,7 @@ final class CurlEasyHandle {
                 continue  // libcurl frames the body itself
             }
             if HTTPFieldName.matches(field.name, "content-type") { hasContentType = true }
-            // `Name;` is libcurl's syntax for a header with an empty value (`Name:` removes it).
-            append(field.value.isEmpty ? "\(field.name);" : "\(field.name): \(field.value)")
+            append(field)
         }
         // An empty `Expect:` stops libcurl from waiting for `100 Continue` before large bodies.
         append("Expect:")
@@ -159,11 +175,25 @@ final class CurlEasyHandle {
 
     /// CR, LF and NUL would let a value smuggle extra header lines; a name must also be a token.
     private static func isSafe(_ text: String, isName: Bool) -> Bool {
-        for b in text.utf8 {
-            if b == 13 || b == 10 || b == 0 { return false }
-            if isName && (b == UInt8(ascii: ":") || b <= 32 || b == 127) { return false }
+        var text = text
+        return text.withUTF8 { bytes in
+            for b in bytes {
+                if b == 13 || b == 10 || b == 0 { return false }
+                if isName && (b == UInt8(ascii: ":") || b <= 32 || b == 127) { return false }
+            }
+            return !isName || !bytes.isEmpty
         }
-        return !isName || !text.isEmpty
+    }
+
+    private static func appendCString(_ text: String, to out: inout [CChar]) {
+        var text = text
+        text.withUTF8 { bytes in
+            bytes.withMemoryRebound(to: CChar.self) { out.append(contentsOf: $0) }
+        }
+    }
+
+    private static func isUppercase(_ method: String) -> Bool {
+        method.utf8.allSatisfy { $0 < UInt8(ascii: "a") || $0 > UInt8(ascii: "z") }
     }
 
     private static func printableName(_ name: String) -> String {

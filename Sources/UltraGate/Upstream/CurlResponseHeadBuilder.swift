@@ -35,6 +35,7 @@ struct CurlResponseHeadBuilder {
            line[2] == UInt8(ascii: "T"), line[3] == UInt8(ascii: "P"), line[4] == UInt8(ascii: "/") {
             status = Self.parseStatus(line)
             fields.removeAll(keepingCapacity: true)
+            fields.reserveCapacity(16)
             if hasStarted { return .none }
             hasStarted = true
             return .started
