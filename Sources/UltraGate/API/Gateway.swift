@@ -200,7 +200,8 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
         }
         context.provider = route.providerName
         let merged = route.mergedBody(chat.body)
-        let key = CacheKey.make(namespace: config.cache.namespace, route: route.cacheRoute, request: merged)
+        let key = CacheKey.make(namespace: config.cache.namespace, route: route.cacheRoute, request: merged,
+                                sizeHint: request.body.count)
         if let digest {
             keyMemo.remember(.init(key: key, model: chat.model, stream: chat.stream, includeUsage: chat.includeUsage), for: digest)
         }
@@ -226,7 +227,7 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
     /// A call for `key` answered a moment ago and its entry is being committed: its result, as
     /// the cache entry it is about to be.
     func committingHit(_ key: CacheKey) -> CachedResponse? {
-        flights.finishedResult(for: key).map { cachedResponse($0.outcome, body: $0.body) }
+        flights.finishedResult(for: key).map { cachedResponse($0.outcome, body: $0.body, usage: $0.usage) }
     }
 
     /// The cache entry for `key` (unless the caller already `lookedUp` and missed), else the result
@@ -327,8 +328,11 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
             } else {
                 outcome = try await orchestrator.complete(route, body: chat.body, requestID: requestID)
             }
-            let body = JSONWriter.serialize(.object(outcome.completion))
-            let usage = Usage(outcome.completion)
+            let body = outcome.upstreamText.flatMap {
+                JSONTopLevelPatch.replacingString("model", with: outcome.route.name, in: $0)
+            } ?? JSONWriter.serialize(.object(outcome.completion))
+            let result = FlightResult(outcome: outcome, body: body)
+            let usage = result.usage
             metrics.recordTokens(model: outcome.route.name, prompt: usage.prompt, completion: usage.completion, cached: usage.cached)
             var entry: (key: CacheKey, value: CachedResponse)?
             if cache != nil, !cacheControl.noStore, !Task.isCancelled {
@@ -337,9 +341,9 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
                     ? key
                     : CacheKey.make(namespace: config.cache.namespace, route: outcome.route.cacheRoute,
                                     request: outcome.route.mergedBody(chat.body))
-                entry = (answeringKey, cachedResponse(outcome, body: body))
+                entry = (answeringKey, cachedResponse(outcome, body: body, usage: usage))
             }
-            await finish(flight, key: key, result: FlightResult(outcome: outcome, body: body), storing: entry)
+            await finish(flight, key: key, result: result, storing: entry)
         } catch {
             flights.remove(key, flight)
             flight.publish(.failed(error))
@@ -380,10 +384,10 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
         flights.remove(key, flight)
     }
 
-    func cachedResponse(_ outcome: CallOutcome, body: [UInt8]) -> CachedResponse {
+    func cachedResponse(_ outcome: CallOutcome, body: [UInt8], usage: Usage? = nil) -> CachedResponse {
         let now = Clock.wallNow()
         let ttl = outcome.route.ttl ?? config.cache.defaultTTL
-        let usage = Usage(outcome.completion)
+        let usage = usage ?? Usage(outcome.completion)
         let expiresAt: Double = ttl > 0 ? now + ttl : .infinity
         return CachedResponse(
             createdAt: now, expiresAt: expiresAt, model: outcome.route.name,
@@ -450,7 +454,7 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
     /// Books a finished flight on this request: upstream time and tokens, or (for a request that
     /// joined another's flight) the cost the shared call saved.
     func noteFinished(_ result: FlightResult, context: RequestContext, joined: Bool) {
-        let usage = Usage(result.outcome.completion)
+        let usage = result.usage
         context.upstreamSeconds = result.outcome.upstreamSeconds
         context.timing.record(.upstream, seconds: result.outcome.upstreamSeconds)
         if let synthesisMs = result.outcome.completion["ultra"]?["synthesis_latency_ms"]?.doubleValue {

@@ -5,6 +5,14 @@ public struct FlightResult: Sendable {
     public var outcome: CallOutcome
     /// The completion serialized once, as stored in the cache.
     public var body: [UInt8]
+    /// The completion's token counts, read once for the metrics, the cache entry and every client.
+    let usage: Usage
+
+    init(outcome: CallOutcome, body: [UInt8]) {
+        self.outcome = outcome
+        self.body = body
+        usage = Usage(outcome.completion)
+    }
 }
 
 /// One upstream call shared by every identical request that arrives while it runs (single

@@ -12,6 +12,9 @@ public struct OrchestratorEvents: Sendable {
 public struct CallOutcome: Sendable {
     /// The complete `chat.completion`, its `model` set to the name of the route that answered.
     public var completion: JSONObject
+    /// The upstream's JSON text of `completion` as the provider sent it, when nothing but `model`
+    /// differs: the gateway patches that one value instead of writing the object out again.
+    public var upstreamText: [UInt8]? = nil
     public var route: ModelRoute
     public var upstreamSeconds: Double
     public var timeToFirstToken: Double?
@@ -41,12 +44,12 @@ public struct Orchestrator: Sendable {
     public func complete(_ route: ModelRoute, body: JSONObject, requestID: String) async throws(GatewayError) -> CallOutcome {
         try await withRetriesAndFallbacks(route, body: body, requestID: requestID) { candidate, request, attempt in
             let t0 = Clock.nanos()
-            var completion = try await candidate.provider.complete(request)
+            var answer = try await candidate.provider.completeKeepingText(request)
             let seconds = Double(Clock.nanos() - t0) / 1e9
             events.upstreamFinished(candidate, seconds, nil)
-            completion["model"] = .string(candidate.name)
-            return CallOutcome(completion: completion, route: candidate, upstreamSeconds: seconds,
-                               timeToFirstToken: nil, attempts: attempt)
+            answer.completion["model"] = .string(candidate.name)
+            return CallOutcome(completion: answer.completion, upstreamText: answer.text, route: candidate,
+                               upstreamSeconds: seconds, timeToFirstToken: nil, attempts: attempt)
         }
     }
 

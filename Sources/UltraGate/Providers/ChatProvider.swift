@@ -29,10 +29,31 @@ public protocol ChatProvider: Sendable {
     /// A complete `chat.completion` object (OpenAI shape: id, object, created, model, choices, usage).
     func complete(_ request: ProviderRequest) async throws -> JSONObject
 
+    /// The same, with the upstream's JSON text when the object is exactly that text parsed, so
+    /// it can be passed on without being written out again. The default keeps no text.
+    func completeKeepingText(_ request: ProviderRequest) async throws -> ProviderCompletion
+
     /// `chat.completion.chunk` objects in order, the last one carrying `usage` when the provider
     /// reports it. The call returns once the provider accepted the request (status 2xx); an error
     /// status throws instead. A failure mid-stream finishes the stream with a `ProviderError`.
     func stream(_ request: ProviderRequest) async throws -> ChunkStream<JSONObject>
+}
+
+/// A `chat.completion` and, when the provider passed it on unchanged, the JSON text it came from.
+public struct ProviderCompletion: Sendable {
+    public var completion: JSONObject
+    public var text: [UInt8]?
+
+    public init(completion: JSONObject, text: [UInt8]? = nil) {
+        self.completion = completion
+        self.text = text
+    }
+}
+
+extension ChatProvider {
+    public func completeKeepingText(_ request: ProviderRequest) async throws -> ProviderCompletion {
+        ProviderCompletion(completion: try await complete(request))
+    }
 }
 
 /// A failed provider call, classified for retries and for the client's error response.

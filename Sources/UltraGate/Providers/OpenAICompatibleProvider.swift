@@ -31,18 +31,24 @@ public struct OpenAICompatibleProvider: ChatProvider {
     }
 
     public func complete(_ request: ProviderRequest) async throws -> JSONObject {
-        var object = try await connection.sendJSON(upstreamRequest(request, stream: false))
+        try await completeKeepingText(request).completion
+    }
+
+    /// The upstream's text is kept unless a required field had to be filled in.
+    public func completeKeepingText(_ request: ProviderRequest) async throws -> ProviderCompletion {
+        var (object, text) = try await connection.sendJSONKeepingText(upstreamRequest(request, stream: false))
         guard object["choices"]?.arrayValue != nil else {
             if object["error"] != nil {
                 throw ProviderHTTP.embeddedError(.object(object), provider: name, secret: connection.apiKey)
             }
             throw ProviderError(kind: .invalidResponse, provider: name, message: "response has no `choices` array")
         }
-        if object["id"]?.stringValue == nil { object["id"] = .string(OpenAIShapes.completionID()) }
-        if object["object"] == nil { object["object"] = "chat.completion" }
-        if object["created"]?.intValue == nil { object["created"] = .int(OpenAIShapes.now()) }
-        if object["model"]?.stringValue == nil { object["model"] = .string(request.model) }
-        return object
+        var filled = false
+        if object["id"]?.stringValue == nil { object["id"] = .string(OpenAIShapes.completionID()); filled = true }
+        if object["object"] == nil { object["object"] = "chat.completion"; filled = true }
+        if object["created"]?.intValue == nil { object["created"] = .int(OpenAIShapes.now()); filled = true }
+        if object["model"]?.stringValue == nil { object["model"] = .string(request.model); filled = true }
+        return ProviderCompletion(completion: object, text: filled ? nil : text)
     }
 
     public func stream(_ request: ProviderRequest) async throws -> ChunkStream<JSONObject> {

@@ -1,0 +1,56 @@
+import Testing
+@testable import UltraGate
+
+/// An OpenAI-compatible upstream's answer reaches the client as the upstream wrote it, but for
+/// `model` (the route's name), on the miss and on the cache hit after it.
+@Suite(.serialized) struct UpstreamTextPassThroughTests {
+    func harness(_ transport: ScriptedTransport, name: String = "gpt-x") throws -> GatewayHarness {
+        let provider = OpenAICompatibleProvider(name: "up", baseURL: "http://upstream.invalid/v1", apiKey: "sk-1",
+                                                transport: transport)
+        let route = ModelRoute(name: name, providerName: "up", provider: provider, upstreamModel: "gpt-4o",
+                               fallbacks: [], retry: RetrySettings())
+        return try GatewayHarness(routes: [route])
+    }
+
+    @Test func theUpstreamTextIsKeptButForTheModel() throws {
+        let upstream = """
+        {
+          "id" : "chatcmpl-9",  "object":"chat.completion","created":1741569952,
+          "model": "gpt-4o-2024-08-06",
+          "choices":[{"index":0,"message":{"role":"assistant","content":"caf\\u00e9 \\"q\\"","refusal":null},
+                      "logprobs":null,"finish_reason":"stop"}],
+          "usage":{"prompt_tokens":9,"completion_tokens":3,"total_tokens":12},
+          "x_vendor":{"model":"inner","score":1.50}, "service_tier":"default"
+        }
+        """
+        let expected = upstream.replacingOccurrences(of: #""model": "gpt-4o-2024-08-06""#, with: #""model": "gpt-x""#)
+        let h = try harness(ScriptedTransport(.body(upstream)))
+        let miss = try h.chat("gpt-x", "hello")
+        #expect(miss.status == 200)
+        #expect(miss.header("X-Cache") == "MISS")
+        #expect(miss.header("X-UltraGate-Model") == "gpt-x")
+        #expect(miss.text == expected)
+        let hit = try h.chat("gpt-x", "hello")
+        #expect(hit.header("X-Cache") == "HIT")
+        #expect(hit.text == expected)
+    }
+
+    @Test func aFilledInAnswerIsWrittenOut() throws {
+        // No id, object or created: the gateway completes the object, so the upstream text is not used.
+        let h = try harness(ScriptedTransport(.body(#"{"model":"x","choices":[{"index":0,"message":{"role":"assistant","content":"ok"},"finish_reason":"stop"}]}"#)))
+        let miss = try h.chat("gpt-x", "hello")
+        let object = try #require(miss.json?.objectValue)
+        #expect(object["model"] == "gpt-x")
+        #expect(object["object"] == "chat.completion")
+        #expect(object["id"]?.stringValue?.hasPrefix("chatcmpl-") == true)
+        #expect(object["created"]?.intValue != nil)
+    }
+
+    @Test func aDuplicatedModelMemberIsWrittenOut() throws {
+        let h = try harness(ScriptedTransport(.body(#"{"id":"c","object":"chat.completion","created":1,"model":"a","model":"b","choices":[{"index":0,"message":{"role":"assistant","content":"ok"},"finish_reason":"stop"}]}"#)))
+        let miss = try h.chat("gpt-x", "hello")
+        #expect(miss.status == 200)
+        #expect(miss.json?["model"] == "gpt-x")
+        #expect(!miss.text.contains(#""a""#) && !miss.text.contains(#""b""#))
+    }
+}
