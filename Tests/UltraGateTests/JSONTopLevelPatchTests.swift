@@ -39,6 +39,11 @@ import Testing
         #expect(patch(#"{"a":{"model":"inner"}}"#) == nil)          // only nested
     }
 
+    @Test func anEmptyKeyIsAKeyLikeAnyOther() {
+        #expect(patch(#"{"":1,"model":2}"#, key: "") == #"{"":"m","model":2}"#)
+        #expect(patch(#"{"model":2}"#, key: "") == nil)
+    }
+
     /// Differential: on random objects written with random spacing, patching the text and parsing it
     /// gives what parsing it and setting the member gives.
     @Test func agreesWithParsingAndSetting() throws {

@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Replaces one top-level member's value in the text of a JSON object, leaving every other byte as
 /// it was. An OpenAI-compatible upstream's answer differs from what the gateway sends on only in
 /// `model` (the route's name), so patching that one value costs a scan where writing the parsed
@@ -34,7 +38,7 @@ enum JSONTopLevelPatch {
                 scan.skipWhitespace()
                 let start = scan.index
                 guard scan.skipValue() else { return nil }
-                if name.elementsEqual(wanted) {
+                if name.count == wanted.count, name.isEmpty || memcmp(name.baseAddress!, wanted.baseAddress!, name.count) == 0 {
                     if found != nil { return nil }
                     found = start..<scan.index
                 }
@@ -79,8 +83,8 @@ enum JSONTopLevelPatch {
             case UInt8(ascii: "{"), UInt8(ascii: "["):
                 var depth = 0
                 repeat {
-                    guard let b = peek else { return false }
-                    switch b {
+                    guard index < text.count else { return false }
+                    switch text[index] {
                     case UInt8(ascii: "\""):
                         guard skipString() else { return false }
                     case UInt8(ascii: "{"), UInt8(ascii: "["):
