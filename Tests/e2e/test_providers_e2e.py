@@ -541,3 +541,56 @@ def test_stream_falls_back_before_the_first_chunk(make_fake, make_gateway):
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == \
         answer_text("anthropic", "backup-model", "stream via fallback")
     assert all(r.stream for r in primary.chat_requests()) and len(other.chat_requests()) == 1
+
+
+def _forward_proxy():
+    """A plain-HTTP forward proxy stand-in: records each request target (absolute-form, RFC 9112
+    §3.2.2, when a client goes through a proxy) and answers as an OpenAI upstream would."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    seen = []
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            seen.append(self.path)
+            body = json.dumps({"id": "chatcmpl-proxy", "object": "chat.completion", "created": 1, "model": "up",
+                               "choices": [{"index": 0, "message": {"role": "assistant", "content": "via proxy"},
+                                            "finish_reason": "stop"}],
+                               "usage": {"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3}}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, seen
+
+
+@pytest.mark.parametrize("variable", ["http_proxy", "ALL_PROXY"])
+def test_proxy_variables_in_the_environment_are_honoured(variable, make_gateway):
+    # The upstream's name does not resolve: only the proxy can answer.
+    config = {"providers": {"far": {"type": "openai", "base_url": "http://upstream.invalid/v1", "api_key": "k",
+                                    "retry": {"max_attempts": 1}}},
+              "models": {"m": {"provider": "far", "model": "up"}}}
+    server, seen = _forward_proxy()
+    try:
+        g = make_gateway(config=config, env={variable: f"http://127.0.0.1:{server.server_address[1]}"})
+        r = requests.post(g.base_url + "/v1/chat/completions",
+                          json={"model": "m", "messages": [{"role": "user", "content": "hi"}]}, timeout=30)
+        assert r.status_code == 200, r.text
+        assert r.json()["choices"][0]["message"]["content"] == "via proxy"
+        assert seen == ["http://upstream.invalid/v1/chat/completions"]
+    finally:
+        server.shutdown()
+    # Without the variable the same request cannot reach anything.
+    g = make_gateway(config=config)
+    r = requests.post(g.base_url + "/v1/chat/completions",
+                      json={"model": "m", "messages": [{"role": "user", "content": "hi"}]}, timeout=30)
+    assert r.status_code >= 500 and r.json()["error"]["message"]

@@ -1,4 +1,5 @@
 import CCurl
+import Foundation
 
 /// A libcurl easy handle and its error buffer. Created, configured, reset and destroyed only on
 /// the thread driving its `CurlMultiCore`; reused across transfers so a request costs no `curl_easy_init`.
@@ -67,6 +68,12 @@ final class CurlEasyHandle {
             check(ug_easy_setopt_long(h, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1))
             // Empty string: advertise every encoding libcurl can decode, and decode it.
             check(ug_easy_setopt_string(h, CURLOPT_ACCEPT_ENCODING, ""))
+            if !Self.proxyInEnvironment {
+                // No proxy variable was set at start: say so, instead of libcurl reading the
+                // environment again (seven getenv calls) on every transfer.
+                check(ug_easy_setopt_string(h, CURLOPT_PROXY, ""))
+                check(ug_easy_setopt_string(h, CURLOPT_NOPROXY, ""))
+            }
             if let userAgent = options.userAgent { check(ug_easy_setopt_string(h, CURLOPT_USERAGENT, userAgent)) }
             if let caBundlePath = options.caBundlePath { check(ug_easy_setopt_string(h, CURLOPT_CAINFO, caBundlePath)) }
             check(ug_easy_setopt_data_callback(h, CURLOPT_WRITEFUNCTION, curlWriteCallback))
@@ -157,6 +164,12 @@ final class CurlEasyHandle {
         }
         return list
     }
+
+    /// Whether any variable libcurl takes a proxy from is set (read once, at first use).
+    static let proxyInEnvironment: Bool = {
+        let names = ["http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"]
+        return names.contains { ProcessInfo.processInfo.environment[$0].map { !$0.isEmpty } ?? false }
+    }()
 
     private nonisolated(unsafe) static let emptyBody = UnsafeMutableRawPointer.allocate(byteCount: 1, alignment: 1)
 
