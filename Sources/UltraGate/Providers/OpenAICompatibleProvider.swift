@@ -36,7 +36,8 @@ public struct OpenAICompatibleProvider: ChatProvider {
 
     /// The upstream's text is kept unless a required field had to be filled in.
     public func completeKeepingText(_ request: ProviderRequest) async throws -> ProviderCompletion {
-        var (object, text) = try await connection.sendJSONKeepingText(upstreamRequest(request, stream: false))
+        let answer = try await connection.sendJSONKeepingText(upstreamRequest(request, stream: false))
+        var object = answer.object
         guard object["choices"]?.arrayValue != nil else {
             if object["error"] != nil {
                 throw ProviderHTTP.embeddedError(.object(object), provider: name, secret: connection.apiKey)
@@ -48,7 +49,7 @@ public struct OpenAICompatibleProvider: ChatProvider {
         if object["object"] == nil { object["object"] = "chat.completion"; filled = true }
         if object["created"]?.intValue == nil { object["created"] = .int(OpenAIShapes.now()); filled = true }
         if object["model"]?.stringValue == nil { object["model"] = .string(request.model); filled = true }
-        return ProviderCompletion(completion: object, text: filled ? nil : text)
+        return ProviderCompletion(completion: object, text: filled ? nil : answer.text)
     }
 
     public func stream(_ request: ProviderRequest) async throws -> ChunkStream<JSONObject> {
