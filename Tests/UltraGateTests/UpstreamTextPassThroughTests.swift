@@ -33,6 +33,11 @@ import Testing
         let hit = try h.chat("gpt-x", "hello")
         #expect(hit.header("X-Cache") == "HIT")
         #expect(hit.text == expected)
+        // The stored text replays as a stream too.
+        let streamed = try h.chat("gpt-x", "hello", stream: true)
+        #expect(streamed.header("X-Cache") == "HIT")
+        #expect(GatewayIntegrationTests.streamText(streamed.text) == "café \"q\"")
+        #expect(streamed.text.contains(#""model":"gpt-x""#))
     }
 
     @Test func aFilledInAnswerIsWrittenOut() throws {
