@@ -57,7 +57,7 @@ def validate(instance, schema_name):
 
 
 class Gateway:
-    def __init__(self, args=(), env=None, cache_dir=None, config=None):
+    def __init__(self, args=(), env=None, cache_dir=None, config=None, unset=()):
         self.tmp = tempfile.TemporaryDirectory(prefix="ultragate-e2e-")
         self.cache_dir = cache_dir or os.path.join(self.tmp.name, "cache")
         self.config_path = None
@@ -67,6 +67,8 @@ class Gateway:
             Path(self.config_path).write_text(json.dumps(config))
             cmd += ["--config", self.config_path]
         full_env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
+        for name in unset:
+            full_env.pop(name, None)
         full_env.update(env or {})
         self.stderr_path = os.path.join(self.tmp.name, "stderr.log")
         self.stderr = open(self.stderr_path, "w+")

@@ -573,6 +573,10 @@ def _forward_proxy():
     return server, seen
 
 
+PROXY_VARIABLES = ["http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY",
+                   "no_proxy", "NO_PROXY"]
+
+
 @pytest.mark.parametrize("variable", ["http_proxy", "ALL_PROXY"])
 def test_proxy_variables_in_the_environment_are_honoured(variable, make_gateway):
     # The upstream's name does not resolve: only the proxy can answer.
@@ -580,17 +584,20 @@ def test_proxy_variables_in_the_environment_are_honoured(variable, make_gateway)
                                     "retry": {"max_attempts": 1}}},
               "models": {"m": {"provider": "far", "model": "up"}}}
     server, seen = _forward_proxy()
+    direct = requests.Session()
+    direct.trust_env = False  # this test's own requests go straight to the gateway
     try:
-        g = make_gateway(config=config, env={variable: f"http://127.0.0.1:{server.server_address[1]}"})
-        r = requests.post(g.base_url + "/v1/chat/completions",
-                          json={"model": "m", "messages": [{"role": "user", "content": "hi"}]}, timeout=30)
+        g = make_gateway(config=config, env={variable: f"http://127.0.0.1:{server.server_address[1]}"},
+                         unset=PROXY_VARIABLES)
+        r = direct.post(g.base_url + "/v1/chat/completions",
+                        json={"model": "m", "messages": [{"role": "user", "content": "hi"}]}, timeout=30)
         assert r.status_code == 200, r.text
         assert r.json()["choices"][0]["message"]["content"] == "via proxy"
         assert seen == ["http://upstream.invalid/v1/chat/completions"]
     finally:
         server.shutdown()
     # Without the variable the same request cannot reach anything.
-    g = make_gateway(config=config)
-    r = requests.post(g.base_url + "/v1/chat/completions",
-                      json={"model": "m", "messages": [{"role": "user", "content": "hi"}]}, timeout=30)
+    g = make_gateway(config=config, unset=PROXY_VARIABLES)
+    r = direct.post(g.base_url + "/v1/chat/completions",
+                    json={"model": "m", "messages": [{"role": "user", "content": "hi"}]}, timeout=30)
     assert r.status_code >= 500 and r.json()["error"]["message"]
