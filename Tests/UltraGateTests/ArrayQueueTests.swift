@@ -24,3 +24,19 @@ import Testing
         #expect(queue.isEmpty && queue.popFirst() == nil)
     }
 }
+
+@Suite struct ArrayQueueOwnershipTests {
+    private final class Box {}
+
+    /// A popped element is moved out, not copied: the queue keeps no reference to it, so the
+    /// consumer's first edit of a copy-on-write value does not copy it.
+    @Test func aPoppedElementIsNotKeptBehind() {
+        var queue = ArrayQueue<Box>()
+        for _ in 0..<10 { queue.append(Box()) }
+        for _ in 0..<9 {
+            var element = queue.popFirst()!
+            #expect(isKnownUniquelyReferenced(&element))
+        }
+        #expect(queue.count == 1)
+    }
+}
