@@ -56,6 +56,7 @@ public struct JSONParser {
         let maxDepth: Int
         var index = 0
         var depth = 0
+        let common = JSONCommonStrings.shared
 
         init(_ bytes: UnsafeBufferPointer<UInt8>, maxDepth: Int) {
             self.bytes = bytes
@@ -218,7 +219,7 @@ public struct JSONParser {
                 if b == UInt8(ascii: "\"") {
                     let run = UnsafeBufferPointer(rebasing: bytes[start..<index])
                     index += 1
-                    if !sawHighByte { return String(decoding: run, as: UTF8.self) }
+                    if !sawHighByte { return common.lookup(run) ?? String(decoding: run, as: UTF8.self) }
                     guard UTF8Validation.isValid(run) else { throw JSONParseError(reason: .invalidUTF8, offset: start) }
                     return String(decoding: run, as: UTF8.self)
                 }
