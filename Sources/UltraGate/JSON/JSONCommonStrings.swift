@@ -24,7 +24,7 @@ enum JSONCommonStrings {
         "presence_penalty", "frequency_penalty", "reasoning_effort",
         "assistant", "system", "tool", "developer", "chat.completion", "chat.completion.chunk",
         "length", "content_filter", "default", "auto", "none", "string", "integer", "number", "boolean",
-        "array", "json_schema", "json_object", "image_url",
+        "array", "json_schema", "json_object",
         // Anthropic Messages
         "content_block_delta", "content_block_start", "content_block_stop", "message_start",
         "message_delta", "message_stop", "text_delta", "input_json_delta", "partial_json", "ping",
