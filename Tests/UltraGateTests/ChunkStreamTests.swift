@@ -32,11 +32,7 @@ import Testing
 
     @Test func aWaitingConsumerGetsChunksAsTheyCome() async throws {
         let (stream, continuation) = ChunkStream<Int>.makeStream()
-        let consumer = Task { () -> [Int] in
-            var got: [Int] = []
-            for try await i in stream { got.append(i) }
-            return got
-        }
+        let consumer = collecting(stream)
         for i in 0..<50 {
             continuation.yield(i)
             if i % 7 == 0 { try await Task.sleep(nanoseconds: 1_000_000) }
@@ -133,11 +129,7 @@ import Testing
     /// Many producers and one consumer on different threads lose and duplicate nothing.
     @Test func concurrentProducersLoseNothing() async throws {
         let (stream, continuation) = ChunkStream<Int>.makeStream()
-        let consumer = Task { () -> [Int] in
-            var got: [Int] = []
-            for try await i in stream { got.append(i) }
-            return got
-        }
+        let consumer = collecting(stream)
         await withTaskGroup(of: Void.self) { group in
             for p in 0..<4 {
                 group.addTask { for i in 0..<2500 { continuation.yield(p * 10_000 + i) } }
@@ -151,5 +143,14 @@ import Testing
             let mine = got.filter { $0 / 10_000 == p }
             #expect(mine == mine.sorted())
         }
+    }
+}
+
+/// A task that reads `stream` to its end and returns what it got.
+private func collecting(_ stream: ChunkStream<Int>) -> Task<[Int], any Error> {
+    Task {
+        var got: [Int] = []
+        for try await i in stream { got.append(i) }
+        return got
     }
 }

@@ -187,12 +187,7 @@ public enum ChatRequestValidator {
             func callPath() -> String { "\(path())[\(k)]" }
             let object = try self.object(call, callPath())
             try requiredString(object, "id", callPath())
-            guard let typeValue = object["type"] else { throw missing("\(callPath()).type") }
-            let type = try enumString(typeValue, ["function", "custom"], "\(callPath()).type")
-            guard let inner = object[type] else { throw missing("\(callPath()).\(type)") }
-            let innerObject = try self.object(inner, "\(callPath()).\(type)")
-            guard let name = innerObject["name"] else { throw missing("\(callPath()).\(type).name") }
-            try functionName(name, "\(callPath()).\(type).name")
+            let (type, innerObject) = try namedFunction(object, callPath())
             try requiredString(innerObject, type == "function" ? "arguments" : "input", "\(callPath()).\(type)")
         }
         return true
@@ -249,12 +244,7 @@ public enum ChatRequestValidator {
         for (i, tool) in tools.enumerated() {
             func path() -> String { "tools[\(i)]" }
             let object = try self.object(tool, path())
-            guard let typeValue = object["type"] else { throw missing("\(path()).type") }
-            let type = try enumString(typeValue, ["function", "custom"], "\(path()).type")
-            guard let innerValue = object[type] else { throw missing("\(path()).\(type)") }
-            let inner = try self.object(innerValue, "\(path()).\(type)")
-            guard let name = inner["name"] else { throw missing("\(path()).\(type).name") }
-            try functionName(name, "\(path()).\(type).name")
+            let (type, inner) = try namedFunction(object, path())
             if let v = inner["description"] { _ = try string(v, "\(path()).\(type).description") }
             if type == "function" {
                 if let v = inner["parameters"] { _ = try self.object(v, "\(path()).function.parameters") }
@@ -262,6 +252,19 @@ public enum ChatRequestValidator {
             }
         }
         return true
+    }
+
+    /// A tool definition or a tool call: `type` is "function" or "custom", and the member named
+    /// after it is an object with a valid `name`. Returns the type and that object.
+    static func namedFunction(_ object: JSONObject, _ path: @autoclosure () -> String)
+        throws(GatewayError) -> (type: String, inner: JSONObject) {
+        guard let typeValue = object["type"] else { throw missing("\(path()).type") }
+        let type = try enumString(typeValue, ["function", "custom"], "\(path()).type")
+        guard let innerValue = object[type] else { throw missing("\(path()).\(type)") }
+        let inner = try self.object(innerValue, "\(path()).\(type)")
+        guard let name = inner["name"] else { throw missing("\(path()).\(type).name") }
+        try functionName(name, "\(path()).\(type).name")
+        return (type, inner)
     }
 
     static func checkToolChoice(_ value: JSON?, hasTools: Bool) throws(GatewayError) {
