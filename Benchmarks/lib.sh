@@ -1,11 +1,15 @@
 # Helpers shared by the benchmark scripts (sourced, not run).
 
-# A TCP port on 127.0.0.1 that nothing listens on (other agents share this machine).
+# A TCP port on 127.0.0.1 that nothing uses (other agents share this machine). Picked below the
+# kernel's ephemeral range, and checked against sockets in every state: a port some open
+# connection holds as its local end cannot be bound either.
 free_port() {
-  local p
+  local p low
+  low=$(awk '{print $1}' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+  [ "$low" -gt 12000 ] || low=32768
   while :; do
-    p=$(( 20000 + RANDOM % 30000 ))
-    ss -ltn "( sport = :$p )" 2>/dev/null | grep -q ":$p " || { echo "$p"; return; }
+    p=$(( 10000 + RANDOM % (low - 10000) ))
+    ss -tan "( sport = :$p )" 2>/dev/null | grep -q ":$p " || { echo "$p"; return; }
   done
 }
 

@@ -11,6 +11,7 @@ RESULTS="${RESULTS:-/tmp/ultragate-bench-results.json}"
 command -v wrk >/dev/null && command -v nginx >/dev/null || { echo "needs wrk and nginx" >&2; exit 1; }
 swift build -c release --product ultragate >&2
 UG=./.build/release/ultragate
+CC=${CC:-$(command -v cc || command -v clang)}
 
 TMP=$(mktemp -d)
 PIDS=()
@@ -21,6 +22,8 @@ cleanup() {
 }
 trap cleanup EXIT
 started=$(date +%s)
+# The libcurl floor: the smallest gateway that forwards over libcurl (Benchmarks/floor/).
+"$CC" -O2 -o "$TMP/curl-forwarder" Benchmarks/floor/curl-forwarder.c -lcurl
 
 bench() { "$UG" bench --no-progress --json --threads 1 "$@"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "n/a"; else printf "%.2f", a / b }'; }
@@ -63,43 +66,48 @@ start_gateway() {  # config, port -> pid in GW_PID
 }
 
 miss_path() {  # label config upstream_port proxy_port stream_flag rates
-  local label=$1 config=$2 up=$3 px=$4 stream=$5 rates=$6 port c rate
+  local label=$1 config=$2 up=$3 px=$4 stream=$5 rates=$6 port fl fl_pid c rate
   port=$(free_port); start_gateway "$config" "$port"
+  fl=$(free_port); "$TMP/curl-forwarder" "$fl" "http://127.0.0.1:$up" & fl_pid=$!; PIDS+=("$fl_pid"); wait_port "$fl"
   bench --url "http://127.0.0.1:$port/v1" --model gpt-bench --mode miss $stream -n 200 -c 8 > /dev/null  # warm connections
   bench --url "http://127.0.0.1:$px/v1" --model gpt-bench --mode miss $stream -n 200 -c 8 > /dev/null
+  bench --url "http://127.0.0.1:$fl/v1" --model gpt-bench --mode miss $stream -n 200 -c 8 > /dev/null
   local key=latency_ms; [ -n "$stream" ] && key=ttft_ms
-  # measure NAME ARGS...: the same bench at the upstream (direct), through nginx (proxy) and the gateway.
+  # measure NAME ARGS...: the same bench at the upstream (direct), through nginx (proxy), through the
+  # libcurl floor and through the gateway.
   measure() {
     local name=$1; shift
     bench --url "http://127.0.0.1:$up/v1" --model gpt-bench --mode miss $stream "$@" -d "$DUR" > "$TMP/$label-direct-$name.json"
     bench --url "http://127.0.0.1:$px/v1" --model gpt-bench --mode miss $stream "$@" -d "$DUR" > "$TMP/$label-proxy-$name.json"
+    bench --url "http://127.0.0.1:$fl/v1" --model gpt-bench --mode miss $stream "$@" -d "$DUR" > "$TMP/$label-floor-$name.json"
     bench --url "http://127.0.0.1:$port/v1" --model gpt-bench --mode miss $stream "$@" -d "$DUR" > "$TMP/$label-gw-$name.json"
-    local d50 d99 p50 p99 g50 g99 drps prps grps errs late
+    local d50 d99 p50 p99 f50 f99 g50 g99 drps prps frps grps errs late
     d50=$(json_get "$TMP/$label-direct-$name.json" "j['$key']['p50']"); d99=$(json_get "$TMP/$label-direct-$name.json" "j['$key']['p99']")
     p50=$(json_get "$TMP/$label-proxy-$name.json" "j['$key']['p50']"); p99=$(json_get "$TMP/$label-proxy-$name.json" "j['$key']['p99']")
+    f50=$(json_get "$TMP/$label-floor-$name.json" "j['$key']['p50']"); f99=$(json_get "$TMP/$label-floor-$name.json" "j['$key']['p99']")
     g50=$(json_get "$TMP/$label-gw-$name.json" "j['$key']['p50']"); g99=$(json_get "$TMP/$label-gw-$name.json" "j['$key']['p99']")
     drps=$(json_get "$TMP/$label-direct-$name.json" "j['throughput_rps']"); prps=$(json_get "$TMP/$label-proxy-$name.json" "j['throughput_rps']")
-    grps=$(json_get "$TMP/$label-gw-$name.json" "j['throughput_rps']")
+    frps=$(json_get "$TMP/$label-floor-$name.json" "j['throughput_rps']"); grps=$(json_get "$TMP/$label-gw-$name.json" "j['throughput_rps']")
     errs=$(json_get "$TMP/$label-gw-$name.json" "j['failed']"); late=$(json_get "$TMP/$label-gw-$name.json" "j.get('late_sends')")
     R[${label}_${name}_added_p50]=$(diffms "$g50" "$d50"); R[${label}_${name}_added_p99]=$(diffms "$g99" "$d99")
-    R[${label}_${name}_proxy_added_p99]=$(diffms "$p99" "$d99")
-    echo "$name  ${key%_ms}: direct p50 $d50 p99 $d99 | nginx proxy p50 $p50 p99 $p99 | gateway p50 $g50 p99 $g99 ms"
-    echo "      added by nginx proxy p50 $(diffms "$p50" "$d50") p99 ${R[${label}_${name}_proxy_added_p99]} ms; added by gateway p50 ${R[${label}_${name}_added_p50]} p99 ${R[${label}_${name}_added_p99]} ms"
-    echo "      throughput: direct $drps, proxy $prps, gateway $grps req/s; gateway errors: $errs, late sends: $late"
+    R[${label}_${name}_proxy_added_p99]=$(diffms "$p99" "$d99"); R[${label}_${name}_floor_added_p99]=$(diffms "$f99" "$d99")
+    echo "$name  ${key%_ms}: direct p50 $d50 p99 $d99 | nginx proxy p50 $p50 p99 $p99 | libcurl floor p50 $f50 p99 $f99 | gateway p50 $g50 p99 $g99 ms"
+    echo "      added p50 / p99: nginx proxy $(diffms "$p50" "$d50") / ${R[${label}_${name}_proxy_added_p99]}, libcurl floor $(diffms "$f50" "$d50") / ${R[${label}_${name}_floor_added_p99]}, gateway ${R[${label}_${name}_added_p50]} / ${R[${label}_${name}_added_p99]} ms"
+    echo "      throughput: direct $drps, proxy $prps, floor $frps, gateway $grps req/s; gateway errors: $errs, late sends: $late"
   }
   for c in 1 64; do measure "c$c" -c "$c"; done
   # Open loop (fixed offered rate, latency from each request's due time), 64 connections.
   for rate in $rates; do measure "r$rate" -c 64 --rate "$rate"; done
-  kill "$GW_PID"; wait "$GW_PID" 2>/dev/null || true
+  kill "$GW_PID" "$fl_pid"; wait "$GW_PID" "$fl_pid" 2>/dev/null || true
 }
 
 echo; echo "== 2. miss path, non-streaming (gateway -> openai provider -> nginx JSON), unique prompts"
 miss_path json Benchmarks/configs/miss-json.json "$UP_JSON" "$PX_JSON" "" "1000 5000"
-echo "targets: added p99 < 0.1 ms at c=1: $(verdict "${R[json_c1_added_p99]}" 0.1); < 2 ms at 64 connections: closed loop $(verdict "${R[json_c64_added_p99]}" 2), open loop 1000/s $(verdict "${R[json_r1000_added_p99]}" 2), 5000/s $(verdict "${R[json_r5000_added_p99]}" 2)"
+echo "targets: added p99 < 0.1 ms at c=1: $(verdict "${R[json_c1_added_p99]}" 0.1) (libcurl floor $(verdict "${R[json_c1_floor_added_p99]}" 0.1)); < 2 ms at 64 connections: closed loop $(verdict "${R[json_c64_added_p99]}" 2) (libcurl floor $(verdict "${R[json_c64_floor_added_p99]}" 2)), open loop 1000/s $(verdict "${R[json_r1000_added_p99]}" 2), 5000/s $(verdict "${R[json_r5000_added_p99]}" 2)"
 
 echo; echo "== 3. miss path, streaming (gateway -> openai provider -> nginx SSE), unique prompts"
 miss_path sse Benchmarks/configs/miss-stream.json "$UP_SSE" "$PX_SSE" "--stream" "1000 2500"
-echo "target: added TTFT p99 < 0.3 ms: c=1 $(verdict "${R[sse_c1_added_p99]}" 0.3), c=64 closed loop $(verdict "${R[sse_c64_added_p99]}" 0.3), open loop 1000/s $(verdict "${R[sse_r1000_added_p99]}" 0.3), 2500/s $(verdict "${R[sse_r2500_added_p99]}" 0.3)"
+echo "target: added TTFT p99 < 0.3 ms: c=1 $(verdict "${R[sse_c1_added_p99]}" 0.3) (libcurl floor $(verdict "${R[sse_c1_floor_added_p99]}" 0.3)), c=64 closed loop $(verdict "${R[sse_c64_added_p99]}" 0.3) (floor $(verdict "${R[sse_c64_floor_added_p99]}" 0.3)), open loop 1000/s $(verdict "${R[sse_r1000_added_p99]}" 0.3) (floor $(verdict "${R[sse_r1000_floor_added_p99]}" 0.3)), 2500/s $(verdict "${R[sse_r2500_added_p99]}" 0.3) (floor $(verdict "${R[sse_r2500_floor_added_p99]}" 0.3))"
 
 echo; echo "== 4. gateway RSS with 1,000 concurrent streams (mock provider, 3 s streams)"
 port=$(free_port); start_gateway Benchmarks/configs/rss-streams.json "$port"
