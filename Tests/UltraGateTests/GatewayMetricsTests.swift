@@ -109,14 +109,14 @@ import Testing
         m.connectionOpened()
         m.connectionClosed()
         m.requestStarted()
-        m.setCacheStatsSource { CacheStatsSample(entries: 12, bytes: 3_456, evictions: 7) }
+        m.setCacheStatsSource { CacheStatsSample(entries: 12, bytes: 3_456, evictions: 7, writeErrors: 2) }
 
         let text = m.prometheusText()
         let check = PrometheusTextChecker.check(text)
         #expect(check.problems.isEmpty, "\(check.problems)")
         let expectedTypes = [
             "ultragate_requests_total": "counter", "ultragate_cache_lookups_total": "counter",
-            "ultragate_cache_evictions_total": "counter", "ultragate_cache_entries": "gauge",
+            "ultragate_cache_evictions_total": "counter", "ultragate_cache_write_errors_total": "counter", "ultragate_cache_entries": "gauge",
             "ultragate_cache_bytes": "gauge", "ultragate_upstream_request_duration_seconds": "histogram",
             "ultragate_upstream_time_to_first_token_seconds": "histogram",
             "ultragate_gateway_overhead_seconds": "histogram", "ultragate_upstream_retries_total": "counter",
@@ -131,6 +131,7 @@ import Testing
         #expect(check.value("ultragate_cache_entries") == 12)
         #expect(check.value("ultragate_cache_bytes") == 3_456)
         #expect(check.value("ultragate_cache_evictions_total") == 7)
+        #expect(check.value("ultragate_cache_write_errors_total") == 2)
         let pm = ["provider": "openai", "model": "gpt-4o"]
         #expect(check.value("ultragate_upstream_request_duration_seconds_count", pm) == 1)
         #expect(check.value("ultragate_upstream_request_duration_seconds_sum", pm) == 0.5)
@@ -145,10 +146,11 @@ import Testing
         #expect(check.value("ultragate_in_flight_requests") == 1)
 
         // The callback is read again at every scrape; the eviction counter follows it.
-        m.setCacheStatsSource { CacheStatsSample(entries: 3, bytes: 10, evictions: 9) }
+        m.setCacheStatsSource { CacheStatsSample(entries: 3, bytes: 10, evictions: 9, writeErrors: 5) }
         let again = PrometheusTextChecker.check(m.prometheusText())
         #expect(again.value("ultragate_cache_entries") == 3)
         #expect(again.value("ultragate_cache_evictions_total") == 9)
+        #expect(again.value("ultragate_cache_write_errors_total") == 5)
     }
 
     @Test func statsJSONReportsTotalsAndPerModelFigures() throws {

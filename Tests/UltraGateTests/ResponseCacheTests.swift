@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import CLMDB
 import Testing
 @testable import UltraGate
@@ -127,9 +128,25 @@ private func response(_ n: Int, createdAt: Double = 1_000_000, expiresAt: Double
             let stats = cache.stats()
             #expect(stats.oversizedSkipped == 1)
             #expect(stats.writeErrors == 1)
+            #expect(stats.lastWriteError?.contains("larger than a quarter of the cache") == true)
             #expect(cache.lookup(key(1), now: 1_000_001) == nil)
             #expect(cache.lookup(key(2), now: 1_000_001) != nil)
         }
+    }
+
+    @Test func writeFailuresAreReportedOncePerIntervalWithTheCountFolded() async throws {
+        let lines = Mutex<[String]>([])
+        let counters = CacheCounters(failureReportInterval: 0.3) { line in lines.withLock { $0.append(line) } }
+        counters.writeFailed("mdb_txn_commit: No space left on device (28)")
+        counters.writeFailed("mdb_txn_commit: No space left on device (28)")
+        counters.writeFailed("mdb_txn_commit: File too large (27)", count: 2)
+        #expect(lines.withLock { $0 } == ["ultragate: cache write failed: mdb_txn_commit: No space left on device (28); answers are still served, not cached"])
+        try await Task.sleep(for: .milliseconds(350))
+        counters.writeFailed("mdb_txn_commit: File too large (27)")
+        #expect(lines.withLock { $0.count } == 2)
+        #expect(lines.withLock { $0.last } == "ultragate: cache write failed (4 failures since the last report): mdb_txn_commit: File too large (27); answers are still served, not cached")
+        #expect(counters.snapshot.writeErrors == 5)
+        #expect(counters.snapshot.lastWriteError == "mdb_txn_commit: File too large (27)")
     }
 
     @Test func concurrentLookupsAndStores() async throws {

@@ -57,7 +57,7 @@ def validate(instance, schema_name):
 
 
 class Gateway:
-    def __init__(self, args=(), env=None, cache_dir=None, config=None, unset=()):
+    def __init__(self, args=(), env=None, cache_dir=None, config=None, unset=(), preexec_fn=None):
         self.tmp = tempfile.TemporaryDirectory(prefix="ultragate-e2e-")
         self.cache_dir = cache_dir or os.path.join(self.tmp.name, "cache")
         self.config_path = None
@@ -72,7 +72,7 @@ class Gateway:
         full_env.update(env or {})
         self.stderr_path = os.path.join(self.tmp.name, "stderr.log")
         self.stderr = open(self.stderr_path, "w+")
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=self.stderr, env=full_env)
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=self.stderr, env=full_env, preexec_fn=preexec_fn)
         self.port = self._wait_for_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
 

@@ -290,3 +290,50 @@ def test_sigterm_finishes_the_request_in_flight_and_refuses_new_ones(make_gatewa
     assert after_exit
     assert outcome in ("refused", "reset", "eof", "503") and waited < 1.0, (
         f"a connection opened during shutdown got `{outcome}` after {waited:.2f} s: it should be refused at once")
+
+
+def test_a_cache_that_cannot_grow_costs_no_answer_and_is_reported():
+    """The cache file may not grow past 192 KiB (RLIMIT_FSIZE: LMDB's writes then fail with EFBIG,
+    as on a full disk). Every request is still answered, entries stored before the limit still hit,
+    the failures are counted in /v1/stats and /metrics, and reported on stderr once, not per miss."""
+    import resource
+
+    limit = 192 << 10
+
+    def limit_file_size():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    gw = Gateway(preexec_fn=limit_file_size)
+    try:
+        s = requests.Session()
+        statuses = []
+        for i in range(400):
+            r = s.post(gw.base_url + "/v1/chat/completions", timeout=30, json={
+                "model": "mock-gpt", "stream": i % 4 == 0,
+                "messages": [{"role": "user", "content": f"fill the cache {i}"}], "max_tokens": 400})
+            statuses.append(r.status_code)
+            if i % 4 == 0:
+                assert r.text.rstrip().endswith("data: [DONE]"), r.text[-200:]
+            else:
+                assert r.json()["choices"][0]["message"]["content"], r.text
+        assert statuses == [200] * 400
+        assert gw.proc.poll() is None, gw.log()
+
+        stats = s.get(gw.base_url + "/v1/stats", timeout=10).json()["cache"]
+        assert stats["write_errors"] > 0, stats
+        assert "File too large" in stats["last_write_error"], stats
+        assert 0 < stats["entries"] < 400, stats
+        assert os.path.getsize(os.path.join(gw.cache_dir, "data.mdb")) <= limit
+        metric = scrape(gw)["ultragate_cache_write_errors"]
+        assert [x.value for x in metric.samples if x.name == "ultragate_cache_write_errors_total"] == [stats["write_errors"]]
+        reports = [line for line in gw.log().splitlines() if "cache write failed" in line]
+        assert len(reports) == 1, gw.log()
+        assert "answers are still served" in reports[0]
+
+        # What went in before the limit still answers from the cache, the process still works.
+        r = s.post(gw.base_url + "/v1/chat/completions", timeout=30, json={
+            "model": "mock-gpt", "messages": [{"role": "user", "content": "fill the cache 1"}], "max_tokens": 400})
+        assert r.status_code == 200 and r.headers["X-Cache"] == "HIT", r.headers
+        assert gw.stop() == 0, gw.log()
+    finally:
+        gw.close()

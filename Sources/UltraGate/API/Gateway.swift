@@ -28,7 +28,7 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
         if let cache {
             metrics.setCacheStatsSource {
                 let s = cache.stats()
-                return CacheStatsSample(entries: s.entries, bytes: s.usedBytes, evictions: s.evictions)
+                return CacheStatsSample(entries: s.entries, bytes: s.usedBytes, evictions: s.evictions, writeErrors: s.writeErrors)
             }
         }
     }
@@ -118,8 +118,10 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
             var stats = metrics.statsJSON()
             if case .object(var o) = stats, let cache {
                 let s = cache.stats()
-                o["cache"] = .object(["entries": .int(s.entries), "used_bytes": .int(s.usedBytes), "map_size": .int(s.mapSize),
-                                      "evictions": .int(s.evictions)])
+                var c: JSONObject = ["entries": .int(s.entries), "used_bytes": .int(s.usedBytes), "map_size": .int(s.mapSize),
+                                     "evictions": .int(s.evictions), "write_errors": .int(s.writeErrors)]
+                if let last = s.lastWriteError { c["last_write_error"] = .string(last) }
+                o["cache"] = .object(c)
                 stats = .object(o)
             }
             respondJSON(responder, context, stats)

@@ -8,6 +8,9 @@ import Glibc
 public enum UltraGateCLI {
     public static func main(_ arguments: [String]) -> Int32 {
         signal(SIGPIPE, SIG_IGN)
+        // Past a file-size limit (RLIMIT_FSIZE) a write fails with EFBIG, which the cache handles;
+        // the default action of this signal would kill the gateway instead.
+        signal(SIGXFSZ, SIG_IGN)
         let command: CLICommand
         do { command = try CommandLineParser.parse(arguments) } catch {
             printError("ultragate: \(error.message)")

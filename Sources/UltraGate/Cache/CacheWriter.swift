@@ -5,16 +5,51 @@ import Foundation
 final class CacheCounters: @unchecked Sendable {
     private let lock = NSLock()
     private var values = Values()
+    /// Where write failures are reported (standard error unless a test captures them), at most
+    /// once per `failureReportInterval` seconds: a full disk fails every commit.
+    private let report: @Sendable (String) -> Void
+    private let failureReportInterval: Double
+    /// Guarded by `lock`.
+    private var lastFailureReport: Double = -.infinity
+    private var failuresSinceReport = 0
+
+    init(failureReportInterval: Double = 60,
+         report: @escaping @Sendable (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }) {
+        self.failureReportInterval = failureReportInterval
+        self.report = report
+    }
 
     struct Values {
         var evictions = 0
         var expiredRemoved = 0
         var writeErrors = 0
+        /// The last write failure, as LMDB or the writer described it.
+        var lastWriteError: String?
         var oversizedSkipped = 0
         var commits = 0
         var stored = 0
         /// Commits done on the caller's thread by `CacheWriter.commitInline` (also in `commits`).
         var inlineCommits = 0
+    }
+
+    /// Counts a failed write (the answer was served, just not stored) and reports it: the first
+    /// one at once, later ones folded into one line per interval.
+    func writeFailed(_ what: String, count: Int = 1) {
+        let now = Double(Clock.nanos()) / 1e9
+        lock.lock()
+        values.writeErrors += count
+        values.lastWriteError = what
+        failuresSinceReport += count
+        let due = now - lastFailureReport >= failureReportInterval
+        let failures = failuresSinceReport
+        if due {
+            lastFailureReport = now
+            failuresSinceReport = 0
+        }
+        lock.unlock()
+        guard due else { return }
+        let times = failures == 1 ? "" : " (\(failures) failures since the last report)"
+        report("ultragate: cache write failed\(times): \(what); answers are still served, not cached")
     }
 
     func update(_ change: (inout Values) -> Void) {
@@ -295,7 +330,8 @@ final class CacheWriter: @unchecked Sendable {
             // A value that needs more than a quarter of the map could only be stored by emptying
             // most of the cache, and might never fit: skip it.
             if job.value.count + job.key.count > mapBytes / 4 {
-                counters.update { $0.oversizedSkipped += 1; $0.writeErrors += 1 }
+                counters.update { $0.oversizedSkipped += 1 }
+                counters.writeFailed("an entry of \(job.value.count) bytes is larger than a quarter of the cache (cache.max_bytes \(mapBytes))")
             } else {
                 accepted.append(job)
             }
@@ -303,15 +339,19 @@ final class CacheWriter: @unchecked Sendable {
         guard !accepted.isEmpty else { return }
         let incomingPages = accepted.reduce(0) { $0 + Self.pagesNeeded($1.value.count, pageSize: pageSize) }
         makeRoom(incomingPages: incomingPages)
-        if write(accepted, incomingPages: incomingPages) { return }
+        if write(accepted, incomingPages: incomingPages) == nil { return }
         // The batch as a whole would not go in: try each job alone so one bad entry costs only itself.
-        for job in accepted where !write([job], incomingPages: Self.pagesNeeded(job.value.count, pageSize: pageSize)) {
-            counters.update { $0.writeErrors += 1 }
+        for job in accepted {
+            if let error = write([job], incomingPages: Self.pagesNeeded(job.value.count, pageSize: pageSize)) {
+                counters.writeFailed(error)
+            }
         }
     }
 
     /// Puts the jobs in one transaction; on `MDB_MAP_FULL` evicts more and retries a few times.
-    private func write(_ jobs: [Job], incomingPages: Int) -> Bool {
+    /// Returns why it failed, or nil once they are in.
+    private func write(_ jobs: [Job], incomingPages: Int) -> String? {
+        var failure = "the cache stayed full after evicting"
         for attempt in 0..<4 {
             do {
                 try env.lmdb.withWriteTransaction { txn throws(LMDBError) in
@@ -320,16 +360,17 @@ final class CacheWriter: @unchecked Sendable {
                 }
                 dirty = true
                 counters.update { $0.commits += 1; $0.stored += jobs.count }
-                return true
+                return nil
             } catch where error.isMapFull {
                 // Free more than the pre-check did, growing each time: old snapshots and freelist
                 // fragmentation can keep freed pages from being reusable right away.
+                failure = "\(error)"
                 makeRoom(incomingPages: incomingPages * (attempt + 2), force: true, extraShare: 0.1 * Double(attempt + 1))
             } catch {
-                return false
+                return "\(error)"
             }
         }
-        return false
+        return failure
     }
 
     /// Puts one entry and its age-index entry, replacing the age entry of the value it overwrites.
@@ -376,7 +417,7 @@ final class CacheWriter: @unchecked Sendable {
                 // Deleting copies pages too; at the very limit, free a little at a time.
                 limit = limit == Int.max ? 16 : max(limit / 4, 1)
             } catch {
-                counters.update { $0.writeErrors += 1 }
+                counters.writeFailed("evicting: \(error)")
                 return
             }
         }
@@ -415,7 +456,7 @@ final class CacheWriter: @unchecked Sendable {
             }
             dirty = true
         } catch {
-            counters.update { $0.writeErrors += 1 }
+            counters.writeFailed("removing expired entries: \(error)")
         }
     }
 }

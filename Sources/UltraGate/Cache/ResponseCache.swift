@@ -25,7 +25,10 @@ public struct CacheStats: Sendable, Equatable {
     /// Counters of this instance since it opened.
     public var evictions: Int
     public var expiredRemoved: Int
+    /// Entries that could not be stored (a full disk, a value too large for the map, …).
     public var writeErrors: Int
+    /// Why the last of them failed.
+    public var lastWriteError: String?
     /// Values too large to ever fit (also counted in `writeErrors`).
     public var oversizedSkipped: Int
     /// Write transactions committed for `store` (each may hold many entries).
@@ -40,12 +43,15 @@ public final class ResponseCache: @unchecked Sendable {
     public let config: ResponseCacheConfig
     let environment: CacheEnvironment
     private let writer: CacheWriter
-    private let counters = CacheCounters()
+    private let counters: CacheCounters
     private let closeLock = NSLock()
     private var closed = false
 
-    public init(_ config: ResponseCacheConfig) throws {
+    /// `reportWriteFailure` receives a line when entries cannot be stored (standard error by
+    /// default; at most one line a minute).
+    public init(_ config: ResponseCacheConfig, reportWriteFailure: (@Sendable (String) -> Void)? = nil) throws {
         self.config = config
+        counters = reportWriteFailure.map { CacheCounters(report: $0) } ?? CacheCounters()
         environment = try CacheEnvironment.acquire(directory: config.directory, mapSize: config.maxBytes)
         writer = CacheWriter(env: environment, counters: counters, syncInterval: config.syncInterval)
     }
@@ -99,7 +105,7 @@ public final class ResponseCache: @unchecked Sendable {
         var job = CacheWriter.Job(key: key.bytes, value: encoded, createdAt: createdAt, done: done)
         job.deferrable = deferrable
         if !writer.enqueue(job) {
-            counters.update { $0.writeErrors += 1 }
+            counters.writeFailed("the cache is closing")
             done()
         }
     }
@@ -116,7 +122,7 @@ public final class ResponseCache: @unchecked Sendable {
         return CacheStats(
             entries: pages?.entries ?? 0, usedBytes: (pages?.used ?? 0) * (pages?.pageSize ?? 0),
             mapSize: env.lmdb.info.me_mapsize, evictions: c.evictions, expiredRemoved: c.expiredRemoved,
-            writeErrors: c.writeErrors, oversizedSkipped: c.oversizedSkipped, commits: c.commits,
+            writeErrors: c.writeErrors, lastWriteError: c.lastWriteError, oversizedSkipped: c.oversizedSkipped, commits: c.commits,
             inlineCommits: c.inlineCommits)
     }
 

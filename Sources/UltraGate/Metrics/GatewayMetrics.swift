@@ -10,10 +10,13 @@ public struct CacheStatsSample: Sendable, Equatable {
     public var entries: Int
     public var bytes: Int
     public var evictions: Int
-    public init(entries: Int, bytes: Int, evictions: Int) {
+    /// Entries that could not be stored.
+    public var writeErrors: Int
+    public init(entries: Int, bytes: Int, evictions: Int, writeErrors: Int = 0) {
         self.entries = entries
         self.bytes = bytes
         self.evictions = evictions
+        self.writeErrors = writeErrors
     }
 }
 
@@ -39,6 +42,7 @@ public final class GatewayMetrics: @unchecked Sendable {
         let requests: MetricFamily<Counter>
         let cacheLookups: MetricFamily<Counter>
         let cacheEvictions: MetricFamily<Counter>
+        let cacheWriteErrors: MetricFamily<Counter>
         let cacheEntries: MetricFamily<Gauge>
         let cacheBytes: MetricFamily<Gauge>
         let upstreamDuration: MetricFamily<Histogram>
@@ -58,6 +62,7 @@ public final class GatewayMetrics: @unchecked Sendable {
             requests = r.counterFamily("ultragate_requests_total", help: "Requests answered, by route, model and HTTP status.", labelNames: ["route", "model", "status"])
             cacheLookups = r.counterFamily("ultragate_cache_lookups_total", help: "Response cache lookups by result.", labelNames: ["result"])
             cacheEvictions = r.counterFamily("ultragate_cache_evictions_total", help: "Entries evicted from the response cache.")
+            cacheWriteErrors = r.counterFamily("ultragate_cache_write_errors_total", help: "Answers that could not be stored in the response cache (full disk, entry too large, ...).")
             cacheEntries = r.gaugeFamily("ultragate_cache_entries", help: "Entries in the response cache.")
             cacheBytes = r.gaugeFamily("ultragate_cache_bytes", help: "Bytes held by the response cache.")
             upstreamDuration = r.histogramFamily("ultragate_upstream_request_duration_seconds", help: "Upstream call duration in seconds, to the last byte.", labelNames: ["provider", "model"], upperBounds: GatewayMetrics.upstreamDurationBuckets)
@@ -128,6 +133,7 @@ public final class GatewayMetrics: @unchecked Sendable {
     private let cacheMiss: Counter
     private let cacheBypass: Counter
     private let cacheEvictions: Counter
+    private let cacheWriteErrors: Counter
     private let cacheEntries: Gauge
     private let cacheBytes: Gauge
     private let overhead: Histogram
@@ -152,6 +158,7 @@ public final class GatewayMetrics: @unchecked Sendable {
         cacheMiss = families.cacheLookups.labels(CacheLookupResult.miss.rawValue)
         cacheBypass = families.cacheLookups.labels(CacheLookupResult.bypass.rawValue)
         cacheEvictions = families.cacheEvictions.unlabeled
+        cacheWriteErrors = families.cacheWriteErrors.unlabeled
         cacheEntries = families.cacheEntries.unlabeled
         cacheBytes = families.cacheBytes.unlabeled
         overhead = families.overhead.unlabeled
@@ -275,6 +282,7 @@ public final class GatewayMetrics: @unchecked Sendable {
         cacheEntries.set(Double(stats.entries))
         cacheBytes.set(Double(stats.bytes))
         cacheEvictions.mirror(total: Double(stats.evictions))
+        cacheWriteErrors.mirror(total: Double(stats.writeErrors))
     }
 
     // MARK: Export
