@@ -206,6 +206,24 @@ import Testing
         #expect(check.value("ultragate_requests_total", ["route": "/r", "model": "other", "status": "200"]) == 7)
     }
 
+    @Test func overlongNamesAndTooManyEnsemblesCollapseIntoOther() {
+        let m = GatewayMetrics()
+        let long = "openai/" + String(repeating: "x", count: GatewayMetrics.maxLabelBytes)
+        m.recordRequest(route: "/r", model: long, status: 404, durationSeconds: 0.01)
+        m.recordRequest(route: "/r", model: "gpt-4o", status: 200, durationSeconds: 0.01)
+        for i in 0..<(GatewayMetrics.maxEnsembles + 5) { m.recordEnsembleMember(ensemble: "e\(i)", result: "ok") }
+        m.recordEnsembleMember(ensemble: "e0", result: "ok")
+        m.recordEnsembleMember(ensemble: long, result: "ok")
+        let check = PrometheusTextChecker.check(m.prometheusText())
+        let models = Set(check.samples.filter { $0.name == "ultragate_requests_total" }.compactMap { $0.labels["model"] })
+        #expect(models == ["gpt-4o", "other"])
+        let ensembles = Set(check.samples.filter { $0.name == "ultragate_ensemble_members_total" }.compactMap { $0.labels["ensemble"] })
+        #expect(ensembles.count == GatewayMetrics.maxEnsembles + 1)
+        #expect(ensembles.contains("other") && !ensembles.contains(long))
+        #expect(check.value("ultragate_ensemble_members_total", ["ensemble": "e0", "result": "ok"]) == 2)
+        #expect(check.value("ultragate_ensemble_members_total", ["ensemble": "other", "result": "ok"]) == 6)
+    }
+
     @Test func recordingFromManyThreadsAddsUp() {
         let m = GatewayMetrics(prices: Self.prices)
         runOnThreads(4) { t in

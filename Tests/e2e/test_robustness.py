@@ -135,3 +135,27 @@ def test_running_out_of_file_descriptors_recovers():
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_clients_cannot_mint_metric_labels_with_model_names(gateway):
+    """Model names come from unauthenticated requests: a name that routes nowhere is not recorded,
+    and a routable but absurd one (`provider/anything` routes to the provider) is recorded as
+    `other`, so /metrics and /v1/stats stay bounded however many names clients send."""
+    s = requests.Session()
+    for i in range(30):
+        name = f"no-such-model-{i}-" + "y" * 2000
+        r = s.post(gateway.base_url + "/v1/chat/completions", timeout=30,
+                   json={"model": name, "messages": [{"role": "user", "content": "x"}]})
+        assert r.status_code == 404 and r.json()["error"]["code"] == "model_not_found"
+    long_direct = "mock/" + "z" * 500
+    r = s.post(gateway.base_url + "/v1/chat/completions", timeout=30,
+               json={"model": long_direct, "messages": [{"role": "user", "content": "x"}]})
+    metrics = s.get(gateway.base_url + "/metrics", timeout=10).text
+    assert "no-such-model" not in metrics and "z" * 500 not in metrics
+    assert len(metrics) < 64_000, len(metrics)
+    models = s.get(gateway.base_url + "/v1/stats", timeout=10).json()["models"]
+    assert not any(name.startswith("no-such-model") or "z" * 500 in name for name in models), list(models)
+    # The mock provider itself answers that unknown model with a 404, recorded under `other`.
+    assert r.status_code == 404 and r.json()["error"]["message"].startswith("mock: ")
+    assert "other" in models
+    alive(gateway)

@@ -193,13 +193,16 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
         case .success(let valid): chat = valid
         case .failure(let error): return fail(responder, context, error)
         }
-        context.model = chat.model
         if chat.body["ultra"].map({ !$0.isNull }) == true || router.ensemble(named: chat.model) != nil {
+            context.model = chat.model
             return handleEnsemble(chat, cacheControl: cacheControl, responder, context)
         }
+        // A name that routes nowhere is not recorded as a model: metric labels and /v1/stats
+        // entries are made only for names that resolve, so clients cannot mint them at will.
         guard let route = router.route(named: chat.model) else {
             return fail(responder, context, .modelNotFound(chat.model))
         }
+        context.model = chat.model
         context.provider = route.providerName
         let merged = route.mergedBody(chat.body)
         let key = CacheKey.make(namespace: config.cache.namespace, route: route.cacheRoute, request: merged,

@@ -37,6 +37,12 @@ public final class GatewayMetrics: @unchecked Sendable {
     /// Model names beyond this many distinct ones are recorded as `other`, so clients sending
     /// arbitrary model names cannot grow the label space without bound.
     public static let otherModel = "other"
+    /// Longer model or ensemble names are recorded as `other`: names come from requests, and
+    /// `provider/model` routes any model name to its provider.
+    public static let maxLabelBytes = 200
+    /// Ensemble names recorded before the rest are recorded as `other` (ad-hoc ensembles are named
+    /// after the request's model).
+    public static let maxEnsembles = 64
 
     struct Families: Sendable {
         let requests: MetricFamily<Counter>
@@ -144,6 +150,7 @@ public final class GatewayMetrics: @unchecked Sendable {
     private let lock = NSLock()
     private var models: [String: ModelMetrics] = [:]  // guarded by lock
     private var upstreams: [ProviderModel: UpstreamMetrics] = [:]  // guarded by lock
+    private var ensembles: Set<String> = []  // guarded by lock
     private var cacheStatsSource: (@Sendable () -> CacheStatsSample)?  // guarded by lock
 
     /// `prices` maps model names (as recorded) to their price; models without one cost nothing.
@@ -169,12 +176,13 @@ public final class GatewayMetrics: @unchecked Sendable {
 
     // MARK: Handles
 
-    /// The per-model handle, created on first use (model names past `maxModels` map to `other`).
+    /// The per-model handle, created on first use (model names past `maxModels`, or longer than
+    /// `maxLabelBytes`, map to `other`).
     public func model(_ name: String) -> ModelMetrics {
         lock.lock()
         defer { lock.unlock() }
         if let m = models[name] { return m }
-        let label = models.count < maxModels ? name : Self.otherModel
+        let label = models.count < maxModels && name.utf8.count <= Self.maxLabelBytes ? name : Self.otherModel
         if let m = models[label] { return m }
         let m = ModelMetrics(name: label, price: prices[label], families: families, totals: totals)
         models[label] = m
@@ -259,7 +267,17 @@ public final class GatewayMetrics: @unchecked Sendable {
     }
 
     public func recordEnsembleMember(ensemble: String, result: String) {
-        families.ensembleMembers.labels(ensemble, result).increment()
+        lock.lock()
+        var label = ensemble
+        if !ensembles.contains(ensemble) {
+            if ensembles.count < Self.maxEnsembles && ensemble.utf8.count <= Self.maxLabelBytes {
+                ensembles.insert(ensemble)
+            } else {
+                label = Self.otherModel
+            }
+        }
+        lock.unlock()
+        families.ensembleMembers.labels(label, result).increment()
     }
 
     @inline(__always) public func connectionOpened() { openConnections.increment() }
