@@ -136,6 +136,20 @@ import Testing
         #expect(completion["usage"] == ["prompt_tokens": 472, "completion_tokens": 91, "total_tokens": 563])
     }
 
+    @Test(arguments: [#"{"type":"message","role":"assistant","model":"m"}"#,
+                      #"{"type":"message","role":"assistant","model":"m","content":{},"stop_reason":"end_turn"}"#,
+                      #"{"type":"message","role":"assistant","model":"m","content":[{"type":"text","text":"cut"}]}"#,
+                      #"{"type":"message","role":"assistant","model":"m","content":[],"stop_reason":null}"#])
+    func messageWithoutContentOrStopReasonIsInvalid(_ body: String) throws {
+        let message = try #require(try JSONParser.parse(body).objectValue)
+        do {
+            _ = try AnthropicTranslator(provider: "a").response(message, requestModel: "m")
+            Issue.record("accepted \(body)")
+        } catch {
+            #expect(error.kind == .invalidResponse)
+        }
+    }
+
     @Test(arguments: [("end_turn", "stop"), ("stop_sequence", "stop"), ("max_tokens", "length"),
                       ("tool_use", "tool_calls"), ("refusal", "content_filter"), ("pause_turn", "stop")])
     func finishReasonMapping(_ stop: String, _ expected: String) throws {

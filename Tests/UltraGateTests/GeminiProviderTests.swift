@@ -124,6 +124,26 @@ import Testing
         }
     }
 
+    @Test func candidateWithoutFinishReasonIsIncomplete() throws {
+        let t = GeminiTranslator(provider: "gemini")
+        for body: JSONObject in [["candidates": [["index": 0]]],
+                                 ["candidates": [["content": ["role": "model", "parts": [["text": "cut"]]], "index": 0]]],
+                                 ["candidates": [["content": ["role": "model", "parts": [["text": "a"]]], "finishReason": "STOP"],
+                                                 ["content": ["role": "model", "parts": [["text": "b"]]]]]]] {
+            do {
+                _ = try t.response(body, requestModel: "m")
+                Issue.record("accepted \(body)")
+            } catch {
+                #expect(error.kind == .invalidResponse)
+                #expect(error.message.contains("finishReason"))
+            }
+        }
+        // An empty candidate that did finish is a (rare) empty answer, not an error.
+        let empty = try t.response(["candidates": [["content": ["role": "model", "parts": []], "finishReason": "STOP"]]],
+                                   requestModel: "m")
+        #expect(empty["choices"]?.arrayValue?.first?["message"]?["content"] == "")
+    }
+
     @Test func blockedPromptBecomesContentFilterChoice() throws {
         let r = try GeminiTranslator(provider: "gemini").response(try #require(try JSONParser.parse("""
         {"promptFeedback":{"blockReason":"SAFETY","safetyRatings":[{"category":"HARM_CATEGORY_DANGEROUS_CONTENT","probability":"HIGH"}]},

@@ -313,6 +313,29 @@ def test_stream_cut_midway_is_an_error_and_not_cached(kind, cut_mode, make_fake,
     assert len(fake.chat_requests()) == n + 1
 
 
+
+@pytest.mark.parametrize("kind,body", [
+    ("anthropic", {"id": "msg_1", "type": "message", "role": "assistant", "model": "claude-x"}),
+    ("anthropic", {"id": "msg_1", "type": "message", "role": "assistant", "model": "claude-x",
+                   "content": [{"type": "text", "text": "cut"}], "stop_reason": None, "usage": {"input_tokens": 1, "output_tokens": 1}}),
+    ("gemini", {"candidates": [{"index": 0}]}),
+    ("gemini", {"candidates": [{"content": {"role": "model", "parts": [{"text": "cut"}]}, "index": 0}]}),
+])
+def test_whole_answer_without_its_required_fields_is_502_and_not_cached(kind, body, make_fake, make_gateway):
+    """An Anthropic Message without `content` or `stop_reason`, or a Gemini candidate without a
+    `finishReason` ("the model has not stopped generating"), is a cut or malformed answer: a 502,
+    never a finished empty answer, and the repeat goes upstream again."""
+    fake = make_fake(kind)
+    fake.script(Behaviour(status=200, raw_body=body))
+    gw = start(make_gateway, fake, config_for(fake, retry={"max_attempts": 1}))
+    request = {"model": "m1", "messages": [{"role": "user", "content": "incomplete answer"}]}
+    r = post_chat(gw, request)
+    assert r.status_code == 502, r.text
+    assert r.json()["error"]["code"] == "upstream_invalid_response"
+    r = post_chat(gw, request)
+    assert r.status_code == 200 and r.headers["x-cache"] == "MISS"
+    assert len(fake.chat_requests()) == 2
+
 # -- Secrets ----------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("kind", KINDS)

@@ -198,6 +198,14 @@ struct AnthropicTranslator: Sendable {
         guard message["type"] == "message" || message["content"]?.arrayValue != nil else {
             throw ProviderError(kind: .invalidResponse, provider: provider, message: "response is not a Message")
         }
+        // A non-streaming Message always has its content blocks and a stop reason; without them the
+        // answer is cut or malformed, and must not pass (or be cached) as a finished empty answer.
+        guard message["content"]?.arrayValue != nil else {
+            throw ProviderError(kind: .invalidResponse, provider: provider, message: "Message has no `content` array")
+        }
+        guard let stopReason = message["stop_reason"]?.stringValue else {
+            throw ProviderError(kind: .invalidResponse, provider: provider, message: "Message has no `stop_reason`")
+        }
         var texts: [String] = []
         var toolCalls: [JSON] = []
         for block in message["content"]?.arrayValue ?? [] {
@@ -215,7 +223,7 @@ struct AnthropicTranslator: Sendable {
         }
         let content: String? = texts.isEmpty && !toolCalls.isEmpty ? nil : texts.joined()
         let choice = OpenAIShapes.choice(index: 0, content: content, toolCalls: toolCalls,
-                                         finishReason: Self.finishReason(message["stop_reason"]?.stringValue) ?? "stop")
+                                         finishReason: Self.finishReason(stopReason) ?? "stop")
         return OpenAIShapes.completion(id: OpenAIShapes.completionID(), created: OpenAIShapes.now(),
                                        model: message["model"]?.stringValue ?? requestModel,
                                        choices: [choice], usage: message["usage"].map(Self.usage))

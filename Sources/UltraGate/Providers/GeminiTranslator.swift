@@ -237,7 +237,12 @@ struct GeminiTranslator: Sendable {
         }
         for (position, candidate) in candidates.enumerated() {
             let (text, calls) = Self.contentAndCalls(candidate)
-            let reason = Self.finishReason(candidate["finishReason"]?.stringValue, hasToolCalls: !calls.isEmpty) ?? "stop"
+            // "If empty, the model has not stopped generating tokens": in a whole answer that means a
+            // cut or malformed one, which must not pass (or be cached) as finished.
+            guard let reason = Self.finishReason(candidate["finishReason"]?.stringValue, hasToolCalls: !calls.isEmpty) else {
+                throw ProviderError(kind: .invalidResponse, provider: provider,
+                                    message: "candidate \(position) has no `finishReason`: the answer is incomplete")
+            }
             choices.append(OpenAIShapes.choice(index: candidate["index"]?.intValue ?? position,
                                                content: text.isEmpty && !calls.isEmpty ? nil : text,
                                                toolCalls: calls, finishReason: reason))
