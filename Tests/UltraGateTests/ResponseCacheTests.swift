@@ -134,6 +134,21 @@ private func response(_ n: Int, createdAt: Double = 1_000_000, expiresAt: Double
         }
     }
 
+    @Test func namedEntryCarriesTheAskedNameInBodyAndProvenance() throws {
+        var entry = response(3)
+        entry.model = "alias-a"
+        entry.body = Array(#"{"id":"c1","object":"chat.completion","model":"alias-a","choices":[]}"#.utf8)
+        #expect(entry.named("alias-a") == entry)
+        let renamed = entry.named("alias-b")
+        #expect(renamed.model == "alias-b")
+        #expect(String(decoding: renamed.body, as: UTF8.self) == #"{"id":"c1","object":"chat.completion","model":"alias-b","choices":[]}"#)
+        #expect(renamed.createdAt == entry.createdAt && renamed.promptTokens == entry.promptTokens)
+        // A key the in-place patch will not touch (an escape) is written out again instead.
+        entry.body = Array(#"{"id":"c1","mod\u0065l":"alias-a","choices":[]}"#.utf8)
+        let rewritten = try #require(try JSONParser.parse(entry.named("alias-b").body).objectValue)
+        #expect(rewritten["model"] == "alias-b" && rewritten["id"] == "c1")
+    }
+
     @Test func writeFailuresAreReportedOncePerIntervalWithTheCountFolded() async throws {
         let lines = Mutex<[String]>([])
         let counters = CacheCounters(failureReportInterval: 0.3) { line in lines.withLock { $0.append(line) } }

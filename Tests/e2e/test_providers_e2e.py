@@ -165,6 +165,29 @@ def test_stream_through_sdk_translates_and_caches(kind, make_fake, make_gateway)
 
 
 @pytest.mark.parametrize("kind", KINDS)
+def test_aliases_of_one_model_share_entries_and_each_hit_carries_its_own_name(kind, make_fake, make_gateway):
+    fake = make_fake(kind)
+    cfg = config_for(fake)
+    cfg["models"]["m2"] = dict(cfg["models"]["m1"])
+    gw = start(make_gateway, fake, cfg)
+    client = client_for(gw)
+    messages = [{"role": "user", "content": "one model, two names"}]
+    first = client.chat.completions.with_raw_response.create(model="m2", messages=messages)
+    assert first.headers["x-cache"] == "MISS" and first.parse().model == "m2"
+    for stream in (False, True):
+        hit = client.chat.completions.with_raw_response.create(model="m1", messages=messages, stream=stream)
+        assert hit.headers["x-cache"] == "HIT"
+        assert hit.headers["x-ultragate-model"] == "m1"
+        if stream:
+            assert {chunk.model for chunk in hit.parse()} == {"m1"}
+        else:
+            assert hit.parse().model == "m1"
+            assert hit.parse().choices[0].message.content == first.parse().choices[0].message.content
+    again = client.chat.completions.with_raw_response.create(model="m2", messages=messages)
+    assert again.headers["x-cache"] == "HIT" and again.parse().model == "m2"
+    assert len(fake.chat_requests()) == 1
+
+@pytest.mark.parametrize("kind", KINDS)
 def test_identical_concurrent_requests_share_one_upstream_call(kind, make_fake, make_gateway):
     fake = make_fake(kind)
     fake.default = Behaviour(delay=1.5)

@@ -178,7 +178,7 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
             context.timing.record(.cache, seconds: Double(Clock.nanos() - lookupStart) / 1e9)
             if let hit {
                 context.model = known.model
-                if serveHit(hit, stream: known.stream, includeUsage: known.includeUsage, responder, context) {
+                if serveHit(answer(hit, asked: known.model), stream: known.stream, includeUsage: known.includeUsage, responder, context) {
                     noteHit(hit, model: known.model, context: context)
                     return
                 }
@@ -215,7 +215,7 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
             let lookupStart = Clock.nanos()
             let hit = cachedOrCommitting(cache, key, maxAge: cacheControl.maxAge, lookedUp: key == missedKey)
             if key != missedKey || hit != nil { context.timing.record(.cache, seconds: Double(Clock.nanos() - lookupStart) / 1e9) }
-            if let hit, serveHit(hit, chat: chat, responder, context) {
+            if let hit, serveHit(answer(hit, asked: chat.model), chat: chat, responder, context) {
                 noteHit(hit, model: chat.model, context: context)
                 return
             }
@@ -251,6 +251,16 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
     }
 
     /// Answers from a cache entry; false when the entry cannot be used (then it is a miss).
+    /// A single-model hit as answered to a request for `asked`: aliases of one upstream model share
+    /// entries, and each is answered under its own name, as on a miss. An entry that another model
+    /// produced (a fallback's answer joined while it commits) keeps that model's name.
+    func answer(_ hit: CachedResponse, asked: String) -> CachedResponse {
+        guard hit.model != asked, let route = router.route(named: asked), let stored = router.route(named: hit.model),
+            route.cacheRoute == stored.cacheRoute
+        else { return hit }
+        return hit.named(asked)
+    }
+
     func serveHit(_ hit: CachedResponse, chat: ChatCompletionRequest, _ responder: HTTPResponder,
                   _ context: RequestContext) -> Bool {
         serveHit(hit, stream: chat.stream, includeUsage: chat.includeUsage, responder, context)

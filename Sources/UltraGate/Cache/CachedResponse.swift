@@ -40,6 +40,24 @@ public struct CachedResponse: Sendable, Equatable {
     }
 }
 
+extension CachedResponse {
+    /// The entry as answered under `name`. Aliases of the same route and parameters share entries,
+    /// and each answer carries the name it was asked by, as on a miss; the body's top-level
+    /// `model` is patched in place (written out again only when the patch cannot be made).
+    func named(_ name: String) -> CachedResponse {
+        guard name != model else { return self }
+        var renamed = self
+        renamed.model = name
+        if let patched = JSONTopLevelPatch.replacingString("model", with: name, in: body) {
+            renamed.body = patched
+        } else if case .object(var completion)? = try? JSONParser.parse(body) {
+            completion["model"] = .string(name)
+            renamed.body = JSONWriter.serialize(.object(completion))
+        }
+        return renamed
+    }
+}
+
 /// The binary form: a fixed little-endian header, then model, provider and body bytes.
 ///
 ///     0  "UGRC"            magic
