@@ -250,7 +250,6 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
                                    cached: hit.cachedTokens)
     }
 
-    /// Answers from a cache entry; false when the entry cannot be used (then it is a miss).
     /// A single-model hit as answered to a request for `asked`: aliases of one upstream model share
     /// entries, and each is answered under its own name, as on a miss. An entry that another model
     /// produced (a fallback's answer joined while it commits) keeps that model's name.
@@ -261,6 +260,7 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
         return hit.named(asked)
     }
 
+    /// Answers from a cache entry; false when the entry cannot be used (then it is a miss).
     func serveHit(_ hit: CachedResponse, chat: ChatCompletionRequest, _ responder: HTTPResponder,
                   _ context: RequestContext) -> Bool {
         serveHit(hit, stream: chat.stream, includeUsage: chat.includeUsage, responder, context)

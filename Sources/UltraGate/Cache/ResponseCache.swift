@@ -43,15 +43,14 @@ public final class ResponseCache: @unchecked Sendable {
     public let config: ResponseCacheConfig
     let environment: CacheEnvironment
     private let writer: CacheWriter
-    private let counters: CacheCounters
+    /// Counts what was stored, evicted and lost; entries that cannot be stored are also reported
+    /// on standard error (at most one line a minute).
+    private let counters = CacheCounters()
     private let closeLock = NSLock()
     private var closed = false
 
-    /// `reportWriteFailure` receives a line when entries cannot be stored (standard error by
-    /// default; at most one line a minute).
-    public init(_ config: ResponseCacheConfig, reportWriteFailure: (@Sendable (String) -> Void)? = nil) throws {
+    public init(_ config: ResponseCacheConfig) throws {
         self.config = config
-        counters = reportWriteFailure.map { CacheCounters(report: $0) } ?? CacheCounters()
         environment = try CacheEnvironment.acquire(directory: config.directory, mapSize: config.maxBytes)
         writer = CacheWriter(env: environment, counters: counters, syncInterval: config.syncInterval)
     }

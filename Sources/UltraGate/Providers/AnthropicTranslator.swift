@@ -200,7 +200,7 @@ struct AnthropicTranslator: Sendable {
         }
         // A non-streaming Message always has its content blocks and a stop reason; without them the
         // answer is cut or malformed, and must not pass (or be cached) as a finished empty answer.
-        guard message["content"]?.arrayValue != nil else {
+        guard let blocks = message["content"]?.arrayValue else {
             throw ProviderError(kind: .invalidResponse, provider: provider, message: "Message has no `content` array")
         }
         guard let stopReason = message["stop_reason"]?.stringValue else {
@@ -208,7 +208,7 @@ struct AnthropicTranslator: Sendable {
         }
         var texts: [String] = []
         var toolCalls: [JSON] = []
-        for block in message["content"]?.arrayValue ?? [] {
+        for block in blocks {
             switch block["type"]?.stringValue {
             case "text":
                 texts.append(block["text"]?.stringValue ?? "")
