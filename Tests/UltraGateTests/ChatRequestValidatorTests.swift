@@ -54,6 +54,39 @@ private func messages(_ list: String) -> String { #"{"model":"gpt-4o","messages"
         if case .failure(let error) = result { Issue.record("rejected: \(error.message) (param \(error.param ?? "-"))") }
     }
 
+    /// Every value OpenAI's spec allows for the fields the cache key leaves out and the output
+    /// options: each enum value, and null wherever the spec marks the field nullable.
+    @Test(arguments: [
+        #","metadata":{"trace":"t-1","tenant":""}"#, #","metadata":{}"#, #","metadata":null"#,
+        ",\"metadata\":{\((0..<16).map { #""k\#($0)":"v""# }.joined(separator: ","))}",
+        #","metadata":{"\#(String(repeating: "k", count: 64))":"\#(String(repeating: "v", count: 512))"}"#,
+        #","store":true"#, #","store":false"#, #","store":null"#,
+        #","service_tier":"auto""#, #","service_tier":"default""#, #","service_tier":"flex""#,
+        #","service_tier":"scale""#, #","service_tier":"priority""#, #","service_tier":"fast""#, #","service_tier":null"#,
+        #","prompt_cache_key":"pk-1""#, #","prompt_cache_key":null"#,
+        #","safety_identifier":"user-hash""#, #","safety_identifier":null"#,
+        #","reasoning_effort":"none""#, #","reasoning_effort":"minimal""#, #","reasoning_effort":"low""#,
+        #","reasoning_effort":"medium""#, #","reasoning_effort":"high""#, #","reasoning_effort":"xhigh""#,
+        #","reasoning_effort":"max""#, #","reasoning_effort":null"#,
+        #","verbosity":"low""#, #","verbosity":"medium""#, #","verbosity":"high""#, #","verbosity":null"#,
+        #","modalities":["text","audio"]"#, #","modalities":[]"#, #","modalities":null"#,
+        #","audio":{"voice":"alloy","format":"wav"}"#, #","audio":{"voice":"my-voice","format":"aac"}"#,
+        #","audio":{"voice":{"id":"voice_1234"},"format":"pcm16"}"#, #","audio":{"voice":"ash","format":"mp3"}"#,
+        #","audio":{"voice":"ash","format":"flac"}"#, #","audio":{"voice":"ash","format":"opus"}"#, #","audio":null"#,
+        #","prediction":{"type":"content","content":"The file as it is."}"#,
+        #","prediction":{"type":"content","content":[{"type":"text","text":"a"},{"type":"text","text":"b"}]}"#,
+        #","prediction":null"#,
+        #","web_search_options":{}"#, #","web_search_options":{"search_context_size":"low"}"#,
+        #","web_search_options":{"search_context_size":"medium","user_location":null}"#,
+        #","web_search_options":{"search_context_size":"high","user_location":{"type":"approximate","approximate":{"country":"GB","region":"London","city":"London","timezone":"Europe/London"}}}"#,
+        #","web_search_options":{"user_location":{"type":"approximate","approximate":{}}}"#,
+        #","logprobs":true,"top_logprobs":null"#, #","parallel_tool_calls":true"#,
+    ])
+    func acceptsEveryValueTheSpecAllows(_ extra: String) throws {
+        let result = try validate(body(extra))
+        if case .failure(let error) = result { Issue.record("rejected: \(error.message) (param \(error.param ?? "-"))") }
+    }
+
     @Test func keepsTheBodyAndReadsTheTypedFields() throws {
         let text = #"{"model":"mock-gpt","x_custom":{"a":[1,2.50]},"messages":[{"role":"user","content":"Hi"}],"stream":true,"stream_options":{"include_usage":true},"n":2.0}"#
         let request = try validate(text).get()
@@ -202,6 +235,69 @@ private func messages(_ list: String) -> String { #"{"model":"gpt-4o","messages"
         InvalidCase(body(#","parallel_tool_calls":null"#), "parallel_tool_calls", "invalid_type", "Invalid type for 'parallel_tool_calls': expected a boolean, but got null instead."),
         InvalidCase(body(#","user":5"#), "user", "invalid_type"),
         InvalidCase(body(#","functions":[{"name":"a b"}]"#), "functions[0].name", "invalid_value"),
+        // Fields the cache key leaves out: checked here or never (a cache hit reaches no upstream)
+        InvalidCase(body(#","metadata":"not-an-object""#), "metadata", "invalid_type",
+                    "Invalid type for 'metadata': expected an object, but got a string instead."),
+        InvalidCase(body(#","metadata":["k","v"]"#), "metadata", "invalid_type"),
+        InvalidCase(body(#","metadata":{"k":1}"#), "metadata.k", "invalid_type",
+                    "Invalid type for 'metadata.k': expected a string, but got an integer instead."),
+        InvalidCase(body(#","metadata":{"k":null}"#), "metadata.k", "invalid_type"),
+        InvalidCase(body(",\"metadata\":{\((0..<17).map { #""k\#($0)":"v""# }.joined(separator: ","))}"), "metadata", "object_above_max_properties",
+                    "Invalid 'metadata': too many properties. Expected an object with at most 16 properties, but got an object with 17 properties instead."),
+        InvalidCase(body(#","metadata":{"\#(String(repeating: "k", count: 65))":"v"}"#), "metadata", "property_name_above_max_length",
+                    "Invalid property name in 'metadata': string too long. Expected a string with maximum length 64, but got a string with length 65 instead."),
+        InvalidCase(body(#","metadata":{"k":"\#(String(repeating: "v", count: 513))"}"#), "metadata.k", "string_above_max_length",
+                    "Invalid 'metadata.k': string too long. Expected a string with maximum length 512, but got a string with length 513 instead."),
+        InvalidCase(body(#","store":"yes""#), "store", "invalid_type", "Invalid type for 'store': expected a boolean, but got a string instead."),
+        InvalidCase(body(#","store":1"#), "store", "invalid_type"),
+        InvalidCase(body(#","service_tier":42"#), "service_tier", "invalid_type"),
+        InvalidCase(body(#","service_tier":"turbo""#), "service_tier", "invalid_value",
+                    "Invalid value: 'turbo'. Supported values are: 'auto', 'default', 'flex', 'scale', 'priority', and 'fast'."),
+        InvalidCase(body(#","prompt_cache_key":5"#), "prompt_cache_key", "invalid_type",
+                    "Invalid type for 'prompt_cache_key': expected a string, but got an integer instead."),
+        InvalidCase(body(#","prompt_cache_key":{"k":"v"}"#), "prompt_cache_key", "invalid_type"),
+        InvalidCase(body(#","safety_identifier":["x"]"#), "safety_identifier", "invalid_type",
+                    "Invalid type for 'safety_identifier': expected a string, but got an array instead."),
+        InvalidCase(body(#","safety_identifier":false"#), "safety_identifier", "invalid_type"),
+        // Output options
+        InvalidCase(body(#","reasoning_effort":"ultra""#), "reasoning_effort", "invalid_value",
+                    "Invalid value: 'ultra'. Supported values are: 'none', 'minimal', 'low', 'medium', 'high', 'xhigh', and 'max'."),
+        InvalidCase(body(#","reasoning_effort":3"#), "reasoning_effort", "invalid_type"),
+        InvalidCase(body(#","verbosity":"x""#), "verbosity", "invalid_value", "Invalid value: 'x'. Supported values are: 'low', 'medium', and 'high'."),
+        InvalidCase(body(#","verbosity":true"#), "verbosity", "invalid_type"),
+        InvalidCase(body(#","modalities":"text""#), "modalities", "invalid_type",
+                    "Invalid type for 'modalities': expected an array, but got a string instead."),
+        InvalidCase(body(#","modalities":["text","video"]"#), "modalities[1]", "invalid_value",
+                    "Invalid value: 'video'. Supported values are: 'text' and 'audio'."),
+        InvalidCase(body(#","modalities":[1]"#), "modalities[0]", "invalid_type"),
+        InvalidCase(body(#","audio":"alloy""#), "audio", "invalid_type"),
+        InvalidCase(body(#","audio":{"format":"mp3"}"#), "audio.voice", "missing_required_parameter"),
+        InvalidCase(body(#","audio":{"voice":7,"format":"mp3"}"#), "audio.voice", "invalid_type"),
+        InvalidCase(body(#","audio":{"voice":{},"format":"mp3"}"#), "audio.voice.id", "missing_required_parameter"),
+        InvalidCase(body(#","audio":{"voice":"alloy"}"#), "audio.format", "missing_required_parameter"),
+        InvalidCase(body(#","audio":{"voice":"alloy","format":"ogg"}"#), "audio.format", "invalid_value",
+                    "Invalid value: 'ogg'. Supported values are: 'wav', 'aac', 'mp3', 'flac', 'opus', and 'pcm16'."),
+        InvalidCase(body(#","prediction":"draft""#), "prediction", "invalid_type"),
+        InvalidCase(body(#","prediction":{"content":"x"}"#), "prediction.type", "missing_required_parameter"),
+        InvalidCase(body(#","prediction":{"type":"text","content":"x"}"#), "prediction.type", "invalid_value",
+                    "Invalid value: 'text'. Supported values are: 'content'."),
+        InvalidCase(body(#","prediction":{"type":"content"}"#), "prediction.content", "missing_required_parameter"),
+        InvalidCase(body(#","prediction":{"type":"content","content":5}"#), "prediction.content", "invalid_type"),
+        InvalidCase(body(#","prediction":{"type":"content","content":[]}"#), "prediction.content", "empty_array"),
+        InvalidCase(body(#","prediction":{"type":"content","content":[{"type":"image_url","image_url":{"url":"u"}}]}"#),
+                    "prediction.content[0].type", "invalid_value"),
+        InvalidCase(body(#","web_search_options":null"#), "web_search_options", "invalid_type",
+                    "Invalid type for 'web_search_options': expected an object, but got null instead."),
+        InvalidCase(body(#","web_search_options":"on""#), "web_search_options", "invalid_type"),
+        InvalidCase(body(#","web_search_options":{"search_context_size":"huge"}"#), "web_search_options.search_context_size", "invalid_value"),
+        InvalidCase(body(#","web_search_options":{"search_context_size":2}"#), "web_search_options.search_context_size", "invalid_type"),
+        InvalidCase(body(#","web_search_options":{"user_location":"London"}"#), "web_search_options.user_location", "invalid_type"),
+        InvalidCase(body(#","web_search_options":{"user_location":{"type":"exact","approximate":{}}}"#),
+                    "web_search_options.user_location.type", "invalid_value"),
+        InvalidCase(body(#","web_search_options":{"user_location":{"type":"approximate"}}"#),
+                    "web_search_options.user_location.approximate", "missing_required_parameter"),
+        InvalidCase(body(#","web_search_options":{"user_location":{"type":"approximate","approximate":{"city":5}}}"#),
+                    "web_search_options.user_location.approximate.city", "invalid_type"),
     ])
     func rejectsLikeOpenAI(_ c: InvalidCase) throws {
         let result = try validate(c.body)

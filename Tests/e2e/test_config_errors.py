@@ -20,6 +20,16 @@ CASES = [
     (json.dumps({"providers": {"m": {"type": "mock"}},
                  "models": {"a": {"provider": "m", "model": "mock-gpt"}, "e": {"ensemble": ["a", "a"], "pattern": "poll"}}}),
      "models.e"),
+    # Listed by /v1/models but unable to answer: an empty ensemble, and ensembles as members.
+    (json.dumps({"providers": {"m": {"type": "mock"}}, "models": {"a": {"provider": "m"}, "empty": {"ensemble": []}}}),
+     "models.empty.ensemble must name at least one model"),
+    (json.dumps({"providers": {"m": {"type": "mock"}},
+                 "models": {"a": {"provider": "m", "model": "mock-gpt"}, "selfref": {"ensemble": ["selfref", "a"]}}}),
+     "models.selfref.ensemble names `selfref`, which is this ensemble itself"),
+    (json.dumps({"providers": {"m": {"type": "mock"}},
+                 "models": {"a": {"provider": "m", "model": "mock-gpt"}, "ok": {"ensemble": ["a", "a"]},
+                            "outer": {"ensemble": ["ok", "a"]}}}),
+     "models.outer.ensemble names `ok`, which is an ensemble; an ensemble cannot be a member of an ensemble"),
 ]
 
 

@@ -113,6 +113,11 @@ def test_invalid_ultra_is_rejected(make_gateway):
     assert info.value.body["param"] == "ultra.pattern"
     with pytest.raises(openai.NotFoundError):
         client.chat.completions.create(model="m-gpt", messages=MESSAGES, extra_body={"ultra": {"models": ["nope"]}})
+    # `council` exists (GET /v1/models lists it), but an ensemble cannot be a member.
+    with pytest.raises(openai.BadRequestError) as info:
+        client.chat.completions.create(model="m-gpt", messages=MESSAGES, extra_body={"ultra": {"models": ["council", "m-gpt"]}})
+    assert info.value.body["param"] == "ultra.models"
+    assert "`council` is an ensemble" in info.value.body["message"]
 
 
 @pytest.mark.parametrize("pattern", ["critique", "vote", "best"])

@@ -137,3 +137,21 @@ def test_key_order_and_whitespace_do_not_change_the_key(gateway):
     r1 = requests.post(url, data=a, headers={"Content-Type": "application/json"})
     r2 = requests.post(url, data=b, headers={"Content-Type": "application/json"})
     assert r1.headers["X-Cache"] == "MISS" and r2.headers["X-Cache"] == "HIT"
+
+
+def test_fields_left_out_of_the_key_are_still_validated_on_a_hit(gateway):
+    # The valid twin is cached and these fields are not in the key: only validation stands
+    # between an invalid value and a 200 served from the cache.
+    url = gateway.base_url + "/v1/chat/completions"
+    body = {"model": "mock-gpt", "messages": [{"role": "user", "content": "twin"}]}
+    assert requests.post(url, json=body).headers["X-Cache"] == "MISS"
+    valid = {"metadata": {"k": "v"}, "store": True, "service_tier": "flex", "prompt_cache_key": "pk",
+             "safety_identifier": "s-1"}
+    assert requests.post(url, json={**body, **valid}).headers["X-Cache"] == "HIT"
+    invalid = [("metadata", "not-an-object", "metadata"), ("metadata", {"k": 1}, "metadata.k"), ("store", "yes", "store"),
+               ("service_tier", 42, "service_tier"), ("prompt_cache_key", 5, "prompt_cache_key"),
+               ("safety_identifier", ["x"], "safety_identifier")]
+    for field, value, param in invalid:
+        r = requests.post(url, json={**body, field: value})
+        assert r.status_code == 400, (field, value, r.text)
+        assert r.json()["error"]["param"] == param and r.json()["error"]["type"] == "invalid_request_error"

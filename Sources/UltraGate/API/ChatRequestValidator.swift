@@ -11,6 +11,10 @@ public enum ChatRequestValidator {
     public static let roles = ["system", "assistant", "user", "function", "tool", "developer"]
     public static let maxStopSequences = 4
     public static let maxTools = 128
+    /// `Metadata`: at most 16 pairs, keys up to 64 characters, values up to 512.
+    public static let maxMetadataPairs = 16
+    public static let maxMetadataKeyLength = 64
+    public static let maxMetadataValueLength = 512
 
     public static func validate(_ json: JSON) -> Result<ChatCompletionRequest, GatewayError> {
         do { return .success(try check(json)) } catch { return .failure(error) }
@@ -60,6 +64,8 @@ public enum ChatRequestValidator {
         if let v = body["parallel_tool_calls"] { try boolean(v, "parallel_tool_calls", nullable: false) }
         if let v = body["user"] { _ = try string(v, "user") }
         try checkLegacyFunctions(body["functions"], body["function_call"])
+        try checkFieldsOutsideTheCacheKey(body)
+        try checkOutputOptions(body)
 
         return ChatCompletionRequest(body: body, model: model, messages: messages, stream: stream,
                                      includeUsage: includeUsage, n: n)
@@ -194,6 +200,89 @@ public enum ChatRequestValidator {
     }
 
     // MARK: Other parameters
+
+    /// The fields the cache key leaves out (README "The response cache"). A cache hit never
+    /// reaches an upstream that would refuse them, so this is the only check they get: without
+    /// it an invalid value would be answered 200 whenever its valid twin is cached.
+    static func checkFieldsOutsideTheCacheKey(_ body: JSONObject) throws(GatewayError) {
+        try checkMetadata(body["metadata"])
+        try boolean(body["store"], "store")
+        if let v = nonNull(body["service_tier"]) {
+            try enumString(v, ["auto", "default", "flex", "scale", "priority", "fast"], "service_tier")
+        }
+        if let v = nonNull(body["prompt_cache_key"]) { _ = try string(v, "prompt_cache_key") }
+        if let v = nonNull(body["safety_identifier"]) { _ = try string(v, "safety_identifier") }
+    }
+
+    /// An object of strings, within the `maxMetadata…` limits.
+    static func checkMetadata(_ value: JSON?) throws(GatewayError) {
+        guard let value = nonNull(value) else { return }
+        let metadata = try object(value, "metadata")
+        if metadata.count > maxMetadataPairs {
+            throw .invalidRequest("Invalid 'metadata': too many properties. Expected an object with at most \(maxMetadataPairs) properties, but got an object with \(metadata.count) properties instead.",
+                                  param: "metadata", code: "object_above_max_properties")
+        }
+        for (key, entry) in metadata {
+            let keyLength = key.unicodeScalars.count
+            if keyLength > maxMetadataKeyLength {
+                // The key is left out of the message and `param`: it is what is too long.
+                throw .invalidRequest("Invalid property name in 'metadata': string too long. Expected a string with maximum length \(maxMetadataKeyLength), but got a string with length \(keyLength) instead.",
+                                      param: "metadata", code: "property_name_above_max_length")
+            }
+            try maxLength(try string(entry, "metadata.\(key)"), maxMetadataValueLength, "metadata.\(key)")
+        }
+    }
+
+    /// What the answer should look like: modalities, audio output, predicted output, reasoning,
+    /// verbosity, web search. Only the shape is checked; which models support what is the upstream's call.
+    static func checkOutputOptions(_ body: JSONObject) throws(GatewayError) {
+        if let v = nonNull(body["modalities"]) {
+            for (i, item) in try array(v, "modalities").enumerated() {
+                try enumString(item, ["text", "audio"], "modalities[\(i)]")
+            }
+        }
+        if let v = nonNull(body["audio"]) {
+            let audio = try object(v, "audio")
+            guard let voice = audio["voice"] else { throw missing("audio.voice") }
+            switch voice {
+            case .string: break
+            case .object(let custom): try requiredString(custom, "id", "audio.voice")
+            default: throw invalidType("audio.voice", expected: "one of a string or object", got: voice)
+            }
+            guard let format = audio["format"] else { throw missing("audio.format") }
+            try enumString(format, ["wav", "aac", "mp3", "flac", "opus", "pcm16"], "audio.format")
+        }
+        if let v = nonNull(body["prediction"]) {
+            let prediction = try object(v, "prediction")
+            guard let type = prediction["type"] else { throw missing("prediction.type") }
+            try enumString(type, ["content"], "prediction.type")
+            try checkContent(prediction["content"], "prediction", parts: ["text"])
+        }
+        if let v = nonNull(body["reasoning_effort"]) {
+            try enumString(v, ["none", "minimal", "low", "medium", "high", "xhigh", "max"], "reasoning_effort")
+        }
+        if let v = nonNull(body["verbosity"]) { try enumString(v, ["low", "medium", "high"], "verbosity") }
+        try checkWebSearchOptions(body["web_search_options"])
+    }
+
+    /// Not nullable in the spec, unlike most options.
+    static func checkWebSearchOptions(_ value: JSON?) throws(GatewayError) {
+        guard let value else { return }
+        let options = try object(value, "web_search_options")
+        if let size = options["search_context_size"] {
+            try enumString(size, ["low", "medium", "high"], "web_search_options.search_context_size")
+        }
+        guard let location = nonNull(options["user_location"]) else { return }
+        let param = "web_search_options.user_location"
+        let object = try self.object(location, param)
+        guard let type = object["type"] else { throw missing("\(param).type") }
+        try enumString(type, ["approximate"], "\(param).type")
+        guard let approximate = object["approximate"] else { throw missing("\(param).approximate") }
+        let fields = try self.object(approximate, "\(param).approximate")
+        for key in ["country", "region", "city", "timezone"] {
+            if let v = fields[key] { _ = try string(v, "\(param).approximate.\(key)") }
+        }
+    }
 
     static func checkLogitBias(_ value: JSON?) throws(GatewayError) {
         guard let value, !value.isNull else { return }
@@ -334,6 +423,12 @@ public enum ChatRequestValidator {
         return s
     }
 
+    /// The value unless absent or null: most fields are nullable in OpenAI's spec.
+    static func nonNull(_ value: JSON?) -> JSON? {
+        guard let value, !value.isNull else { return nil }
+        return value
+    }
+
     static func requiredString(_ object: JSONObject, _ key: String, _ path: @autoclosure () -> String) throws(GatewayError) {
         guard let value = object[key] else { throw missing("\(path()).\(key)") }
         _ = try string(value, "\(path()).\(key)")
@@ -350,17 +445,22 @@ public enum ChatRequestValidator {
     static func functionName(_ value: JSON, _ param: @autoclosure () -> String) throws(GatewayError) {
         let name = try string(value, param())
         if name.isEmpty { throw emptyString(param()) }
-        let count = name.unicodeScalars.count
-        if count > 64 {
-            throw .invalidRequest("Invalid '\(param())': string too long. Expected a string with maximum length 64, but got a string with length \(count) instead.",
-                                  param: param(), code: "string_above_max_length")
-        }
+        try maxLength(name, 64, param())
         let ok = name.utf8.allSatisfy { b in
             (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A) || b == 0x5F || b == 0x2D
         }
         if !ok {
             throw .invalidRequest("Invalid '\(param())': string does not match pattern. Expected a string that matches the pattern '^[a-zA-Z0-9_-]+$'.",
                                   param: param(), code: "invalid_value")
+        }
+    }
+
+    /// Length in Unicode scalars (code points), as JSON Schema's `maxLength` counts characters.
+    static func maxLength(_ text: String, _ max: Int, _ param: @autoclosure () -> String) throws(GatewayError) {
+        let count = text.unicodeScalars.count
+        if count > max {
+            throw .invalidRequest("Invalid '\(param())': string too long. Expected a string with maximum length \(max), but got a string with length \(count) instead.",
+                                  param: param(), code: "string_above_max_length")
         }
     }
 

@@ -190,6 +190,7 @@ public struct ConfigLoader {
 
     private func check(_ config: GatewayConfig) throws {
         let names = Set(config.models.map(\.name))
+        let ensembles = Set(config.models.filter { $0.ensemble != nil }.map(\.name))
         for model in config.models {
             if let provider = model.provider, config.provider(named: provider) == nil && provider != "mock" {
                 throw ConfigError("models.\(model.name).provider `\(provider)` is not defined in `providers`")
@@ -197,8 +198,22 @@ public struct ConfigLoader {
             for fallback in model.fallbacks where !names.contains(fallback) && !fallback.contains("/") {
                 throw ConfigError("models.\(model.name).fallbacks names `\(fallback)`, which is not a model")
             }
-            for member in model.ensemble ?? [] where !names.contains(member) && !member.contains("/") {
-                throw ConfigError("models.\(model.name).ensemble names `\(member)`, which is not a model")
+            if let members = model.ensemble { try checkEnsemble(model.name, members, names: names, ensembles: ensembles) }
+        }
+    }
+
+    /// An ensemble that would be listed by /v1/models yet fail every request is refused here:
+    /// members are called as single models, so an ensemble (itself included) cannot be one.
+    private func checkEnsemble(_ name: String, _ members: [String], names: Set<String>, ensembles: Set<String>) throws {
+        let path = "models.\(name).ensemble"
+        if members.isEmpty { throw ConfigError("\(path) must name at least one model") }
+        for member in members {
+            if ensembles.contains(member) {
+                let which = member == name ? "this ensemble itself" : "an ensemble"
+                throw ConfigError("\(path) names `\(member)`, which is \(which); an ensemble cannot be a member of an ensemble")
+            }
+            if !names.contains(member) && !member.contains("/") {
+                throw ConfigError("\(path) names `\(member)`, which is not a model")
             }
         }
     }

@@ -63,10 +63,19 @@ public struct EnsembleSpec: Sendable {
         guard !spec.members.isEmpty else {
             throw .invalidRequest("An ensemble needs at least one model in `ultra.models`.", param: "ultra.models")
         }
-        for member in spec.members where router.route(named: member) == nil {
-            var error = GatewayError.modelNotFound(member)
-            error.param = configured != nil && ultra?["models"] == nil ? "model" : "ultra.models"
-            throw error
+        let membersParam = configured != nil && ultra?["models"] == nil ? "model" : "ultra.models"
+        for member in spec.members {
+            // Checked first, as for `model`: the name is the ensemble's even where it could also
+            // resolve as a model. Members are called as single models, so it cannot be one.
+            if router.ensemble(named: member) != nil {
+                throw .invalidRequest("`\(member)` is an ensemble; an ensemble cannot be a member of an ensemble.",
+                                      param: membersParam)
+            }
+            guard router.route(named: member) != nil else {
+                var error = GatewayError.modelNotFound(member)
+                error.param = membersParam
+                throw error
+            }
         }
         if let min = spec.minAnswers, min < 1 || min > spec.members.count {
             throw .invalidRequest("`min_answers` must be between 1 and the number of models (\(spec.members.count)).",

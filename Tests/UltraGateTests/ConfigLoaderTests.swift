@@ -1,0 +1,47 @@
+import Testing
+@testable import UltraGate
+
+@Suite struct ConfigLoaderTests {
+    /// Applies a config file's text, as `ultragate serve --config` does before anything starts.
+    func load(_ text: String) throws -> GatewayConfig {
+        var config = GatewayConfig()
+        try ConfigLoader(environment: [:]).apply(try #require(try JSONParser.parse(text).objectValue), to: &config)
+        return config
+    }
+
+    func error(_ text: String) throws -> String? {
+        do { _ = try load(text); return nil } catch let error as ConfigError { return error.message }
+    }
+
+    /// Two mock models `a` and `c` plus the given extra models.
+    func models(_ extra: String) -> String {
+        #"{"providers":{"x":{"type":"mock"}},"models":{"a":{"provider":"x","model":"mock-gpt"},"c":{"provider":"x","model":"mock-claude"},\#(extra)}}"#
+    }
+
+    @Test func ensembleOfModelsLoads() throws {
+        let config = try load(models(#""ok":{"ensemble":["a","c","a","x/mock-gemini"],"synthesizer":"c"}"#))
+        #expect(config.model(named: "ok")?.ensemble == ["a", "c", "a", "x/mock-gemini"])
+    }
+
+    @Test func emptyEnsembleIsRefused() throws {
+        #expect(try error(models(#""empty":{"ensemble":[]}"#)) == "models.empty.ensemble must name at least one model")
+    }
+
+    @Test func ensembleContainingItselfIsRefused() throws {
+        #expect(try error(models(#""selfref":{"ensemble":["selfref","a"]}"#))
+                == "models.selfref.ensemble names `selfref`, which is this ensemble itself; an ensemble cannot be a member of an ensemble")
+    }
+
+    @Test func ensembleContainingAnotherEnsembleIsRefused() throws {
+        // Either order in the file: the check runs once every model is read.
+        let inner = #""ok":{"ensemble":["a","c"]}"#
+        let outer = #""outer":{"ensemble":["a","ok"]}"#
+        let message = "models.outer.ensemble names `ok`, which is an ensemble; an ensemble cannot be a member of an ensemble"
+        #expect(try error(models(inner + "," + outer)) == message)
+        #expect(try error(models(outer + "," + inner)) == message)
+    }
+
+    @Test func unknownMemberIsStillRefused() throws {
+        #expect(try error(models(#""e":{"ensemble":["a","ghost"]}"#)) == "models.e.ensemble names `ghost`, which is not a model")
+    }
+}
