@@ -207,9 +207,9 @@ public enum ChatRequestValidator {
     static func checkFieldsOutsideTheCacheKey(_ body: JSONObject) throws(GatewayError) {
         try checkMetadata(body["metadata"])
         try boolean(body["store"], "store")
-        if let v = nonNull(body["service_tier"]) {
-            try enumString(v, ["auto", "default", "flex", "scale", "priority", "fast"], "service_tier")
-        }
+        // A string, not OpenAI's enum: OpenAI-compatible servers add their own tiers (Groq's
+        // `on_demand`), and the upstream judges the value.
+        if let v = nonNull(body["service_tier"]) { _ = try string(v, "service_tier") }
         if let v = nonNull(body["prompt_cache_key"]) { _ = try string(v, "prompt_cache_key") }
         if let v = nonNull(body["safety_identifier"]) { _ = try string(v, "safety_identifier") }
     }
@@ -258,9 +258,8 @@ public enum ChatRequestValidator {
             try enumString(type, ["content"], "prediction.type")
             try checkContent(prediction["content"], "prediction", parts: ["text"])
         }
-        if let v = nonNull(body["reasoning_effort"]) {
-            try enumString(v, ["none", "minimal", "low", "medium", "high", "xhigh", "max"], "reasoning_effort")
-        }
+        // A string, not OpenAI's enum, for the same reason as `service_tier` (Groq accepts `default`).
+        if let v = nonNull(body["reasoning_effort"]) { _ = try string(v, "reasoning_effort") }
         if let v = nonNull(body["verbosity"]) { try enumString(v, ["low", "medium", "high"], "verbosity") }
         try checkWebSearchOptions(body["web_search_options"])
     }
