@@ -6,6 +6,8 @@ import time
 import pytest
 
 CHAT = json.dumps({"model": "mock-gpt", "messages": [{"role": "user", "content": "hi"}]}).encode()
+CHUNKED = (b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+           b"Transfer-Encoding: chunked\r\n\r\n")
 
 
 def connect(gateway, timeout=10):
@@ -120,6 +122,11 @@ def test_expect_100_continue(gateway):
     (b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!", 400),
     (b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400),
     (b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400),
+    # chunk lines end in CRLF (RFC 9112 §7.1): a lone LF after a size, an extension, the last chunk or the trailers
+    (CHUNKED + b"%x\n" % len(CHAT) + CHAT + b"\r\n0\r\n\r\n", 400),
+    (CHUNKED + b"%x;a=b\n" % len(CHAT) + CHAT + b"\r\n0\r\n\r\n", 400),
+    (CHUNKED + b"%x\r\n" % len(CHAT) + CHAT + b"\r\n0\n\r\n", 400),
+    (CHUNKED + b"%x\r\n" % len(CHAT) + CHAT + b"\r\n0\r\n\n", 400),
     (b"GET /health HTTP/1.1\r\nHost: x\r\nX-A: 1\r\n folded\r\n\r\n", 400),
     (b"GET /health HTTP/1.1\r\nHost: x\r\nBad Name: 1\r\n\r\n", 400),
     (b"GET /health HTTP/1.1\r\nHost: x\rX: 1\r\n\r\n", 400),
