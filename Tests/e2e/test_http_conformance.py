@@ -131,6 +131,11 @@ def test_expect_100_continue(gateway):
     (b"GET /health HTTP/1.1\r\nHost: x\r\nBad Name: 1\r\n\r\n", 400),
     (b"GET /health HTTP/1.1\r\nHost: x\rX: 1\r\n\r\n", 400),
     (b"GET /health HTTP/1.1\r\n\r\n", 400),
+    # Host = uri-host [ ":" port ] (RFC 9110 §7.2), an invalid value is a 400 (RFC 9112 §3.2)
+    (b"GET /health HTTP/1.1\r\nHost: x:abc\r\n\r\n", 400),
+    (b"GET /health HTTP/1.1\r\nHost: [::1\r\n\r\n", 400),
+    (b"GET /health HTTP/1.1\r\nHost: %zz\r\n\r\n", 400),
+    (b"GET /health HTTP/1.1\r\nHost: x{y\r\n\r\n", 400),
     (b"GET /health HTTP/2.5\r\nHost: x\r\n\r\n", 505),
     (b"GET /" + b"a" * 20000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414),
     (b"GET /health HTTP/1.1\r\nHost: x\r\n" + b"".join(b"X-%d: y\r\n" % i for i in range(300)) + b"\r\n", 431),
