@@ -156,6 +156,26 @@ def test_malformed_requests_get_their_status_and_close(gateway, raw, status):
     assert read_response(s2)[0] == 200
 
 
+@pytest.mark.parametrize("path,allow", [
+    (b"/v1/models", "GET, HEAD"), (b"/v1/models/mock-gpt", "GET, HEAD"), (b"/health", "GET, HEAD"),
+    (b"/metrics", "GET, HEAD"), (b"/v1/stats", "GET, HEAD"), (b"/v1/chat/completions", "POST"),
+])
+def test_405_allow_lists_every_supported_method(gateway, path, allow):
+    """RFC 9110 §15.5.6: the Allow of a 405 lists all the methods the resource answers, HEAD included."""
+    s = connect(gateway)
+    s.sendall((b"PUT " if allow == "POST" else b"POST ") + path + b" HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
+    st, h, body, _ = read_response(s)
+    assert st == 405 and h["allow"] == allow
+    assert json.loads(body)["error"]["code"] == "method_not_allowed"
+    for method in allow.split(", "):
+        s = connect(gateway)
+        s.sendall(method.encode() + b" " + path + b" HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        answer = b""
+        while data := s.recv(65536):
+            answer += data
+        assert b" 405 " not in answer.split(b"\r\n")[0], (method, answer[:100])
+
+
 def test_client_disconnect_mid_request_does_not_hurt(gateway):
     for _ in range(20):
         s = connect(gateway)
