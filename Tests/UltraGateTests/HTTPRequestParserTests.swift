@@ -147,6 +147,17 @@ struct RejectCase: Sendable, CustomTestStringConvertible {
         #expect(!headers.containsToken("Content-Type", "json"))
     }
 
+    @Test func tokensOtherThan() {
+        let headers = HTTPHeaders([HTTPHeaderField("Content-Encoding", " Identity ,, identity"),
+                                   HTTPHeaderField("X-Coded", "identity"), HTTPHeaderField("x-coded", "gzip, IDENTITY"),
+                                   HTTPHeaderField("X-Empty", "")])
+        #expect(!headers.containsToken("content-encoding", otherThan: "identity"))
+        #expect(headers.containsToken("X-CODED", otherThan: "identity"))
+        #expect(!headers.containsToken("x-empty", otherThan: "identity"))
+        #expect(!headers.containsToken("missing", otherThan: "identity"))
+        #expect(headers.containsToken("content-encoding", otherThan: "identit"))
+    }
+
     @Test func absoluteFormDerivesPath() throws {
         let request = try #require(parseRequest("GET http://example.com:80/v1/chat?stream=1 HTTP/1.1\r\nHost: example.com\r\n\r\n"))
         #expect(request.head.target == "http://example.com:80/v1/chat?stream=1")

@@ -1,4 +1,5 @@
 """RFC 9112 behaviour of the gateway's own HTTP/1.1 server, probed with raw sockets."""
+import gzip
 import json
 import socket
 import time
@@ -174,6 +175,27 @@ def test_405_allow_lists_every_supported_method(gateway, path, allow):
         while data := s.recv(65536):
             answer += data
         assert b" 405 " not in answer.split(b"\r\n")[0], (method, answer[:100])
+
+
+def test_content_encoding_other_than_identity_is_415_and_the_connection_goes_on(gateway):
+    """RFC 9110 §15.5.16 and §12.5.3: a coded body the gateway cannot decode is a 415 naming the coding it
+    takes, not a JSON syntax error; the body is read, so the pipelined request after it is answered."""
+    s = connect(gateway)
+    s.sendall(post(body=gzip.compress(CHAT), extra=b"Content-Encoding: gzip\r\n") +
+              post(extra=b"Content-Encoding: br, identity\r\n") +
+              post(extra=b"Content-Encoding: Identity\r\n") +
+              b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+    rest = b""
+    for coding in ("gzip", "br, identity"):
+        st, h, body, rest = read_response(s, rest)
+        assert st == 415 and h["accept-encoding"] == "identity", body
+        assert json.loads(body) == {"error": {
+            "message": f"Unsupported Content-Encoding `{coding}`; send the body uncompressed (`identity`).",
+            "type": "invalid_request_error", "param": None, "code": "unsupported_content_encoding"}}
+    st, _, body, rest = read_response(s, rest)
+    assert st == 200 and json.loads(body)["object"] == "chat.completion"
+    st, _, body, _ = read_response(s, rest)
+    assert st == 200 and json.loads(body)["status"] == "ok"
 
 
 def test_client_disconnect_mid_request_does_not_hurt(gateway):
