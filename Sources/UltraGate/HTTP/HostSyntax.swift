@@ -39,9 +39,7 @@ enum HostSyntax {
 
     @inline(__always)
     static func isUnreservedOrSubDelim(_ b: UInt8) -> Bool {
-        if b < 64 { return (unreservedOrSubDelimLow >> UInt64(b)) & 1 != 0 }
-        if b < 128 { return (unreservedOrSubDelimHigh >> UInt64(b &- 64)) & 1 != 0 }
-        return false
+        HTTPSyntax.isInASCIISet(b, low: unreservedOrSubDelimLow, high: unreservedOrSubDelimHigh)
     }
 
     /// What lies between the brackets of `IP-literal = "[" ( IPv6address / IPvFuture ) "]"`.
