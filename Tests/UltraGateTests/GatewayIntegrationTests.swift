@@ -213,6 +213,30 @@ func concurrently<T: Sendable>(_ count: Int, _ body: @escaping @Sendable (Int) t
         #expect(throws: (any Error).self) { _ = try TestHTTPClient(port: h.port) }
     }
 
+    /// RFC 9110 §15.5.16 and §12.5.3: a body in a coding the gateway does not decode is a 415 that
+    /// names the coding it takes; the body was read, so the pipelined requests after it are answered.
+    @Test func contentEncodingOtherThanIdentityIs415() async throws {
+        let provider = ScriptedChatProvider()
+        let h = try GatewayHarness(routes: [route("m", provider)])
+        let body = GatewayHarness.body("m", "coded")
+        let responses = try await blocking {
+            let c = try h.client()
+            for coding in ["gzip", "gzip, identity", "IDENTITY", "br", " identity ,identity"] {
+                c.post("/v1/chat/completions", json: body, headers: ["Content-Encoding": coding])
+            }
+            return try (0..<5).map { _ in try c.readResponse() }
+        }
+        #expect(responses.map(\.status) == [415, 415, 200, 415, 200])
+        let refused = responses[0]
+        #expect(refused.header("Accept-Encoding") == "identity")
+        #expect(refused.json?["error"]?["code"]?.stringValue == "unsupported_content_encoding")
+        #expect(refused.json?["error"]?["type"]?.stringValue == "invalid_request_error")
+        #expect(refused.json?["error"]?["param"]?.isNull == true)
+        #expect(refused.json?["error"]?["message"]?.stringValue?.contains("`gzip`") == true)
+        #expect(responses[1].json?["error"]?["message"]?.stringValue?.contains("`gzip, identity`") == true)
+        #expect(provider.callCount == 1)
+    }
+
     @Test func slowClientGets408() async throws {
         var sc = HTTPServerConfig()
         sc.requestReadTimeout = 1

@@ -102,6 +102,14 @@ struct RejectCase: Sendable, CustomTestStringConvertible {
         #expect(request.body == Array("hi".utf8))
     }
 
+    @Test func loneLFLeniencyStopsAtTheHead() throws {
+        // §2.2 allows a lone LF in the head only: the chunked framing after it still needs CRLF.
+        let head = "POST /x HTTP/1.1\nHost: h\nTransfer-Encoding: chunked\n\n"
+        let request = try #require(parseRequest(head + "2\r\nhi\r\n0\r\nT: v\r\n\r\n"))
+        #expect(request.body == Array("hi".utf8))
+        #expect(parseErrorStatus(head + "2\nhi\r\n0\r\n\r\n") == 400)
+    }
+
     @Test func trimsOWSAndKeepsObsText() throws {
         let request = try #require(parseRequest("GET / HTTP/1.1\r\nHost: h\r\nX-A: \t value with  inner space \t\r\nX-Empty:\r\nX-Latin: caf\u{E9}\r\n\r\n"))
         #expect(request.head.headers["x-a"] == "value with  inner space")
@@ -137,6 +145,17 @@ struct RejectCase: Sendable, CustomTestStringConvertible {
         #expect(headers.containsToken("CONNECTION", "UPGRADE"))
         #expect(!headers.containsToken("Connection", ""))
         #expect(!headers.containsToken("Content-Type", "json"))
+    }
+
+    @Test func tokensOtherThan() {
+        let headers = HTTPHeaders([HTTPHeaderField("Content-Encoding", " Identity ,, identity"),
+                                   HTTPHeaderField("X-Coded", "identity"), HTTPHeaderField("x-coded", "gzip, IDENTITY"),
+                                   HTTPHeaderField("X-Empty", "")])
+        #expect(!headers.containsToken("content-encoding", otherThan: "identity"))
+        #expect(headers.containsToken("X-CODED", otherThan: "identity"))
+        #expect(!headers.containsToken("x-empty", otherThan: "identity"))
+        #expect(!headers.containsToken("missing", otherThan: "identity"))
+        #expect(headers.containsToken("content-encoding", otherThan: "identit"))
     }
 
     @Test func absoluteFormDerivesPath() throws {
@@ -411,6 +430,11 @@ struct RejectCase: Sendable, CustomTestStringConvertible {
         RejectCase("no CRLF after data", 400, "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhelloX\r\n0\r\n\r\n"),
         RejectCase("lone LF after data", 400, "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\n0\r\n\r\n"),
         RejectCase("CR without LF after data", 400, "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\rX0\r\n\r\n"),
+        RejectCase("lone LF after chunk size", 400, "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n5\nhello\r\n0\r\n\r\n"),
+        RejectCase("lone LF after chunk extension", 400, "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n5;a=b\nhello\r\n0\r\n\r\n"),
+        RejectCase("lone LF after last chunk", 400, "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\n\r\n"),
+        RejectCase("lone LF ending trailers", 400, "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\n"),
+        RejectCase("lone LF after trailer field", 400, "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nT: v\n\r\n"),
         RejectCase("bad trailer", 400, "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nBad Trailer: x\r\n\r\n"),
         RejectCase("control in trailer", 400, "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nT: a\u{1}\r\n\r\n"),
         // Expect (RFC 9110 §10.1.1)

@@ -1,4 +1,5 @@
 """RFC 9112 behaviour of the gateway's own HTTP/1.1 server, probed with raw sockets."""
+import gzip
 import json
 import socket
 import time
@@ -6,6 +7,8 @@ import time
 import pytest
 
 CHAT = json.dumps({"model": "mock-gpt", "messages": [{"role": "user", "content": "hi"}]}).encode()
+CHUNKED = (b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+           b"Transfer-Encoding: chunked\r\n\r\n")
 
 
 def connect(gateway, timeout=10):
@@ -120,10 +123,20 @@ def test_expect_100_continue(gateway):
     (b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!", 400),
     (b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400),
     (b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400),
+    # chunk lines end in CRLF (RFC 9112 §7.1): a lone LF after a size, an extension, the last chunk or the trailers
+    (CHUNKED + b"%x\n" % len(CHAT) + CHAT + b"\r\n0\r\n\r\n", 400),
+    (CHUNKED + b"%x;a=b\n" % len(CHAT) + CHAT + b"\r\n0\r\n\r\n", 400),
+    (CHUNKED + b"%x\r\n" % len(CHAT) + CHAT + b"\r\n0\n\r\n", 400),
+    (CHUNKED + b"%x\r\n" % len(CHAT) + CHAT + b"\r\n0\r\n\n", 400),
     (b"GET /health HTTP/1.1\r\nHost: x\r\nX-A: 1\r\n folded\r\n\r\n", 400),
     (b"GET /health HTTP/1.1\r\nHost: x\r\nBad Name: 1\r\n\r\n", 400),
     (b"GET /health HTTP/1.1\r\nHost: x\rX: 1\r\n\r\n", 400),
     (b"GET /health HTTP/1.1\r\n\r\n", 400),
+    # Host = uri-host [ ":" port ] (RFC 9110 §7.2), an invalid value is a 400 (RFC 9112 §3.2)
+    (b"GET /health HTTP/1.1\r\nHost: x:abc\r\n\r\n", 400),
+    (b"GET /health HTTP/1.1\r\nHost: [::1\r\n\r\n", 400),
+    (b"GET /health HTTP/1.1\r\nHost: %zz\r\n\r\n", 400),
+    (b"GET /health HTTP/1.1\r\nHost: x{y\r\n\r\n", 400),
     (b"GET /health HTTP/2.5\r\nHost: x\r\n\r\n", 505),
     (b"GET /" + b"a" * 20000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414),
     (b"GET /health HTTP/1.1\r\nHost: x\r\n" + b"".join(b"X-%d: y\r\n" % i for i in range(300)) + b"\r\n", 431),
@@ -142,6 +155,47 @@ def test_malformed_requests_get_their_status_and_close(gateway, raw, status):
     s2 = connect(gateway)
     s2.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
     assert read_response(s2)[0] == 200
+
+
+@pytest.mark.parametrize("path,allow", [
+    (b"/v1/models", "GET, HEAD"), (b"/v1/models/mock-gpt", "GET, HEAD"), (b"/health", "GET, HEAD"),
+    (b"/metrics", "GET, HEAD"), (b"/v1/stats", "GET, HEAD"), (b"/v1/chat/completions", "POST"),
+])
+def test_405_allow_lists_every_supported_method(gateway, path, allow):
+    """RFC 9110 §15.5.6: the Allow of a 405 lists all the methods the resource answers, HEAD included."""
+    s = connect(gateway)
+    s.sendall((b"PUT " if allow == "POST" else b"POST ") + path + b" HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
+    st, h, body, _ = read_response(s)
+    assert st == 405 and h["allow"] == allow
+    assert json.loads(body)["error"]["code"] == "method_not_allowed"
+    for method in allow.split(", "):
+        s = connect(gateway)
+        s.sendall(method.encode() + b" " + path + b" HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        answer = b""
+        while data := s.recv(65536):
+            answer += data
+        assert b" 405 " not in answer.split(b"\r\n")[0], (method, answer[:100])
+
+
+def test_content_encoding_other_than_identity_is_415_and_the_connection_goes_on(gateway):
+    """RFC 9110 §15.5.16 and §12.5.3: a coded body the gateway cannot decode is a 415 naming the coding it
+    takes, not a JSON syntax error; the body is read, so the pipelined request after it is answered."""
+    s = connect(gateway)
+    s.sendall(post(body=gzip.compress(CHAT), extra=b"Content-Encoding: gzip\r\n") +
+              post(extra=b"Content-Encoding: br, identity\r\n") +
+              post(extra=b"Content-Encoding: Identity\r\n") +
+              b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+    rest = b""
+    for coding in ("gzip", "br, identity"):
+        st, h, body, rest = read_response(s, rest)
+        assert st == 415 and h["accept-encoding"] == "identity", body
+        assert json.loads(body) == {"error": {
+            "message": f"Unsupported Content-Encoding `{coding}`; send the body uncompressed (`identity`).",
+            "type": "invalid_request_error", "param": None, "code": "unsupported_content_encoding"}}
+    st, _, body, rest = read_response(s, rest)
+    assert st == 200 and json.loads(body)["object"] == "chat.completion"
+    st, _, body, _ = read_response(s, rest)
+    assert st == 200 and json.loads(body)["status"] == "ok"
 
 
 def test_client_disconnect_mid_request_does_not_hurt(gateway):

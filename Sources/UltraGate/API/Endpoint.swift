@@ -14,26 +14,28 @@ public enum Endpoint: Equatable, Sendable {
     public static func match(method: String, path rawPath: String) -> Endpoint {
         var path = rawPath
         if path.count > 1 && path.hasSuffix("/") { path.removeLast() }
-        let get = method == "GET" || method == "HEAD"
         func only(_ allowed: [String], _ endpoint: Endpoint) -> Endpoint {
-            let ok = allowed.contains(method) || (method == "HEAD" && allowed.contains("GET"))
-            return ok ? endpoint : .methodNotAllowed(allowed: allowed)
+            allowed.contains(method) ? endpoint : .methodNotAllowed(allowed: allowed)
         }
         switch path {
         case "/v1/chat/completions", "/chat/completions": return only(["POST"], .chatCompletions)
-        case "/v1/models", "/models": return only(["GET"], .listModels)
-        case "/health", "/healthz", "/v1/health": return only(["GET"], .health)
-        case "/metrics": return only(["GET"], .metrics)
-        case "/v1/stats", "/stats": return only(["GET"], .stats)
+        case "/v1/models", "/models": return only(readMethods, .listModels)
+        case "/health", "/healthz", "/v1/health": return only(readMethods, .health)
+        case "/metrics": return only(readMethods, .metrics)
+        case "/v1/stats", "/stats": return only(readMethods, .stats)
         default: break
         }
         for prefix in ["/v1/models/", "/models/"] where path.hasPrefix(prefix) {
             let id = String(path.dropFirst(prefix.count))
             guard !id.isEmpty else { break }
-            return get ? .model(percentDecoded(id)) : .methodNotAllowed(allowed: ["GET"])
+            return only(readMethods, .model(percentDecoded(id)))
         }
         return .notFound
     }
+
+    /// The methods of every resource that is read: HEAD is answered wherever GET is (the server
+    /// sends the head without the body), so the `Allow` of a 405 must list both (RFC 9110 §15.5.6).
+    static let readMethods = ["GET", "HEAD"]
 
     static func percentDecoded(_ s: String) -> String {
         guard s.contains("%") else { return s }

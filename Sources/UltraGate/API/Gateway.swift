@@ -163,6 +163,13 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
         if let contentType = request.head.headers["content-type"], !Gateway.isJSONMediaType(contentType) {
             return fail(responder, context, .unsupportedMediaType(contentType))
         }
+        // The body is parsed as it arrived: a coded one (gzip …) would otherwise be misread as bad
+        // JSON, or as JSON it does not hold. The parser has read the whole body, so the connection
+        // stays usable for the next request.
+        if request.head.headers.containsToken("content-encoding", otherThan: "identity") {
+            let codings = request.head.headers.values("content-encoding").joined(separator: ", ")
+            return fail(responder, context, .unsupportedContentEncoding(codings))
+        }
         guard !request.body.isEmpty else {
             return fail(responder, context, .invalidRequest("The request body is empty; send a JSON object.", code: "empty_body"))
         }

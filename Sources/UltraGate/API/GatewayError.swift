@@ -64,6 +64,13 @@ public struct GatewayError: Error, Sendable, Equatable, CustomStringConvertible 
                      message: "Unsupported Content-Type \(contentType.map { "`\($0)`" } ?? "(none)"); send `application/json`.",
                      code: "unsupported_media_type")
     }
+    /// A request body in a content coding the gateway does not decode (RFC 9110 §15.5.16); the
+    /// `Accept-Encoding` says which one it takes (§12.5.3).
+    public static func unsupportedContentEncoding(_ contentEncoding: String) -> GatewayError {
+        GatewayError(status: 415, type: "invalid_request_error",
+                     message: "Unsupported Content-Encoding `\(contentEncoding)`; send the body uncompressed (`identity`).",
+                     code: "unsupported_content_encoding", headers: [HTTPHeaderField("Accept-Encoding", "identity")])
+    }
     public static func serverError(_ message: String) -> GatewayError {
         GatewayError(status: 500, type: "server_error", message: message, code: "internal_error")
     }

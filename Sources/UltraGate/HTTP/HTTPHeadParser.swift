@@ -176,14 +176,8 @@ enum HeadParser {
             switch nameEnd - nameStart {
             case 4 where HTTPSyntax.equalsLowercase(p, nameStart, nameEnd, "host"):
                 hostCount += 1
-                // Host = uri-host [ ":" port ] (RFC 9110 §7.2): no whitespace, lists, paths or userinfo.
-                for j in valueStart..<valueEnd {
-                    switch p[j] {
-                    case HTTPSyntax.sp, HTTPSyntax.htab, HTTPSyntax.comma, 0x2F, 0x3F, 0x23, 0x40:
-                        return .badRequest("Invalid Host header")
-                    default: continue
-                    }
-                }
+                // RFC 9112 §3.2: a Host with an invalid field value is a 400.
+                if !HostSyntax.isValid(p, valueStart, valueEnd) { return .badRequest("Invalid Host header") }
             case 14 where HTTPSyntax.equalsLowercase(p, nameStart, nameEnd, "content-length"):
                 return noteContentLength(p, valueStart, valueEnd)
             case 17 where HTTPSyntax.equalsLowercase(p, nameStart, nameEnd, "transfer-encoding"):

@@ -31,12 +31,24 @@ public struct HTTPHeaders: Sendable, Equatable {
     /// Whether any field `name` lists `token` in its comma-separated value, ignoring ASCII case
     /// and OWS (e.g. `Connection: keep-alive, Upgrade`).
     public func containsToken(_ name: String, _ token: String) -> Bool {
+        containsListElement(name) { HTTPSyntax.equalsCaseInsensitive($0, token.utf8) }
+    }
+
+    /// Whether any field `name` lists an element other than `token`, ignoring ASCII case and OWS
+    /// (e.g. `Content-Encoding: gzip, identity` lists one other than `identity`).
+    public func containsToken(_ name: String, otherThan token: String) -> Bool {
+        containsListElement(name) { !HTTPSyntax.equalsCaseInsensitive($0, token.utf8) }
+    }
+
+    /// Whether an element of a comma-separated value of any field `name` (OWS trimmed, empty
+    /// elements skipped) `matches`.
+    private func containsListElement(_ name: String, where matches: (UnsafeBufferPointer<UInt8>) -> Bool) -> Bool {
         for field in fields where HTTPSyntax.equalsCaseInsensitive(field.name.utf8, name.utf8) {
             var value = field.value
             let found = value.withUTF8 { p -> Bool in
                 var hit = false
                 HTTPSyntax.forEachListElement(p, 0, p.count) { s, e in
-                    hit = HTTPSyntax.equalsCaseInsensitive(UnsafeBufferPointer(rebasing: p[s..<e]), token.utf8)
+                    hit = matches(UnsafeBufferPointer(rebasing: p[s..<e]))
                     return !hit
                 }
                 return hit

@@ -287,14 +287,23 @@ public struct HTTPRequestParser: Sendable {
         return nil
     }
 
+    /// Where the content of the line whose LF is at offset `lf` ends, or nil when no CR precedes
+    /// that LF. RFC 9112 §7.1 ends chunk-size lines, the last chunk and trailer lines with CRLF; the
+    /// bare-LF leniency of §2.2 is for the head only, and a recipient that accepted a lone LF here
+    /// would frame the body differently from a stricter intermediary (request smuggling).
+    private func crlfLineContentEnd(lf: Int) -> Int? {
+        guard lf > 0, buffer[readIndex + lf - 1] == HTTPSyntax.cr else { return nil }
+        return readIndex + lf - 1
+    }
+
     private mutating func stepChunkSizeLine() -> HTTPParserEvent? {
         let window = limits.maxChunkSizeLineBytes
         guard let lf = findLineEnd(window: window) else {
             if buffer.count - readIndex >= window { return fail(.badRequest("Chunk size line too long")) }
             return waitForBody()
         }
+        guard let contentEnd = crlfLineContentEnd(lf: lf) else { return fail(.badRequest("Chunk size line not ended by CRLF")) }
         let start = readIndex
-        let contentEnd = lf > 0 && buffer[start + lf - 1] == HTTPSyntax.cr ? start + lf - 1 : start + lf
         let size = buffer.withUnsafeBufferPointer { p in ChunkedEncoding.parseSizeLine(p, start, contentEnd) }
         readIndex += lf + 1
         lineScanOffset = 0
@@ -323,8 +332,8 @@ public struct HTTPRequestParser: Sendable {
             }
             return waitForBody()
         }
+        guard let contentEnd = crlfLineContentEnd(lf: lf) else { return fail(.badRequest("Trailer line not ended by CRLF")) }
         let start = readIndex
-        let contentEnd = lf > 0 && buffer[start + lf - 1] == HTTPSyntax.cr ? start + lf - 1 : start + lf
         readIndex += lf + 1
         lineScanOffset = 0
         trailerBytes += lf + 1

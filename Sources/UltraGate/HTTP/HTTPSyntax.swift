@@ -15,9 +15,14 @@ enum HTTPSyntax {
     private static let tcharHigh: UInt64 = 0x57FF_FFFF_C7FF_FFFE
 
     @inline(__always)
-    static func isTokenChar(_ b: UInt8) -> Bool {
-        if b < 64 { return (tcharLow >> UInt64(b)) & 1 != 0 }
-        if b < 128 { return (tcharHigh >> UInt64(b &- 64)) & 1 != 0 }
+    static func isTokenChar(_ b: UInt8) -> Bool { isInASCIISet(b, low: tcharLow, high: tcharHigh) }
+
+    /// Whether `b` is in a set of ASCII bytes given as two 64-bit masks: bit n of `low` for byte n,
+    /// bit n of `high` for byte 64 + n. Bytes above 0x7F are in no such set.
+    @inline(__always)
+    static func isInASCIISet(_ b: UInt8, low: UInt64, high: UInt64) -> Bool {
+        if b < 64 { return (low >> UInt64(b)) & 1 != 0 }
+        if b < 128 { return (high >> UInt64(b &- 64)) & 1 != 0 }
         return false
     }
 
