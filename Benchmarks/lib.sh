@@ -33,3 +33,22 @@ wait_port() {
 
 # json_get FILE EXPR: a value from a JSON report, EXPR being a Python expression on `j`.
 json_get() { python3 -c "import json,sys; j=json.load(open(sys.argv[1])); print($2)" "$1"; }
+
+# bench_setup: builds the release gateway (UG), makes a temp dir (TMP) removed on exit with every
+# process whose pid is added to PIDS, and compiles the libcurl floor to $TMP/curl-forwarder.
+bench_setup() {
+  swift build -c release --product ultragate >&2
+  UG=./.build/release/ultragate
+  TMP=$(mktemp -d)
+  PIDS=()
+  trap bench_cleanup EXIT
+  local cc=${CC:-$(command -v cc || command -v clang)}
+  "$cc" -O2 -o "$TMP/curl-forwarder" Benchmarks/floor/curl-forwarder.c -lcurl
+}
+
+bench_cleanup() {
+  local p
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$TMP"
+}

@@ -9,21 +9,8 @@ source Benchmarks/lib.sh
 DUR="${1:-5}"
 RESULTS="${RESULTS:-/tmp/ultragate-bench-results.json}"
 command -v wrk >/dev/null && command -v nginx >/dev/null || { echo "needs wrk and nginx" >&2; exit 1; }
-swift build -c release --product ultragate >&2
-UG=./.build/release/ultragate
-CC=${CC:-$(command -v cc || command -v clang)}
-
-TMP=$(mktemp -d)
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
+bench_setup  # UG, TMP, PIDS, $TMP/curl-forwarder (the libcurl floor, Benchmarks/floor/)
 started=$(date +%s)
-# The libcurl floor: the smallest gateway that forwards over libcurl (Benchmarks/floor/).
-"$CC" -O2 -o "$TMP/curl-forwarder" Benchmarks/floor/curl-forwarder.c -lcurl
 
 bench() { "$UG" bench --no-progress --json --threads 1 "$@"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "n/a"; else printf "%.2f", a / b }'; }

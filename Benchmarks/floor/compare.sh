@@ -8,19 +8,7 @@ cd "$(dirname "$0")/../.."
 source Benchmarks/lib.sh
 KIND=${1:?json or stream}; shift
 ARGS=("$@"); [ ${#ARGS[@]} -gt 0 ] || ARGS=(-c 1 -d 5)
-swift build -c release --product ultragate >&2
-UG=./.build/release/ultragate
-CC=${CC:-$(command -v cc || command -v clang)}
-
-TMP=$(mktemp -d)
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-"$CC" -O2 -o "$TMP/curl-forwarder" Benchmarks/floor/curl-forwarder.c -lcurl
+bench_setup
 
 UP_JSON=$(free_port); UP_SSE=$(free_port); PX_JSON=$(free_port); PX_SSE=$(free_port); FL=$(free_port); GW=$(free_port)
 mkdir -p "$TMP/up" "$TMP/px"
