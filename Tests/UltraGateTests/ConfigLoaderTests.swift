@@ -41,6 +41,19 @@ import Testing
         #expect(try error(models(outer + "," + inner)) == message)
     }
 
+    @Test func fallbacksAndSynthesizersAreModelsNotEnsembles() throws {
+        let ensemble = #""ok":{"ensemble":["a","c"]}"#
+        #expect(try error(models(ensemble + #","f":{"provider":"x","model":"mock-gpt","fallbacks":["ok"]}"#))
+                == "models.f.fallbacks names `ok`, which is an ensemble; a fallback is a model, not an ensemble")
+        #expect(try error(models(ensemble + #","s":{"ensemble":["a"],"synthesizer":"ok"}"#))
+                == "models.s.synthesizer names `ok`, which is an ensemble; a synthesizer is a model, not an ensemble")
+        #expect(try error(models(#""s":{"ensemble":["a"],"backup_synthesizer":"s"}"#))
+                == "models.s.backup_synthesizer names `s`, which is this ensemble itself; a synthesizer is a model, not an ensemble")
+        #expect(try error(models(#""s":{"ensemble":["a"],"synthesizer":"ghost"}"#))
+                == "models.s.synthesizer names `ghost`, which is not a model")
+        #expect(try error(models(#""s":{"ensemble":["a"],"synthesizer":"x/mock-gemini","backup_synthesizer":"c"}"#)) == nil)
+    }
+
     @Test func unknownMemberIsStillRefused() throws {
         #expect(try error(models(#""e":{"ensemble":["a","ghost"]}"#)) == "models.e.ensemble names `ghost`, which is not a model")
     }

@@ -30,6 +30,12 @@ CASES = [
                  "models": {"a": {"provider": "m", "model": "mock-gpt"}, "ok": {"ensemble": ["a", "a"]},
                             "outer": {"ensemble": ["ok", "a"]}}}),
      "models.outer.ensemble names `ok`, which is an ensemble; an ensemble cannot be a member of an ensemble"),
+    (json.dumps({"providers": {"m": {"type": "mock"}},
+                 "models": {"a": {"provider": "m", "model": "mock-gpt", "fallbacks": ["ok"]}, "ok": {"ensemble": ["a"]}}}),
+     "models.a.fallbacks names `ok`, which is an ensemble; a fallback is a model, not an ensemble"),
+    (json.dumps({"providers": {"m": {"type": "mock"}},
+                 "models": {"a": {"provider": "m", "model": "mock-gpt"}, "ok": {"ensemble": ["a"], "synthesizer": "ghost"}}}),
+     "models.ok.synthesizer names `ghost`, which is not a model"),
 ]
 
 

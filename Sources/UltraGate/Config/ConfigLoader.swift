@@ -192,29 +192,40 @@ public struct ConfigLoader {
         let names = Set(config.models.map(\.name))
         let ensembles = Set(config.models.filter { $0.ensemble != nil }.map(\.name))
         for model in config.models {
+            let path = "models.\(model.name)"
             if let provider = model.provider, config.provider(named: provider) == nil && provider != "mock" {
-                throw ConfigError("models.\(model.name).provider `\(provider)` is not defined in `providers`")
+                throw ConfigError("\(path).provider `\(provider)` is not defined in `providers`")
             }
-            for fallback in model.fallbacks where !names.contains(fallback) && !fallback.contains("/") {
-                throw ConfigError("models.\(model.name).fallbacks names `\(fallback)`, which is not a model")
+            for fallback in model.fallbacks {
+                try checkSingleModel(fallback, "\(path).fallbacks", of: model.name, names: names, ensembles: ensembles,
+                                     rule: "a fallback is a model, not an ensemble")
             }
-            if let members = model.ensemble { try checkEnsemble(model.name, members, names: names, ensembles: ensembles) }
+            if let members = model.ensemble {
+                if members.isEmpty { throw ConfigError("\(path).ensemble must name at least one model") }
+                for member in members {
+                    try checkSingleModel(member, "\(path).ensemble", of: model.name, names: names, ensembles: ensembles,
+                                         rule: "an ensemble cannot be a member of an ensemble")
+                }
+            }
+            for (key, name) in [("synthesizer", model.synthesizer), ("backup_synthesizer", model.backupSynthesizer)] {
+                guard let name else { continue }
+                try checkSingleModel(name, "\(path).\(key)", of: model.name, names: names, ensembles: ensembles,
+                                     rule: "a synthesizer is a model, not an ensemble")
+            }
         }
     }
 
-    /// An ensemble that would be listed by /v1/models yet fail every request is refused here:
-    /// members are called as single models, so an ensemble (itself included) cannot be one.
-    private func checkEnsemble(_ name: String, _ members: [String], names: Set<String>, ensembles: Set<String>) throws {
-        let path = "models.\(name).ensemble"
-        if members.isEmpty { throw ConfigError("\(path) must name at least one model") }
-        for member in members {
-            if ensembles.contains(member) {
-                let which = member == name ? "this ensemble itself" : "an ensemble"
-                throw ConfigError("\(path) names `\(member)`, which is \(which); an ensemble cannot be a member of an ensemble")
-            }
-            if !names.contains(member) && !member.contains("/") {
-                throw ConfigError("\(path) names `\(member)`, which is not a model")
-            }
+    /// A fallback, ensemble member or synthesizer is called as one model: a configured model or a
+    /// `provider/model` name, never an ensemble (itself included). Refused here rather than
+    /// listed by /v1/models and failing, or silently skipped, on every request.
+    private func checkSingleModel(_ name: String, _ path: String, of owner: String, names: Set<String>,
+                                  ensembles: Set<String>, rule: String) throws {
+        if ensembles.contains(name) {
+            let which = name == owner ? "this ensemble itself" : "an ensemble"
+            throw ConfigError("\(path) names `\(name)`, which is \(which); \(rule)")
+        }
+        if !names.contains(name) && !name.contains("/") {
+            throw ConfigError("\(path) names `\(name)`, which is not a model")
         }
     }
 

@@ -109,6 +109,9 @@ public struct EnsembleSpec: Sendable {
                 guard let name = value.stringValue else {
                     throw .invalidRequest("`\(param)` must be a model name.", param: param)
                 }
+                if router.ensemble(named: name) != nil {
+                    throw .invalidRequest("`\(name)` is an ensemble; `\(param)` must be a model.", param: param)
+                }
                 guard router.route(named: name) != nil else {
                     var error = GatewayError.modelNotFound(name)
                     error.param = param
