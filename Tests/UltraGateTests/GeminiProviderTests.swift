@@ -62,11 +62,11 @@ import Testing
             {"functionResponse":{"name":"get_weather","response":{"content":"sunny"}}}]}],
          "systemInstruction":{"parts":[{"text":"You are a helpful assistant."}]},
          "tools":[{"functionDeclarations":[{"name":"get_weather","description":"Weather by city",
-           "parameters":{"type":"object","properties":{"city":{"type":"string"}},"required":["city"]}}]}],
+           "parametersJsonSchema":{"type":"object","properties":{"city":{"type":"string"}},"required":["city"],"additionalProperties":false}}]}],
          "toolConfig":{"functionCallingConfig":{"mode":"ANY","allowedFunctionNames":["get_weather"]}},
          "generationConfig":{"temperature":0.2,"topP":0.8,"maxOutputTokens":256,"stopSequences":["END"],"candidateCount":2,
            "seed":7,"responseMimeType":"application/json",
-           "responseSchema":{"type":"object","properties":{"additionalProperties":{"type":"string"}}}}}
+           "responseJsonSchema":{"type":"object","properties":{"additionalProperties":{"type":"string"}},"additionalProperties":false}}}
         """
         #expect(try bodyJSON(sent) == (try JSONParser.parse(expected)))
 
@@ -122,6 +122,21 @@ import Testing
             try expectValidCompletion(r)
             #expect(r["choices"]?.arrayValue?.first?["finish_reason"] == .string(expected), "\(reason)")
         }
+    }
+
+    @Test func openAISchemasGoToTheJSONSchemaFieldsUnchanged() throws {
+        // Strict-mode shapes Gemini's OpenAPI `Schema` cannot hold: a type union, `$defs`/`$ref`.
+        let schema = ##"{"type":"object","properties":{"note":{"type":["string","null"]},"item":{"$ref":"#/$defs/item"}},"$defs":{"item":{"type":"object","properties":{"id":{"type":"integer"}},"required":["id"],"additionalProperties":false}},"required":["note","item"],"additionalProperties":false}"##
+        let dialect = ##"{"$schema":"https://json-schema.org/draft/2020-12/schema","##
+        let responseFormat = ##"{"type":"json_schema","json_schema":{"name":"r","strict":true,"schema":"## + dialect + String(schema.dropFirst()) + "}}"
+        let tools = ##"[{"type":"function","function":{"name":"f","parameters":"## + schema + "}}]"
+        let body = ##"{"model":"m","messages":[{"role":"user","content":"x"}],"response_format":"## + responseFormat + ##","tools":"## + tools + "}"
+        let sent = try GeminiTranslator(provider: "gemini").request(try #require(try JSONParser.parse(body).objectValue))
+        let expected = try JSONParser.parse(schema)
+        #expect(sent["generationConfig"]?["responseJsonSchema"] == expected)
+        #expect(sent["generationConfig"]?["responseSchema"] == nil)
+        #expect(sent["tools"]?.arrayValue?.first?["functionDeclarations"]?.arrayValue?.first?["parametersJsonSchema"] == expected)
+        #expect(sent["tools"]?.arrayValue?.first?["functionDeclarations"]?.arrayValue?.first?["parameters"] == nil)
     }
 
     @Test func candidateWithoutFinishReasonIsIncomplete() throws {

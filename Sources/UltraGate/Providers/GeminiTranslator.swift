@@ -84,7 +84,7 @@ struct GeminiTranslator: Sendable {
                 }
                 var d: JSONObject = ["name": f["name"] ?? ""]
                 if let desc = f["description"], !desc.isNull { d["description"] = desc }
-                if let params = f["parameters"], params.objectValue != nil { d["parameters"] = Self.schema(params) }
+                if let params = f["parameters"], params.objectValue != nil { d["parametersJsonSchema"] = Self.jsonSchema(params) }
                 declarations.append(.object(d))
             }
             out["tools"] = [["functionDeclarations": .array(declarations)]]
@@ -119,7 +119,7 @@ struct GeminiTranslator: Sendable {
             config["responseMimeType"] = "application/json"
         case "json_schema":
             config["responseMimeType"] = "application/json"
-            if let schema = body["response_format"]?["json_schema"]?["schema"] { config["responseSchema"] = Self.schema(schema) }
+            if let schema = body["response_format"]?["json_schema"]?["schema"] { config["responseJsonSchema"] = Self.jsonSchema(schema) }
         default: break
         }
         if !config.isEmpty { out["generationConfig"] = .object(config) }
@@ -197,23 +197,15 @@ struct GeminiTranslator: Sendable {
         }
     }
 
-    /// Gemini's `Schema` is an OpenAPI subset: `additionalProperties` and `$schema` (which OpenAI strict
-    /// mode sends) are rejected, so they are dropped; property names are kept as they are.
-    static func schema(_ value: JSON) -> JSON {
-        switch value {
-        case .object(let o):
-            var out = JSONObject()
-            for (key, v) in o where key != "additionalProperties" && key != "$schema" {
-                if key == "properties", let props = v.objectValue {
-                    out.append(key, .object(JSONObject(props.pairs.map { (key: $0.key, value: schema($0.value)) })))
-                } else {
-                    out.append(key, schema(v))
-                }
-            }
-            return .object(out)
-        case .array(let items): return .array(items.map(schema))
-        default: return value
-        }
+    /// OpenAI's tool parameters and response schemas are JSON Schema, so they go to the fields that
+    /// take JSON Schema (`parametersJsonSchema`, `responseJsonSchema`), not to `parameters` /
+    /// `responseSchema`, whose OpenAPI subset has no type unions (`["string","null"]`, which
+    /// OpenAI's strict mode needs for optional fields), `$ref`/`$defs` or `additionalProperties`.
+    /// Only the top-level `$schema` (a dialect marker, not a constraint) is left out.
+    static func jsonSchema(_ value: JSON) -> JSON {
+        guard case .object(var schema) = value, schema["$schema"] != nil else { return value }
+        schema["$schema"] = nil
+        return .object(schema)
     }
 
     private func unsupported(_ message: String) -> ProviderError {
