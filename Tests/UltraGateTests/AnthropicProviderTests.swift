@@ -264,6 +264,51 @@ import Testing
         }
     }
 
+    @Test func streamedToolWithoutParametersGetsEmptyObjectArguments() async throws {
+        // A parameterless tool streams only an empty `partial_json` (or none): its arguments are
+        // `{}`, as in the whole Message's `input: {}`. The second tool has arguments as usual.
+        let sse = """
+        event: message_start
+        data: {"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","content":[],"model":"m","stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":5,"output_tokens":1}}}
+
+        event: content_block_start
+        data: {"type":"content_block_start","index":0,"content_block":{"type":"tool_use","id":"toolu_a","name":"get_time","input":{}}}
+
+        event: content_block_delta
+        data: {"type":"content_block_delta","index":0,"delta":{"type":"input_json_delta","partial_json":""}}
+
+        event: content_block_stop
+        data: {"type":"content_block_stop","index":0}
+
+        event: content_block_start
+        data: {"type":"content_block_start","index":1,"content_block":{"type":"tool_use","id":"toolu_b","name":"get_weather","input":{}}}
+
+        event: content_block_delta
+        data: {"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":"{\\"city\\": \\"Paris\\"}"}}
+
+        event: content_block_stop
+        data: {"type":"content_block_stop","index":1}
+
+        event: message_delta
+        data: {"type":"message_delta","delta":{"stop_reason":"tool_use","stop_sequence":null},"usage":{"output_tokens":30}}
+
+        event: message_stop
+        data: {"type":"message_stop"}
+
+
+        """
+        let (chunks, error) = await collect(try await provider(ScriptedTransport(.body(sse))).stream(try request(#"{"model":"m","messages":[]}"#)))
+        #expect(error == nil)
+        try expectValidStream(chunks)
+        let toolDeltas = chunks.compactMap { $0["choices"]?.arrayValue?.first?["delta"]?["tool_calls"]?.arrayValue?.first }
+        func arguments(_ index: Int) -> String {
+            toolDeltas.filter { $0["index"] == .int(index) }.compactMap { $0["function"]?["arguments"]?.stringValue }.joined()
+        }
+        #expect(arguments(0) == "{}")
+        #expect(arguments(1) == #"{"city": "Paris"}"#)
+        #expect(finishReasons(chunks) == ["tool_calls"])
+    }
+
     @Test func errorEventMidStream() async throws {
         let sse = """
         event: message_start

@@ -14,6 +14,10 @@ struct AnthropicStreamTranslator: SSEChunkTranslator {
     private var sawStopReason = false
     /// Anthropic content block index → OpenAI tool call index.
     private var toolIndexByBlock: [Int: Int] = [:]
+    /// Tool-use blocks that have not sent any argument text yet. A tool without parameters streams
+    /// no (or only empty) `input_json_delta`s; its arguments are then `{}`, as in a whole Message's
+    /// `input: {}`, never the empty string, which no JSON parser accepts.
+    private var toolBlocksWithoutArguments: Set<Int> = []
     private var usage: JSONObject = [:]
 
     init(provider: String, model: String, secret: String?) {
@@ -39,13 +43,22 @@ struct AnthropicStreamTranslator: SSEChunkTranslator {
                 let text = block?["text"]?.stringValue ?? ""
                 return text.isEmpty ? [] : [builder.delta(["content": .string(text)])]
             case "tool_use":
+                let blockIndex = object["index"]?.intValue ?? -1
                 let toolIndex = toolIndexByBlock.count
-                toolIndexByBlock[object["index"]?.intValue ?? -1] = toolIndex
+                toolIndexByBlock[blockIndex] = toolIndex
+                // Streams start with `input: {}` and send the arguments as deltas; an input given
+                // up front is the arguments themselves.
+                var arguments = ""
+                if let input = block?["input"]?.objectValue, !input.isEmpty {
+                    arguments = JSON.object(input).serializedString
+                } else {
+                    toolBlocksWithoutArguments.insert(blockIndex)
+                }
                 let call: JSON = [
                     "index": .int(toolIndex),
                     "id": block?["id"] ?? .string(OpenAIShapes.toolCallID()),
                     "type": "function",
-                    "function": ["name": block?["name"] ?? "", "arguments": ""],
+                    "function": ["name": block?["name"] ?? "", "arguments": .string(arguments)],
                 ]
                 return [builder.delta(["tool_calls": [call]])]
             default:
@@ -59,8 +72,10 @@ struct AnthropicStreamTranslator: SSEChunkTranslator {
                 return text.isEmpty ? [] : [builder.delta(["content": .string(text)])]
             case "input_json_delta":
                 let partial = delta?["partial_json"]?.stringValue ?? ""
-                guard !partial.isEmpty, let toolIndex = toolIndexByBlock[object["index"]?.intValue ?? -1] else { return [] }
-                return [builder.delta(["tool_calls": [["index": .int(toolIndex), "function": ["arguments": .string(partial)]]]])]
+                let blockIndex = object["index"]?.intValue ?? -1
+                guard !partial.isEmpty, let toolIndex = toolIndexByBlock[blockIndex] else { return [] }
+                toolBlocksWithoutArguments.remove(blockIndex)
+                return [argumentsDelta(toolIndex, partial)]
             default:
                 return []
             }
@@ -72,11 +87,19 @@ struct AnthropicStreamTranslator: SSEChunkTranslator {
         case "message_stop":
             isDone = true
             return []
+        case "content_block_stop":
+            let blockIndex = object["index"]?.intValue ?? -1
+            guard toolBlocksWithoutArguments.remove(blockIndex) != nil, let toolIndex = toolIndexByBlock[blockIndex] else { return [] }
+            return [argumentsDelta(toolIndex, "{}")]
         case "error":
             throw ProviderHTTP.embeddedError(json, provider: provider, secret: secret)
         default:
-            return []  // ping, content_block_stop, and event types added later
+            return []  // ping, and event types added later
         }
+    }
+
+    private mutating func argumentsDelta(_ toolIndex: Int, _ text: String) -> JSONObject {
+        builder.delta(["tool_calls": [["index": .int(toolIndex), "function": ["arguments": .string(text)]]]])
     }
 
     mutating func finish() throws(ProviderError) -> [JSONObject] {
