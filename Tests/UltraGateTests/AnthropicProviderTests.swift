@@ -136,6 +136,21 @@ import Testing
         #expect(completion["usage"] == ["prompt_tokens": 472, "completion_tokens": 91, "total_tokens": 563])
     }
 
+    @Test func moreThanOneChoiceIsRefusedNotIgnored() throws {
+        let t = AnthropicTranslator(provider: "anthropic")
+        for n in ["1", "null"] {
+            _ = try t.request(try #require(try JSONParser.parse(#"{"model":"m","n":\#(n),"messages":[{"role":"user","content":"x"}]}"#).objectValue), stream: false)
+        }
+        do {
+            _ = try t.request(try #require(try JSONParser.parse(#"{"model":"m","n":3,"messages":[{"role":"user","content":"x"}]}"#).objectValue), stream: true)
+            Issue.record("n: 3 was accepted")
+        } catch let error as ProviderError {
+            #expect(error.kind == .http(status: 400))
+            #expect(error.code == "unsupported_parameter")
+            #expect(error.message.hasPrefix("n: "))
+        }
+    }
+
     @Test(arguments: [#"{"type":"message","role":"assistant","model":"m"}"#,
                       #"{"type":"message","role":"assistant","model":"m","content":{},"stop_reason":"end_turn"}"#,
                       #"{"type":"message","role":"assistant","model":"m","content":[{"type":"text","text":"cut"}]}"#,

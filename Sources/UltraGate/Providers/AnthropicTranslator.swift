@@ -14,6 +14,10 @@ struct AnthropicTranslator: Sendable {
     // MARK: Request
 
     func request(_ body: JSONObject, stream: Bool) throws(ProviderError) -> JSONObject {
+        // The Messages API answers with one message: asked for more, say so rather than return one.
+        if let n = body["n"]?.intValue, n > 1 {
+            throw unsupported("n: Anthropic returns one choice per request; n > 1 is not supported (ask n times, or use an ensemble)")
+        }
         var out = JSONObject()
         out["model"] = body["model"] ?? ""
         var systemBlocks: [JSONObject] = []
