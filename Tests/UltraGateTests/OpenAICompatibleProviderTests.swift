@@ -122,6 +122,30 @@ import Testing
         }
     }
 
+    @Test func errorKeepsTheParamAndANullCode() async throws {
+        let body = #"{"error":{"message":"Invalid value for 'temperature'.","type":"invalid_request_error","param":"temperature","code":null}}"#
+        for streaming in [false, true] {
+            let p = provider(ScriptedTransport(.body(body, status: 400)))
+            let error = await #expect(throws: ProviderError.self) {
+                if streaming { _ = try await p.stream(try request(#"{"model":"m","messages":[]}"#)) }
+                else { _ = try await p.complete(try request(#"{"model":"m","messages":[]}"#)) }
+            }
+            #expect(error?.param == "temperature")
+            #expect(error?.code == nil)
+            let shown = try #require(error?.gatewayError)
+            #expect(shown.status == 400 && shown.type == "invalid_request_error")
+            #expect(shown.param == "temperature" && shown.code == nil)
+        }
+        // Inside a stream, the type still decides the status when the code is null.
+        let embedded = ProviderHTTP.embeddedError(try JSONParser.parse(body), provider: "p", secret: nil)
+        #expect(embedded.kind == .http(status: 400) && embedded.code == nil && embedded.param == "temperature")
+        // Anthropic and Google errors have no `code` of their own: their type or status stands in.
+        let anthropic = ProviderHTTP.errorDetails(try JSONParser.parse(#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#))
+        #expect(anthropic.code == "overloaded_error" && anthropic.param == nil)
+        let google = ProviderHTTP.errorDetails(try JSONParser.parse(#"{"error":{"code":429,"message":"Quota","status":"RESOURCE_EXHAUSTED"}}"#))
+        #expect(google.code == "RESOURCE_EXHAUSTED")
+    }
+
     @Test func keyEchoedByUpstreamIsRedacted() async throws {
         let body = #"{"error":{"message":"Incorrect API key provided: \#(Self.key).","type":"invalid_request_error","code":"invalid_api_key"}}"#
         let transport = ScriptedTransport(.body(body, status: 401))

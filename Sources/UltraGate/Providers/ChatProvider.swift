@@ -74,13 +74,17 @@ public struct ProviderError: Error, Sendable, CustomStringConvertible {
     public var retryAfter: Double?
     /// Provider error code/type when it gave one (e.g. "rate_limit_exceeded").
     public var code: String?
+    /// The request field the provider's error is about, when it named one.
+    public var param: String?
 
-    public init(kind: Kind, provider: String, message: String, retryAfter: Double? = nil, code: String? = nil) {
+    public init(kind: Kind, provider: String, message: String, retryAfter: Double? = nil, code: String? = nil,
+                param: String? = nil) {
         self.kind = kind
         self.provider = provider
         self.message = message
         self.retryAfter = retryAfter
         self.code = code
+        self.param = param
     }
 
     public var description: String { "\(provider): \(message)" }
@@ -105,7 +109,9 @@ public struct ProviderError: Error, Sendable, CustomStringConvertible {
             // Only real error statuses go back to the client: anything else a provider claims
             // (a 1xx, 204, 499 or 999 in an error body) would break the response framing.
             let clientStatus = (400...599).contains(status) && status != 499 ? status : 502
-            return .upstream(status: clientStatus, message: "\(provider): \(message)", code: code, headers: headers)
+            var error = GatewayError.upstream(status: clientStatus, message: "\(provider): \(message)", code: code, headers: headers)
+            error.param = param
+            return error
         case .transport(.timeout):
             return .upstream(status: 504, message: "\(provider): \(message)", code: "upstream_timeout")
         case .transport:

@@ -68,14 +68,16 @@ enum ProviderHTTP {
     /// `{"type":"error","error":{"type","message"}}` and Google `{"error":{"code","message","status"}}`.
     static func httpError(head: UpstreamResponseHead, body: [UInt8], provider: String, secret: String?,
                           now: Date = Date()) -> ProviderError {
-        var (message, code) = errorDetails(body)
+        let details = errorDetails(body)
+        var message = details.message
         if message == nil {
             let text = String(decoding: body.prefix(512), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
             message = text.isEmpty ? "HTTP \(head.status)" : "HTTP \(head.status): \(text)"
         }
         return ProviderError(kind: .http(status: head.status), provider: provider,
                              message: redact(message!, secret: secret),
-                             retryAfter: retryAfter(head, now: now) ?? googleRetryDelay(body), code: code)
+                             retryAfter: retryAfter(head, now: now) ?? googleRetryDelay(body), code: details.code,
+                             param: details.param)
     }
 
     /// Google puts the delay in the body: `error.details[]` of type `google.rpc.RetryInfo`, `retryDelay: "30s"`.
@@ -89,33 +91,47 @@ enum ProviderHTTP {
         return nil
     }
 
-    /// Message and code from any of the three error bodies (also used for errors inside streams).
-    static func errorDetails(_ body: [UInt8]) -> (message: String?, code: String?) {
-        guard let json = try? JSONParser.parse(body) else { return (nil, nil) }
+    /// What any of the three error bodies says (also used for errors inside streams).
+    struct ErrorDetails {
+        var message: String?
+        /// The code the client sees: OpenAI's `code` as given (an explicit null stays null); else
+        /// Google's `status` or Anthropic's error `type`, their only names for the error.
+        var code: String?
+        /// The error's type or status name, which decides the status of an error inside a stream.
+        var kind: String?
+        /// OpenAI's `param`: the request field the error is about.
+        var param: String?
+    }
+
+    static func errorDetails(_ body: [UInt8]) -> ErrorDetails {
+        guard let json = try? JSONParser.parse(body) else { return ErrorDetails() }
         return errorDetails(json)
     }
 
-    static func errorDetails(_ json: JSON) -> (message: String?, code: String?) {
+    static func errorDetails(_ json: JSON) -> ErrorDetails {
         let error = json["error"]
-        let message = error?["message"]?.stringValue ?? error?.stringValue ?? json["message"]?.stringValue
-        var code: String?
+        var details = ErrorDetails()
+        details.message = error?["message"]?.stringValue ?? error?.stringValue ?? json["message"]?.stringValue
+        details.kind = error?["status"]?.stringValue ?? error?["type"]?.stringValue
+        details.param = error?["param"]?.stringValue
         switch error?["code"] {
-        case .string(let s)?: code = s
-        case .number?: code = nil  // Google's numeric code repeats the HTTP status; its `status` names it.
+        case .string(let s)?: details.code = s
+        case .null?: break  // OpenAI's "no code": not to be replaced by the type
+        case .number?, nil: details.code = details.kind  // Google's numeric code repeats the HTTP status
         default: break
         }
-        code = code ?? error?["status"]?.stringValue ?? error?["type"]?.stringValue
-        return (message, code)
+        return details
     }
 
     /// An error object that arrived inside a 2xx body or stream (OpenAI/vLLM `{"error":{…}}`, Anthropic
     /// `error` events, Google `{"error":{"code","status"}}`): a numeric `code` is the status; else the
     /// error type decides.
     static func embeddedError(_ json: JSON, provider: String, secret: String?) -> ProviderError {
-        let (message, code) = errorDetails(json)
-        let status = json["error"]?["code"]?.intValue ?? status(forErrorCode: code)
+        let details = errorDetails(json)
+        let status = json["error"]?["code"]?.intValue ?? status(forErrorCode: details.code ?? details.kind)
         return ProviderError(kind: .http(status: status), provider: provider,
-                             message: redact(message ?? "error reported by the provider", secret: secret), code: code)
+                             message: redact(details.message ?? "error reported by the provider", secret: secret),
+                             code: details.code, param: details.param)
     }
 
     /// The HTTP status a provider's error type stands for, for errors that arrive inside a 200 stream.
