@@ -30,6 +30,8 @@ private func messages(_ list: String) -> String { #"{"model":"gpt-4o","messages"
     @Test(arguments: [
         // Default
         #"{"model":"gpt-4.1","messages":[{"role":"developer","content":"You are a helpful assistant."},{"role":"user","content":"Hello!"}]}"#,
+        // Multi-turn audio: the earlier spoken answer referred to by id, with no content (and with null)
+        #"{"model":"gpt-4o-audio-preview","modalities":["text","audio"],"audio":{"voice":"alloy","format":"wav"},"messages":[{"role":"user","content":"Is a golden retriever a good family dog?"},{"role":"assistant","audio":{"id":"audio_abc123"}},{"role":"assistant","audio":{"id":"audio_abc124"},"content":null},{"role":"user","content":"Why do you say they are loyal?"}]}"#,
         // Image input
         #"{"model":"gpt-4.1","messages":[{"role":"user","content":[{"type":"text","text":"What is in this image?"},{"type":"image_url","image_url":{"url":"https://upload.wikimedia.org/wikipedia/commons/thumb/d/dd/Gfp-wisconsin-madison-the-nature-boardwalk.jpg/2560px-Gfp-wisconsin-madison-the-nature-boardwalk.jpg","detail":"low"}}]}],"max_tokens":300}"#,
         // Audio and file input
@@ -120,6 +122,8 @@ private func messages(_ list: String) -> String { #"{"model":"gpt-4o","messages"
         InvalidCase(messages("[]"), "messages", "empty_array", "Invalid 'messages': empty array. Expected an array with minimum length 1, but got an empty array instead."),
         InvalidCase(messages(#""hello""#), "messages", "invalid_type", "Invalid type for 'messages': expected an array, but got a string instead."),
         InvalidCase(messages("[1]"), "messages[0]", "invalid_type"),
+        InvalidCase(messages(#"[{"role":"assistant","audio":{}}]"#), "messages[0].audio.id", "missing_required_parameter"),
+        InvalidCase(messages(#"[{"role":"assistant","audio":"audio_abc123"}]"#), "messages[0].audio", "invalid_type"),
         InvalidCase(messages(#"[{"content":"x"}]"#), "messages[0].role", "missing_required_parameter"),
         InvalidCase(messages(#"[{"role":"foo","content":"x"}]"#), "messages[0].role", "invalid_value",
                     "Invalid value: 'foo'. Supported values are: 'system', 'assistant', 'user', 'function', 'tool', and 'developer'."),

@@ -116,10 +116,16 @@ public enum ChatRequestValidator {
                 _ = try string(refusal, "\(path()).refusal")
                 hasRefusal = true
             }
+            // A turn that answered in audio refers to it by id (OpenAI's audio guide) and has no text.
+            var hasAudio = false
+            if let audio = message["audio"], !audio.isNull {
+                try requiredString(try self.object(audio, "\(path()).audio"), "id", "\(path()).audio")
+                hasAudio = true
+            }
             let content = message["content"]
             if content == nil || content == .null {
-                // An assistant turn that only called tools (or refused) has no text.
-                if hasToolCalls || hasFunctionCall || hasRefusal { break }
+                // An assistant turn that only called tools (or refused, or spoke) has no text.
+                if hasToolCalls || hasFunctionCall || hasRefusal || hasAudio { break }
                 if content == nil { throw missing("\(path()).content") }
             }
             try checkContent(content, path(), parts: ["text", "refusal"])
