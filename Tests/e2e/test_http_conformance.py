@@ -150,6 +150,7 @@ def test_malformed_requests_get_their_status_and_close(gateway, raw, status):
     assert st == status, body
     err = json.loads(body)["error"]
     assert set(err) == {"message", "type", "param", "code"}
+    assert h.get("x-request-id"), h  # answers the server gives itself carry a request id too
     assert closed_by_server(s)
     # the server keeps serving
     s2 = connect(gateway)

@@ -68,6 +68,12 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
         }
     }
 
+    /// Every answer carries a request id, also those the server gives to requests it could not
+    /// read (their own id, if any, was not read either).
+    public func headersForServerErrors() -> [HTTPHeaderField] {
+        [HTTPHeaderField("X-Request-Id", requestIDs.next())]
+    }
+
     public func handle(_ request: HTTPRequest, _ responder: HTTPResponder) {
         let context = RequestContext(id: request.head.headers["x-request-id"].flatMap(RequestIDGenerator.sanitized) ?? requestIDs.next(),
                                      startNanos: Clock.nanos())

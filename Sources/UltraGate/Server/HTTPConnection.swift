@@ -150,9 +150,9 @@ final class HTTPConnection {
     private func writeParseError(_ error: HTTPParseError) {
         let body = GatewayError(status: error.status, type: "invalid_request_error", message: error.message,
                                 code: "bad_http_request").body
-        HTTPResponseHead.serialize(
-            status: error.status, headers: [HTTPHeaderField("Content-Type", "application/json")],
-            contentLength: body.count, chunked: false, keepAlive: false, date: loop.dateHeader, into: &output)
+        let headers = [HTTPHeaderField("Content-Type", "application/json")] + loop.server.handler.headersForServerErrors()
+        HTTPResponseHead.serialize(status: error.status, headers: headers, contentLength: body.count, chunked: false,
+                                   keepAlive: false, date: loop.dateHeader, into: &output)
         output.append(contentsOf: body)
         closeWhenFlushed = true
         flush()

@@ -5,6 +5,13 @@
 /// response (or one stream) per request; the next pipelined request waits until it is finished.
 public protocol HTTPHandler: Sendable {
     func handle(_ request: HTTPRequest, _ responder: HTTPResponder)
+    /// Headers for the answers the server gives itself, to requests that never reach `handle`
+    /// (malformed, too large, too slow), e.g. a request id.
+    func headersForServerErrors() -> [HTTPHeaderField]
+}
+
+extension HTTPHandler {
+    public func headersForServerErrors() -> [HTTPHeaderField] { [] }
 }
 
 /// Server-wide settings.
