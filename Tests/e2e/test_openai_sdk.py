@@ -155,3 +155,37 @@ def test_fields_left_out_of_the_key_are_still_validated_on_a_hit(gateway):
         r = requests.post(url, json={**body, field: value})
         assert r.status_code == 400, (field, value, r.text)
         assert r.json()["error"]["param"] == param and r.json()["error"]["type"] == "invalid_request_error"
+
+
+def test_structured_output_helpers_get_json_that_matches_the_schema(gateway):
+    """The SDK's `parse` and `stream` helpers turn the answer into the given pydantic model: the
+    mock answers a `json_schema` response format with JSON made from the schema ($defs/$ref,
+    optional fields, literals, lists), and `json_object` with an object."""
+    from typing import Literal, Optional
+    from pydantic import BaseModel
+
+    class Step(BaseModel):
+        explanation: str
+        output: str
+
+    class Solution(BaseModel):
+        steps: list[Step]
+        final_answer: str
+        confidence: float
+        kind: Literal["exact", "estimate"]
+        note: Optional[str]
+        check: Step
+
+    client = client_for(gateway)
+    completions = client.chat.completions if hasattr(client.chat.completions, "parse") else client.beta.chat.completions
+    messages = [{"role": "user", "content": "Solve 8x + 7 = -23 step by step."}]
+    parsed = completions.parse(model="mock-gpt", messages=messages, response_format=Solution)
+    solution = parsed.choices[0].message.parsed
+    assert isinstance(solution, Solution) and isinstance(solution.check, Step)
+    assert solution.steps and solution.kind in ("exact", "estimate")
+    with completions.stream(model="mock-gpt", messages=messages, response_format=Solution) as stream:
+        final = stream.get_final_completion()
+    assert final.choices[0].message.parsed == solution  # the same answer, from the cache, streamed
+
+    plain = client.chat.completions.create(model="mock-gpt", messages=messages, response_format={"type": "json_object"})
+    assert isinstance(json.loads(plain.choices[0].message.content), dict)

@@ -26,6 +26,8 @@ public struct MockProviderConfig: Sendable, Equatable {
 /// - The text is 15–60 words of readable sentences seeded by an FNV-1a hash of the canonical
 ///   messages JSON, the model and the choice index: the same request always gets the same
 ///   answer, a different prompt or model a different one; `n > 1` gives `n` different choices.
+/// - `response_format` `json_schema` gets a JSON value made up from the schema, `json_object` an
+///   object; otherwise prose.
 /// - `max_completion_tokens` / `max_tokens` cut the answer (finish_reason `length`).
 /// - With `tools` and `tool_choice` `"required"` or a named function, each choice is a tool
 ///   call with arguments made up from the function's `parameters` schema (finish_reason
@@ -148,7 +150,7 @@ public struct MockProvider: ChatProvider {
                 completionTokens += MockTokenEstimator.count(name) + MockTokenEstimator.count(arguments)
                 finish = "tool_calls"
             } else {
-                var text = MockText.paragraph(seed: choiceSeed)
+                var text = Self.answerText(body["response_format"], seed: choiceSeed)
                 var truncated = false
                 if let maxTokens { (text, truncated) = MockTokenEstimator.prefix(text, tokens: maxTokens) }
                 message.append("content", .string(text))
@@ -178,6 +180,21 @@ public struct MockProvider: ChatProvider {
         out.append("service_tier", "default")
         out.append("system_fingerprint", "fp_mock")
         return out
+    }
+
+    /// The answer's text honours `response_format`: a JSON value made up from a `json_schema`'s
+    /// schema (as the SDK's `parse` helpers expect), an object for `json_object`, prose otherwise.
+    static func answerText(_ format: JSON?, seed: UInt64) -> String {
+        switch format?["type"]?.stringValue {
+        case "json_schema":
+            var rng = MockText.Generator(seed: seed)
+            let schema = format?["json_schema"]?["schema"]
+            return MockText.value(for: schema ?? ["type": "object"], root: schema, &rng).serializedString
+        case "json_object":
+            return JSON.object(["answer": .string(MockText.paragraph(seed: seed))]).serializedString
+        default:
+            return MockText.paragraph(seed: seed)
+        }
     }
 
     /// The function the request forces a call to: the named one, or with `"required"` one

@@ -94,27 +94,58 @@ public enum MockText {
         list[Int(rng.next() % UInt64(list.count))]
     }
 
-    /// A plausible value for a JSON-schema-described argument.
-    static func value(for schema: JSON?, _ rng: inout Generator) -> JSON {
-        if let options = schema?["enum"]?.arrayValue, !options.isEmpty {
+    /// A plausible value for a JSON-schema-described argument: `enum` and `const` pick a listed
+    /// value; `$ref`s into the root's `$defs` / `definitions` are followed; of a union (`anyOf`,
+    /// `oneOf`, a `type` list) the first non-null member is used; arrays get one item. Schemas
+    /// deeper than `maxDepth` (a recursive model) end in the smallest valid value.
+    static func value(for schema: JSON?, root: JSON?, _ rng: inout Generator, depth: Int = 0) -> JSON {
+        guard let schema, depth < maxDepth else { return .null }
+        if let ref = schema["$ref"]?.stringValue {
+            return value(for: resolve(ref, in: root), root: root, &rng, depth: depth + 1)
+        }
+        if let constant = schema["const"] { return constant }
+        if let options = schema["enum"]?.arrayValue, !options.isEmpty {
             return options[Int(rng.next() % UInt64(options.count))]
         }
-        switch schema?["type"]?.stringValue {
+        if let union = (schema["anyOf"] ?? schema["oneOf"])?.arrayValue {
+            let member = union.first { $0["type"]?.stringValue != "null" } ?? union.first
+            return value(for: member, root: root, &rng, depth: depth + 1)
+        }
+        let type = schema["type"]?.stringValue
+            ?? schema["type"]?.arrayValue?.compactMap(\.stringValue).first { $0 != "null" }
+            ?? (schema["properties"] != nil ? "object" : nil)
+        switch type {
         case "integer": return .int(Int(rng.next() % 100))
         case "number": return .double(Double(rng.next() % 1000) / 10)
         case "boolean": return .bool(rng.next() & 1 == 1)
-        case "array": return .array([])
-        case "object": return .object(arguments(for: schema, &rng))
+        case "null": return .null
+        case "array":
+            guard let items = schema["items"], depth + 1 < maxDepth else { return .array([]) }
+            return .array([value(for: items, root: root, &rng, depth: depth + 1)])
+        case "object": return .object(arguments(for: schema, root: root, &rng, depth: depth + 1))
         default: return .string(pick(nouns, &rng))
         }
     }
 
+    static let maxDepth = 8
+
     /// An arguments object with a value for each property of a function's `parameters` schema.
-    static func arguments(for schema: JSON?, _ rng: inout Generator) -> JSONObject {
+    static func arguments(for schema: JSON?, root: JSON? = nil, _ rng: inout Generator, depth: Int = 0) -> JSONObject {
         var out = JSONObject()
         for (key, property) in schema?["properties"]?.objectValue ?? JSONObject() {
-            out.append(key, value(for: property, &rng))
+            out.append(key, value(for: property, root: root ?? schema, &rng, depth: depth))
         }
         return out
+    }
+
+    /// The schema a local `$ref` (`#/$defs/Step`, `#/definitions/Step`) points to.
+    static func resolve(_ ref: String, in root: JSON?) -> JSON? {
+        guard ref.hasPrefix("#") else { return nil }
+        var node = root
+        for token in ref.dropFirst().split(separator: "/") {
+            let name = token.replacingOccurrences(of: "~1", with: "/").replacingOccurrences(of: "~0", with: "~")
+            node = node?[name]
+        }
+        return node
     }
 }
