@@ -165,6 +165,23 @@ def test_stream_through_sdk_translates_and_caches(kind, make_fake, make_gateway)
 
 
 @pytest.mark.parametrize("kind", KINDS)
+def test_stream_rate_limited_through_its_retries_is_a_429_even_past_the_keep_alive_interval(kind, make_fake, make_gateway):
+    """Waiting out Retry-After between attempts sends nothing to a stream not yet started, even
+    when the waits outlast the keep-alive interval: the final 429 goes out as a 429 with its
+    Retry-After (which the SDK retries on), not as an error event inside a 200."""
+    fake = make_fake(kind)
+    fake.default = Behaviour(status=429, headers={"Retry-After": "1"}, error_message="slow down please")
+    gw = start(make_gateway, fake, config_for(fake, retry={"max_attempts": 3, "base_delay": 0.05, "max_delay": 2},
+                                              stream_keepalive_interval=0.3))
+    with pytest.raises(openai.RateLimitError) as info:
+        list(client_for(gw).chat.completions.create(model="m1", stream=True,
+                                                    messages=[{"role": "user", "content": "limited stream"}]))
+    assert info.value.response.status_code == 429
+    assert info.value.response.headers.get("retry-after") == "1"
+    assert len(fake.chat_requests()) == 3
+    # (Keep-alives while an upstream is slow to answer at all: test_slow_first_token_keeps_the_stream_alive.)
+
+@pytest.mark.parametrize("kind", KINDS)
 def test_aliases_of_one_model_share_entries_and_each_hit_carries_its_own_name(kind, make_fake, make_gateway):
     fake = make_fake(kind)
     cfg = config_for(fake)

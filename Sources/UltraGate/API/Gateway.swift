@@ -350,7 +350,8 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
         do {
             let outcome: CallOutcome
             if flight.streaming {
-                outcome = try await orchestrator.stream(route, body: chat.body, requestID: requestID) { chunk in
+                outcome = try await orchestrator.stream(route, body: chat.body, requestID: requestID,
+                                                        onRetryWait: { flight.setWaitingToRetry($0) }) { chunk in
                     flight.publish(.chunk(chunk))
                 }
             } else {

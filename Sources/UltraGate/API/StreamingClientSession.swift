@@ -21,6 +21,8 @@ final class StreamingClientSession: @unchecked Sendable {
     private var sawChunk = false
     private var finished = false
     private var keepAlive: LoopTimer?
+    /// The flight this client listens to (set by `attach`).
+    private weak var flight: CompletionFlight?
     /// No more keep-alive ticks: the answer ended or the client left.
     private var keepAliveStopped = false
     /// A chunk with output went to the client. Touched only in `handle`, which the flight calls
@@ -40,12 +42,17 @@ final class StreamingClientSession: @unchecked Sendable {
     }
 
     func attach(to flight: CompletionFlight) {
+        self.flight = flight
         let id = flight.subscribe { [self] event in handle(event) }
         guard let id else { return }
         responder.onClientGone { [self] in
             flight.unsubscribe(id)
             stopKeepAlive()
         }
+        scheduleKeepAlive()
+    }
+
+    private func scheduleKeepAlive() {
         lock.lock()
         if !finished && !keepAliveStopped {
             keepAlive = responder.schedule(after: keepAliveInterval) { [weak self] in self?.keepAliveTick() }
@@ -56,26 +63,27 @@ final class StreamingClientSession: @unchecked Sendable {
     /// On the loop thread, each interval while the first token is awaited: an SSE comment line
     /// (starting the stream if needed), then the next tick. A loop timer rather than a sleeping
     /// task: starting and cancelling one per stream costs no thread wake-ups.
+    ///
+    /// While nothing was sent and the flight waits to retry (after a 429 or a 5xx), the tick sends
+    /// nothing: starting the stream would turn the final failure, if it comes, into an error event
+    /// inside a 200 instead of its HTTP status (429 with `Retry-After`), which SDKs retry on.
     private func keepAliveTick() {
-        let (waiting, mustStart) = claimKeepAlive()
+        let (waiting, mustStart, streaming) = claimKeepAlive(holdBack: flight?.isWaitingToRetry == true)
         guard waiting else { return }
         if mustStart { startStream(model: knownModel) }
-        responder.writeStreamChunk(SSEWriter.comment("keep-alive"))
-        lock.lock()
-        if !finished && !keepAliveStopped {
-            keepAlive = responder.schedule(after: keepAliveInterval) { [weak self] in self?.keepAliveTick() }
-        }
-        lock.unlock()
+        if streaming { responder.writeStreamChunk(SSEWriter.comment("keep-alive")) }
+        scheduleKeepAlive()
     }
 
-    /// Whether the first token is still awaited, and whether this call must start the stream.
-    private func claimKeepAlive() -> (waiting: Bool, mustStart: Bool) {
+    /// Whether the first token is still awaited, whether this call must start the stream (not
+    /// when told to `holdBack`), and whether the stream is under way (so a comment may go out).
+    private func claimKeepAlive(holdBack: Bool = false) -> (waiting: Bool, mustStart: Bool, streaming: Bool) {
         lock.lock()
         defer { lock.unlock() }
         let waiting = !sawChunk && !finished
-        let mustStart = waiting && !started
+        let mustStart = waiting && !started && !holdBack
         if mustStart { started = true }
-        return (waiting, mustStart)
+        return (waiting, mustStart, started)
     }
 
     private func stopKeepAlive() {

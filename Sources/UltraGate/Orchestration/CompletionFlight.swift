@@ -39,6 +39,23 @@ public final class CompletionFlight: @unchecked Sendable {
     /// the flight is not abandoned, so a newcomer never attaches to cancelled work.
     private var reservations = 0
 
+    /// The work is waiting before retrying a failed upstream call (guarded by `lock`).
+    private var waitingToRetry = false
+
+    /// Whether the work is waiting before retrying a failed upstream call: a stream not started
+    /// yet then holds back its keep-alives, so a final failure can still go out as an HTTP status.
+    public var isWaitingToRetry: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return waitingToRetry
+    }
+
+    func setWaitingToRetry(_ waiting: Bool) {
+        lock.lock()
+        waitingToRetry = waiting
+        lock.unlock()
+    }
+
     /// Claims a place for a request about to subscribe; false once the flight was abandoned.
     func reserve() -> Bool {
         lock.lock()

@@ -55,10 +55,12 @@ public struct Orchestrator: Sendable {
 
     /// Streams a model route. `onChunk` receives each `chat.completion.chunk` (model set to the
     /// answering route's name) in order; returns the assembled outcome when the stream ended well.
+    /// `onRetryWait` is told when a wait before a retry begins (true) and ends (false).
     public func stream(_ route: ModelRoute, body: JSONObject, requestID: String,
                        onStart: @Sendable (ModelRoute) -> Void = { _ in },
+                       onRetryWait: @Sendable (Bool) -> Void = { _ in },
                        onChunk: @Sendable (JSONObject) async -> Void) async throws(GatewayError) -> CallOutcome {
-        try await withRetriesAndFallbacks(route, body: body, requestID: requestID) { candidate, request, attempt in
+        try await withRetriesAndFallbacks(route, body: body, requestID: requestID, onRetryWait: onRetryWait) { candidate, request, attempt in
             let t0 = Clock.nanos()
             var delivered = false
             var ttft: Double?
@@ -97,7 +99,7 @@ public struct Orchestrator: Sendable {
 
     /// Runs `attempt` on the route, then on each fallback, retrying each as its policy allows.
     private func withRetriesAndFallbacks(
-        _ route: ModelRoute, body: JSONObject, requestID: String,
+        _ route: ModelRoute, body: JSONObject, requestID: String, onRetryWait: @Sendable (Bool) -> Void = { _ in },
         _ attempt: (ModelRoute, ProviderRequest, Int) async throws -> CallOutcome
     ) async throws(GatewayError) -> CallOutcome {
         var failures: [(ModelRoute, ProviderError)] = []
@@ -125,6 +127,8 @@ public struct Orchestrator: Sendable {
                         failures.append((candidate, failure))
                         break
                     }
+                    onRetryWait(true)
+                    defer { onRetryWait(false) }
                     do { try await sleep(wait) } catch { throw GatewayError.clientClosed }
                 }
             }
