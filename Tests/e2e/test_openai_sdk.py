@@ -81,6 +81,10 @@ def test_models_list_and_retrieve(gateway):
     assert client.models.retrieve("mock-gpt").id == "mock-gpt"
     with pytest.raises(openai.NotFoundError):
         client.models.retrieve("no-such-model")
+    # `provider/model`: found when the provider serves it (the mock's names are known here).
+    assert client.models.retrieve("mock/mock-claude").owned_by == "mock"
+    with pytest.raises(openai.NotFoundError):
+        client.models.retrieve("mock/no-such-model")
 
 
 def test_invalid_requests_raise_bad_request(gateway):

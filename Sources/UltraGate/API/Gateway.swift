@@ -446,8 +446,11 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
 
     private func modelObject(_ id: String) -> JSON? {
         if let listed = router.listed.first(where: { $0.id == id }) { return modelJSON(id: listed.id, ownedBy: listed.ownedBy) }
-        if let route = router.route(named: id) { return modelJSON(id: id, ownedBy: route.providerName) }
-        return nil
+        guard let route = router.route(named: id) else { return nil }
+        // `provider/model` routes any name to its provider, which alone knows its models; the
+        // built-in mock's are known here, so a name it would refuse is not found here either.
+        if let mock = route.provider as? MockProvider, !mock.config.models.contains(route.upstreamModel) { return nil }
+        return modelJSON(id: id, ownedBy: route.providerName)
     }
 
     private func modelJSON(id: String, ownedBy: String) -> JSON {
