@@ -54,6 +54,25 @@ import Testing
         #expect(try error(models(#""s":{"ensemble":["a"],"synthesizer":"x/mock-gemini","backup_synthesizer":"c"}"#)) == nil)
     }
 
+    @Test func headerValuesWithLineBreaksAreRefusedWithoutEchoingThem() throws {
+        func provider(_ fields: String) -> String {
+            #"{"providers":{"p":{"type":"openai","base_url":"http://127.0.0.1:1/v1",\#(fields)}},"models":{}}"#
+        }
+        #expect(try error(provider(#""headers":{"X-Team":"a\r\nX-Evil: 1"}"#))
+                == "providers.p.headers.X-Team contains a line break or another control character (after `${VAR}` substitution)")
+        #expect(try error(provider(#""headers":{"Bad Name":"v"}"#)) == "providers.p.headers: `Bad Name` is not a valid header name")
+        var config = GatewayConfig()
+        let text = provider(#""api_key":"${KEY}""#)
+        do {
+            try ConfigLoader(environment: ["KEY": "sk-secret\n"]).apply(try #require(try JSONParser.parse(text).objectValue), to: &config)
+            Issue.record("a key with a line break was accepted")
+        } catch let error as ConfigError {
+            #expect(error.message == "providers.p.api_key contains a line break or another control character (after `${VAR}` substitution)")
+            #expect(!error.message.contains("sk-secret"))
+        }
+        #expect(try error(provider(#""api_key":"sk-ok","headers":{"X-Team":"caf\u00e9 ok"}"#)) == nil)
+    }
+
     @Test func unknownMemberIsStillRefused() throws {
         #expect(try error(models(#""e":{"ensemble":["a","ghost"]}"#)) == "models.e.ensemble names `ghost`, which is not a model")
     }

@@ -40,6 +40,23 @@ import Testing
         #expect(streamed.text.contains(#""model":"gpt-x""#))
     }
 
+    @Test func anAnswerWithoutFinishReasonIsPassedOnButNotCached() throws {
+        // A stream that reached [DONE] without a finish_reason (a cut generation), then a whole
+        // answer with a null one: each goes to the client as it came, and neither is stored.
+        let cut = "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"x\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"half an ans\"},\"finish_reason\":null}]}\n\ndata: [DONE]\n\n"
+        let whole = #"{"id":"c","object":"chat.completion","created":1,"model":"x","choices":[{"index":0,"message":{"role":"assistant","content":"half"},"finish_reason":null}]}"#
+        let h = try harness(ScriptedTransport(.body(cut), .body(cut), .body(whole), .body(whole)))
+        for _ in 0..<2 {
+            let streamed = try h.chat("gpt-x", "cut stream", stream: true)
+            #expect(streamed.header("X-Cache") == "MISS")
+            #expect(GatewayIntegrationTests.streamText(streamed.text) == "half an ans")
+        }
+        for _ in 0..<2 {
+            let answer = try h.chat("gpt-x", "cut answer")
+            #expect(answer.status == 200 && answer.header("X-Cache") == "MISS")
+        }
+    }
+
     @Test func aFilledInAnswerIsWrittenOut() throws {
         // No id, object or created: the gateway completes the object, so the upstream text is not used.
         let h = try harness(ScriptedTransport(.body(#"{"model":"x","choices":[{"index":0,"message":{"role":"assistant","content":"ok"},"finish_reason":"stop"}]}"#)))

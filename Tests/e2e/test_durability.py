@@ -337,3 +337,37 @@ def test_a_cache_that_cannot_grow_costs_no_answer_and_is_reported():
         assert gw.stop() == 0, gw.log()
     finally:
         gw.close()
+
+
+def test_requests_outliving_the_grace_period_still_end_within_the_protocol(make_gateway):
+    """At the end of the shutdown grace period a request still waiting gets a 503 (not a dropped
+    connection), and a stream under way gets an error event, `[DONE]` and its last chunk (not a cut
+    body); SIGHUP stops the gateway like SIGTERM."""
+    gw = make_gateway(config={"mock": {"latency_ms": 8000, "ttft_ms": 200}, "server": {"shutdown_grace_period": 1}})
+    result = {}
+
+    def whole():
+        result["whole"] = chat(gw, "a slow answer during shutdown", timeout=30)
+
+    def stream():
+        body = {"model": "mock-gpt", "stream": True, "messages": [{"role": "user", "content": "a slow stream"}]}
+        with requests.post(gw.base_url + "/v1/chat/completions", json=body, stream=True, timeout=30) as r:
+            result["stream_status"] = r.status_code
+            result["stream"] = b"".join(r.iter_content(None)).decode()  # raises if the chunked body is cut
+
+    threads = [threading.Thread(target=whole), threading.Thread(target=stream)]
+    for t in threads:
+        t.start()
+    time.sleep(1.0)  # both in flight; the stream has sent its first chunks
+    gw.proc.send_signal(signal.SIGHUP)
+    for t in threads:
+        t.join(30)
+    assert gw.proc.wait(timeout=30) == 0
+    whole_answer = result["whole"]
+    assert whole_answer.status_code == 503, whole_answer.text
+    assert set(whole_answer.json()["error"]) == {"message", "type", "param", "code"}
+    assert whole_answer.headers.get("x-request-id")
+    assert result["stream_status"] == 200
+    events = [line[6:] for line in result["stream"].splitlines() if line.startswith("data: ")]
+    assert events[-1] == "[DONE]", events[-3:]
+    assert json.loads(events[-2])["error"]["code"] == "server_shutting_down"

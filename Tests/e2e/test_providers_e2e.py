@@ -664,3 +664,32 @@ def test_proxy_variables_in_the_environment_are_honoured(variable, make_gateway)
     r = direct.post(g.base_url + "/v1/chat/completions",
                     json={"model": "m", "messages": [{"role": "user", "content": "hi"}]}, timeout=30)
     assert r.status_code >= 500 and r.json()["error"]["message"]
+
+
+def test_shutdown_stops_retrying_so_the_upstream_error_comes_at_once(make_fake, make_gateway):
+    """Once shutdown begins, a failed call is not retried again: the client gets the upstream's
+    own error as soon as the wait in progress ends, not a 503 at the end of the grace period."""
+    import signal
+    import threading
+    import time
+    fake = make_fake("openai")
+    fake.default = Behaviour(status=503, error_message="upstream is down for maintenance")
+    gw = start(make_gateway, fake, config_for(fake, retry={"max_attempts": 8, "base_delay": 2, "max_delay": 2},
+                                              server={"shutdown_grace_period": 20}))
+    result = {}
+
+    def call():
+        t0 = time.monotonic()
+        result["r"] = post_chat(gw, {"model": "m1", "messages": [{"role": "user", "content": "retry me"}]}, timeout=60)
+        result["seconds"] = time.monotonic() - t0
+
+    t = threading.Thread(target=call)
+    t.start()
+    time.sleep(0.5)  # the first attempt failed; the call waits before its second
+    gw.proc.send_signal(signal.SIGTERM)
+    t.join(60)
+    assert result["r"].status_code == 503
+    assert "upstream is down for maintenance" in result["r"].json()["error"]["message"]
+    assert result["seconds"] < 8, result["seconds"]  # 8 attempts 2 s apart would take 14 s
+    assert len(fake.chat_requests()) <= 3
+    assert gw.proc.wait(timeout=30) == 0

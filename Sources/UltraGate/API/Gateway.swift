@@ -13,6 +13,8 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
     let keyMemo = RequestKeyMemo()
     let startedAt = Int(Clock.wallNow())
     private let requestIDs = RequestIDGenerator()
+    /// Set once shutdown begins: no more retries (see `beginShutdown`).
+    private let shuttingDown = OnceFlag()
 
     public init(config: GatewayConfig, router: ModelRouter, cache: ResponseCache?, orchestrator: Orchestrator? = nil,
                 metrics: GatewayMetrics? = nil, accessLog: AccessLog? = nil) {
@@ -24,6 +26,8 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
         self.accessLog = accessLog
         var orchestrator = orchestrator ?? Orchestrator(router: router)
         orchestrator.events = Gateway.events(metrics)
+        let shuttingDown = self.shuttingDown
+        orchestrator.retriesAllowed = { !shuttingDown.isRaised }
         self.orchestrator = orchestrator
         if let cache {
             metrics.setCacheStatsSource {
@@ -68,10 +72,24 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
         }
     }
 
+    /// Shutdown begins: calls that fail from now on are not retried, so their clients get the
+    /// upstream's error at once rather than waiting out backoffs into the grace period.
+    public func beginShutdown() {
+        shuttingDown.raise()
+    }
+
     /// Every answer carries a request id, also those the server gives to requests it could not
     /// read (their own id, if any, was not read either).
     public func headersForServerErrors() -> [HTTPHeaderField] {
         [HTTPHeaderField("X-Request-Id", requestIDs.next())]
+    }
+
+    /// A stream the server ends at the end of the shutdown grace period gets an error event and
+    /// `[DONE]`, as a failed stream does.
+    public func streamEndingForShutdown() -> [UInt8] {
+        SSEWriter.error(GatewayError(status: 503, type: "server_error",
+                                     message: "The server is shutting down; the stream was ended early.",
+                                     code: "server_shutting_down")) + SSEWriter.done
     }
 
     public func handle(_ request: HTTPRequest, _ responder: HTTPResponder) {
@@ -364,7 +382,7 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
             let usage = result.usage
             metrics.recordTokens(model: outcome.route.name, prompt: usage.prompt, completion: usage.completion, cached: usage.cached)
             var entry: (key: CacheKey, value: CachedResponse)?
-            if cache != nil, !cacheControl.noStore, !Task.isCancelled {
+            if cache != nil, !cacheControl.noStore, !Task.isCancelled, Gateway.isFinished(outcome.completion) {
                 // A fallback's answer belongs to the model that produced it, never to the one asked.
                 let answeringKey = outcome.route.name == route.name
                     ? key
@@ -411,6 +429,14 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
         }
         await cache.store(entry.key, entry.value)
         flights.remove(key, flight)
+    }
+
+    /// Whether every choice says why it ended. An upstream stream that reached `[DONE]` without a
+    /// `finish_reason` (or a whole answer with a null one) was cut: passed on as it came, but not
+    /// stored to be served again as if complete.
+    static func isFinished(_ completion: JSONObject) -> Bool {
+        guard let choices = completion["choices"]?.arrayValue, !choices.isEmpty else { return false }
+        return choices.allSatisfy { $0["finish_reason"]?.stringValue != nil }
     }
 
     func cachedResponse(_ outcome: CallOutcome, body: [UInt8], usage: Usage? = nil) -> CachedResponse {

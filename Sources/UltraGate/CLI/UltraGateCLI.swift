@@ -114,10 +114,11 @@ public enum UltraGateCLI {
         printError("ultragate \(UltraGateVersion.string) listening on http://\(config.server.host):\(server.boundPort) (\(config.server.threads) threads, \(cacheNote))")
 
         let stop = DispatchSemaphore(value: 0)
-        signal(SIGINT, SIG_IGN)
-        signal(SIGTERM, SIG_IGN)
+        // SIGHUP (the terminal went away) stops gracefully too, instead of killing requests in flight.
+        let stopSignals = [SIGINT, SIGTERM, SIGHUP]
+        for sig in stopSignals { signal(sig, SIG_IGN) }
         let queue = DispatchQueue(label: "ultragate.signals")
-        let sources = [SIGINT, SIGTERM].map { sig -> DispatchSourceSignal in
+        let sources = stopSignals.map { sig -> DispatchSourceSignal in
             let source = DispatchSource.makeSignalSource(signal: sig, queue: queue)
             source.setEventHandler { stop.signal() }
             source.resume()
@@ -125,6 +126,7 @@ public enum UltraGateCLI {
         }
         stop.wait()
         printError("ultragate: shutting down (finishing requests in flight)")
+        gateway.beginShutdown()
         server.shutdown()
         gateway.accessLog?.close()
         gateway.cache?.close()

@@ -129,6 +129,15 @@ public struct ConfigLoader {
         return retry
     }
 
+    /// A value sent in an upstream header (after `${VAR}` substitution) may not hold a line break or
+    /// other control character: every request would fail. Refused here, without echoing the value
+    /// (it may be a key).
+    private func checkHeaderValue(_ value: String, _ path: String) throws {
+        guard value.utf8.allSatisfy(HTTPSyntax.isFieldValueByte) else {
+            throw ConfigError("\(path) contains a line break or another control character (after `${VAR}` substitution)")
+        }
+    }
+
     private func parseProvider(name: String, _ p: JSONObject) throws -> ProviderSettings {
         let path = "providers.\(name)"
         guard let type = try string(p, "type", path: path) else { throw ConfigError("\(path).type is required (openai, anthropic, gemini or mock)") }
@@ -139,12 +148,18 @@ public struct ConfigLoader {
         var settings = ProviderSettings(name: name, type: type, baseURL: base.hasSuffix("/") ? String(base.dropLast()) : base)
         if let key = try string(p, "api_key", path: path) {
             let resolved = substitute(key)
+            try checkHeaderValue(resolved, "\(path).api_key")
             settings.apiKey = resolved.isEmpty ? nil : resolved
         }
         if let headers = try object(p, "headers", path: path) {
             for (k, v) in headers {
                 guard let s = v.stringValue else { throw ConfigError("\(path).headers.\(k) must be a string") }
-                settings.headers.append(HTTPHeaderField(k, substitute(s)))
+                guard !k.isEmpty, k.utf8.allSatisfy(HTTPSyntax.isTokenChar) else {
+                    throw ConfigError("\(path).headers: `\(k)` is not a valid header name")
+                }
+                let value = substitute(s)
+                try checkHeaderValue(value, "\(path).headers.\(k)")
+                settings.headers.append(HTTPHeaderField(k, value))
             }
         }
         if let t = try object(p, "timeouts", path: path) {

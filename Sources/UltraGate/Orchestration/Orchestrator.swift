@@ -26,6 +26,9 @@ public struct CallOutcome: Sendable {
 public struct Orchestrator: Sendable {
     public let router: ModelRouter
     public var events: OrchestratorEvents
+    /// Whether retries may still be made: not once the gateway is shutting down, so a request
+    /// gets its upstream's error at once instead of sleeping into the end of the grace period.
+    public var retriesAllowed: @Sendable () -> Bool = { true }
     /// Sleeps between retries (injectable so tests need not wait).
     public var sleep: @Sendable (Double) async throws -> Void = { seconds in
         try await Task.sleep(nanoseconds: Seconds.nanoseconds(seconds))
@@ -121,7 +124,7 @@ public struct Orchestrator: Sendable {
                     if Task.isCancelled { throw GatewayError.clientClosed }
                     let failure = Orchestrator.providerError(error, provider: candidate.providerName)
                     let elapsed = Double(Clock.nanos() - started) / 1e9
-                    let wait = policy.delay(after: number, error: failure, elapsed: elapsed)
+                    let wait = retriesAllowed() ? policy.delay(after: number, error: failure, elapsed: elapsed) : nil
                     events.attemptFailed(candidate, failure, wait != nil)
                     guard let wait else {
                         failures.append((candidate, failure))

@@ -24,6 +24,8 @@ final class HTTPConnection {
     private var output: [UInt8] = []
     private var outputOffset = 0
     private var closeWhenFlushed = false
+    /// The shutdown grace period ended this response (`endForShutdown`).
+    private var endedForShutdown = false
     private var writeInterest = false
     private var readInterest = true
     private var peerHalfClosed = false
@@ -54,8 +56,10 @@ final class HTTPConnection {
         return false
     }
 
+    /// Whether `responder` may still write: the response in progress, and not already ended by
+    /// the shutdown (nothing may follow its last chunk).
     func isCurrent(_ responder: HTTPResponder) -> Bool {
-        if case .responding(let current) = state { return current === responder }
+        if case .responding(let current) = state { return current === responder && !endedForShutdown }
         return false
     }
 
@@ -290,8 +294,10 @@ final class HTTPConnection {
         switch state {
         case .closed:
             return
-        case .responding:
-            if draining && now > shutdownDeadline { close() }
+        case .responding(let responder):
+            guard draining && now > shutdownDeadline else { return }
+            // Ended in-protocol at one sweep; closed at the next if the client has not taken it.
+            if endedForShutdown { close() } else { endForShutdown(responder) }
         case .idle:
             if outputOffset < output.count {
                 if now - lastActivity > config.idleTimeout { close() }  // a client that stopped reading
@@ -303,6 +309,26 @@ final class HTTPConnection {
                 close()
             }
         }
+    }
+
+    /// The grace period is over and this response is not done: it still ends within the protocol
+    /// before the connection closes. Not begun: a 503. A chunked stream: the handler's ending (an
+    /// error event) and the last chunk. Anything else (a body already under way) can only be cut.
+    private func endForShutdown(_ responder: HTTPResponder) {
+        endedForShutdown = true
+        if responder.status == 0 {
+            writeParseError(HTTPParseError(status: 503, message: "The server is shutting down; the request was not finished in time."))
+            return
+        }
+        if responder.chunked {
+            let ending = loop.server.handler.streamEndingForShutdown()
+            if !ending.isEmpty { ChunkedEncoding.appendChunk(ending, to: &output) }
+            output.append(contentsOf: ChunkedEncoding.terminator)
+            closeWhenFlushed = true
+            flush()
+            return
+        }
+        close()
     }
 
     func close() {

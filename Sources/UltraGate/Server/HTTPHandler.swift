@@ -8,10 +8,14 @@ public protocol HTTPHandler: Sendable {
     /// Headers for the answers the server gives itself, to requests that never reach `handle`
     /// (malformed, too large, too slow), e.g. a request id.
     func headersForServerErrors() -> [HTTPHeaderField]
+    /// The last body bytes of a stream the server ends itself when the shutdown grace period is
+    /// over (e.g. an error event), so the client sees a stream that ended, not a cut connection.
+    func streamEndingForShutdown() -> [UInt8]
 }
 
 extension HTTPHandler {
     public func headersForServerErrors() -> [HTTPHeaderField] { [] }
+    public func streamEndingForShutdown() -> [UInt8] { [] }
 }
 
 /// Server-wide settings.
