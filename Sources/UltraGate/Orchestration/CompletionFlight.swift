@@ -27,7 +27,13 @@ public final class CompletionFlight: @unchecked Sendable {
 
     public let streaming: Bool
     private let lock = NSRecursiveLock()
+    /// The chunks so far, replayed to clients that join later; dropped (and joining stopped) past
+    /// `maxReplayChunks`, so a very long stream does not keep every chunk in memory.
     private var history: [JSONObject] = []
+    private var replayable = true
+    /// More chunks than a joiner is worth keeping for: 4096 is far beyond a usual answer's chunk
+    /// count, and a stream that long is better called anew than replayed.
+    public static let maxReplayChunks = 4096
     private var end: Event?
     private var subscribers: [Int: @Sendable (Event) -> Void] = [:]
     private var nextID = 0
@@ -60,7 +66,7 @@ public final class CompletionFlight: @unchecked Sendable {
     func reserve() -> Bool {
         lock.lock()
         defer { lock.unlock() }
-        guard !abandoned else { return false }
+        guard !abandoned, replayable else { return false }
         reservations += 1
         return true
     }
@@ -131,7 +137,15 @@ public final class CompletionFlight: @unchecked Sendable {
         defer { lock.unlock() }
         guard end == nil else { return }
         switch event {
-        case .chunk(let chunk): history.append(chunk)
+        case .chunk(let chunk) where replayable:
+            history.append(chunk)
+            // Not while a joiner is between `reserve` and `subscribe`: it needs the whole replay.
+            if history.count > Self.maxReplayChunks && reservations == 0 {
+                replayable = false
+                history = []
+            }
+        case .chunk:
+            break
         case .finished, .failed:
             end = event
             history = []

@@ -1,0 +1,43 @@
+import Testing
+@testable import UltraGate
+
+/// A flight keeps its chunks for clients that join later, but not without bound: past
+/// `maxReplayChunks` the replay is dropped and identical requests start a call of their own.
+@Suite struct CompletionFlightReplayTests {
+    let key = CacheKey(bytes: [UInt8](repeating: 3, count: 32))
+
+    func chunk(_ i: Int) -> JSONObject { ["id": "c", "choices": [["index": 0, "delta": ["content": .string("t\(i) ")]]]] }
+
+    @Test func aVeryLongStreamStopsBeingJoinableAndDropsItsReplay() {
+        let table = FlightTable()
+        let (first, created) = table.join(key, streaming: true)
+        #expect(created)
+        let live = LockedBox(0)
+        first.subscribe { event in if case .chunk = event { live.update { $0 += 1 } } }
+        for i in 0...CompletionFlight.maxReplayChunks { first.publish(.chunk(chunk(i))) }
+        // The clients already listening get everything; a newcomer gets a call of its own.
+        #expect(live.value == CompletionFlight.maxReplayChunks + 1)
+        let (second, createdAgain) = table.join(key, streaming: true)
+        #expect(createdAgain && second !== first)
+        // Subscribing to the old flight directly replays nothing any more.
+        let replayed = LockedBox(0)
+        first.subscribe { event in if case .chunk = event { replayed.update { $0 += 1 } } }
+        #expect(replayed.value == 0)
+        // The old flight leaving does not take the new one out of the table.
+        table.remove(key, first)
+        #expect(table.count == 1)
+    }
+
+    @Test func aJoinerBetweenReserveAndSubscribeStillGetsTheWholeReplay() {
+        let table = FlightTable()
+        let (flight, _) = table.join(key, streaming: true)
+        flight.subscribe { _ in }
+        for i in 0..<CompletionFlight.maxReplayChunks { flight.publish(.chunk(chunk(i))) }
+        let (joined, created) = table.join(key, streaming: true)  // reserved, not yet subscribed
+        #expect(!created && joined === flight)
+        for i in 0..<10 { flight.publish(.chunk(chunk(CompletionFlight.maxReplayChunks + i))) }
+        let replayed = LockedBox(0)
+        joined.subscribe { event in if case .chunk = event { replayed.update { $0 += 1 } } }
+        #expect(replayed.value == CompletionFlight.maxReplayChunks + 10)
+    }
+}
