@@ -5,8 +5,8 @@
 /// response (or one stream) per request; the next pipelined request waits until it is finished.
 public protocol HTTPHandler: Sendable {
     func handle(_ request: HTTPRequest, _ responder: HTTPResponder)
-    /// Headers for the answers the server gives itself, to requests that never reach `handle`
-    /// (malformed, too large, too slow), e.g. a request id.
+    /// Headers for the answers the server gives itself (to requests that are malformed, too large
+    /// or too slow, or still unanswered when the shutdown grace period ends), e.g. a request id.
     func headersForServerErrors() -> [HTTPHeaderField]
     /// The last body bytes of a stream the server ends itself when the shutdown grace period is
     /// over (e.g. an error event), so the client sees a stream that ended, not a cut connection.
