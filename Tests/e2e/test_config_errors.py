@@ -49,3 +49,15 @@ def test_bad_config_exits_2_naming_the_problem(text, message):
                              capture_output=True, text=True, timeout=30)
     assert run.returncode == 2, run.stderr
     assert message in run.stderr
+
+
+def test_a_cache_dir_that_cannot_be_made_is_named_in_one_line():
+    with tempfile.TemporaryDirectory() as tmp:
+        taken = os.path.join(tmp, "a-file")
+        open(taken, "w").close()
+        run = subprocess.run([BINARY, "serve", "--port", "0", "--cache-dir", taken],
+                             capture_output=True, text=True, timeout=30)
+    assert run.returncode == 1, run.stderr
+    [line] = [l for l in run.stderr.splitlines() if "cannot open the cache" in l]
+    assert f"cannot open the cache in {taken} (`cache.dir`, `--cache-dir`): " in line
+    assert "NSCocoaErrorDomain" not in run.stderr and "UserInfo" not in run.stderr

@@ -105,6 +105,20 @@ public struct GatewayBuilder {
         var cacheConfig = ResponseCacheConfig(directory: config.cache.directory)
         cacheConfig.maxBytes = config.cache.maxBytes
         cacheConfig.defaultTTL = config.cache.defaultTTL
-        return try ResponseCache(cacheConfig)
+        do {
+            return try ResponseCache(cacheConfig)
+        } catch let error as LMDBError {
+            throw CacheOpenError(directory: cacheConfig.directory, reason: error.description)
+        } catch {
+            // Foundation's errors (the directory could not be created) print as a dictionary dump.
+            throw CacheOpenError(directory: cacheConfig.directory, reason: (error as NSError).localizedDescription)
+        }
     }
+}
+
+/// The cache directory could not be created or opened, said in one line that names it.
+public struct CacheOpenError: Error, CustomStringConvertible {
+    public let directory: String
+    public let reason: String
+    public var description: String { "cannot open the cache in \(directory) (`cache.dir`, `--cache-dir`): \(reason)" }
 }
