@@ -366,6 +366,8 @@ def test_requests_outliving_the_grace_period_still_end_within_the_protocol(make_
     whole_answer = result["whole"]
     assert whole_answer.status_code == 503, whole_answer.text
     assert set(whole_answer.json()["error"]) == {"message", "type", "param", "code"}
+    assert whole_answer.json()["error"]["code"] == "server_shutting_down"
+    assert whole_answer.json()["error"]["type"] == "server_error"
     assert whole_answer.headers.get("x-request-id")
     assert result["stream_status"] == 200
     events = [line[6:] for line in result["stream"].splitlines() if line.startswith("data: ")]

@@ -143,7 +143,7 @@ final class HTTPConnection {
                     updateInterest()
                 }
             case .error(let error):
-                writeParseError(error)
+                writeServerError(error)
                 return
             }
         }
@@ -151,9 +151,8 @@ final class HTTPConnection {
 
     private static let continueLine = Array("HTTP/1.1 100 Continue\r\n\r\n".utf8)
 
-    private func writeParseError(_ error: HTTPParseError) {
-        let body = GatewayError(status: error.status, type: "invalid_request_error", message: error.message,
-                                code: "bad_http_request").body
+    private func writeServerError(_ error: HTTPParseError, type: String = "invalid_request_error", code: String = "bad_http_request") {
+        let body = GatewayError(status: error.status, type: type, message: error.message, code: code).body
         let headers = [HTTPHeaderField("Content-Type", "application/json")] + loop.server.handler.headersForServerErrors()
         HTTPResponseHead.serialize(status: error.status, headers: headers, contentLength: body.count, chunked: false,
                                    keepAlive: false, date: loop.dateHeader, into: &output)
@@ -303,7 +302,7 @@ final class HTTPConnection {
                 if now - lastActivity > config.idleTimeout { close() }  // a client that stopped reading
             } else if let partialSince, parser.hasPartialRequest {
                 if now - partialSince > config.requestReadTimeout || now - lastRead > config.readInactivityTimeout {
-                    writeParseError(HTTPParseError(status: 408, message: "The request was not received in time."))
+                    writeServerError(HTTPParseError(status: 408, message: "The request was not received in time."))
                 }
             } else if draining || now - lastActivity > config.idleTimeout {
                 close()
@@ -317,7 +316,8 @@ final class HTTPConnection {
     private func endForShutdown(_ responder: HTTPResponder) {
         endedForShutdown = true
         if responder.status == 0 {
-            writeParseError(HTTPParseError(status: 503, message: "The server is shutting down; the request was not finished in time."))
+            writeServerError(HTTPParseError(status: 503, message: "The server is shutting down; the request was not finished in time."),
+                            type: "server_error", code: "server_shutting_down")
             return
         }
         if responder.chunked {
