@@ -138,14 +138,13 @@ public enum UltraGateCLI {
     static func withCache(dir: String?, configPath: String?, _ body: (ResponseCache) -> Int32) -> Int32 {
         guard var config = loadConfig(configPath) else { return 2 }
         if let dir { config.cache.directory = dir }
-        var cacheConfig = ResponseCacheConfig(directory: config.cache.directory)
-        cacheConfig.maxBytes = config.cache.maxBytes
+        config.cache.enabled = true  // `cache stats|clear` work on the directory even if serving skips it
         do {
-            let cache = try ResponseCache(cacheConfig)
+            guard let cache = try GatewayBuilder(config: config).makeCache() else { return 1 }
             defer { cache.close() }
             return body(cache)
         } catch {
-            printError("ultragate: cannot open the cache in \(config.cache.directory): \(error)")
+            printError("ultragate: \(error)")
             return 1
         }
     }
