@@ -200,29 +200,23 @@ def scrape_families(text):
 
 @pytest.fixture(scope="module")
 def live_metrics():
-    """The gateway's own /metrics text, or None while /metrics is not served yet."""
+    """The gateway's own /metrics text (the test fails when it is not served)."""
     g = Gateway()
     try:
         r = requests.get(g.base_url + "/metrics", timeout=10)
-        if r.status_code == 200 and "# TYPE" in r.text:
-            return r.text
-        return None
+        assert r.status_code == 200 and "# TYPE" in r.text, f"/metrics is not served: {r.status_code}"
+        return r.text
     finally:
         g.close()
 
 
 @pytest.fixture(scope="module")
 def metric_families(live_metrics):
-    """{family: kind}: what a live gateway exposes when /metrics is served, else what
-    GatewayMetrics.swift defines (the dashboard's contract either way)."""
-    if live_metrics is not None:
-        return scrape_families(live_metrics)
-    return {name: kind for name, (kind, _) in source_families().items()}
+    """{family: kind}: what a live gateway exposes (the dashboard's contract)."""
+    return scrape_families(live_metrics)
 
 
 def test_source_parse_matches_live_scrape(live_metrics):
-    if live_metrics is None:
-        pytest.skip("GET /metrics is not served by this build; the dashboard is checked against GatewayMetrics.swift")
     live = scrape_families(live_metrics)
     for name, (kind, _) in source_families().items():
         assert live.get(name) == kind, f"{name} ({kind}) is defined in GatewayMetrics.swift but scraped as {live.get(name)}"

@@ -132,7 +132,11 @@ def test_every_pattern_answers(make_gateway, pattern):
     elif pattern == "vote":
         assert sum(v["count"] for v in ultra["votes"]) == 3
     else:
-        assert "best" in ultra
+        # The judge (the mock synthesizer) names one member's answer, which is returned unchanged.
+        best = ultra["best"]
+        assert best["label"] and best["model"] in MEMBERS, best
+        chosen = [m for m in ultra["members"] if m["model"] == best["model"]]
+        assert len(chosen) == 1 and completion.choices[0].message.content == chosen[0]["content"]
 
 
 def test_stream_sends_keepalives_then_synthesis_with_ultra_last(make_gateway):

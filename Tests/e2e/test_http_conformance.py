@@ -171,11 +171,23 @@ def test_405_allow_lists_every_supported_method(gateway, path, allow):
     assert json.loads(body)["error"]["code"] == "method_not_allowed"
     for method in allow.split(", "):
         s = connect(gateway)
-        s.sendall(method.encode() + b" " + path + b" HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        body = CHAT if method == "POST" else b""
+        s.sendall(method.encode() + b" " + path + b" HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                  b"Content-Length: " + str(len(body)).encode() + b"\r\nConnection: close\r\n\r\n" + body)
         answer = b""
         while data := s.recv(65536):
             answer += data
-        assert b" 405 " not in answer.split(b"\r\n")[0], (method, answer[:100])
+        head, _, payload = answer.partition(b"\r\n\r\n")
+        status = int(head.split(b" ")[1])
+        assert status == 200, (method, answer[:300])
+        headers = {k.strip().lower(): v.strip() for k, _, v in
+                   (line.decode().partition(":") for line in head.split(b"\r\n")[1:])}
+        if method == "HEAD":
+            # RFC 9110 §9.3.2: the same header fields as GET, and no content.
+            assert payload == b"", (path, payload[:100])
+            assert headers["content-type"] and int(headers["content-length"]) > 0
+        else:
+            assert len(payload) == int(headers["content-length"])
 
 
 def test_content_encoding_other_than_identity_is_415_and_the_connection_goes_on(gateway):

@@ -1,5 +1,6 @@
 """The official `openai` Python SDK against the real gateway serving the built-in mock models."""
 import json
+import time
 
 import openai
 import pytest
@@ -38,6 +39,11 @@ def test_second_identical_request_is_a_cache_hit_with_identical_content(gateway)
     assert first.headers["x-cache"] == "MISS"
     assert second.headers["x-cache"] == "HIT"
     assert int(second.headers["age"]) >= 0
+    # Age (RFC 9111 §5.1) counts the seconds since the entry was stored: it grows while it is served.
+    time.sleep(2.1)
+    third = client.chat.completions.with_raw_response.create(model="mock-claude", messages=messages, temperature=0.2)
+    assert third.headers["x-cache"] == "HIT"
+    assert int(third.headers["age"]) >= int(second.headers["age"]) + 2
     assert second.parse().choices[0].message.content == first.parse().choices[0].message.content
     assert json.loads(second.content) == json.loads(first.content)
 

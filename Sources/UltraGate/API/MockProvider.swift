@@ -150,7 +150,8 @@ public struct MockProvider: ChatProvider {
                 completionTokens += MockTokenEstimator.count(name) + MockTokenEstimator.count(arguments)
                 finish = "tool_calls"
             } else {
-                var text = Self.answerText(body["response_format"], seed: choiceSeed)
+                var text = MockJudge.answer(to: Self.lastUserText(messages), seed: choiceSeed)
+                    ?? Self.answerText(body["response_format"], seed: choiceSeed)
                 var truncated = false
                 if let maxTokens { (text, truncated) = MockTokenEstimator.prefix(text, tokens: maxTokens) }
                 message.append("content", .string(text))
@@ -180,6 +181,13 @@ public struct MockProvider: ChatProvider {
         out.append("service_tier", "default")
         out.append("system_fingerprint", "fp_mock")
         return out
+    }
+
+    /// The text of the last user message (string content or its text parts), "" when none.
+    static func lastUserText(_ messages: [JSON]) -> String {
+        guard let last = messages.last(where: { $0["role"]?.stringValue == "user" }) else { return "" }
+        if let text = last["content"]?.stringValue { return text }
+        return (last["content"]?.arrayValue ?? []).compactMap { $0["text"]?.stringValue }.joined(separator: "\n")
     }
 
     /// The answer's text honours `response_format`: a JSON value made up from a `json_schema`'s
