@@ -80,13 +80,18 @@ import Testing
         let (stream, continuation) = ChunkStream<Int>.makeStream()
         let terminations = Terminations()
         continuation.onTermination = { terminations.record($0) }
+        let received = Terminations()  // records that the consumer holds the first chunk
         let consumer = Task { () -> Int in
             var n = 0
-            for try await _ in stream { n += 1 }
+            for try await _ in stream {
+                n += 1
+                received.record(.finished)
+            }
             return n
         }
         continuation.yield(1)
-        try await Task.sleep(nanoseconds: 5_000_000)
+        // Cancel only once the consumer has the chunk and waits for the next (no timed sleep).
+        while received.all.isEmpty { await Task.yield() }
         consumer.cancel()
         #expect(try await consumer.value == 1)
         #expect(continuation.yield(2) == .terminated)

@@ -261,9 +261,14 @@ private final class RefusingPort {
         #expect(server.connectionCount == 1)
     }
 
+    /// Every answer waits until all fifty requests have reached the server (a barrier in its
+    /// per-connection threads): the test passes only if the transfers run side by side.
     @Test func fiftyConcurrentRequestsRunSideBySide() async throws {
-        server.handler = { request in .delayed(ms: 300, .text(request.path)) }
-        let start = DispatchTime.now()
+        let barrier = ThreadBarrier(count: 50)
+        server.handler = { request in
+            barrier.arriveAndWait()
+            return .text(request.path)
+        }
         let paths = try await withThrowingTaskGroup(of: (String, String).self) { group in
             for i in 0..<50 {
                 group.addTask {
@@ -277,8 +282,7 @@ private final class RefusingPort {
         }
         #expect(paths.count == 50)
         #expect(paths.allSatisfy { $0.0 == $0.1 })
-        // Serially this would take 15 s; side by side, one delay and some set-up.
-        #expect(seconds(since: start) < 2.5)
+        #expect(!barrier.timedOut)
         #expect(server.connectionCount <= 50)
     }
 
@@ -299,26 +303,28 @@ private final class RefusingPort {
 
     // MARK: timeouts
 
+    /// The answer would come after 30 s: a first-byte timeout, sooner than that, is the only way the
+    /// call can end in time (the bound is the answer's delay, not a guess at this machine's speed).
     @Test func slowFirstByteTimesOut() async throws {
-        server.handler = { _ in .delayed(ms: 3000, .text("late")) }
+        server.handler = { _ in .delayed(ms: 30_000, .text("late")) }
         let start = DispatchTime.now()
         await #expect(throws: UpstreamError.timeout(.firstByte)) {
             _ = try await transport.send(UpstreamRequest(url: server.url("/slow"), body: [1],
                                                          timeouts: UpstreamTimeouts(firstByte: 0.3)))
         }
-        #expect(seconds(since: start) < 1.5)
+        #expect(seconds(since: start) >= 0.3 && seconds(since: start) < 30)
         #expect(await server.waitUntil(timeout: 1) { $0.abortedResponseCount == 1 })
     }
 
     @Test func silenceMidStreamTimesOutAsIdle() async throws {
-        server.handler = { _ in .streamed(parts: [FakeUpstreamPart("one"), FakeUpstreamPart(delayMs: 3000, "two")]) }
+        server.handler = { _ in .streamed(parts: [FakeUpstreamPart("one"), FakeUpstreamPart(delayMs: 30_000, "two")]) }
         let timeouts = UpstreamTimeouts(firstByte: 5, idle: 0.3)
         let start = DispatchTime.now()
         let response = try await transport.stream(UpstreamRequest(url: server.url("/idle"), body: [1], timeouts: timeouts))
         let collected = await collect(response.body)
         #expect(String(decoding: collected.bytes, as: UTF8.self) == "one")
         #expect(collected.error as? UpstreamError == .timeout(.idle))
-        #expect(seconds(since: start) < 1.5)
+        #expect(seconds(since: start) >= 0.3 && seconds(since: start) < 30)
 
         await #expect(throws: UpstreamError.timeout(.idle)) {
             _ = try await transport.send(UpstreamRequest(url: server.url("/idle"), body: [1], timeouts: timeouts))
@@ -344,14 +350,15 @@ private final class RefusingPort {
     }
 
     @Test func totalTimeLimitIsEnforced() async throws {
-        server.handler = { _ in .streamed(parts: (0..<40).map { _ in FakeUpstreamPart(delayMs: 50, "x") }) }
+        // 40 parts 500 ms apart (20 s in all), each well inside the idle limit.
+        server.handler = { _ in .streamed(parts: (0..<40).map { _ in FakeUpstreamPart(delayMs: 500, "x") }) }
         let start = DispatchTime.now()
         await #expect(throws: UpstreamError.timeout(.total)) {
             _ = try await transport.send(UpstreamRequest(url: server.url("/long"), body: [1],
-                                                         timeouts: UpstreamTimeouts(idle: 1, total: 0.5)))
+                                                         timeouts: UpstreamTimeouts(idle: 5, total: 1.5)))
         }
         let elapsed = seconds(since: start)
-        #expect(elapsed >= 0.45 && elapsed < 1.5)
+        #expect(elapsed >= 1.45 && elapsed < 20)
     }
 
     // MARK: failures
