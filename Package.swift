@@ -1,6 +1,19 @@
 // swift-tools-version:6.0
 import PackageDescription
 
+// The module graph is the request path's layering (README "Architecture"): an arrow may only point
+// down this list, and the compiler refuses any other.
+//
+//   ultragate (executable: CLI) ──► UltraGate, UltraGateBench
+//   UltraGate (gateway: endpoints, validation, orchestration, metrics, config)
+//       ──► UltraGateProviders, UltraGateCache, UltraGateHTTP
+//   UltraGateProviders (adapters, translators, SSE, mock) ──► UltraGateUpstream, UltraGateJSON
+//   UltraGateUpstream (libcurl transport) ──► UltraGateHTTP
+//   UltraGateCache (SHA-256, LMDB, response cache) ──► UltraGateJSON
+//   UltraGateHTTP (HTTP/1.1 syntax, epoll server and event loop) ──► UltraGateJSON
+//   UltraGateJSON (JSON value, parser, writers) ──► UltraGateSupport
+//   UltraGateSupport (clock, queues, chunk streams)
+//   UltraGateBench (load generator) ──► UltraGateJSON
 let package = Package(
     name: "UltraGate",
     platforms: [.macOS(.v14)],
@@ -16,18 +29,31 @@ let package = Package(
         .systemLibrary(
             name: "CLMDB", path: "Sources/CLMDB", pkgConfig: "lmdb",
             providers: [.apt(["liblmdb-dev"])]),
-        // Our own C shims: epoll, eventfd, accept4 (not in Swift's Glibc module).
+        // Our own C shims: epoll, eventfd, accept4 (not in Swift's Glibc module), SHA-NI.
         .target(name: "CUltraGateShims", path: "Sources/CUltraGateShims"),
-        // All the logic lives here, so tests and benchmarks call the same code.
+
+        .target(name: "UltraGateSupport", path: "Sources/UltraGateSupport"),
+        .target(name: "UltraGateJSON", dependencies: ["UltraGateSupport"], path: "Sources/UltraGateJSON"),
+        .target(name: "UltraGateHTTP", dependencies: ["UltraGateJSON", "UltraGateSupport", "CUltraGateShims"],
+                path: "Sources/UltraGateHTTP"),
+        .target(name: "UltraGateCache", dependencies: ["UltraGateJSON", "UltraGateSupport", "CLMDB", "CUltraGateShims"],
+                path: "Sources/UltraGateCache"),
+        .target(name: "UltraGateUpstream", dependencies: ["UltraGateHTTP", "UltraGateSupport", "CCurl", "CUltraGateShims"],
+                path: "Sources/UltraGateUpstream"),
+        .target(name: "UltraGateProviders", dependencies: ["UltraGateUpstream", "UltraGateHTTP", "UltraGateJSON", "UltraGateSupport"],
+                path: "Sources/UltraGateProviders"),
         .target(
             name: "UltraGate",
-            dependencies: ["CCurl", "CLMDB", "CUltraGateShims"],
+            dependencies: ["UltraGateProviders", "UltraGateCache", "UltraGateUpstream", "UltraGateHTTP", "UltraGateJSON",
+                           "UltraGateSupport"],
             path: "Sources/UltraGate",
             linkerSettings: [.linkedLibrary("m")]),
-        .executableTarget(name: "ultragate", dependencies: ["UltraGate"], path: "Sources/ultragate"),
+        .target(name: "UltraGateBench", dependencies: ["UltraGateJSON", "UltraGateSupport", "CUltraGateShims"],
+                path: "Sources/UltraGateBench"),
+        .executableTarget(name: "ultragate", dependencies: ["UltraGate", "UltraGateBench"], path: "Sources/ultragate"),
         .executableTarget(
-            name: "ultragate-microbench", dependencies: ["UltraGate"], path: "Benchmarks/Micro"),
-        .testTarget(name: "UltraGateTests", dependencies: ["UltraGate"], path: "Tests/UltraGateTests"),
+            name: "ultragate-microbench", dependencies: ["UltraGate", "UltraGateProviders", "UltraGateCache", "UltraGateUpstream", "UltraGateHTTP", "UltraGateJSON", "UltraGateSupport"], path: "Benchmarks/Micro"),
+        .testTarget(name: "UltraGateTests", dependencies: ["UltraGate", "UltraGateBench", "UltraGateProviders", "UltraGateCache", "UltraGateUpstream", "UltraGateHTTP", "UltraGateJSON", "UltraGateSupport", "ultragate"], path: "Tests/UltraGateTests"),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -2,6 +2,12 @@
 // so the figures hold up on a shared, noisy machine.
 //   swift run -c release ultragate-microbench [iterations]
 import Foundation
+import UltraGateSupport
+import UltraGateJSON
+import UltraGateHTTP
+import UltraGateCache
+import UltraGateUpstream
+import UltraGateProviders
 import UltraGate
 
 #if canImport(Glibc)

@@ -1,3 +1,8 @@
+import UltraGateBench
+import UltraGateJSON
+import UltraGateCache
+import UltraGateHTTP
+import UltraGateSupport
 import UltraGate
 
 #if canImport(Glibc)

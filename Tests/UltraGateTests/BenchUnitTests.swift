@@ -1,5 +1,13 @@
 import Testing
+@testable import UltraGateSupport
+@testable import UltraGateJSON
+@testable import UltraGateHTTP
+@testable import UltraGateCache
+@testable import UltraGateUpstream
+@testable import UltraGateProviders
 @testable import UltraGate
+@testable import UltraGateBench
+@testable import ultragate
 
 @Suite struct BenchUnitTests {
     // MARK: options

@@ -1,6 +1,13 @@
 import Foundation
 import Testing
+@testable import UltraGateSupport
+@testable import UltraGateJSON
+@testable import UltraGateHTTP
+@testable import UltraGateCache
+@testable import UltraGateUpstream
+@testable import UltraGateProviders
 @testable import UltraGate
+@testable import UltraGateBench
 
 /// An ensemble over `FakeLLMProvider` routes `a`, `b`, `c`, `judge`, `backup` (one attempt each,
 /// no retry waits), plus whatever extra routes a test needs.

@@ -1,7 +1,14 @@
 import Foundation
 import Glibc
 import Testing
+@testable import UltraGateSupport
+@testable import UltraGateJSON
+@testable import UltraGateHTTP
+@testable import UltraGateCache
+@testable import UltraGateUpstream
+@testable import UltraGateProviders
 @testable import UltraGate
+@testable import UltraGateBench
 
 /// A blocking TCP client that writes raw bytes, so the fake server is tested without libcurl.
 private final class RawClient {

@@ -1,6 +1,13 @@
 import Foundation
 import Testing
+@testable import UltraGateSupport
+@testable import UltraGateJSON
+@testable import UltraGateHTTP
+@testable import UltraGateCache
+@testable import UltraGateUpstream
+@testable import UltraGateProviders
 @testable import UltraGate
+@testable import UltraGateBench
 
 /// The real server, gateway, cache (LMDB in a temp dir) and orchestrator, with scripted providers.
 final class GatewayHarness: @unchecked Sendable {

@@ -1,6 +1,13 @@
 import Foundation
 import Testing
+@testable import UltraGateSupport
+@testable import UltraGateJSON
+@testable import UltraGateHTTP
+@testable import UltraGateCache
+@testable import UltraGateUpstream
+@testable import UltraGateProviders
 @testable import UltraGate
+@testable import UltraGateBench
 
 /// The eight-bytes-at-a-time scan that both the JSON writer and parser rely on, checked against a
 /// byte-by-byte reference, and the writer and parser round trips that depend on it.

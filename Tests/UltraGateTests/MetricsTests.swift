@@ -1,6 +1,13 @@
 import Foundation
 import Testing
+@testable import UltraGateSupport
+@testable import UltraGateJSON
+@testable import UltraGateHTTP
+@testable import UltraGateCache
+@testable import UltraGateUpstream
+@testable import UltraGateProviders
 @testable import UltraGate
+@testable import UltraGateBench
 
 /// Runs `body(threadIndex)` on `count` fresh OS threads at once and waits for all of them.
 func runOnThreads(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {

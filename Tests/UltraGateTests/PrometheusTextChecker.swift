@@ -1,4 +1,11 @@
+@testable import UltraGateSupport
+@testable import UltraGateJSON
+@testable import UltraGateHTTP
+@testable import UltraGateCache
+@testable import UltraGateUpstream
+@testable import UltraGateProviders
 @testable import UltraGate
+@testable import UltraGateBench
 
 /// A strict reader of the Prometheus text format 0.0.4, for tests: it rejects what the format
 /// forbids and checks the histogram invariants. Returns the problems found (empty = valid).

@@ -1,5 +1,12 @@
 import Testing
+@testable import UltraGateSupport
+@testable import UltraGateJSON
+@testable import UltraGateHTTP
+@testable import UltraGateCache
+@testable import UltraGateUpstream
+@testable import UltraGateProviders
 @testable import UltraGate
+@testable import UltraGateBench
 
 @Suite struct RedactionTests {
     let key = "sk-proj-ABCDEFGH1234567890wxyz"

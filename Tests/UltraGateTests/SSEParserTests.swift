@@ -1,5 +1,12 @@
 import Testing
+@testable import UltraGateSupport
+@testable import UltraGateJSON
+@testable import UltraGateHTTP
+@testable import UltraGateCache
+@testable import UltraGateUpstream
+@testable import UltraGateProviders
 @testable import UltraGate
+@testable import UltraGateBench
 
 /// Vectors follow WHATWG HTML §9.2.6 "Interpreting an event stream" and its examples.
 @Suite struct SSEParserTests {

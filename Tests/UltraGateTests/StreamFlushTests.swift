@@ -1,6 +1,13 @@
 import Foundation
 import Testing
+@testable import UltraGateSupport
+@testable import UltraGateJSON
+@testable import UltraGateHTTP
+@testable import UltraGateCache
+@testable import UltraGateUpstream
+@testable import UltraGateProviders
 @testable import UltraGate
+@testable import UltraGateBench
 
 /// A stream piece written with `flushNow` leaves at once; other pieces wait for the end of the
 /// loop iteration and leave together. The handler blocks its loop after the first piece until the

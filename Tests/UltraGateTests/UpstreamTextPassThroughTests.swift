@@ -1,5 +1,12 @@
 import Testing
+@testable import UltraGateSupport
+@testable import UltraGateJSON
+@testable import UltraGateHTTP
+@testable import UltraGateCache
+@testable import UltraGateUpstream
+@testable import UltraGateProviders
 @testable import UltraGate
+@testable import UltraGateBench
 
 /// An OpenAI-compatible upstream's answer reaches the client as the upstream wrote it, but for
 /// `model` (the route's name), on the miss and on the cache hit after it.

@@ -1,3 +1,9 @@
+import UltraGateProviders
+import UltraGateCache
+import UltraGateUpstream
+import UltraGateHTTP
+import UltraGateJSON
+import UltraGateSupport
 /// A validated `POST /v1/chat/completions` body. `body` is the client's object as sent, unknown
 /// fields included, so the gateway forwards exactly what it was given; the typed fields are the
 /// few the pipeline itself needs for routing, caching and streaming.

@@ -1,3 +1,9 @@
+import UltraGateProviders
+import UltraGateCache
+import UltraGateUpstream
+import UltraGateHTTP
+import UltraGateJSON
+import UltraGateSupport
 /// Checks a chat-completions body the way OpenAI does, so clients get the same 400s (message,
 /// `param`, `code`) from the gateway as from OpenAI itself, and providers never see a body
 /// OpenAI would have refused. Only the shape is checked; unknown fields pass through untouched.
@@ -20,7 +26,7 @@ public enum ChatRequestValidator {
         do { return .success(try check(json)) } catch { return .failure(error) }
     }
 
-    static func check(_ json: JSON) throws(GatewayError) -> ChatCompletionRequest {
+    package static func check(_ json: JSON) throws(GatewayError) -> ChatCompletionRequest {
         guard case .object(let body) = json else {
             throw .invalidRequest("Invalid type for request body: expected an object, but got \(describe(json)) instead.",
                                   code: "invalid_type")
@@ -73,7 +79,7 @@ public enum ChatRequestValidator {
 
     // MARK: Messages
 
-    static func checkMessages(_ value: JSON?) throws(GatewayError) -> [JSON] {
+    package static func checkMessages(_ value: JSON?) throws(GatewayError) -> [JSON] {
         guard let value else { throw missing("messages") }
         let messages = try array(value, "messages")
         if messages.isEmpty { throw emptyArray("messages") }
@@ -83,7 +89,7 @@ public enum ChatRequestValidator {
         return messages
     }
 
-    static func checkMessage(_ value: JSON, _ path: @autoclosure () -> String) throws(GatewayError) {
+    package static func checkMessage(_ value: JSON, _ path: @autoclosure () -> String) throws(GatewayError) {
         let message = try object(value, path())
         guard let roleValue = message["role"] else { throw missing("\(path()).role") }
         let role = try string(roleValue, "\(path()).role")
@@ -137,7 +143,7 @@ public enum ChatRequestValidator {
         }
     }
 
-    static func checkContent(_ value: JSON?, _ path: @autoclosure () -> String, parts allowed: [String]) throws(GatewayError) {
+    package static func checkContent(_ value: JSON?, _ path: @autoclosure () -> String, parts allowed: [String]) throws(GatewayError) {
         func param() -> String { "\(path()).content" }
         guard let value else { throw missing(param()) }
         switch value {
@@ -154,7 +160,7 @@ public enum ChatRequestValidator {
         }
     }
 
-    static func checkContentPart(_ value: JSON, _ path: @autoclosure () -> String, allowed: [String]) throws(GatewayError) {
+    package static func checkContentPart(_ value: JSON, _ path: @autoclosure () -> String, allowed: [String]) throws(GatewayError) {
         let part = try object(value, path())
         guard let typeValue = part["type"] else { throw missing("\(path()).type") }
         let type = try string(typeValue, "\(path()).type")
@@ -191,7 +197,7 @@ public enum ChatRequestValidator {
     }
 
     /// Returns whether the message carries at least one tool call.
-    static func checkToolCalls(_ value: JSON?, _ path: @autoclosure () -> String) throws(GatewayError) -> Bool {
+    package static func checkToolCalls(_ value: JSON?, _ path: @autoclosure () -> String) throws(GatewayError) -> Bool {
         guard let value, !value.isNull else { return false }
         let calls = try array(value, path())
         if calls.isEmpty { throw emptyArray(path()) }
@@ -210,7 +216,7 @@ public enum ChatRequestValidator {
     /// The fields the cache key leaves out (README "The response cache"). A cache hit never
     /// reaches an upstream that would refuse them, so this is the only check they get: without
     /// it an invalid value would be answered 200 whenever its valid twin is cached.
-    static func checkFieldsOutsideTheCacheKey(_ body: JSONObject) throws(GatewayError) {
+    package static func checkFieldsOutsideTheCacheKey(_ body: JSONObject) throws(GatewayError) {
         try checkMetadata(body["metadata"])
         try boolean(body["store"], "store")
         // A string, not OpenAI's enum: OpenAI-compatible servers add their own tiers (Groq's
@@ -221,7 +227,7 @@ public enum ChatRequestValidator {
     }
 
     /// An object of strings, within the `maxMetadata…` limits.
-    static func checkMetadata(_ value: JSON?) throws(GatewayError) {
+    package static func checkMetadata(_ value: JSON?) throws(GatewayError) {
         guard let value = nonNull(value) else { return }
         let metadata = try object(value, "metadata")
         if metadata.count > maxMetadataPairs {
@@ -241,7 +247,7 @@ public enum ChatRequestValidator {
 
     /// What the answer should look like: modalities, audio output, predicted output, reasoning,
     /// verbosity, web search. Only the shape is checked; which models support what is the upstream's call.
-    static func checkOutputOptions(_ body: JSONObject) throws(GatewayError) {
+    package static func checkOutputOptions(_ body: JSONObject) throws(GatewayError) {
         if let v = nonNull(body["modalities"]) {
             for (i, item) in try array(v, "modalities").enumerated() {
                 try enumString(item, ["text", "audio"], "modalities[\(i)]")
@@ -271,7 +277,7 @@ public enum ChatRequestValidator {
     }
 
     /// Not nullable in the spec, unlike most options.
-    static func checkWebSearchOptions(_ value: JSON?) throws(GatewayError) {
+    package static func checkWebSearchOptions(_ value: JSON?) throws(GatewayError) {
         guard let value else { return }
         let options = try object(value, "web_search_options")
         if let size = options["search_context_size"] {
@@ -289,7 +295,7 @@ public enum ChatRequestValidator {
         }
     }
 
-    static func checkLogitBias(_ value: JSON?) throws(GatewayError) {
+    package static func checkLogitBias(_ value: JSON?) throws(GatewayError) {
         guard let value, !value.isNull else { return }
         let bias = try object(value, "logit_bias")
         for (key, weight) in bias {
@@ -301,7 +307,7 @@ public enum ChatRequestValidator {
         }
     }
 
-    static func checkStop(_ value: JSON?) throws(GatewayError) {
+    package static func checkStop(_ value: JSON?) throws(GatewayError) {
         guard let value else { return }
         switch value {
         case .null, .string: return
@@ -314,7 +320,7 @@ public enum ChatRequestValidator {
         }
     }
 
-    static func checkResponseFormat(_ value: JSON?) throws(GatewayError) {
+    package static func checkResponseFormat(_ value: JSON?) throws(GatewayError) {
         guard let value else { return }
         let format = try object(value, "response_format")
         guard let typeValue = format["type"] else { throw missing("response_format.type") }
@@ -330,7 +336,7 @@ public enum ChatRequestValidator {
     }
 
     /// Returns whether any tools were given.
-    static func checkTools(_ value: JSON?) throws(GatewayError) -> Bool {
+    package static func checkTools(_ value: JSON?) throws(GatewayError) -> Bool {
         guard let value else { return false }
         let tools = try array(value, "tools")
         if tools.isEmpty { throw emptyArray("tools") }
@@ -350,7 +356,7 @@ public enum ChatRequestValidator {
 
     /// A tool definition or a tool call: `type` is "function" or "custom", and the member named
     /// after it is an object with a valid `name`. Returns the type and that object.
-    static func namedFunction(_ object: JSONObject, _ path: @autoclosure () -> String)
+    package static func namedFunction(_ object: JSONObject, _ path: @autoclosure () -> String)
         throws(GatewayError) -> (type: String, inner: JSONObject) {
         guard let typeValue = object["type"] else { throw missing("\(path()).type") }
         let type = try enumString(typeValue, ["function", "custom"], "\(path()).type")
@@ -361,7 +367,7 @@ public enum ChatRequestValidator {
         return (type, inner)
     }
 
-    static func checkToolChoice(_ value: JSON?, hasTools: Bool) throws(GatewayError) {
+    package static func checkToolChoice(_ value: JSON?, hasTools: Bool) throws(GatewayError) {
         guard let value else { return }
         switch value {
         case .string(let choice):
@@ -390,7 +396,7 @@ public enum ChatRequestValidator {
     }
 
     /// The deprecated `functions` / `function_call` pair, still accepted by OpenAI.
-    static func checkLegacyFunctions(_ functions: JSON?, _ functionCall: JSON?) throws(GatewayError) {
+    package static func checkLegacyFunctions(_ functions: JSON?, _ functionCall: JSON?) throws(GatewayError) {
         if let functions {
             let list = try array(functions, "functions")
             if list.isEmpty { throw emptyArray("functions") }
@@ -413,41 +419,41 @@ public enum ChatRequestValidator {
 
     // MARK: Typed accessors
 
-    static func object(_ value: JSON, _ param: @autoclosure () -> String) throws(GatewayError) -> JSONObject {
+    package static func object(_ value: JSON, _ param: @autoclosure () -> String) throws(GatewayError) -> JSONObject {
         guard case .object(let o) = value else { throw invalidType(param(), expected: "an object", got: value) }
         return o
     }
 
-    static func array(_ value: JSON, _ param: @autoclosure () -> String) throws(GatewayError) -> [JSON] {
+    package static func array(_ value: JSON, _ param: @autoclosure () -> String) throws(GatewayError) -> [JSON] {
         guard case .array(let a) = value else { throw invalidType(param(), expected: "an array", got: value) }
         return a
     }
 
-    static func string(_ value: JSON, _ param: @autoclosure () -> String) throws(GatewayError) -> String {
+    package static func string(_ value: JSON, _ param: @autoclosure () -> String) throws(GatewayError) -> String {
         guard case .string(let s) = value else { throw invalidType(param(), expected: "a string", got: value) }
         return s
     }
 
     /// The value unless absent or null: most fields are nullable in OpenAI's spec.
-    static func nonNull(_ value: JSON?) -> JSON? {
+    package static func nonNull(_ value: JSON?) -> JSON? {
         guard let value, !value.isNull else { return nil }
         return value
     }
 
-    static func requiredString(_ object: JSONObject, _ key: String, _ path: @autoclosure () -> String) throws(GatewayError) {
+    package static func requiredString(_ object: JSONObject, _ key: String, _ path: @autoclosure () -> String) throws(GatewayError) {
         guard let value = object[key] else { throw missing("\(path()).\(key)") }
         _ = try string(value, "\(path()).\(key)")
     }
 
     @discardableResult
-    static func enumString(_ value: JSON, _ allowed: [String], _ param: @autoclosure () -> String) throws(GatewayError) -> String {
+    package static func enumString(_ value: JSON, _ allowed: [String], _ param: @autoclosure () -> String) throws(GatewayError) -> String {
         let s = try string(value, param())
         guard allowed.contains(s) else { throw unsupported(s, allowed, param: param()) }
         return s
     }
 
     /// Tool, function and schema names: `^[a-zA-Z0-9_-]{1,64}$`.
-    static func functionName(_ value: JSON, _ param: @autoclosure () -> String) throws(GatewayError) {
+    package static func functionName(_ value: JSON, _ param: @autoclosure () -> String) throws(GatewayError) {
         let name = try string(value, param())
         if name.isEmpty { throw emptyString(param()) }
         try maxLength(name, 64, param())
@@ -461,7 +467,7 @@ public enum ChatRequestValidator {
     }
 
     /// Length in Unicode scalars (code points), as JSON Schema's `maxLength` counts characters.
-    static func maxLength(_ text: String, _ max: Int, _ param: @autoclosure () -> String) throws(GatewayError) {
+    package static func maxLength(_ text: String, _ max: Int, _ param: @autoclosure () -> String) throws(GatewayError) {
         let count = text.unicodeScalars.count
         if count > max {
             throw .invalidRequest("Invalid '\(param())': string too long. Expected a string with maximum length \(max), but got a string with length \(count) instead.",
@@ -470,7 +476,7 @@ public enum ChatRequestValidator {
     }
 
     @discardableResult
-    static func boolean(_ value: JSON?, _ param: @autoclosure () -> String, nullable: Bool = true) throws(GatewayError) -> Bool? {
+    package static func boolean(_ value: JSON?, _ param: @autoclosure () -> String, nullable: Bool = true) throws(GatewayError) -> Bool? {
         guard let value else { return nil }
         switch value {
         case .bool(let b): return b
@@ -481,7 +487,7 @@ public enum ChatRequestValidator {
 
     /// A decimal in `min...max`; `nil` when absent or null.
     @discardableResult
-    static func number(_ value: JSON?, _ param: @autoclosure () -> String, min: Double, max: Double,
+    package static func number(_ value: JSON?, _ param: @autoclosure () -> String, min: Double, max: Double,
                        nullable: Bool = true) throws(GatewayError) -> Double? {
         guard let value else { return nil }
         if value.isNull && nullable { return nil }
@@ -495,7 +501,7 @@ public enum ChatRequestValidator {
 
     /// An integer (written `2` or `2.0`, not `2.5`) in `min...max`; `nil` when absent or null.
     @discardableResult
-    static func integer(_ value: JSON?, _ param: @autoclosure () -> String, min: Int = .min, max: Int = .max) throws(GatewayError) -> Int? {
+    package static func integer(_ value: JSON?, _ param: @autoclosure () -> String, min: Int = .min, max: Int = .max) throws(GatewayError) -> Int? {
         guard let value, !value.isNull else { return nil }
         guard case .number(let text) = value, isIntegral(text) else {
             throw invalidType(param(), expected: "an integer", got: value)
@@ -509,48 +515,48 @@ public enum ChatRequestValidator {
         return i
     }
 
-    static func isIntegral(_ text: String) -> Bool {
+    package static func isIntegral(_ text: String) -> Bool {
         guard let d = Double(text), d.isFinite else { return false }
         return d == d.rounded()
     }
 
     // MARK: Errors in OpenAI's words
 
-    static func missing(_ param: String) -> GatewayError {
+    package static func missing(_ param: String) -> GatewayError {
         .invalidRequest("Missing required parameter: '\(param)'.", param: param, code: "missing_required_parameter")
     }
 
-    static func invalidType(_ param: String, expected: String, got value: JSON) -> GatewayError {
+    package static func invalidType(_ param: String, expected: String, got value: JSON) -> GatewayError {
         .invalidRequest("Invalid type for '\(param)': expected \(expected), but got \(describe(value)) instead.",
                         param: param, code: "invalid_type")
     }
 
-    static func unsupported(_ value: String, _ allowed: [String], param: String) -> GatewayError {
+    package static func unsupported(_ value: String, _ allowed: [String], param: String) -> GatewayError {
         .invalidRequest("Invalid value: '\(value)'. Supported values are: \(listing(allowed)).",
                         param: param, code: "invalid_value")
     }
 
-    static func emptyArray(_ param: String) -> GatewayError {
+    package static func emptyArray(_ param: String) -> GatewayError {
         .invalidRequest("Invalid '\(param)': empty array. Expected an array with minimum length 1, but got an empty array instead.",
                         param: param, code: "empty_array")
     }
 
-    static func emptyString(_ param: String) -> GatewayError {
+    package static func emptyString(_ param: String) -> GatewayError {
         .invalidRequest("Invalid '\(param)': empty string. Expected a string with minimum length 1, but got an empty string instead.",
                         param: param, code: "empty_string")
     }
 
-    static func arrayTooLong(_ param: String, max: Int, count: Int) -> GatewayError {
+    package static func arrayTooLong(_ param: String, max: Int, count: Int) -> GatewayError {
         .invalidRequest("Invalid '\(param)': array too long. Expected an array with maximum length \(max), but got an array with length \(count) instead.",
                         param: param, code: "array_above_max_length")
     }
 
-    static func outOfRange(_ param: String, _ kind: String, above: Bool, limit: Double, got text: String) -> GatewayError {
+    package static func outOfRange(_ param: String, _ kind: String, above: Bool, limit: Double, got text: String) -> GatewayError {
         let bound = limit == limit.rounded() && abs(limit) < 1e18 ? String(Int(limit)) : "\(limit)"
         return outOfRange(param, kind, above: above, bound: bound, got: text)
     }
 
-    static func outOfRange(_ param: String, _ kind: String, above: Bool, bound: String, got text: String) -> GatewayError {
+    package static func outOfRange(_ param: String, _ kind: String, above: Bool, bound: String, got text: String) -> GatewayError {
         let description = above ? "above maximum" : "below minimum"
         let comparison = above ? "<=" : ">="
         return .invalidRequest(
@@ -559,14 +565,14 @@ public enum ChatRequestValidator {
     }
 
     /// `'a', 'b', and 'c'` as OpenAI lists supported values.
-    static func listing(_ values: [String]) -> String {
+    package static func listing(_ values: [String]) -> String {
         let quoted = values.map { "'\($0)'" }
         guard quoted.count > 1 else { return quoted.first ?? "" }
         if quoted.count == 2 { return "\(quoted[0]) and \(quoted[1])" }
         return quoted.dropLast().joined(separator: ", ") + ", and " + quoted[quoted.count - 1]
     }
 
-    static func describe(_ value: JSON) -> String {
+    package static func describe(_ value: JSON) -> String {
         switch value {
         case .null: return "null"
         case .bool: return "a boolean"

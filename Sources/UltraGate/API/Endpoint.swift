@@ -1,3 +1,9 @@
+import UltraGateProviders
+import UltraGateCache
+import UltraGateUpstream
+import UltraGateHTTP
+import UltraGateJSON
+import UltraGateSupport
 /// The routes the gateway serves, matched from method and path.
 public enum Endpoint: Equatable, Sendable {
     case chatCompletions
@@ -35,9 +41,9 @@ public enum Endpoint: Equatable, Sendable {
 
     /// The methods of every resource that is read: HEAD is answered wherever GET is (the server
     /// sends the head without the body), so the `Allow` of a 405 must list both (RFC 9110 §15.5.6).
-    static let readMethods = ["GET", "HEAD"]
+    package static let readMethods = ["GET", "HEAD"]
 
-    static func percentDecoded(_ s: String) -> String {
+    package static func percentDecoded(_ s: String) -> String {
         guard s.contains("%") else { return s }
         var bytes: [UInt8] = []
         var it = Array(s.utf8)[...]

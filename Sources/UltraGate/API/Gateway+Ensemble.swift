@@ -1,9 +1,15 @@
+import UltraGateProviders
+import UltraGateCache
+import UltraGateUpstream
+import UltraGateHTTP
+import UltraGateJSON
+import UltraGateSupport
 import Foundation
 
 /// Ensemble requests (an ensemble model, or any request carrying `ultra`): cached whole under the
 /// ensemble request's key when complete, shared by identical requests in flight like any other.
 extension Gateway {
-    func handleEnsemble(_ chat: ChatCompletionRequest, cacheControl: CacheControl, _ responder: HTTPResponder,
+    package func handleEnsemble(_ chat: ChatCompletionRequest, cacheControl: CacheControl, _ responder: HTTPResponder,
                         _ context: RequestContext) {
         let spec: EnsembleSpec
         do {

@@ -1,3 +1,9 @@
+import UltraGateProviders
+import UltraGateCache
+import UltraGateUpstream
+import UltraGateHTTP
+import UltraGateJSON
+import UltraGateSupport
 import Foundation
 
 /// The OpenAI-compatible front: routes requests, answers chat completions from the cache when it
@@ -9,9 +15,9 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
     public let orchestrator: Orchestrator
     public let metrics: GatewayMetrics
     public let accessLog: AccessLog?
-    let flights = FlightTable()
-    let keyMemo = RequestKeyMemo()
-    let startedAt = Int(Clock.wallNow())
+    package let flights = FlightTable()
+    package let keyMemo = RequestKeyMemo()
+    package let startedAt = Int(Clock.wallNow())
     private let requestIDs = RequestIDGenerator()
     /// Set once shutdown begins: no more retries (see `beginShutdown`).
     private let shuttingDown = OnceFlag()
@@ -37,7 +43,7 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
         }
     }
 
-    static func prices(_ config: GatewayConfig) -> [String: ModelPrice] {
+    package static func prices(_ config: GatewayConfig) -> [String: ModelPrice] {
         var prices: [String: ModelPrice] = [:]
         for model in config.models {
             guard let p = model.price else { continue }
@@ -47,7 +53,7 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
     }
 
     /// What the orchestrator reports becomes upstream metrics.
-    static func events(_ metrics: GatewayMetrics) -> OrchestratorEvents {
+    package static func events(_ metrics: GatewayMetrics) -> OrchestratorEvents {
         var events = OrchestratorEvents()
         events.upstreamFinished = { route, seconds, ttft in
             metrics.recordUpstream(provider: route.providerName, model: route.name, durationSeconds: seconds, ttftSeconds: ttft)
@@ -60,7 +66,7 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
         return events
     }
 
-    static func errorKind(_ error: ProviderError) -> String {
+    package static func errorKind(_ error: ProviderError) -> String {
         switch error.kind {
         case .http(let status): return "http_\(status)"
         case .transport(.timeout): return "timeout"
@@ -80,8 +86,10 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
 
     /// Every answer carries a request id, also those the server gives to requests it could not
     /// read (their own id, if any, was not read either).
-    public func headersForServerErrors() -> [HTTPHeaderField] {
-        [HTTPHeaderField("X-Request-Id", requestIDs.next())]
+    public func rejection(_ rejection: HTTPServerRejection) -> (headers: [HTTPHeaderField], body: [UInt8]) {
+        let error = GatewayError(status: rejection.status, type: rejection.isServerSide ? "server_error" : "invalid_request_error",
+                                 message: rejection.message, code: rejection.code)
+        return ([HTTPHeaderField("Content-Type", "application/json"), HTTPHeaderField("X-Request-Id", requestIDs.next())], error.body)
     }
 
     /// A stream the server ends at the end of the shutdown grace period gets an error event and
@@ -160,7 +168,7 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
 
     /// Whether a `Content-Type` value names JSON: `application/json` or any `…+json` type, in any
     /// case, with or without parameters (`; charset=utf-8`). Compares bytes: it runs on every request.
-    static func isJSONMediaType(_ contentType: String) -> Bool {
+    package static func isJSONMediaType(_ contentType: String) -> Bool {
         var text = contentType
         return text.withUTF8 { all in
             var end = all.firstIndex(of: UInt8(ascii: ";")) ?? all.count
@@ -262,19 +270,19 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
 
     /// A call for `key` answered a moment ago and its entry is being committed: its result, as
     /// the cache entry it is about to be.
-    func committingHit(_ key: CacheKey) -> CachedResponse? {
+    package func committingHit(_ key: CacheKey) -> CachedResponse? {
         flights.finishedResult(for: key).map { cachedResponse($0.outcome, body: $0.body, usage: $0.usage) }
     }
 
     /// The cache entry for `key` (unless the caller already `lookedUp` and missed), else the result
     /// of a call whose entry is being committed. The table is read once more after the flight
     /// check: that commit may have ended, and the flight left, in between.
-    func cachedOrCommitting(_ cache: ResponseCache, _ key: CacheKey, maxAge: Double?, lookedUp: Bool = false) -> CachedResponse? {
+    package func cachedOrCommitting(_ cache: ResponseCache, _ key: CacheKey, maxAge: Double?, lookedUp: Bool = false) -> CachedResponse? {
         if !lookedUp, let hit = cache.lookup(key, now: Clock.wallNow(), maxAge: maxAge) { return hit }
         return committingHit(key) ?? cache.lookup(key, now: Clock.wallNow(), maxAge: maxAge)
     }
 
-    func noteHit(_ hit: CachedResponse, model: String, context: RequestContext) {
+    package func noteHit(_ hit: CachedResponse, model: String, context: RequestContext) {
         context.cacheResult = .hit
         metrics.recordCacheLookup(.hit, model: model)
         metrics.recordCacheSavings(model: hit.model, prompt: hit.promptTokens, completion: hit.completionTokens,
@@ -284,7 +292,7 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
     /// A single-model hit as answered to a request for `asked`: aliases of one upstream model share
     /// entries, and each is answered under its own name, as on a miss. An entry that another model
     /// produced (a fallback's answer joined while it commits) keeps that model's name.
-    func answer(_ hit: CachedResponse, asked: String) -> CachedResponse {
+    package func answer(_ hit: CachedResponse, asked: String) -> CachedResponse {
         guard hit.model != asked, let route = router.route(named: asked), let stored = router.route(named: hit.model),
             route.cacheRoute == stored.cacheRoute
         else { return hit }
@@ -292,12 +300,12 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
     }
 
     /// Answers from a cache entry; false when the entry cannot be used (then it is a miss).
-    func serveHit(_ hit: CachedResponse, chat: ChatCompletionRequest, _ responder: HTTPResponder,
+    package func serveHit(_ hit: CachedResponse, chat: ChatCompletionRequest, _ responder: HTTPResponder,
                   _ context: RequestContext) -> Bool {
         serveHit(hit, stream: chat.stream, includeUsage: chat.includeUsage, responder, context)
     }
 
-    func serveHit(_ hit: CachedResponse, stream: Bool, includeUsage: Bool, _ responder: HTTPResponder,
+    package func serveHit(_ hit: CachedResponse, stream: Bool, includeUsage: Bool, _ responder: HTTPResponder,
                   _ context: RequestContext) -> Bool {
         var headers = commonHeaders(context, cacheStatus: "HIT", model: hit.model)
         headers.append(HTTPHeaderField("Age", String(max(0, Int(Clock.wallNow() - hit.createdAt)))))
@@ -335,7 +343,7 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
     }
 
     /// Connects one client to a flight: a streaming session, or one JSON response at the end.
-    func attachClient(to flight: CompletionFlight, joined: Bool, chat: ChatCompletionRequest, cacheStatus: String,
+    package func attachClient(to flight: CompletionFlight, joined: Bool, chat: ChatCompletionRequest, cacheStatus: String,
                       knownModel: String? = nil,
                       _ responder: HTTPResponder, _ context: RequestContext) {
         if chat.stream {
@@ -411,7 +419,7 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
     /// entries, off the event loop. Measured at 64 connections: every entry had been committed
     /// inline, one write transaction and ~8 system calls each on the loop thread. Alone, the entry
     /// is committed inline: a hand-off to the writer thread would cost more than the commit.
-    func finish(_ flight: CompletionFlight, key: CacheKey, result: FlightResult,
+    package func finish(_ flight: CompletionFlight, key: CacheKey, result: FlightResult,
                 storing entry: (key: CacheKey, value: CachedResponse)?) async {
         let commitFirst = config.cache.commitBeforeAnswer
         guard let cache, let entry, entry.key == key, !commitFirst else {
@@ -434,12 +442,12 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
     /// Whether every choice says why it ended. An upstream stream that reached `[DONE]` without a
     /// `finish_reason` (or a whole answer with a null one) was cut: passed on as it came, but not
     /// stored to be served again as if complete.
-    static func isFinished(_ completion: JSONObject) -> Bool {
+    package static func isFinished(_ completion: JSONObject) -> Bool {
         guard let choices = completion["choices"]?.arrayValue, !choices.isEmpty else { return false }
         return choices.allSatisfy { $0["finish_reason"]?.stringValue != nil }
     }
 
-    func cachedResponse(_ outcome: CallOutcome, body: [UInt8], usage: Usage? = nil) -> CachedResponse {
+    package func cachedResponse(_ outcome: CallOutcome, body: [UInt8], usage: Usage? = nil) -> CachedResponse {
         let now = Clock.wallNow()
         let ttl = outcome.route.ttl ?? config.cache.defaultTTL
         let usage = usage ?? Usage(outcome.completion)
@@ -485,17 +493,17 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
 
     // MARK: Helpers
 
-    static let upstreamCancelled = GatewayError(status: 503, type: "server_error",
+    package static let upstreamCancelled = GatewayError(status: 503, type: "server_error",
                                                 message: "The upstream call was cancelled; please retry.",
                                                 code: "upstream_cancelled")
 
-    static let sseHeaders = [
+    package static let sseHeaders = [
         HTTPHeaderField("Content-Type", "text/event-stream; charset=utf-8"),
         HTTPHeaderField("Cache-Control", "no-cache"),
         HTTPHeaderField("X-Accel-Buffering", "no"),
     ]
 
-    func commonHeaders(_ context: RequestContext, cacheStatus: String?, model: String?) -> [HTTPHeaderField] {
+    package func commonHeaders(_ context: RequestContext, cacheStatus: String?, model: String?) -> [HTTPHeaderField] {
         var headers = [HTTPHeaderField("X-Request-Id", context.id)]
         if let cacheStatus { headers.append(HTTPHeaderField("X-Cache", cacheStatus)) }
         if let model { headers.append(HTTPHeaderField("X-UltraGate-Model", model)) }
@@ -503,7 +511,7 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
     }
 
     /// `Server-Timing` for what happened so far, `total` being now.
-    func serverTiming(_ context: RequestContext) -> HTTPHeaderField {
+    package func serverTiming(_ context: RequestContext) -> HTTPHeaderField {
         var timing = context.timing
         timing.record(.total, seconds: Double(Clock.nanos() - context.startNanos) / 1e9)
         return HTTPHeaderField("Server-Timing", timing.headerValue)
@@ -511,7 +519,7 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
 
     /// Books a finished flight on this request: upstream time and tokens, or (for a request that
     /// joined another's flight) the cost the shared call saved.
-    func noteFinished(_ result: FlightResult, context: RequestContext, joined: Bool) {
+    package func noteFinished(_ result: FlightResult, context: RequestContext, joined: Bool) {
         let usage = result.usage
         context.upstreamSeconds = result.outcome.upstreamSeconds
         context.timing.record(.upstream, seconds: result.outcome.upstreamSeconds)
@@ -537,7 +545,7 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
         responder.respond(status: 200, headers: headers, body: JSONWriter.serialize(json))
     }
 
-    func fail(_ responder: HTTPResponder, _ context: RequestContext, _ error: GatewayError) {
+    package func fail(_ responder: HTTPResponder, _ context: RequestContext, _ error: GatewayError) {
         if error.isClientClosed {
             // The shared call was abandoned by everyone else; this client is still here.
             guard !responder.isClientGone else { return }
@@ -548,33 +556,33 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
 }
 
 /// Per-request facts gathered along the way (touched by one request's code at a time).
-final class RequestContext: @unchecked Sendable {
-    let id: String
-    let startNanos: UInt64
-    var route = ""
-    var model: String?
-    var provider: String?
-    var cacheResult: CacheLookupResult?
-    var timing = ServerTiming()
-    var upstreamSeconds: Double = 0
-    var promptTokens: Int?
-    var completionTokens: Int?
-    var cachedTokens: Int?
-    var costUSD: Double?
+package final class RequestContext: @unchecked Sendable {
+    package let id: String
+    package let startNanos: UInt64
+    package var route = ""
+    package var model: String?
+    package var provider: String?
+    package var cacheResult: CacheLookupResult?
+    package var timing = ServerTiming()
+    package var upstreamSeconds: Double = 0
+    package var promptTokens: Int?
+    package var completionTokens: Int?
+    package var cachedTokens: Int?
+    package var costUSD: Double?
 
-    init(id: String, startNanos: UInt64) {
+    package init(id: String, startNanos: UInt64) {
         self.id = id
         self.startNanos = startNanos
     }
 }
 
 /// Token counts of a `chat.completion`'s `usage`.
-struct Usage {
-    var prompt = 0
-    var completion = 0
-    var cached = 0
+package struct Usage {
+    package var prompt = 0
+    package var completion = 0
+    package var cached = 0
 
-    init(_ completion: JSONObject) {
+    package init(_ completion: JSONObject) {
         guard let usage = completion["usage"] else { return }
         prompt = usage["prompt_tokens"]?.intValue ?? 0
         self.completion = usage["completion_tokens"]?.intValue ?? 0
@@ -584,7 +592,7 @@ struct Usage {
 
 extension Endpoint {
     /// The `route` label of request metrics: a fixed set, never the raw path.
-    var metricRoute: String {
+    package var metricRoute: String {
         switch self {
         case .chatCompletions: return "/v1/chat/completions"
         case .listModels: return "/v1/models"

@@ -1,3 +1,9 @@
+import UltraGateProviders
+import UltraGateCache
+import UltraGateUpstream
+import UltraGateHTTP
+import UltraGateJSON
+import UltraGateSupport
 /// An error the gateway answers with, in OpenAI's shape:
 /// `{"error":{"message":…,"type":…,"param":…,"code":…}}` and the HTTP status OpenAI would use.
 public struct GatewayError: Error, Sendable, Equatable, CustomStringConvertible {
@@ -85,15 +91,5 @@ public struct GatewayError: Error, Sendable, Equatable, CustomStringConvertible 
         default: type = status >= 500 ? "upstream_error" : "invalid_request_error"
         }
         return GatewayError(status: status, type: type, message: message, code: code, headers: headers)
-    }
-}
-
-/// One header line. Names keep their case as given; comparisons are case-insensitive.
-public struct HTTPHeaderField: Sendable, Equatable {
-    public var name: String
-    public var value: String
-    public init(_ name: String, _ value: String) {
-        self.name = name
-        self.value = value
     }
 }

@@ -1,13 +1,19 @@
+import UltraGateProviders
+import UltraGateCache
+import UltraGateUpstream
+import UltraGateHTTP
+import UltraGateJSON
+import UltraGateSupport
 import Foundation
 
 /// The gateway's way of calling an ensemble member: through the response cache under the key of
 /// the equivalent single-model request (repeats of one model get `sample-N` variants), else
 /// through the orchestrator, storing what a successful call returned.
-struct GatewayMemberCaller: EnsembleMemberCaller {
-    let gateway: Gateway
-    let cacheControl: CacheControl
+package struct GatewayMemberCaller: EnsembleMemberCaller {
+    package let gateway: Gateway
+    package let cacheControl: CacheControl
 
-    func callMember(_ route: ModelRoute, body: JSONObject, sample: Int, requestID: String) async throws(GatewayError) -> MemberAnswer {
+    package func callMember(_ route: ModelRoute, body: JSONObject, sample: Int, requestID: String) async throws(GatewayError) -> MemberAnswer {
         let namespace = gateway.config.cache.namespace
         let variant = sample > 0 ? "sample-\(sample)" : nil
         let key = CacheKey.make(namespace: namespace, route: route.cacheRoute, request: route.mergedBody(body), variant: variant)

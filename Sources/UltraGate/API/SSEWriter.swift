@@ -1,3 +1,9 @@
+import UltraGateProviders
+import UltraGateCache
+import UltraGateUpstream
+import UltraGateHTTP
+import UltraGateJSON
+import UltraGateSupport
 /// Server-sent-event framing for streamed chat completions, in OpenAI's wire format:
 /// `data: <json>\n\n` per chunk, `data: [DONE]\n\n` at the end, comment lines as keep-alives,
 /// and a failure after the stream started as `data: {"error":{…}}\n\n` (the status line is

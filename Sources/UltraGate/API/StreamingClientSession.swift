@@ -1,9 +1,15 @@
+import UltraGateProviders
+import UltraGateCache
+import UltraGateUpstream
+import UltraGateHTTP
+import UltraGateJSON
+import UltraGateSupport
 import Foundation
 
 /// One streaming client attached to a flight: writes each chunk as an SSE event as it arrives,
 /// keeps the connection alive with SSE comments while the first token is awaited, and turns a
 /// failure into an HTTP error (before anything was sent) or an SSE error event (after).
-final class StreamingClientSession: @unchecked Sendable {
+package final class StreamingClientSession: @unchecked Sendable {
     private let gateway: Gateway
     private let responder: HTTPResponder
     private let context: RequestContext
@@ -29,7 +35,7 @@ final class StreamingClientSession: @unchecked Sendable {
     /// one event at a time.
     private var tokenSent = false
 
-    init(gateway: Gateway, responder: HTTPResponder, context: RequestContext, includeUsage: Bool,
+    package init(gateway: Gateway, responder: HTTPResponder, context: RequestContext, includeUsage: Bool,
          cacheStatus: String, keepAliveInterval: Double, joined: Bool, knownModel: String? = nil) {
         self.joined = joined
         self.knownModel = knownModel
@@ -41,7 +47,7 @@ final class StreamingClientSession: @unchecked Sendable {
         self.keepAliveInterval = keepAliveInterval
     }
 
-    func attach(to flight: CompletionFlight) {
+    package func attach(to flight: CompletionFlight) {
         self.flight = flight
         let id = flight.subscribe { [self] event in handle(event) }
         guard let id else { return }
@@ -162,7 +168,7 @@ final class StreamingClientSession: @unchecked Sendable {
     }
 
     /// Whether a choice's delta carries output (text, a refusal, a tool call), not just the role.
-    static func carriesToken(_ chunk: JSONObject) -> Bool {
+    package static func carriesToken(_ chunk: JSONObject) -> Bool {
         for choice in chunk["choices"]?.arrayValue ?? [] {
             guard let delta = choice["delta"]?.objectValue else { continue }
             for (key, value) in delta.pairs where key != "role" {

@@ -1,3 +1,9 @@
+import UltraGateProviders
+import UltraGateCache
+import UltraGateUpstream
+import UltraGateHTTP
+import UltraGateJSON
+import UltraGateSupport
 import Foundation
 
 /// A config file that cannot be used, with a message naming the offending key.
@@ -117,7 +123,7 @@ public struct ConfigLoader {
         }
     }
 
-    func parseRetry(_ r: JSONObject, path: String, base: RetrySettings) throws -> RetrySettings {
+    package func parseRetry(_ r: JSONObject, path: String, base: RetrySettings) throws -> RetrySettings {
         var retry = base
         if let v = try int(r, "max_attempts", path: path) {
             guard v >= 1 && v <= 20 else { throw ConfigError("\(path).max_attempts must be between 1 and 20") }
@@ -245,7 +251,7 @@ public struct ConfigLoader {
     }
 
     /// With no providers in the file, each known key in the environment registers its provider.
-    func addProvidersFromEnvironment(to config: inout GatewayConfig) {
+    package func addProvidersFromEnvironment(to config: inout GatewayConfig) {
         guard config.providers.isEmpty else { return }
         let known: [(type: String, variables: [String])] = [
             ("openai", ["OPENAI_API_KEY"]), ("anthropic", ["ANTHROPIC_API_KEY"]), ("gemini", ["GEMINI_API_KEY", "GOOGLE_API_KEY"]),

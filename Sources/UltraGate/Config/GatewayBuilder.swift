@@ -1,3 +1,9 @@
+import UltraGateProviders
+import UltraGateCache
+import UltraGateUpstream
+import UltraGateHTTP
+import UltraGateJSON
+import UltraGateSupport
 import Foundation
 
 /// Turns a `GatewayConfig` into running parts: providers, the model router, the cache, the gateway.
@@ -78,13 +84,13 @@ public struct GatewayBuilder {
                            defaultRetry: config.retry, listed: listed)
     }
 
-    static let defaultModels: [String: [String]] = [
+    package static let defaultModels: [String: [String]] = [
         "openai": ["gpt-4o", "gpt-4o-mini", "gpt-4.1", "gpt-4.1-mini"],
         "anthropic": ["claude-sonnet-4-5", "claude-haiku-4-5", "claude-opus-4-1"],
         "gemini": ["gemini-2.5-flash", "gemini-2.5-pro"],
     ]
 
-    func makeProvider(_ settings: ProviderSettings, transport: UpstreamTransport, mock: MockProvider) throws -> ChatProvider {
+    package func makeProvider(_ settings: ProviderSettings, transport: UpstreamTransport, mock: MockProvider) throws -> ChatProvider {
         switch settings.type {
         case "mock": return mock
         case "openai":

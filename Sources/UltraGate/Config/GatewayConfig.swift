@@ -1,3 +1,9 @@
+import UltraGateProviders
+import UltraGateCache
+import UltraGateUpstream
+import UltraGateHTTP
+import UltraGateJSON
+import UltraGateSupport
 /// Everything `ultragate serve` runs with. Built from defaults, then the JSON config file, then
 /// command-line flags (each later source overrides the earlier).
 public struct GatewayConfig: Sendable {

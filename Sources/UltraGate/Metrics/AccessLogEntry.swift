@@ -1,3 +1,9 @@
+import UltraGateProviders
+import UltraGateCache
+import UltraGateUpstream
+import UltraGateHTTP
+import UltraGateJSON
+import UltraGateSupport
 /// What the access log keeps about one request: routing, sizes, timing, usage and money — never
 /// message content, headers or keys.
 public struct AccessLogEntry: Sendable {

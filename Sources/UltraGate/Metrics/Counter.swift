@@ -1,3 +1,9 @@
+import UltraGateProviders
+import UltraGateCache
+import UltraGateUpstream
+import UltraGateHTTP
+import UltraGateJSON
+import UltraGateSupport
 /// A monotonically increasing count, striped per thread so concurrent increments do not share a
 /// cache line. Whole increments use an atomic add; fractional ones (money) use an atomic
 /// compare-exchange on a separate `Double` cell; the value is the sum of both.

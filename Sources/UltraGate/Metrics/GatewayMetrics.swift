@@ -1,3 +1,9 @@
+import UltraGateProviders
+import UltraGateCache
+import UltraGateUpstream
+import UltraGateHTTP
+import UltraGateJSON
+import UltraGateSupport
 import Foundation
 
 /// The outcome of a response-cache lookup.
@@ -44,27 +50,27 @@ public final class GatewayMetrics: @unchecked Sendable {
     /// after the request's model).
     public static let maxEnsembles = 64
 
-    struct Families: Sendable {
-        let requests: MetricFamily<Counter>
-        let cacheLookups: MetricFamily<Counter>
-        let cacheEvictions: MetricFamily<Counter>
-        let cacheWriteErrors: MetricFamily<Counter>
-        let cacheEntries: MetricFamily<Gauge>
-        let cacheBytes: MetricFamily<Gauge>
-        let upstreamDuration: MetricFamily<Histogram>
-        let timeToFirstToken: MetricFamily<Histogram>
-        let overhead: MetricFamily<Histogram>
-        let retries: MetricFamily<Counter>
-        let fallbacks: MetricFamily<Counter>
-        let upstreamErrors: MetricFamily<Counter>
-        let tokens: MetricFamily<Counter>
-        let cost: MetricFamily<Counter>
-        let costSaved: MetricFamily<Counter>
-        let inFlight: MetricFamily<Gauge>
-        let openConnections: MetricFamily<Gauge>
-        let ensembleMembers: MetricFamily<Counter>
+    package struct Families: Sendable {
+        package let requests: MetricFamily<Counter>
+        package let cacheLookups: MetricFamily<Counter>
+        package let cacheEvictions: MetricFamily<Counter>
+        package let cacheWriteErrors: MetricFamily<Counter>
+        package let cacheEntries: MetricFamily<Gauge>
+        package let cacheBytes: MetricFamily<Gauge>
+        package let upstreamDuration: MetricFamily<Histogram>
+        package let timeToFirstToken: MetricFamily<Histogram>
+        package let overhead: MetricFamily<Histogram>
+        package let retries: MetricFamily<Counter>
+        package let fallbacks: MetricFamily<Counter>
+        package let upstreamErrors: MetricFamily<Counter>
+        package let tokens: MetricFamily<Counter>
+        package let cost: MetricFamily<Counter>
+        package let costSaved: MetricFamily<Counter>
+        package let inFlight: MetricFamily<Gauge>
+        package let openConnections: MetricFamily<Gauge>
+        package let ensembleMembers: MetricFamily<Counter>
 
-        init(_ r: MetricsRegistry) {
+        package init(_ r: MetricsRegistry) {
             requests = r.counterFamily("ultragate_requests_total", help: "Requests answered, by route, model and HTTP status.", labelNames: ["route", "model", "status"])
             cacheLookups = r.counterFamily("ultragate_cache_lookups_total", help: "Response cache lookups by result.", labelNames: ["result"])
             cacheEvictions = r.counterFamily("ultragate_cache_evictions_total", help: "Entries evicted from the response cache.")
@@ -87,21 +93,21 @@ public final class GatewayMetrics: @unchecked Sendable {
     }
 
     /// Gateway-wide counts behind `/v1/stats` totals.
-    struct Totals: Sendable {
-        let requests = Counter()
-        let errors = Counter()
+    package struct Totals: Sendable {
+        package let requests = Counter()
+        package let errors = Counter()
     }
 
     /// Children of the (provider, model) families, resolved once.
     public final class UpstreamMetrics: Sendable {
         public let provider: String
         public let model: String
-        let duration: Histogram
-        let timeToFirstToken: Histogram
-        let retries: Counter
-        let modelMetrics: ModelMetrics
+        package let duration: Histogram
+        package let timeToFirstToken: Histogram
+        package let retries: Counter
+        package let modelMetrics: ModelMetrics
 
-        init(provider: String, model: ModelMetrics, families: Families) {
+        package init(provider: String, model: ModelMetrics, families: Families) {
             self.provider = provider
             self.model = model.name
             modelMetrics = model
@@ -130,7 +136,7 @@ public final class GatewayMetrics: @unchecked Sendable {
 
     public let registry: MetricsRegistry
     public let maxModels: Int
-    let families: Families
+    package let families: Families
     private let prices: [String: ModelPrice]
     private let startedAt: Date
     private let startedMonotonic: UInt64
@@ -332,7 +338,7 @@ public final class GatewayMetrics: @unchecked Sendable {
 
     public func statsJSON() -> JSON { statsSnapshot().json }
 
-    static func monotonicNanos() -> UInt64 {
+    package static func monotonicNanos() -> UInt64 {
         var ts = timespec()
         clock_gettime(CLOCK_MONOTONIC, &ts)
         return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)

@@ -1,3 +1,9 @@
+import UltraGateProviders
+import UltraGateCache
+import UltraGateUpstream
+import UltraGateHTTP
+import UltraGateJSON
+import UltraGateSupport
 /// A value that goes up and down. `increment`/`decrement` (in-flight requests, open connections)
 /// are striped atomic adds; `set` (values copied in at scrape time) adjusts a `Double` cell by the
 /// difference to the current value, which is exact when nobody increments at the same moment.

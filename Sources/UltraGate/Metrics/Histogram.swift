@@ -1,3 +1,9 @@
+import UltraGateProviders
+import UltraGateCache
+import UltraGateUpstream
+import UltraGateHTTP
+import UltraGateJSON
+import UltraGateSupport
 /// Counts observations into fixed buckets (upper bounds, inclusive, as Prometheus defines `le`)
 /// plus an implicit `+Inf` bucket, and keeps their sum. Buckets are stored per bucket (not
 /// cumulative) so an observation is one striped atomic add plus one add to the sum; the export
@@ -24,7 +30,7 @@ public final class Histogram: MetricChild {
     }
 
     /// The first bucket whose bound is >= value (binary search), or the `+Inf` bucket.
-    @inline(__always) func bucketIndex(_ value: Double) -> Int {
+    @inline(__always) package func bucketIndex(_ value: Double) -> Int {
         upperBounds.withUnsafeBufferPointer { bounds in
             var lo = 0
             var hi = bounds.count

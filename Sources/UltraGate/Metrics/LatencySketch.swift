@@ -1,14 +1,20 @@
+import UltraGateProviders
+import UltraGateCache
+import UltraGateUpstream
+import UltraGateHTTP
+import UltraGateJSON
+import UltraGateSupport
 /// A fixed-memory log-linear histogram of durations (HDR-style) for percentiles finer than the
 /// Prometheus buckets: whole microseconds below 128 µs are exact, above that every power of two is
 /// split into 64 equal buckets, so a bucket is at most 1/64 of its lower bound wide and its
 /// midpoint is within ~0.8 % of any value in it. Values above ~19 hours are clamped.
 /// 1,984 atomic cells (~16 KB); recording is one relaxed atomic add to the value's bucket.
 public final class LatencySketch: Sendable {
-    static let subBucketBits = 6                      // 64 sub-buckets per power of two above the exact range
-    static let subBuckets = 1 << subBucketBits        // 64
-    static let exactLimit: UInt64 = 2 << subBucketBits  // 128: below this, one bucket per microsecond
-    static let maxValue: UInt64 = (1 << 36) - 1       // microseconds, ~19 h
-    static let bucketCount = index(ofMicroseconds: maxValue) + 1
+    package static let subBucketBits = 6                      // 64 sub-buckets per power of two above the exact range
+    package static let subBuckets = 1 << subBucketBits        // 64
+    package static let exactLimit: UInt64 = 2 << subBucketBits  // 128: below this, one bucket per microsecond
+    package static let maxValue: UInt64 = (1 << 36) - 1       // microseconds, ~19 h
+    package static let bucketCount = index(ofMicroseconds: maxValue) + 1
 
     private let cells = StripedCells(cellsPerStripe: LatencySketch.bucketCount, stripes: 1)
 
@@ -20,7 +26,7 @@ public final class LatencySketch: Sendable {
         cells.add(Self.index(ofMicroseconds: UInt64(micros)), 1, stripe: 0)
     }
 
-    @inline(__always) static func index(ofMicroseconds v: UInt64) -> Int {
+    @inline(__always) package static func index(ofMicroseconds v: UInt64) -> Int {
         if v < exactLimit { return Int(v) }
         let msb = 63 - v.leadingZeroBitCount
         let shift = msb - subBucketBits
@@ -28,7 +34,7 @@ public final class LatencySketch: Sendable {
     }
 
     /// The lowest value of a bucket and its width, in microseconds.
-    static func range(ofIndex i: Int) -> (lower: UInt64, width: UInt64) {
+    package static func range(ofIndex i: Int) -> (lower: UInt64, width: UInt64) {
         if i < Int(exactLimit) { return (UInt64(i), 1) }
         let shift = i / subBuckets - 1
         let sub = UInt64(i % subBuckets + subBuckets)
@@ -43,7 +49,7 @@ public final class LatencySketch: Sendable {
     }
 
     public struct Snapshot: Sendable {
-        let counts: [UInt64]
+        package let counts: [UInt64]
 
         public var count: UInt64 { counts.reduce(0, &+) }
 

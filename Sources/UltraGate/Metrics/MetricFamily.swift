@@ -1,3 +1,9 @@
+import UltraGateProviders
+import UltraGateCache
+import UltraGateUpstream
+import UltraGateHTTP
+import UltraGateJSON
+import UltraGateSupport
 import Foundation
 
 /// What a family's children have in common: each can report its current value.
@@ -47,7 +53,7 @@ public final class MetricFamily<Child: MetricChild>: CollectableMetricFamily, @u
     private let lock = NSLock()
     private var children: [[String]: Child] = [:]  // guarded by lock
 
-    init(name: String, help: String, kind: MetricKind, labelNames: [String], makeChild: @escaping @Sendable () -> Child) {
+    package init(name: String, help: String, kind: MetricKind, labelNames: [String], makeChild: @escaping @Sendable () -> Child) {
         precondition(MetricNames.isValidMetricName(name), "invalid metric name \(name)")
         for label in labelNames {
             precondition(MetricNames.isValidLabelName(label), "invalid label name \(label) in \(name)")
@@ -96,13 +102,13 @@ public final class MetricFamily<Child: MetricChild>: CollectableMetricFamily, @u
 }
 
 /// Name rules of the Prometheus data model.
-enum MetricNames {
-    static func isValidMetricName(_ s: String) -> Bool {
+package enum MetricNames {
+    package static func isValidMetricName(_ s: String) -> Bool {
         guard let first = s.utf8.first, isLetterOrUnderscore(first) || first == UInt8(ascii: ":") else { return false }
         return s.utf8.allSatisfy { isLetterOrUnderscore($0) || isDigit($0) || $0 == UInt8(ascii: ":") }
     }
 
-    static func isValidLabelName(_ s: String) -> Bool {
+    package static func isValidLabelName(_ s: String) -> Bool {
         guard let first = s.utf8.first, isLetterOrUnderscore(first), !s.hasPrefix("__") else { return false }
         return s.utf8.allSatisfy { isLetterOrUnderscore($0) || isDigit($0) }
     }

@@ -1,3 +1,9 @@
+import UltraGateProviders
+import UltraGateCache
+import UltraGateUpstream
+import UltraGateHTTP
+import UltraGateJSON
+import UltraGateSupport
 import Foundation
 
 /// Holds metric families by name and scrapes them all. Registration happens at start-up (it

@@ -1,3 +1,9 @@
+import UltraGateProviders
+import UltraGateCache
+import UltraGateUpstream
+import UltraGateHTTP
+import UltraGateJSON
+import UltraGateSupport
 import Foundation
 
 /// Everything recorded per model, resolved once: the model's children in the Prometheus families
@@ -16,21 +22,21 @@ public final class ModelMetrics: @unchecked Sendable {
     private let lock = NSLock()
     private var requestCounters: [RouteStatus: Counter] = [:]  // guarded by lock; a cache of requestFamily's children
 
-    let promptTokens: Counter
-    let completionTokens: Counter
-    let cachedTokens: Counter
-    let cost: Counter
-    let costSaved: Counter
+    package let promptTokens: Counter
+    package let completionTokens: Counter
+    package let cachedTokens: Counter
+    package let cost: Counter
+    package let costSaved: Counter
 
-    let requests = Counter()
-    let errors = Counter()
-    let cacheHits = Counter()
-    let cacheMisses = Counter()
-    let upstreamSeconds = Counter()
-    let latency = LatencySketch()
-    let timeToFirstToken = LatencySketch()
+    package let requests = Counter()
+    package let errors = Counter()
+    package let cacheHits = Counter()
+    package let cacheMisses = Counter()
+    package let upstreamSeconds = Counter()
+    package let latency = LatencySketch()
+    package let timeToFirstToken = LatencySketch()
 
-    init(name: String, price: ModelPrice?, families: GatewayMetrics.Families, totals: GatewayMetrics.Totals) {
+    package init(name: String, price: ModelPrice?, families: GatewayMetrics.Families, totals: GatewayMetrics.Totals) {
         self.name = name
         self.price = price
         self.totals = totals
@@ -79,7 +85,7 @@ public final class ModelMetrics: @unchecked Sendable {
         if let price { costSaved.add(price.cost(prompt: prompt, completion: completion, cached: cached)) }
     }
 
-    func snapshot() -> StatsSnapshot.ModelStats {
+    package func snapshot() -> StatsSnapshot.ModelStats {
         let latencies = latency.snapshot()
         let ttfts = timeToFirstToken.snapshot()
         let hits = cacheHits.integerValue

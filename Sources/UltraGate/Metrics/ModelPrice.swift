@@ -1,3 +1,9 @@
+import UltraGateProviders
+import UltraGateCache
+import UltraGateUpstream
+import UltraGateHTTP
+import UltraGateJSON
+import UltraGateSupport
 /// What a model costs, in USD per million tokens. `cachedInputPerMillion` is the provider's price
 /// for prompt tokens served from its own prompt cache (OpenAI's `cached_tokens`).
 public struct ModelPrice: Sendable, Equatable {

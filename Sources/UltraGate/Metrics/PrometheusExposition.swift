@@ -1,3 +1,9 @@
+import UltraGateProviders
+import UltraGateCache
+import UltraGateUpstream
+import UltraGateHTTP
+import UltraGateJSON
+import UltraGateSupport
 /// Renders family snapshots in the Prometheus text exposition format 0.0.4: `# HELP` and
 /// `# TYPE` before each family's samples, histograms as cumulative `_bucket{le=…}` lines ending
 /// with `+Inf`, then `_sum` and `_count`. Order is as given (the registry sorts families by name
@@ -12,7 +18,7 @@ public enum PrometheusExposition {
         return out
     }
 
-    static func render(_ family: MetricFamilySnapshot, into out: inout String) {
+    package static func render(_ family: MetricFamilySnapshot, into out: inout String) {
         out += "# HELP \(family.name) \(escapeHelp(family.help))\n"
         out += "# TYPE \(family.name) \(family.kind.rawValue)\n"
         for sample in family.samples {

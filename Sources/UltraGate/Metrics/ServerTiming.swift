@@ -1,3 +1,9 @@
+import UltraGateProviders
+import UltraGateCache
+import UltraGateUpstream
+import UltraGateHTTP
+import UltraGateJSON
+import UltraGateSupport
 /// The timing breakdown of one request, for the W3C `Server-Timing` response header
 /// (`cache;dur=0.012, upstream;dur=85.3, total;dur=85.9`) and the access log. Phases are a fixed
 /// set stored inline (no allocation); only phases that happened are written, in a fixed order.
@@ -69,7 +75,7 @@ public struct ServerTiming: Sendable, Equatable {
     private static let durPrefix: [UInt8] = Array(";dur=".utf8)
 
     /// `85.3`, `0.012`, `0`: rounded to microseconds, trailing zeros dropped.
-    static func appendMilliseconds(_ ms: Double, to bytes: inout [UInt8]) {
+    package static func appendMilliseconds(_ ms: Double, to bytes: inout [UInt8]) {
         let micros = UInt64(min((max(0, ms) * 1000).rounded(), 1e15))
         appendDecimal(micros / 1000, to: &bytes)
         var frac = micros % 1000

@@ -1,3 +1,9 @@
+import UltraGateProviders
+import UltraGateCache
+import UltraGateUpstream
+import UltraGateHTTP
+import UltraGateJSON
+import UltraGateSupport
 import Foundation
 
 /// What `GET /v1/stats` reports since start: totals and, per model, latency percentiles (from
@@ -90,7 +96,7 @@ public struct StatsSnapshot: Sendable {
     }
 
     /// A number rounded to `places` decimals (money and ratios need no more), or null.
-    static func number(_ value: Double?, places: Int) -> JSON {
+    package static func number(_ value: Double?, places: Int) -> JSON {
         guard let value, value.isFinite else { return .null }
         let scale = pow(10.0, Double(places))
         return .double((value * scale).rounded() / scale)

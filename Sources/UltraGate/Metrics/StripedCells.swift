@@ -1,3 +1,9 @@
+import UltraGateProviders
+import UltraGateCache
+import UltraGateUpstream
+import UltraGateHTTP
+import UltraGateJSON
+import UltraGateSupport
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -11,16 +17,16 @@ import Synchronization
 /// up at scrape time. Cells hold either integer counts or `Double` bit patterns.
 ///
 /// Memory is owned here and freed in `deinit`; any thread may read or write the cells.
-final class StripedCells: @unchecked Sendable {
-    let cellsPerStripe: Int
-    let stride: Int
-    let stripes: Int
+package final class StripedCells: @unchecked Sendable {
+    package let cellsPerStripe: Int
+    package let stride: Int
+    package let stripes: Int
     private let base: UnsafeMutablePointer<Atomic<UInt64>>
     private let stripeKey = ThreadStripe.key
     private let stripeMask: Int
 
     /// `stripes` must be a power of two.
-    init(cellsPerStripe: Int, stripes: Int = ThreadStripe.count) {
+    package init(cellsPerStripe: Int, stripes: Int = ThreadStripe.count) {
         precondition(cellsPerStripe > 0)
         precondition(stripes > 0 && stripes & (stripes - 1) == 0, "stripes must be a power of two")
         stripeMask = stripes - 1
@@ -41,21 +47,21 @@ final class StripedCells: @unchecked Sendable {
     }
 
     /// The calling thread's stripe in these cells.
-    @inline(__always) var currentStripe: Int { ThreadStripe.index(key: stripeKey, mask: stripeMask) }
+    @inline(__always) package var currentStripe: Int { ThreadStripe.index(key: stripeKey, mask: stripeMask) }
 
     /// Adds to an integer cell of the calling thread's stripe.
-    @inline(__always) func add(_ cell: Int, _ amount: UInt64) {
+    @inline(__always) package func add(_ cell: Int, _ amount: UInt64) {
         (base + currentStripe * stride + cell).pointee.wrappingAdd(amount, ordering: .relaxed)
     }
 
     /// Adds to an integer cell of a given stripe (callers that already know their stripe).
-    @inline(__always) func add(_ cell: Int, _ amount: UInt64, stripe: Int) {
+    @inline(__always) package func add(_ cell: Int, _ amount: UInt64, stripe: Int) {
         (base + stripe * stride + cell).pointee.wrappingAdd(amount, ordering: .relaxed)
     }
 
     /// Adds to a `Double` cell of a given stripe. A compare-exchange loop on the bit pattern:
     /// the stripe is nearly always private to this thread, so the first attempt succeeds.
-    @inline(__always) func addDouble(_ cell: Int, _ amount: Double, stripe: Int) {
+    @inline(__always) package func addDouble(_ cell: Int, _ amount: Double, stripe: Int) {
         let p = base + stripe * stride + cell
         var old = p.pointee.load(ordering: .relaxed)
         while true {
@@ -67,19 +73,19 @@ final class StripedCells: @unchecked Sendable {
         }
     }
 
-    @inline(__always) func addDouble(_ cell: Int, _ amount: Double) {
+    @inline(__always) package func addDouble(_ cell: Int, _ amount: Double) {
         addDouble(cell, amount, stripe: currentStripe)
     }
 
     /// The integer cell summed over all stripes.
-    func sum(_ cell: Int) -> UInt64 {
+    package func sum(_ cell: Int) -> UInt64 {
         var total: UInt64 = 0
         for s in 0..<stripes { total &+= (base + s * stride + cell).pointee.load(ordering: .relaxed) }
         return total
     }
 
     /// The `Double` cell summed over all stripes.
-    func sumDouble(_ cell: Int) -> Double {
+    package func sumDouble(_ cell: Int) -> Double {
         var total = 0.0
         for s in 0..<stripes { total += Double(bitPattern: (base + s * stride + cell).pointee.load(ordering: .relaxed)) }
         return total

@@ -1,3 +1,9 @@
+import UltraGateProviders
+import UltraGateCache
+import UltraGateUpstream
+import UltraGateHTTP
+import UltraGateJSON
+import UltraGateSupport
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -9,19 +15,19 @@ import Synchronization
 /// threads land on different cache lines. Numbers are handed out round-robin on a thread's first
 /// use and kept in a pthread key (a `pthread_getspecific` is a few ns; `Thread.current` is not).
 /// Two threads sharing a stripe stay correct, they just contend on one cache line.
-enum ThreadStripe {
+package enum ThreadStripe {
     /// Power of two: the next one at or above the core count, clamped to 2…16.
-    static let count: Int = {
+    package static let count: Int = {
         let cores = max(2, sysconf(Int32(_SC_NPROCESSORS_ONLN)))
         var n = 2
         while n < cores && n < 16 { n <<= 1 }
         return n
     }()
-    static let mask: Int = count - 1
+    package static let mask: Int = count - 1
 
     /// Read once per metric at creation: a `static let` read on the hot path costs a
     /// `swift_once` call each time (measured: two of them tripled the cost of an increment).
-    static let key: pthread_key_t = {
+    package static let key: pthread_key_t = {
         var key = pthread_key_t()
         precondition(pthread_key_create(&key, nil) == 0, "pthread_key_create failed")
         return key
@@ -29,10 +35,10 @@ enum ThreadStripe {
     private static let nextIndex = Atomic<Int>(0)
 
     /// This thread's stripe, in 0..<count.
-    static var current: Int { index(key: key, mask: mask) }
+    package static var current: Int { index(key: key, mask: mask) }
 
     /// This thread's stripe given `key` and `mask` (a power of two minus one) held by the caller.
-    @inline(__always) static func index(key: pthread_key_t, mask: Int) -> Int {
+    @inline(__always) package static func index(key: pthread_key_t, mask: Int) -> Int {
         if let stored = pthread_getspecific(key) {
             return (Int(bitPattern: stored) &- 1) & mask
         }

@@ -1,3 +1,9 @@
+import UltraGateProviders
+import UltraGateCache
+import UltraGateUpstream
+import UltraGateHTTP
+import UltraGateJSON
+import UltraGateSupport
 import Foundation
 
 /// What a finished flight produced.
@@ -6,9 +12,9 @@ public struct FlightResult: Sendable {
     /// The completion serialized once, as stored in the cache.
     public var body: [UInt8]
     /// The completion's token counts, read once for the metrics, the cache entry and every client.
-    let usage: Usage
+    package let usage: Usage
 
-    init(outcome: CallOutcome, body: [UInt8]) {
+    package init(outcome: CallOutcome, body: [UInt8]) {
         self.outcome = outcome
         self.body = body
         usage = Usage(outcome.completion)
@@ -56,14 +62,14 @@ public final class CompletionFlight: @unchecked Sendable {
         return waitingToRetry
     }
 
-    func setWaitingToRetry(_ waiting: Bool) {
+    package func setWaitingToRetry(_ waiting: Bool) {
         lock.lock()
         waitingToRetry = waiting
         lock.unlock()
     }
 
     /// Claims a place for a request about to subscribe; false once the flight was abandoned.
-    func reserve() -> Bool {
+    package func reserve() -> Bool {
         lock.lock()
         defer { lock.unlock() }
         guard !abandoned, replayable else { return false }

@@ -1,9 +1,15 @@
+import UltraGateProviders
+import UltraGateCache
+import UltraGateUpstream
+import UltraGateHTTP
+import UltraGateJSON
+import UltraGateSupport
 import Foundation
 
 /// Passes the final step's stream on to the client as the ensemble's own: every chunk renamed
 /// to the ensemble, its `usage` held back (the last chunk carries the sum of every call, with
 /// the `ultra` detail). Notes whether anything went out, since after that there is no retry.
-final class EnsembleChunkRelay: @unchecked Sendable {
+package final class EnsembleChunkRelay: @unchecked Sendable {
     private let name: String
     private let onChunk: @Sendable (JSONObject) async -> Void
     private let lock = NSLock()
@@ -11,14 +17,14 @@ final class EnsembleChunkRelay: @unchecked Sendable {
     private var _id: JSON?
     private var _created: JSON?
 
-    init(name: String, onChunk: @escaping @Sendable (JSONObject) async -> Void) {
+    package init(name: String, onChunk: @escaping @Sendable (JSONObject) async -> Void) {
         self.name = name
         self.onChunk = onChunk
     }
 
-    var delivered: Bool { lock.withLock { _delivered } }
+    package var delivered: Bool { lock.withLock { _delivered } }
 
-    func forward(_ chunk: JSONObject) async {
+    package func forward(_ chunk: JSONObject) async {
         let isUsageOnly = chunk["choices"]?.arrayValue?.isEmpty ?? true
         if isUsageOnly { return }
         var out = chunk
@@ -33,14 +39,14 @@ final class EnsembleChunkRelay: @unchecked Sendable {
     }
 
     /// Replays a whole completion as chunks (an answer that was not streamed from upstream).
-    func replay(_ completion: JSONObject) async {
+    package func replay(_ completion: JSONObject) async {
         for chunk in ChatCompletionReplayer.chunks(from: completion, includeUsage: false) {
             await forward(chunk)
         }
     }
 
     /// The closing chunk: no choices, the summed usage and the `ultra` detail.
-    func finish(completion: JSONObject) async {
+    package func finish(completion: JSONObject) async {
         let (id, created) = lock.withLock { (_id, _created) }
         var last = JSONObject()
         last.append("id", id ?? completion["id"] ?? .string(""))

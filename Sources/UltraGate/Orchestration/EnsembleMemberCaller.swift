@@ -1,3 +1,9 @@
+import UltraGateProviders
+import UltraGateCache
+import UltraGateUpstream
+import UltraGateHTTP
+import UltraGateJSON
+import UltraGateSupport
 /// How an ensemble calls one member. The gateway's implementation goes through the response
 /// cache, so a member answer is shared with the equivalent single-model request.
 public protocol EnsembleMemberCaller: Sendable {

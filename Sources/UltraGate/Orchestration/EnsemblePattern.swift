@@ -1,3 +1,9 @@
+import UltraGateProviders
+import UltraGateCache
+import UltraGateUpstream
+import UltraGateHTTP
+import UltraGateJSON
+import UltraGateSupport
 /// How an ensemble turns its members' answers into one.
 public enum EnsemblePattern: String, Sendable, CaseIterable {
     /// Merge the best of every answer into one (the default).

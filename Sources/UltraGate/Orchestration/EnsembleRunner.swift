@@ -1,3 +1,9 @@
+import UltraGateProviders
+import UltraGateCache
+import UltraGateUpstream
+import UltraGateHTTP
+import UltraGateJSON
+import UltraGateSupport
 import Foundation
 
 /// Runs an ensemble: asks every member in parallel (each with its own retries and fallbacks,
@@ -33,16 +39,16 @@ public struct EnsembleRunner: Sendable {
     // MARK: The run
 
     /// What the pattern step produced.
-    struct Final {
-        var completion: JSONObject
-        var synthesized = false
+    package struct Final {
+        package var completion: JSONObject
+        package var synthesized = false
         /// The model that synthesized or judged, when one was asked.
-        var synthesizer: String?
-        var synthesisError: String?
+        package var synthesizer: String?
+        package var synthesisError: String?
         /// Already sent through the relay (streamed synthesis).
-        var streamed = false
-        var complete = true
-        var extras = JSONObject()
+        package var streamed = false
+        package var complete = true
+        package var extras = JSONObject()
     }
 
     private func execute(_ spec: EnsembleSpec, body: JSONObject, requestID: String,
@@ -134,19 +140,19 @@ public struct EnsembleRunner: Sendable {
     // MARK: Members
 
     /// One member's fate.
-    struct MemberResult: Sendable {
-        var name: String
-        var sample: Int
-        var answer: MemberAnswer?
-        var error: GatewayError?
+    package struct MemberResult: Sendable {
+        package var name: String
+        package var sample: Int
+        package var answer: MemberAnswer?
+        package var error: GatewayError?
         /// Not waited for: `deadline` or `quorum`.
-        var cancelled: String?
-        var latency: Double = 0
+        package var cancelled: String?
+        package var latency: Double = 0
 
-        var skippedByQuorum: Bool { cancelled == "quorum" }
-        var content: String { EnsembleRunner.content(answer?.completion) }
+        package var skippedByQuorum: Bool { cancelled == "quorum" }
+        package var content: String { EnsembleRunner.content(answer?.completion) }
 
-        var errorMessage: String? {
+        package var errorMessage: String? {
             if let error { return error.message }
             switch cancelled {
             case "deadline": return "cancelled: the ensemble deadline passed"
@@ -155,7 +161,7 @@ public struct EnsembleRunner: Sendable {
             }
         }
 
-        var json: JSON {
+        package var json: JSON {
             var entry = JSONObject()
             entry.append("model", .string(name))
             entry.append("sample", .int(sample))
@@ -184,7 +190,7 @@ public struct EnsembleRunner: Sendable {
 
     /// Calls every member at once and waits until all are done, the quorum is reached or the
     /// deadline passes; members still running then are cancelled, not waited for.
-    func collect(_ spec: EnsembleSpec, body: JSONObject, requestID: String) async -> [MemberResult] {
+    package func collect(_ spec: EnsembleSpec, body: JSONObject, requestID: String) async -> [MemberResult] {
         var results: [MemberResult] = []
         var seen: [String: Int] = [:]
         for name in spec.members {
@@ -444,7 +450,7 @@ public struct EnsembleRunner: Sendable {
 
     /// The synthesizer (or, when it does not resolve, the first member that answered, else the
     /// first member that resolves), then the backup synthesizer.
-    func synthesizerCandidates(_ spec: EnsembleSpec, answered: [MemberResult]) -> [ModelRoute] {
+    package func synthesizerCandidates(_ spec: EnsembleSpec, answered: [MemberResult]) -> [ModelRoute] {
         var out: [ModelRoute] = []
         if let name = spec.synthesizer, let route = router.route(named: name) {
             out.append(route)
@@ -460,21 +466,21 @@ public struct EnsembleRunner: Sendable {
     // MARK: Helpers
 
     /// The body every member gets: the client's, without the ensemble field or stream flags.
-    static func memberBody(_ body: JSONObject) -> JSONObject {
+    package static func memberBody(_ body: JSONObject) -> JSONObject {
         var out = body
         for key in ["ultra", "stream", "stream_options"] where out[key] != nil { out[key] = nil }
         return out
     }
 
     /// Why a request is not ensembled, or nil when it is.
-    static func notEnsembledReason(_ body: JSONObject) -> String? {
+    package static func notEnsembledReason(_ body: JSONObject) -> String? {
         if let tools = body["tools"]?.arrayValue, !tools.isEmpty { return "the request carries tools" }
         if let n = body["n"]?.intValue, n > 1 { return "the request asks for n > 1" }
         return nil
     }
 
     /// The client's conversation plus one user message carrying `instruction`.
-    static func withInstruction(_ body: JSONObject, _ instruction: String, model: String) -> JSONObject {
+    package static func withInstruction(_ body: JSONObject, _ instruction: String, model: String) -> JSONObject {
         var out = body
         out["model"] = .string(model)
         var messages = body["messages"]?.arrayValue ?? []
@@ -483,19 +489,19 @@ public struct EnsembleRunner: Sendable {
         return out
     }
 
-    static func labelled(_ answered: [MemberResult]) -> [(label: String, text: String)] {
+    package static func labelled(_ answered: [MemberResult]) -> [(label: String, text: String)] {
         answered.enumerated().map { (EnsemblePrompts.label($0.offset), $0.element.content) }
     }
 
     /// The longest answer (the first of equals), as the reference falls back to.
-    static func longest(_ answered: [MemberResult]) -> MemberResult {
+    package static func longest(_ answered: [MemberResult]) -> MemberResult {
         answered.enumerated().max { a, b in
             a.element.content.count != b.element.content.count ? a.element.content.count < b.element.content.count : a.offset > b.offset
         }!.element
     }
 
     /// The text of a completion's first choice.
-    static func content(_ completion: JSONObject?) -> String {
+    package static func content(_ completion: JSONObject?) -> String {
         guard let choice = completion?["choices"]?.arrayValue?.first else { return "" }
         return choice["message"]?["content"]?.stringValue ?? ""
     }

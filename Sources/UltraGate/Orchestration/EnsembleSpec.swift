@@ -1,3 +1,9 @@
+import UltraGateProviders
+import UltraGateCache
+import UltraGateUpstream
+import UltraGateHTTP
+import UltraGateJSON
+import UltraGateSupport
 /// One ensemble to run: which models answer, who synthesizes, how, and within what limits.
 /// Built from an `ensemble` model in the config, from a request's `ultra` object, or both (the
 /// request's fields override the configured ones).
@@ -85,7 +91,7 @@ public struct EnsembleSpec: Sendable {
     }
 
     /// Overrides from a request's `ultra` object.
-    mutating func apply(_ ultra: JSONObject, router: ModelRouter) throws(GatewayError) {
+    package mutating func apply(_ ultra: JSONObject, router: ModelRouter) throws(GatewayError) {
         for (key, value) in ultra {
             let param = "ultra.\(key)"
             switch key {
@@ -138,7 +144,7 @@ public struct EnsembleSpec: Sendable {
         }
     }
 
-    static func pattern(_ text: String?, param: String) throws(GatewayError) -> EnsemblePattern {
+    package static func pattern(_ text: String?, param: String) throws(GatewayError) -> EnsemblePattern {
         guard let text else { return .synthesize }
         guard let pattern = EnsemblePattern(rawValue: text) else {
             throw .invalidRequest("Unknown ensemble pattern `\(text)`; use one of: \(EnsemblePattern.allCases.map(\.rawValue).joined(separator: ", ")).",
@@ -177,5 +183,5 @@ public struct EnsembleSpec: Sendable {
 }
 
 extension EnsemblePrompts {
-    static let defaultSet: EnsemblePrompts = try! EnsemblePrompts()
+    package static let defaultSet: EnsemblePrompts = try! EnsemblePrompts()
 }

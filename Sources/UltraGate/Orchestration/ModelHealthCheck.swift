@@ -1,3 +1,9 @@
+import UltraGateProviders
+import UltraGateCache
+import UltraGateUpstream
+import UltraGateHTTP
+import UltraGateJSON
+import UltraGateSupport
 import Foundation
 
 /// One model's answer to the availability check.
@@ -25,7 +31,7 @@ public struct ModelHealthCheck: Sendable {
         self.timeout = timeout
     }
 
-    static let prompt: JSON = [["role": "user", "content": "Reply with the single word OK."]]
+    package static let prompt: JSON = [["role": "user", "content": "Reply with the single word OK."]]
 
     /// The routes worth checking: every listed model that resolves to a provider (ensembles are
     /// made of such models and are not checked themselves).
@@ -51,7 +57,7 @@ public struct ModelHealthCheck: Sendable {
         }
     }
 
-    static func check(_ route: ModelRoute, timeout: Double) async -> ModelCheckResult {
+    package static func check(_ route: ModelRoute, timeout: Double) async -> ModelCheckResult {
         var body: JSONObject = ["model": .string(route.name), "messages": prompt, "max_tokens": 8]
         body = route.upstreamBody(body)
         var timeouts = route.timeouts

@@ -1,3 +1,9 @@
+import UltraGateProviders
+import UltraGateCache
+import UltraGateUpstream
+import UltraGateHTTP
+import UltraGateJSON
+import UltraGateSupport
 /// A model name resolved to the provider that serves it.
 public struct ModelRoute: Sendable {
     /// The name clients use (config alias, `provider/model`, or a mock model).

@@ -1,10 +1,16 @@
+import UltraGateProviders
+import UltraGateCache
+import UltraGateUpstream
+import UltraGateHTTP
+import UltraGateJSON
+import UltraGateSupport
 /// Resolves the model name of a request to a route: a configured alias, a mock model, a
 /// `provider/model` name, or a bare name whose prefix says which configured provider serves it.
 public final class ModelRouter: Sendable {
     public let routes: [ModelRoute]
-    let providers: [String: ChatProvider]
-    let providerSettings: [String: ProviderSettings]
-    let defaultRetry: RetrySettings
+    package let providers: [String: ChatProvider]
+    package let providerSettings: [String: ProviderSettings]
+    package let defaultRetry: RetrySettings
     public let ensembles: [ModelSettings]
     /// Names listed by `GET /v1/models` (configured, mock and default models), with their owner.
     public let listed: [(id: String, ownedBy: String)]

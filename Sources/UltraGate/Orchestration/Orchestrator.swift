@@ -1,3 +1,9 @@
+import UltraGateProviders
+import UltraGateCache
+import UltraGateUpstream
+import UltraGateHTTP
+import UltraGateJSON
+import UltraGateSupport
 import Foundation
 
 /// Hooks the orchestrator reports through (metrics, logs). All optional.
@@ -98,7 +104,7 @@ public struct Orchestrator: Sendable {
     }
 
     /// A failure that ends the call at once: no retry, no fallback.
-    struct FinalFailure: Error { let error: GatewayError }
+    package struct FinalFailure: Error { let error: GatewayError }
 
     /// Runs `attempt` on the route, then on each fallback, retrying each as its policy allows.
     private func withRetriesAndFallbacks(
@@ -139,7 +145,7 @@ public struct Orchestrator: Sendable {
         throw Orchestrator.combinedError(failures)
     }
 
-    static func providerError(_ error: Error, provider: String) -> ProviderError {
+    package static func providerError(_ error: Error, provider: String) -> ProviderError {
         if let e = error as? ProviderError { return e }
         if let e = error as? UpstreamError { return ProviderError(kind: .transport(e), provider: provider, message: e.description) }
         if error is CancellationError { return ProviderError(kind: .transport(.cancelled), provider: provider, message: "cancelled") }
@@ -148,7 +154,7 @@ public struct Orchestrator: Sendable {
 
     /// The last failure decides the status (a 429 stays a 429 with its Retry-After); the message
     /// names every model that was tried.
-    static func combinedError(_ failures: [(ModelRoute, ProviderError)]) -> GatewayError {
+    package static func combinedError(_ failures: [(ModelRoute, ProviderError)]) -> GatewayError {
         guard let last = failures.last else { return .serverError("no model could be tried") }
         var error = last.1.gatewayError
         if failures.count > 1 {
@@ -160,9 +166,9 @@ public struct Orchestrator: Sendable {
 
 extension GatewayError {
     /// The client went away; nothing will be written.
-    static let clientClosed = GatewayError(status: 499, type: "client_closed_request", message: "client closed the request",
+    package static let clientClosed = GatewayError(status: 499, type: "client_closed_request", message: "client closed the request",
                                            code: "ultragate_client_closed")
 
     /// The gateway's own "nobody is waiting any more" marker (never an upstream 499).
-    var isClientClosed: Bool { type == "client_closed_request" && code == "ultragate_client_closed" }
+    package var isClientClosed: Bool { type == "client_closed_request" && code == "ultragate_client_closed" }
 }

@@ -1,3 +1,9 @@
+import UltraGateProviders
+import UltraGateCache
+import UltraGateUpstream
+import UltraGateHTTP
+import UltraGateJSON
+import UltraGateSupport
 import Foundation
 
 /// Reads the labels (`Response A`, `Response B`, …) out of a reviewer's or judge's reply.
@@ -34,7 +40,7 @@ public enum RankingParser {
     }
 
     /// Every `Response X` (X: capital letters) in `text`, in order.
-    static func labels(in text: Substring) -> [String] {
+    package static func labels(in text: Substring) -> [String] {
         var out: [String] = []
         var rest = text[...]
         while let range = rest.range(of: "Response ") {

@@ -1,3 +1,9 @@
+import UltraGateProviders
+import UltraGateCache
+import UltraGateUpstream
+import UltraGateHTTP
+import UltraGateJSON
+import UltraGateSupport
 /// When to try a failed provider call again, and how long to wait first: exponential backoff with
 /// full jitter, `Retry-After` honoured, all bounded by the attempt count and a total deadline.
 public struct RetryPolicy: Sendable {

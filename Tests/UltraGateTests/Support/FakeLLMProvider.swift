@@ -1,5 +1,12 @@
 import Foundation
+@testable import UltraGateSupport
+@testable import UltraGateJSON
+@testable import UltraGateHTTP
+@testable import UltraGateCache
+@testable import UltraGateUpstream
+@testable import UltraGateProviders
 @testable import UltraGate
+@testable import UltraGateBench
 
 /// A provider for ensemble tests: each model answers with text chosen by a closure (so members,
 /// reviewers, judges and synthesizers can be told apart), with fixed usage (10 prompt + 5

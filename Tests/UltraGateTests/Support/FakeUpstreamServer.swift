@@ -2,7 +2,14 @@ import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
-import UltraGate
+@testable import UltraGateSupport
+@testable import UltraGateJSON
+@testable import UltraGateHTTP
+@testable import UltraGateCache
+@testable import UltraGateUpstream
+@testable import UltraGateProviders
+@testable import UltraGate
+@testable import UltraGateBench
 
 /// Linux socket constants that glibc declares in enums. Spelled out because Swift loses sight of
 /// them (`cannot find 'SOCK_STREAM' in scope`) depending on which C module — libcurl's or our

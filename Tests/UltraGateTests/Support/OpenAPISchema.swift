@@ -1,5 +1,12 @@
 import Foundation
+@testable import UltraGateSupport
+@testable import UltraGateJSON
+@testable import UltraGateHTTP
+@testable import UltraGateCache
+@testable import UltraGateUpstream
+@testable import UltraGateProviders
 @testable import UltraGate
+@testable import UltraGateBench
 
 /// Checks values against component schemas of OpenAI's published OpenAPI document
 /// (the subset committed in Tests/e2e/openai-schemas.json, extracted from openai/openai-openapi by

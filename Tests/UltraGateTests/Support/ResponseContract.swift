@@ -1,5 +1,12 @@
 import Testing
+@testable import UltraGateSupport
+@testable import UltraGateJSON
+@testable import UltraGateHTTP
+@testable import UltraGateCache
+@testable import UltraGateUpstream
+@testable import UltraGateProviders
 @testable import UltraGate
+@testable import UltraGateBench
 
 /// A completion must satisfy `CreateChatCompletionResponse` of the OpenAPI document.
 func expectValidCompletion(_ completion: JSONObject, sourceLocation: SourceLocation = #_sourceLocation) throws {

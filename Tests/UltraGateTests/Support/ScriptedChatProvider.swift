@@ -1,5 +1,12 @@
 import Foundation
+@testable import UltraGateSupport
+@testable import UltraGateJSON
+@testable import UltraGateHTTP
+@testable import UltraGateCache
+@testable import UltraGateUpstream
+@testable import UltraGateProviders
 @testable import UltraGate
+@testable import UltraGateBench
 
 /// A provider for gateway tests: answers like the mock provider, but counts its calls, can be
 /// told to fail the next calls, waits a set time before answering, and notices cancellation.

@@ -1,5 +1,12 @@
 import Foundation
+@testable import UltraGateSupport
+@testable import UltraGateJSON
+@testable import UltraGateHTTP
+@testable import UltraGateCache
+@testable import UltraGateUpstream
+@testable import UltraGateProviders
 @testable import UltraGate
+@testable import UltraGateBench
 
 /// An in-memory `UpstreamTransport`: records every request and answers with canned replies in order.
 /// Streamed bodies arrive in the chunks given (split anywhere), then end, fail, or hang until cancelled.

@@ -1,5 +1,12 @@
 import Foundation
+@testable import UltraGateSupport
+@testable import UltraGateJSON
+@testable import UltraGateHTTP
+@testable import UltraGateCache
+@testable import UltraGateUpstream
+@testable import UltraGateProviders
 @testable import UltraGate
+@testable import UltraGateBench
 
 /// A value shared between test threads.
 final class LockedBox<T>: @unchecked Sendable {

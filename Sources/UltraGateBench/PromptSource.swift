@@ -1,0 +1,158 @@
+import UltraGateJSON
+import UltraGateSupport
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A prompt that cannot be used: the message names the line.
+public struct PromptFileError: Error, CustomStringConvertible, Equatable {
+    public let message: String
+    public var description: String { message }
+}
+
+/// The bytes of every request the bench sends, prepared up front so that the event loop only
+/// copies bytes. In hit mode each prompt is one fixed request; in miss mode each request gets a
+/// unique nonce (run id + sequence number) appended to its last message, so no cache can answer it.
+public struct PromptSource: Sendable {
+    /// One request split around the place where the nonce goes.
+    package struct Template: Sendable {
+        package var head: [UInt8]          // request line and headers up to "Content-Length: "
+        package var bodyPrefix: [UInt8]
+        package var bodySuffix: [UInt8]
+        package var fixed: [UInt8]?        // the whole request when nothing varies (hit mode)
+    }
+
+    package let templates: [Template]
+    public let mode: BenchOptions.Mode
+    /// Distinguishes this run's nonces from every earlier run's.
+    public let runID: String
+
+    package static let marker = "@@UG-BENCH-NONCE@@"
+
+    public var count: Int { templates.count }
+
+    /// `lines` are JSONL lines (blank ones skipped); nil means one generated prompt.
+    public init(lines: [String]?, options: BenchOptions, runID: String = PromptSource.makeRunID()) throws(PromptFileError) {
+        mode = options.mode
+        self.runID = runID
+        var requests: [JSONObject] = []
+        if let lines {
+            for (i, line) in lines.enumerated() where !line.allSatisfy(\.isWhitespace) {
+                let json: JSON
+                do { json = try JSONParser.parse(line) } catch {
+                    throw PromptFileError(message: "prompts line \(i + 1) is not valid JSON: \(error)")
+                }
+                switch json {
+                case .array: requests.append(["messages": json])
+                case .object(let o) where o["messages"]?.arrayValue != nil: requests.append(o)
+                default:
+                    throw PromptFileError(message: "prompts line \(i + 1) must be a `messages` array or a request object with `messages`")
+                }
+            }
+            if requests.isEmpty { throw PromptFileError(message: "the prompts file has no prompts") }
+        } else {
+            requests = [["messages": [
+                ["role": "system", "content": "You are a helpful assistant answering a load test."],
+                ["role": "user", "content": "Explain in two sentences why caching speeds up repeated questions."],
+            ]]]
+        }
+        templates = requests.map { Self.template($0, options: options) }
+    }
+
+    public static func makeRunID() -> String {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return String(UInt64(ts.tv_sec) &* 1_000_000_007 &+ UInt64(ts.tv_nsec) &+ UInt64(getpid()), radix: 36)
+    }
+
+    /// Appends request number `sequence` (0-based, unique across the run) to `out`.
+    @inline(__always)
+    public func request(_ sequence: Int, into out: inout [UInt8]) {
+        let t = templates[sequence % templates.count]
+        if let fixed = t.fixed {
+            out.append(contentsOf: fixed)
+            return
+        }
+        var nonce: [UInt8] = []
+        nonce.reserveCapacity(runID.utf8.count + 24)
+        nonce.append(contentsOf: runID.utf8)
+        nonce.append(0x2D)
+        nonce.append(contentsOf: String(sequence).utf8)
+        out.append(contentsOf: t.head)
+        out.append(contentsOf: String(t.bodyPrefix.count + nonce.count + t.bodySuffix.count).utf8)
+        out.append(contentsOf: [0x0D, 0x0A, 0x0D, 0x0A])
+        out.append(contentsOf: t.bodyPrefix)
+        out.append(contentsOf: nonce)
+        out.append(contentsOf: t.bodySuffix)
+    }
+
+    /// The body alone (for tests and the report).
+    public func body(_ sequence: Int) -> [UInt8] {
+        var out: [UInt8] = []
+        request(sequence, into: &out)
+        guard let end = Self.find([0x0D, 0x0A, 0x0D, 0x0A], in: out) else { return [] }
+        return Array(out[(end + 4)...])
+    }
+
+    package static func template(_ request: JSONObject, options: BenchOptions) -> Template {
+        var body = request
+        body["model"] = .string(options.model)
+        if options.stream {
+            body["stream"] = true
+            body["stream_options"] = ["include_usage": true]
+        } else {
+            body.removeValue(forKey: "stream")
+            body.removeValue(forKey: "stream_options")
+        }
+        if let max = options.maxTokens { body["max_tokens"] = .number(String(max)) }
+        if options.mode == .miss { body["messages"] = .array(withNonce(body["messages"]?.arrayValue ?? [])) }
+
+        var head = "POST \(options.target.path) HTTP/1.1\r\nHost: \(options.target.authority)\r\nContent-Type: application/json\r\nAccept: */*\r\n"
+        if let key = options.apiKey { head += "Authorization: Bearer \(key)\r\n" }
+        head += "Content-Length: "
+        let bytes = JSONWriter.serialize(.object(body))
+        if options.mode == .miss, let at = find(Array(marker.utf8), in: bytes) {
+            return Template(head: Array(head.utf8), bodyPrefix: Array(bytes[..<at]),
+                            bodySuffix: Array(bytes[(at + marker.utf8.count)...]), fixed: nil)
+        }
+        let fixed = Array((head + "\(bytes.count)\r\n\r\n").utf8) + bytes
+        return Template(head: [], bodyPrefix: [], bodySuffix: [], fixed: fixed)
+    }
+
+    /// Appends ` [run <marker>]` to the text of the last message that has text, or adds a user
+    /// message carrying it.
+    package static func withNonce(_ messages: [JSON]) -> [JSON] {
+        var messages = messages
+        let tag = " [bench \(marker)]"
+        for i in messages.indices.reversed() {
+            guard var m = messages[i].objectValue else { continue }
+            switch m["content"] {
+            case .string(let s)?:
+                m["content"] = .string(s + tag)
+                messages[i] = .object(m)
+                return messages
+            case .array(var parts)?:
+                if let j = parts.lastIndex(where: { $0["text"]?.stringValue != nil }), var part = parts[j].objectValue {
+                    part["text"] = .string(part["text"]!.stringValue! + tag)
+                    parts[j] = .object(part)
+                    m["content"] = .array(parts)
+                    messages[i] = .object(m)
+                    return messages
+                }
+            default: continue
+            }
+        }
+        messages.append(["role": "user", "content": .string("bench \(marker)")])
+        return messages
+    }
+
+    package static func find(_ needle: [UInt8], in haystack: [UInt8]) -> Int? {
+        guard needle.count <= haystack.count else { return nil }
+        var i = 0
+        while i <= haystack.count - needle.count {
+            if haystack[i] == needle[0] && Array(haystack[i..<(i + needle.count)]) == needle { return i }
+            i += 1
+        }
+        return nil
+    }
+}

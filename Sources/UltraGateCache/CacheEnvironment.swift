@@ -1,0 +1,91 @@
+import UltraGateJSON
+import UltraGateSupport
+import CLMDB
+import Foundation
+
+/// The LMDB environment of one cache directory and its two databases, shared by every
+/// `ResponseCache` of this process that opens the same directory. LMDB must not be opened twice in
+/// one process (its first-opener detection uses per-process POSIX locks), so instances share this
+/// one, reference-counted; other processes open their own, which is LMDB's normal multi-process mode.
+package final class CacheEnvironment: @unchecked Sendable {
+    package let lmdb: LMDBEnvironment
+    /// CacheKey bytes → `CachedResponse` encoding.
+    package let responses: LMDBDatabase
+    /// Big-endian creation time in microseconds + CacheKey bytes → empty: oldest entries first.
+    package let ageIndex: LMDBDatabase
+    package let directory: String
+    /// Guarded by `registryLock`.
+    private var references = 0
+
+    private nonisolated(unsafe) static var registry: [String: CacheEnvironment] = [:]
+    private static let registryLock = NSLock()
+
+    private init(directory: String, mapSize: Int) throws(LMDBError) {
+        lmdb = try LMDBEnvironment(path: directory, options: .init(mapSize: mapSize))
+        do throws(LMDBError) {
+            responses = try lmdb.openDatabase("responses")
+            ageIndex = try lmdb.openDatabase("age")
+        } catch {
+            lmdb.close()
+            throw error
+        }
+        self.directory = directory
+    }
+
+    /// The shared environment of `directory` (created on first use, with `mapSize`; later openers in
+    /// this process share that map size).
+    package static func acquire(directory: String, mapSize: Int) throws -> CacheEnvironment {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let canonical = URL(fileURLWithPath: directory).resolvingSymlinksInPath().standardizedFileURL.path
+        registryLock.lock()
+        defer { registryLock.unlock() }
+        if let existing = registry[canonical] {
+            existing.references += 1
+            return existing
+        }
+        let env = try CacheEnvironment(directory: canonical, mapSize: mapSize)
+        env.references = 1
+        registry[canonical] = env
+        return env
+    }
+
+    /// Drops one reference; the last one syncs and closes the environment.
+    package func release() {
+        Self.registryLock.lock()
+        references -= 1
+        let last = references == 0
+        if last { Self.registry[directory] = nil }
+        Self.registryLock.unlock()
+        if last {
+            lmdb.sync(force: true)
+            lmdb.close()
+        }
+    }
+
+    package static func ageKey(createdAt: Double, key: UnsafeRawBufferPointer) -> [UInt8] {
+        let micros = createdAt.isFinite && createdAt > 0 ? UInt64(min(createdAt * 1_000_000, 1.8e19)) : 0
+        var out = [UInt8]()
+        out.reserveCapacity(8 + key.count)
+        withUnsafeBytes(of: micros.bigEndian) { out.append(contentsOf: $0) }
+        out.append(contentsOf: key)
+        return out
+    }
+
+    package static func ageKey(createdAt: Double, key: [UInt8]) -> [UInt8] {
+        key.withUnsafeBytes { ageKey(createdAt: createdAt, key: $0) }
+    }
+
+    /// Pages held by the two databases, and the pages the map can hold.
+    package static func usage(_ txn: LMDBTransaction, _ dbs: [LMDBDatabase]) throws(LMDBError) -> (used: Int, total: Int, pageSize: Int) {
+        var used = 0
+        var pageSize = 4096
+        for db in dbs {
+            let s = try txn.stat(db)
+            used += Int(s.ms_branch_pages + s.ms_leaf_pages + s.ms_overflow_pages)
+            pageSize = Int(s.ms_psize)
+        }
+        var info = MDB_envinfo()
+        mdb_env_info(mdb_txn_env(txn.handle), &info)
+        return (used, info.me_mapsize / max(pageSize, 1), pageSize)
+    }
+}

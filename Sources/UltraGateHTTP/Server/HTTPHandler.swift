@@ -1,0 +1,54 @@
+import UltraGateJSON
+import UltraGateSupport
+/// What the server calls for each complete request.
+///
+/// `handle` runs on an event-loop thread and must not block: answer inline through the responder
+/// when the answer is at hand (a cache hit), or start a `Task` and answer from it later. Exactly one
+/// response (or one stream) per request; the next pipelined request waits until it is finished.
+public protocol HTTPHandler: Sendable {
+    func handle(_ request: HTTPRequest, _ responder: HTTPResponder)
+    /// The answer the server gives itself (to requests that are malformed, too large or too slow,
+    /// or still unanswered when the shutdown grace period ends): the handler draws it in its API's
+    /// error shape and adds its headers (e.g. a request id). The server knows no error shapes.
+    func rejection(_ rejection: HTTPServerRejection) -> (headers: [HTTPHeaderField], body: [UInt8])
+    /// The last body bytes of a stream the server ends itself when the shutdown grace period is
+    /// over (e.g. an error event), so the client sees a stream that ended, not a cut connection.
+    func streamEndingForShutdown() -> [UInt8]
+}
+
+extension HTTPHandler {
+    /// A plain-text answer with the rejection's message.
+    public func rejection(_ rejection: HTTPServerRejection) -> (headers: [HTTPHeaderField], body: [UInt8]) {
+        ([HTTPHeaderField("Content-Type", "text/plain; charset=utf-8")], Array((rejection.message + "\n").utf8))
+    }
+    public func streamEndingForShutdown() -> [UInt8] { [] }
+}
+
+/// Server-wide settings.
+public struct HTTPServerConfig: Sendable {
+    public var host: String = "127.0.0.1"
+    public var port: Int = 8080
+    /// Event-loop threads; default one per core.
+    public var threads: Int = HTTPServerConfig.defaultThreadCount
+    public var limits = HTTPParserLimits()
+    /// A keep-alive connection with no request in progress is closed after this many seconds.
+    public var idleTimeout: Double = 75
+    /// A request must arrive completely within this many seconds of its first byte (slowloris).
+    public var requestReadTimeout: Double = 30
+    /// Longest silence while a request is partially received.
+    public var readInactivityTimeout: Double = 15
+    /// On shutdown, requests in flight get this long to finish.
+    public var shutdownGracePeriod: Double = 30
+    /// The most connections held at once; more are accepted and closed at once.
+    public var maxConnections: Int = 16384
+
+    public init() {}
+
+    public static var defaultThreadCount: Int {
+        max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif

@@ -1,0 +1,12 @@
+import UltraGateJSON
+import UltraGateSupport
+/// A complete request: its head and its (de-chunked) body.
+public struct HTTPRequest: Sendable, Equatable {
+    public var head: HTTPRequestHead
+    public var body: [UInt8]
+
+    public init(head: HTTPRequestHead, body: [UInt8]) {
+        self.head = head
+        self.body = body
+    }
+}

@@ -1,0 +1,138 @@
+import UltraGateUpstream
+import UltraGateHTTP
+import UltraGateJSON
+import UltraGateSupport
+/// Any server speaking OpenAI's chat completions (OpenAI, Groq, Together, OpenRouter, vLLM, Ollama,
+/// llama.cpp, another UltraGate). The request body is forwarded byte-stable (unknown fields and key
+/// order kept); responses pass through as parsed JSON with only missing required fields filled in.
+///
+/// Reference: OpenAI API reference, "Create chat completion" (POST /v1/chat/completions) and
+/// "The chat completion chunk object"; OpenAPI schemas `CreateChatCompletionResponse` and
+/// `CreateChatCompletionStreamResponse` (openai/openai-openapi). Streams are SSE `data:` lines with
+/// one chunk each, ended by `data: [DONE]`; `stream_options.include_usage` adds a last chunk with
+/// `choices: []` and `usage`.
+public struct OpenAICompatibleProvider: ChatProvider {
+    package let connection: ProviderConnection
+    public var name: String { connection.name }
+    public var type: String { "openai" }
+    /// e.g. `https://api.openai.com/v1` (requests go to `{baseURL}/chat/completions`).
+    public var baseURL: String { connection.baseURL }
+
+    public init(name: String = "openai", baseURL: String = "https://api.openai.com/v1", apiKey: String?,
+                headers: [HTTPHeaderField] = [], transport: any UpstreamTransport) {
+        connection = ProviderConnection(name: name, baseURL: baseURL, apiKey: apiKey, extraHeaders: headers,
+                                        transport: transport)
+    }
+
+    package func upstreamRequest(_ request: ProviderRequest, stream: Bool) -> UpstreamRequest {
+        var body = request.body
+        if stream {
+            body["stream"] = true
+            body["stream_options"] = ["include_usage": true]
+        }
+        return connection.post("/chat/completions", body: body, authHeader: "Authorization", authPrefix: "Bearer ",
+                               stream: stream, timeouts: request.timeouts)
+    }
+
+    public func complete(_ request: ProviderRequest) async throws -> JSONObject {
+        try await completeKeepingText(request).completion
+    }
+
+    /// The upstream's text is kept unless a required field had to be filled in.
+    public func completeKeepingText(_ request: ProviderRequest) async throws -> ProviderCompletion {
+        let answer = try await connection.sendJSONKeepingText(upstreamRequest(request, stream: false))
+        var object = answer.object
+        guard object["choices"]?.arrayValue != nil else {
+            if object["error"] != nil {
+                throw ProviderHTTP.embeddedError(.object(object), provider: name, secret: connection.apiKey)
+            }
+            throw ProviderError(kind: .invalidResponse, provider: name, message: "response has no `choices` array")
+        }
+        var filled = false
+        if object["id"]?.stringValue == nil { object["id"] = .string(OpenAIShapes.completionID()); filled = true }
+        if object["object"] == nil { object["object"] = "chat.completion"; filled = true }
+        if object["created"]?.intValue == nil { object["created"] = .int(OpenAIShapes.now()); filled = true }
+        if object["model"]?.stringValue == nil { object["model"] = .string(request.model); filled = true }
+        return ProviderCompletion(completion: object, text: filled ? nil : answer.text)
+    }
+
+    public func stream(_ request: ProviderRequest) async throws -> ChunkStream<JSONObject> {
+        try await connection.stream(upstreamRequest(request, stream: true),
+                                    translator: OpenAIChunkPassThrough(provider: name, model: request.model,
+                                                                       secret: connection.apiKey))
+    }
+}
+
+/// Passes OpenAI chunks through, holding back usage so that it always comes last in a
+/// `choices: []` chunk (some servers put it on the finish chunk), and making sure the first chunk
+/// of each choice names the assistant role.
+package struct OpenAIChunkPassThrough: SSEChunkTranslator {
+    package let provider: String
+    package let model: String
+    package let secret: String?
+    package private(set) var isDone = false
+    private var usage: JSON?
+    private var template: JSONObject?
+    private var rolesSent: Set<Int> = []
+    /// Choices that got a finish reason: a stream cut before every choice finished is broken.
+    private var finishedChoices: Set<Int> = []
+
+    package init(provider: String, model: String, secret: String?) {
+        self.provider = provider
+        self.model = model
+        self.secret = secret
+    }
+
+    package mutating func translate(_ event: SSEEvent) throws(ProviderError) -> [JSONObject] {
+        let data = event.data
+        if data.isEmpty { return [] }
+        if data.utf8.first != UInt8(ascii: "{"), data.trimmingCharacters(in: .whitespaces) == "[DONE]" {
+            isDone = true
+            return []
+        }
+        // Bound straight out of the parse result, so the object's storage is not shared and the
+        // edits below do not copy it.
+        guard case .object(var chunk)? = try? JSONParser.parse(data) else {
+            throw ProviderError(kind: .invalidResponse, provider: provider, message: "stream event is not a JSON object")
+        }
+        if chunk["error"] != nil, chunk["choices"] == nil {
+            throw ProviderHTTP.embeddedError(.object(chunk), provider: provider, secret: secret)
+        }
+        if let u = chunk["usage"] {
+            if !u.isNull { usage = u }
+            chunk.removeValue(forKey: "usage")
+        }
+        if chunk["id"]?.stringValue == nil { chunk["id"] = .string(template?["id"]?.stringValue ?? OpenAIShapes.completionID()) }
+        if chunk["object"] == nil { chunk["object"] = "chat.completion.chunk" }
+        if chunk["created"]?.intValue == nil { chunk["created"] = template?["created"] ?? .int(OpenAIShapes.now()) }
+        if chunk["model"]?.stringValue == nil { chunk["model"] = .string(model) }
+        if template == nil { template = chunk }
+        guard case .array(var choices)? = chunk["choices"], !choices.isEmpty else { return [] }  // usage only: sent at the end
+        // Most chunks pass unchanged: the choices are rebuilt only when one needs its role added.
+        var changed = false
+        for i in choices.indices {
+            guard case .object(var choice) = choices[i] else { continue }
+            let index = choice["index"]?.intValue ?? 0
+            if let reason = choice["finish_reason"], !reason.isNull { finishedChoices.insert(index) }
+            if rolesSent.insert(index).inserted, case .object(let delta)? = choice["delta"], delta["role"] == nil {
+                choice["delta"] = .object(JSONObject([(key: "role", value: "assistant")] + delta.pairs))
+                choices[i] = .object(choice)
+                changed = true
+            }
+        }
+        if changed { chunk["choices"] = .array(choices) }
+        return [chunk]
+    }
+
+    package mutating func finish() throws(ProviderError) -> [JSONObject] {
+        guard isDone || (!rolesSent.isEmpty && rolesSent.isSubset(of: finishedChoices)) else {
+            throw ProviderError(kind: .transport(.broken("stream ended before [DONE]")), provider: provider,
+                                message: "stream ended before [DONE]")
+        }
+        guard let usage, let template else { return [] }
+        var last = template
+        last["choices"] = []
+        last["usage"] = usage
+        return [JSONObject(last.pairs.filter { ["id", "object", "created", "model", "system_fingerprint", "choices", "usage"].contains($0.key) })]
+    }
+}

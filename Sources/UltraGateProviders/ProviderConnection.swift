@@ -1,0 +1,57 @@
+import UltraGateUpstream
+import UltraGateHTTP
+import UltraGateJSON
+import UltraGateSupport
+/// What every adapter holds: where the provider lives, its key, extra configured headers and the
+/// transport; and the three steps they share: build the request, send it, open a translated stream.
+package struct ProviderConnection: Sendable {
+    package let name: String
+    package let baseURL: String
+    /// Only ever placed in the auth header; scrubbed from upstream error text.
+    package let apiKey: String?
+    package let extraHeaders: [HTTPHeaderField]
+    package let transport: any UpstreamTransport
+    /// `baseURL` without trailing slashes, trimmed once here rather than on every request.
+    private let base: String
+
+    package init(name: String, baseURL: String, apiKey: String?, extraHeaders: [HTTPHeaderField], transport: any UpstreamTransport) {
+        self.name = name
+        self.baseURL = baseURL
+        self.apiKey = apiKey
+        self.extraHeaders = extraHeaders
+        self.transport = transport
+        base = ProviderHTTP.join(baseURL, "")
+    }
+
+    /// A JSON POST to `{baseURL}{path}` with `authHeader: <key>` when a key is set.
+    package func post(_ path: String, body: JSONObject, authHeader: String, authPrefix: String = "",
+              headers: [HTTPHeaderField] = [], stream: Bool, timeouts: UpstreamTimeouts) -> UpstreamRequest {
+        var all: [HTTPHeaderField] = []
+        all.reserveCapacity(3 + headers.count + extraHeaders.count)
+        all.append(HTTPHeaderField("content-type", "application/json"))
+        all += headers
+        if stream { all.append(HTTPHeaderField("accept", "text/event-stream")) }
+        if let apiKey, !apiKey.isEmpty { all.append(HTTPHeaderField(authHeader, authPrefix + apiKey)) }
+        all += extraHeaders
+        return UpstreamRequest(url: base + path, headers: all,
+                               body: JSONWriter.serialize(.object(body)), timeouts: timeouts)
+    }
+
+    /// Sends and returns the 2xx body as a JSON object.
+    package func sendJSON(_ request: UpstreamRequest) async throws(ProviderError) -> JSONObject {
+        try await sendJSONKeepingText(request).object
+    }
+
+    /// Also returns the body text the object was parsed from.
+    package func sendJSONKeepingText(_ request: UpstreamRequest) async throws(ProviderError) -> (object: JSONObject, text: [UInt8]) {
+        let response = try await ProviderHTTP.send(request, via: transport, provider: name, secret: apiKey)
+        return (try ProviderHTTP.jsonObject(response.body, provider: name), response.body)
+    }
+
+    /// Opens the stream (throwing on an error status) and translates its events.
+    package func stream<T: SSEChunkTranslator>(_ request: UpstreamRequest, translator: T) async throws(ProviderError)
+        -> ChunkStream<JSONObject> {
+        let response = try await ProviderHTTP.openStream(request, via: transport, provider: name, secret: apiKey)
+        return ProviderStreamPump.run(response, translator: translator, provider: name)
+    }
+}

@@ -1,0 +1,65 @@
+import UltraGateUpstream
+import UltraGateHTTP
+import UltraGateJSON
+import UltraGateSupport
+/// Turns a provider's server-sent events into `chat.completion.chunk` objects.
+/// Errors thrown are `ProviderError`s (`.invalidResponse` for unparsable events, `.http` for
+/// error events inside the stream).
+package protocol SSEChunkTranslator: Sendable {
+    /// The chunks for one event.
+    mutating func translate(_ event: SSEEvent) throws(ProviderError) -> [JSONObject]
+    /// The provider said the stream is over; nothing after it is read.
+    var isDone: Bool { get }
+    /// The body ended: the closing chunks (usage), or an error when the stream was cut short.
+    mutating func finish() throws(ProviderError) -> [JSONObject]
+}
+
+/// Runs an upstream SSE body through a translator into a `ChunkStream` of chunks.
+/// When the consumer stops (or is cancelled), the reading task is cancelled, which ends the
+/// upstream body's iteration and so aborts the transfer.
+package enum ProviderStreamPump {
+    package static func run<T: SSEChunkTranslator>(_ response: UpstreamStreamingResponse, translator: T,
+                                           provider: String) -> ChunkStream<JSONObject> {
+        // The pump runs on the caller's event loop when there is one (the transfer's data arrives
+        // there too): on the global pool every chunk would cost two thread hand-offs.
+        let loop = EventLoop.current
+        return ChunkStream { continuation in
+            let task = Task(executorPreference: loop) {
+                var parser = SSEParser()
+                var translator = translator
+                func deliver(_ chunks: [JSONObject]) -> Bool {
+                    for chunk in chunks {
+                        if case .terminated = continuation.yield(chunk) { return false }
+                    }
+                    return true
+                }
+                do throws(ProviderError) {
+                    do {
+                        reading: for try await bytes in response.body {
+                            for event in parser.feed(bytes) {
+                                guard deliver(try translator.translate(event)) else { return }
+                                if translator.isDone { break reading }
+                            }
+                        }
+                    } catch let error as ProviderError {
+                        throw error
+                    } catch {
+                        throw ProviderHTTP.transportError(Task.isCancelled ? CancellationError() : error, provider: provider)
+                    }
+                    if Task.isCancelled { throw ProviderHTTP.transportError(CancellationError(), provider: provider) }
+                    if !translator.isDone {
+                        for event in parser.finish() {
+                            guard deliver(try translator.translate(event)) else { return }
+                            if translator.isDone { break }
+                        }
+                    }
+                    guard deliver(try translator.finish()) else { return }
+                    continuation.finish()
+                } catch {
+                    continuation.finish(throwing: error)
+                }
+            }
+            continuation.onTermination = { _ in task.cancel() }
+        }
+    }
+}
