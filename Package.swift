@@ -53,7 +53,18 @@ let package = Package(
         .executableTarget(name: "ultragate", dependencies: ["UltraGate", "UltraGateBench"], path: "Sources/ultragate"),
         .executableTarget(
             name: "ultragate-microbench", dependencies: ["UltraGate", "UltraGateProviders", "UltraGateCache", "UltraGateUpstream", "UltraGateHTTP", "UltraGateJSON", "UltraGateSupport"], path: "Benchmarks/Micro"),
-        .testTarget(name: "UltraGateTests", dependencies: ["UltraGate", "UltraGateBench", "UltraGateProviders", "UltraGateCache", "UltraGateUpstream", "UltraGateHTTP", "UltraGateJSON", "UltraGateSupport", "ultragate"], path: "Tests/UltraGateTests"),
+        // What the test targets share: fake upstreams and providers, the gateway harness, contract checks.
+        .target(name: "UltraGateTesting", dependencies: ["UltraGate", "UltraGateBench", "UltraGateProviders", "UltraGateCache", "UltraGateUpstream", "UltraGateHTTP", "UltraGateJSON", "UltraGateSupport"], path: "Tests/UltraGateTesting"),
+        // One test target per module, each testing its module through its own API.
+        .testTarget(name: "UltraGateSupportTests", dependencies: ["UltraGateSupport", "UltraGateTesting"], path: "Tests/UltraGateSupportTests"),
+        .testTarget(name: "UltraGateJSONTests", dependencies: ["UltraGateJSON", "UltraGateTesting"], path: "Tests/UltraGateJSONTests"),
+        .testTarget(name: "UltraGateHTTPTests", dependencies: ["UltraGateHTTP", "UltraGateTesting"], path: "Tests/UltraGateHTTPTests"),
+        .testTarget(name: "UltraGateCacheTests", dependencies: ["UltraGateCache", "UltraGateTesting"], path: "Tests/UltraGateCacheTests"),
+        .testTarget(name: "UltraGateUpstreamTests", dependencies: ["UltraGateUpstream", "UltraGateTesting"], path: "Tests/UltraGateUpstreamTests"),
+        .testTarget(name: "UltraGateProvidersTests", dependencies: ["UltraGateProviders", "UltraGateTesting"], path: "Tests/UltraGateProvidersTests"),
+        .testTarget(name: "UltraGateTests", dependencies: ["UltraGate", "UltraGateTesting"], path: "Tests/UltraGateTests"),
+        .testTarget(name: "UltraGateBenchTests", dependencies: ["UltraGateBench", "UltraGateTesting"], path: "Tests/UltraGateBenchTests"),
+        .testTarget(name: "ultragateTests", dependencies: ["ultragate", "UltraGateTesting"], path: "Tests/ultragateTests"),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,5 +1,6 @@
 import Testing
 @testable import UltraGateSupport
+@testable import UltraGateTesting
 @testable import UltraGateJSON
 @testable import UltraGateHTTP
 @testable import UltraGateCache

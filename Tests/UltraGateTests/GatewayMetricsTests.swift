@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import UltraGateSupport
+@testable import UltraGateTesting
 @testable import UltraGateJSON
 @testable import UltraGateHTTP
 @testable import UltraGateCache

@@ -1,0 +1,244 @@
+import Testing
+@testable import UltraGateSupport
+@testable import UltraGateTesting
+@testable import UltraGateJSON
+@testable import UltraGateHTTP
+@testable import UltraGateCache
+@testable import UltraGateUpstream
+@testable import UltraGateProviders
+@testable import UltraGate
+@testable import UltraGateBench
+
+/// Wire shapes from OpenAI's API reference ("Create chat completion", "The chat completion chunk
+/// object") and the OpenAPI document's examples.
+@Suite struct OpenAICompatibleProviderTests {
+    static let key = "sk-test-SECRET-123456"
+
+    func provider(_ transport: ScriptedTransport, key: String? = key) -> OpenAICompatibleProvider {
+        OpenAICompatibleProvider(name: "groq", baseURL: "https://api.groq.com/openai/v1/", apiKey: key,
+                                 headers: [HTTPHeaderField("X-Title", "UltraGate")], transport: transport)
+    }
+
+    func request(_ text: String) throws -> ProviderRequest {
+        ProviderRequest(body: try #require(try JSONParser.parse(text).objectValue), requestID: "req_1")
+    }
+
+    static let completionJSON = """
+    {"id":"chatcmpl-B9MBs8CjcvOU2jLn4n570S5qMJKcT","object":"chat.completion","created":1741569952,"model":"gpt-4.1-2025-04-14",\
+    "choices":[{"index":0,"message":{"role":"assistant","content":"Hello! How can I assist you today?","refusal":null,\
+    "annotations":[]},"logprobs":null,"finish_reason":"stop"}],"usage":{"prompt_tokens":19,"completion_tokens":10,\
+    "total_tokens":29,"prompt_tokens_details":{"cached_tokens":0,"audio_tokens":0}},"service_tier":"default"}
+    """
+
+    @Test func forwardsBodyByteStableWithAuthAndExtraHeaders() async throws {
+        let transport = ScriptedTransport(.body(Self.completionJSON))
+        let body = #"{"model":"llama-3.3-70b","messages":[{"role":"user","content":"Hi"}],"temperature":1.0,"seed":12345678901234567890,"x_vendor":{"b":1,"a":2}}"#
+        let completion = try await provider(transport).complete(try request(body))
+        let sent = try #require(transport.requests.first)
+        #expect(sent.method == "POST")
+        #expect(sent.url == "https://api.groq.com/openai/v1/chat/completions")
+        #expect(String(decoding: sent.body, as: UTF8.self) == body)
+        #expect(header(sent, "Authorization") == "Bearer \(Self.key)")
+        #expect(header(sent, "X-Title") == "UltraGate")
+        #expect(header(sent, "Content-Type") == "application/json")
+        #expect(!sent.url.contains(Self.key))
+        #expect(completion == (try JSONParser.parse(Self.completionJSON)).objectValue)
+        try expectValidCompletion(completion)
+    }
+
+    @Test func noAuthorizationHeaderWithoutKey() async throws {
+        let transport = ScriptedTransport(.body(Self.completionJSON))
+        _ = try await provider(transport, key: nil).complete(try request(#"{"model":"m","messages":[]}"#))
+        #expect(header(try #require(transport.requests.first), "Authorization") == nil)
+    }
+
+    @Test func fillsMissingRequiredFieldsFromSparseServers() async throws {
+        // e.g. a llama.cpp-style answer without id/created.
+        let transport = ScriptedTransport(.body(#"{"choices":[{"index":0,"message":{"role":"assistant","content":"ok","refusal":null},"logprobs":null,"finish_reason":"stop"}]}"#))
+        let completion = try await provider(transport).complete(try request(#"{"model":"local-model","messages":[]}"#))
+        #expect(completion["model"] == "local-model")
+        try expectValidCompletion(completion)
+    }
+
+    @Test func streamAddsStreamOptionsAndPassesChunksThrough() async throws {
+        let sse = """
+        data: {"id":"chatcmpl-123","object":"chat.completion.chunk","created":1694268190,"model":"gpt-4o-mini","system_fingerprint":"fp_44709d6fcb","choices":[{"index":0,"delta":{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}],"usage":null}
+
+        data: {"id":"chatcmpl-123","object":"chat.completion.chunk","created":1694268190,"model":"gpt-4o-mini","system_fingerprint":"fp_44709d6fcb","choices":[{"index":0,"delta":{"content":"Héllo"},"logprobs":null,"finish_reason":null}],"usage":null}
+
+        data: {"id":"chatcmpl-123","object":"chat.completion.chunk","created":1694268190,"model":"gpt-4o-mini","system_fingerprint":"fp_44709d6fcb","choices":[{"index":0,"delta":{"content":" 世界"},"logprobs":null,"finish_reason":null}],"usage":null}
+
+        data: {"id":"chatcmpl-123","object":"chat.completion.chunk","created":1694268190,"model":"gpt-4o-mini","system_fingerprint":"fp_44709d6fcb","choices":[{"index":0,"delta":{},"logprobs":null,"finish_reason":"stop"}],"usage":null}
+
+        data: {"id":"chatcmpl-123","object":"chat.completion.chunk","created":1694268190,"model":"gpt-4o-mini","system_fingerprint":"fp_44709d6fcb","choices":[],"usage":{"prompt_tokens":9,"completion_tokens":3,"total_tokens":12}}
+
+        data: [DONE]
+
+
+        """.replacingOccurrences(of: "\n", with: "\r\n")
+        var reference: [JSONObject]?
+        for sizes in awkwardSplits {
+            let transport = ScriptedTransport(.body(sse, split: sizes))
+            let body = #"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hi"}]}"#
+            let (chunks, error) = await collect(try await provider(transport).stream(try request(body)))
+            #expect(error == nil)
+            let sent = try #require(transport.requests.first)
+            #expect(String(decoding: sent.body, as: UTF8.self)
+                == #"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hi"}],"stream":true,"stream_options":{"include_usage":true}}"#)
+            try expectValidStream(chunks)
+            #expect(streamedContent(chunks) == "Héllo 世界")
+            #expect(finishReasons(chunks) == ["stop"])
+            #expect(chunks.last?["usage"]?["total_tokens"] == 12)
+            #expect(chunks.allSatisfy { $0["id"] == "chatcmpl-123" })
+            if let reference { #expect(chunks == reference) } else { reference = chunks }
+        }
+    }
+
+    @Test func usageOnTheFinishChunkMovesToATrailingUsageChunkAndRoleIsAdded() async throws {
+        // Some servers omit the role and attach usage to the last content chunk.
+        let sse = """
+        data: {"id":"c1","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"a"},"finish_reason":null}]}
+
+        data: {"id":"c1","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{},"finish_reason":"length"}],"usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}}
+
+        data: [DONE]
+
+
+        """
+        let transport = ScriptedTransport(.body(sse))
+        let (chunks, error) = await collect(try await provider(transport).stream(try request(#"{"model":"m","messages":[]}"#)))
+        #expect(error == nil)
+        try expectValidStream(chunks)
+        #expect(chunks.count == 3)
+        #expect(finishReasons(chunks) == ["length"])
+    }
+
+    @Test func errorStatusKeepsStatusMessageCodeAndRetryAfter() async throws {
+        let body = #"{"error":{"message":"Rate limit reached for gpt-4o in organization org-x on tokens per min (TPM)","type":"tokens","param":null,"code":"rate_limit_exceeded"}}"#
+        for streaming in [false, true] {
+            let transport = ScriptedTransport(.body(body, status: 429, headers: [HTTPHeaderField("retry-after", "20")]))
+            let p = provider(transport)
+            let error = await #expect(throws: ProviderError.self) {
+                if streaming { _ = try await p.stream(try request(#"{"model":"m","messages":[]}"#)) }
+                else { _ = try await p.complete(try request(#"{"model":"m","messages":[]}"#)) }
+            }
+            #expect(error?.kind == .http(status: 429))
+            #expect(error?.message.hasPrefix("Rate limit reached") == true)
+            #expect(error?.code == "rate_limit_exceeded")
+            #expect(error?.retryAfter == 20)
+            #expect(error?.isRetryable == true)
+        }
+    }
+
+    @Test func errorKeepsTheParamAndANullCode() async throws {
+        let body = #"{"error":{"message":"Invalid value for 'temperature'.","type":"invalid_request_error","param":"temperature","code":null}}"#
+        for streaming in [false, true] {
+            let p = provider(ScriptedTransport(.body(body, status: 400)))
+            let error = await #expect(throws: ProviderError.self) {
+                if streaming { _ = try await p.stream(try request(#"{"model":"m","messages":[]}"#)) }
+                else { _ = try await p.complete(try request(#"{"model":"m","messages":[]}"#)) }
+            }
+            #expect(error?.param == "temperature")
+            #expect(error?.code == nil)
+            let shown = try #require(error?.gatewayError)
+            #expect(shown.status == 400 && shown.type == "invalid_request_error")
+            #expect(shown.param == "temperature" && shown.code == nil)
+        }
+        // Inside a stream, the type still decides the status when the code is null.
+        let embedded = ProviderHTTP.embeddedError(try JSONParser.parse(body), provider: "p", secret: nil)
+        #expect(embedded.kind == .http(status: 400) && embedded.code == nil && embedded.param == "temperature")
+        // Anthropic and Google errors have no `code` of their own: their type or status stands in.
+        let anthropic = ProviderHTTP.errorDetails(try JSONParser.parse(#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#))
+        #expect(anthropic.code == "overloaded_error" && anthropic.param == nil)
+        let google = ProviderHTTP.errorDetails(try JSONParser.parse(#"{"error":{"code":429,"message":"Quota","status":"RESOURCE_EXHAUSTED"}}"#))
+        #expect(google.code == "RESOURCE_EXHAUSTED")
+    }
+
+    @Test func keyEchoedByUpstreamIsRedacted() async throws {
+        let body = #"{"error":{"message":"Incorrect API key provided: \#(Self.key).","type":"invalid_request_error","code":"invalid_api_key"}}"#
+        let transport = ScriptedTransport(.body(body, status: 401))
+        let error = await #expect(throws: ProviderError.self) {
+            _ = try await provider(transport).complete(try request(#"{"model":"m","messages":[]}"#))
+        }
+        #expect(error?.kind == .http(status: 401))
+        #expect(error?.message.contains(Self.key) == false)
+        #expect(error?.gatewayError.message.contains(Self.key) == false)
+    }
+
+    @Test func connectFailureIsTransportError() async throws {
+        let transport = ScriptedTransport(ScriptedTransport.Reply(sendError: .connect("connection refused")))
+        let error = await #expect(throws: ProviderError.self) {
+            _ = try await provider(transport).stream(try request(#"{"model":"m","messages":[]}"#))
+        }
+        #expect(error?.kind == .transport(.connect("connection refused")))
+        #expect(error?.isRetryable == true)
+    }
+
+    @Test func midStreamFailuresFinishTheStream() async throws {
+        let first = #"data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"role":"assistant","content":"x"},"finish_reason":null}]}"# + "\n\n"
+        // Transport broke.
+        var reply = ScriptedTransport.Reply.body(first)
+        reply.failure = .broken("connection reset")
+        var (chunks, error) = await collect(try await provider(ScriptedTransport(reply)).stream(try request(#"{"model":"m","messages":[]}"#)))
+        #expect(chunks.count == 1)
+        #expect((error as? ProviderError)?.kind == .transport(.broken("connection reset")))
+        // Garbage instead of JSON.
+        (chunks, error) = await collect(try await provider(ScriptedTransport(.body(first + "data: {not json\n\n"))).stream(try request(#"{"model":"m","messages":[]}"#)))
+        #expect((error as? ProviderError)?.kind == .invalidResponse)
+        // An error object inside the stream.
+        (chunks, error) = await collect(try await provider(ScriptedTransport(.body(first + #"data: {"error":{"message":"The server had an error","type":"server_error","code":null}}"# + "\n\n"))).stream(try request(#"{"model":"m","messages":[]}"#)))
+        #expect((error as? ProviderError)?.kind == .http(status: 500))
+        #expect((error as? ProviderError)?.message == "The server had an error")
+        // Ended without [DONE] or a finish reason: truncated.
+        (chunks, error) = await collect(try await provider(ScriptedTransport(.body(first))).stream(try request(#"{"model":"m","messages":[]}"#)))
+        if case .transport(.broken)? = (error as? ProviderError)?.kind {} else { Issue.record("expected broken, got \(String(describing: error))") }
+    }
+
+    /// A consumer that stops reading drops the stream (ChunkStream reports termination when
+    /// the stream is released or the consuming task is cancelled): the upstream body must be cancelled.
+    @Test func consumerStoppingCancelsTheUpstreamBody() async throws {
+        let first = #"data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"role":"assistant","content":"x"},"finish_reason":null}]}"# + "\n\n"
+        func hanging() -> ScriptedTransport {
+            var reply = ScriptedTransport.Reply.body(first)
+            reply.hang = true
+            return ScriptedTransport(reply)
+        }
+        func readOneAndStop(_ p: OpenAICompatibleProvider) async throws -> Int {
+            var n = 0
+            for try await _ in try await p.stream(try request(#"{"model":"m","messages":[]}"#)) { n += 1; break }
+            return n
+        }
+        let transport = hanging()
+        #expect(try await readOneAndStop(provider(transport)) == 1)
+        for _ in 0..<200 where transport.bodyTerminations.isEmpty { try await Task.sleep(for: .milliseconds(5)) }
+        #expect(transport.bodyTerminations == ["cancelled"])
+
+        let transport2 = hanging()
+        let stream = try await provider(transport2).stream(try request(#"{"model":"m","messages":[]}"#))
+        let consumer = Task { await collect(stream) }
+        try await Task.sleep(for: .milliseconds(20))
+        consumer.cancel()
+        _ = await consumer.value
+        for _ in 0..<200 where transport2.bodyTerminations.isEmpty { try await Task.sleep(for: .milliseconds(5)) }
+        #expect(transport2.bodyTerminations == ["cancelled"])
+    }
+
+    @Test func schemaCheckerRejectsBrokenObjects() throws {
+        let spec = try #require(OpenAPISchema.shared)
+        let good = try #require(try JSONParser.parse(Self.completionJSON).objectValue)
+        #expect(spec.problems(good, against: "CreateChatCompletionResponse").isEmpty)
+        var noCreated = good
+        noCreated.removeValue(forKey: "created")
+        #expect(!spec.problems(noCreated, against: "CreateChatCompletionResponse").isEmpty)
+        var badReason = good
+        badReason["choices"] = [["index": 0, "message": ["role": "assistant", "content": "x", "refusal": nil],
+                                 "logprobs": nil, "finish_reason": "done"]]
+        #expect(!spec.problems(badReason, against: "CreateChatCompletionResponse").isEmpty)
+        var badUsage = good
+        badUsage["usage"] = ["prompt_tokens": 1, "completion_tokens": 2]
+        #expect(!spec.problems(badUsage, against: "CreateChatCompletionResponse").isEmpty)
+        let chunkWithoutDelta: JSONObject = ["id": "x", "object": "chat.completion.chunk", "created": 1, "model": "m",
+                                             "choices": [["index": 0, "finish_reason": nil]]]
+        #expect(!spec.problems(chunkWithoutDelta, against: "CreateChatCompletionStreamResponse").isEmpty)
+    }
+}
