@@ -10,7 +10,7 @@ import PackageDescription
 //   UltraGateProviders (adapters, translators, SSE, mock) ──► UltraGateUpstream, UltraGateJSON
 //   UltraGateUpstream (libcurl transport) ──► UltraGateHTTP
 //   UltraGateCache (SHA-256, LMDB, response cache) ──► UltraGateJSON
-//   UltraGateHTTP (HTTP/1.1 syntax, epoll server and event loop) ──► UltraGateJSON
+//   UltraGateHTTP (HTTP/1.1 syntax, epoll server and event loop) ──► UltraGateSupport
 //   UltraGateJSON (JSON value, parser, writers) ──► UltraGateSupport
 //   UltraGateSupport (clock, queues, chunk streams)
 //   UltraGateBench (load generator) ──► UltraGateJSON
@@ -34,7 +34,7 @@ let package = Package(
 
         .target(name: "UltraGateSupport", path: "Sources/UltraGateSupport"),
         .target(name: "UltraGateJSON", dependencies: ["UltraGateSupport"], path: "Sources/UltraGateJSON"),
-        .target(name: "UltraGateHTTP", dependencies: ["UltraGateJSON", "UltraGateSupport", "CUltraGateShims"],
+        .target(name: "UltraGateHTTP", dependencies: ["UltraGateSupport", "CUltraGateShims"],
                 path: "Sources/UltraGateHTTP"),
         .target(name: "UltraGateCache", dependencies: ["UltraGateJSON", "UltraGateSupport", "CLMDB", "CUltraGateShims"],
                 path: "Sources/UltraGateCache"),

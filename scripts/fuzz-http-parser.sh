@@ -12,12 +12,15 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 out="$root/.build/fuzz-http"
 mkdir -p "$out/corpus"
 
+# The parser's modules (HTTP syntax, JSON, support) compiled as one, without their imports of each other.
+src="$out/src"
+rm -rf "$src" && mkdir -p "$src"
+for f in "$root"/Sources/UltraGateHTTP/Syntax/*.swift "$root"/Sources/UltraGateJSON/*.swift \
+         "$root"/Sources/UltraGateSupport/*.swift "$root"/Tests/Fuzz/HTTPParserFuzzEntry.swift; do
+    grep -v '^\(@testable \)\?import UltraGate' "$f" > "$src/$(basename "$f")"
+done
 echo "building the fuzzer (swiftc -O -wmo -sanitize=fuzzer,address)..."
-swiftc -O -wmo -sanitize=fuzzer,address -parse-as-library -module-name HTTPParserFuzz \
-    "$root"/Sources/UltraGate/HTTP/*.swift \
-    "$root"/Sources/UltraGate/JSON/*.swift \
-    "$root"/Sources/UltraGate/API/GatewayError.swift \
-    "$root"/Tests/Fuzz/HTTPParserFuzzEntry.swift \
+swiftc -O -wmo -sanitize=fuzzer,address -parse-as-library -package-name UltraGate -module-name HTTPParserFuzz "$src"/*.swift \
     -o "$out/http-parser-fuzzer"
 
 # Seed corpus: two control bytes (limits choice, split seed), then a request stream.

@@ -1,4 +1,3 @@
-import UltraGateJSON
 import UltraGateSupport
 /// Something besides client connections that an `EventLoop` drives from its epoll set: it
 /// registers its own descriptors with `EventLoop.sourceToken(slot:fd:)`. Called on the loop

@@ -1,4 +1,3 @@
-import UltraGateJSON
 import UltraGateSupport
 import CUltraGateShims
 import Foundation

@@ -1,4 +1,3 @@
-import UltraGateJSON
 import UltraGateSupport
 /// What the server calls for each complete request.
 ///

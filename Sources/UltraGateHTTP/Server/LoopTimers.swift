@@ -1,4 +1,3 @@
-import UltraGateJSON
 import UltraGateSupport
 /// A timer of one event loop: its work runs on the loop thread at or after its deadline, unless it
 /// was cancelled first. Cheap enough to start and cancel once per request, which a `Task.sleep`

@@ -1,4 +1,3 @@
-import UltraGateJSON
 import UltraGateSupport
 /// The chunked transfer coding (RFC 9112 §7.1): writing chunks for streamed responses, and the
 /// chunk-size line check used by the request parser.

@@ -1,4 +1,3 @@
-import UltraGateJSON
 import UltraGateSupport
 #if canImport(Glibc)
 import Glibc

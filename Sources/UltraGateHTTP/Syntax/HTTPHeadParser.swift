@@ -1,4 +1,3 @@
-import UltraGateJSON
 import UltraGateSupport
 /// Turns the bytes of a complete head (already scanned: no bare CR, no controls but HTAB, within
 /// the size limits) into an `HTTPRequestHead`, applying the request-line, field and framing rules

@@ -1,4 +1,3 @@
-import UltraGateJSON
 import UltraGateSupport
 /// One header line. Names keep their case as given; comparisons are case-insensitive.
 public struct HTTPHeaderField: Sendable, Equatable {

@@ -1,4 +1,3 @@
-import UltraGateJSON
 import UltraGateSupport
 /// The header fields of a message in the order received, with ASCII case-insensitive lookups
 /// that compare bytes in place (no lowercased copies).

@@ -1,4 +1,3 @@
-import UltraGateJSON
 import UltraGateSupport
 /// Why a request could not be parsed, with the status the server should answer before closing.
 ///

@@ -1,4 +1,3 @@
-import UltraGateJSON
 import UltraGateSupport
 /// Size limits that keep a hostile client from making the parser buffer without bound.
 public struct HTTPParserLimits: Sendable, Equatable {

@@ -1,4 +1,3 @@
-import UltraGateJSON
 import UltraGateSupport
 /// A complete request: its head and its (de-chunked) body.
 public struct HTTPRequest: Sendable, Equatable {

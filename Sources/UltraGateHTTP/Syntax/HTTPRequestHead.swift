@@ -1,4 +1,3 @@
-import UltraGateJSON
 import UltraGateSupport
 /// The parsed request line and header section of one request.
 public struct HTTPRequestHead: Sendable, Equatable {

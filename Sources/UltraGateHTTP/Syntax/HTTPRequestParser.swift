@@ -1,4 +1,3 @@
-import UltraGateJSON
 import UltraGateSupport
 /// What the parser has for the server after `next()`.
 public enum HTTPParserEvent: Sendable, Equatable {

@@ -1,4 +1,3 @@
-import UltraGateJSON
 import UltraGateSupport
 /// Writes HTTP/1.1 response heads (RFC 9112 §4, §6) straight into a byte buffer.
 public enum HTTPResponseHead {

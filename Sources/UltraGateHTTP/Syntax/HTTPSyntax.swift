@@ -1,4 +1,3 @@
-import UltraGateJSON
 import UltraGateSupport
 /// Byte classes and small scanners from RFC 9110 §5.6 shared by the request parser, the header
 /// lookups and the chunked decoder. Everything works on raw bytes: no allocation, no Foundation.

@@ -1,4 +1,3 @@
-import UltraGateJSON
 import UltraGateSupport
 /// The grammar of a Host field value (RFC 9110 §7.2, RFC 3986 §3.2.2 and §3.2.3), which RFC 9112
 /// §3.2 makes a server check: an invalid value is answered 400. Works on raw bytes like `HTTPSyntax`.
