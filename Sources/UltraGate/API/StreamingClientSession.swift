@@ -118,7 +118,7 @@ final class StreamingClientSession: @unchecked Sendable {
                 // flushing early under load cost 14 % of streams/s at 64 connections.
                 var flushNow = false
                 if !tokenSent {
-                    if Self.carriesToken(chunk) { tokenSent = true }
+                    if OpenAIShapes.chunkCarriesContent(chunk) { tokenSent = true }
                     flushNow = gateway.flights.count <= 1
                 }
                 responder.writeStreamChunk(bytes, flushNow: flushNow)
@@ -159,21 +159,6 @@ final class StreamingClientSession: @unchecked Sendable {
                 responder.finishStream()
             }
         }
-    }
-
-    /// Whether a choice's delta carries output (text, a refusal, a tool call), not just the role.
-    static func carriesToken(_ chunk: JSONObject) -> Bool {
-        for choice in chunk["choices"]?.arrayValue ?? [] {
-            guard let delta = choice["delta"]?.objectValue else { continue }
-            for (key, value) in delta.pairs where key != "role" {
-                switch value {
-                case .null: continue
-                case .string(let s) where s.isEmpty: continue
-                default: return true
-                }
-            }
-        }
-        return false
     }
 
     /// The chunk as the client asked for it: without usage unless `include_usage` was set.

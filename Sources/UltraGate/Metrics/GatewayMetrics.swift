@@ -72,7 +72,7 @@ public final class GatewayMetrics: @unchecked Sendable {
             cacheEntries = r.gaugeFamily("ultragate_cache_entries", help: "Entries in the response cache.")
             cacheBytes = r.gaugeFamily("ultragate_cache_bytes", help: "Bytes held by the response cache.")
             upstreamDuration = r.histogramFamily("ultragate_upstream_request_duration_seconds", help: "Upstream call duration in seconds, to the last byte.", labelNames: ["provider", "model"], upperBounds: GatewayMetrics.upstreamDurationBuckets)
-            timeToFirstToken = r.histogramFamily("ultragate_upstream_time_to_first_token_seconds", help: "Time from sending the upstream request to its first token, in seconds.", labelNames: ["provider", "model"], upperBounds: GatewayMetrics.timeToFirstTokenBuckets)
+            timeToFirstToken = r.histogramFamily("ultragate_upstream_time_to_first_token_seconds", help: "Time from sending the upstream request to its first chunk with content (text, a tool call, a refusal, reasoning), in seconds.", labelNames: ["provider", "model"], upperBounds: GatewayMetrics.timeToFirstTokenBuckets)
             overhead = r.histogramFamily("ultragate_gateway_overhead_seconds", help: "Time spent in the gateway itself (total minus upstream), in seconds.", upperBounds: GatewayMetrics.overheadBuckets)
             retries = r.counterFamily("ultragate_upstream_retries_total", help: "Upstream calls retried.", labelNames: ["provider", "model"])
             fallbacks = r.counterFamily("ultragate_fallbacks_total", help: "Requests that fell back from one model or provider to another.", labelNames: ["from", "to"])
@@ -110,7 +110,7 @@ public final class GatewayMetrics: @unchecked Sendable {
             retries = families.retries.labels(provider, model.name)
         }
 
-        /// One finished upstream call; `ttftSeconds` when a first token arrived (streaming).
+        /// One finished upstream call; `ttftSeconds` when a chunk with content arrived (streaming).
         public func record(durationSeconds: Double, ttftSeconds: Double?) {
             duration.observe(durationSeconds)
             modelMetrics.upstreamSeconds.add(durationSeconds)

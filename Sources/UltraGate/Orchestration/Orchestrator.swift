@@ -4,6 +4,8 @@ import Foundation
 public struct OrchestratorEvents: Sendable {
     public var attemptFailed: @Sendable (_ route: ModelRoute, _ error: ProviderError, _ willRetry: Bool) -> Void = { _, _, _ in }
     public var fallback: @Sendable (_ from: ModelRoute, _ to: ModelRoute) -> Void = { _, _ in }
+    /// One attempt answered: its own duration, and for a stream its time to the first chunk with
+    /// content (`OpenAIShapes.chunkCarriesContent`).
     public var upstreamFinished: @Sendable (_ route: ModelRoute, _ seconds: Double, _ ttft: Double?) -> Void = { _, _, _ in }
     public init() {}
 }
@@ -71,7 +73,9 @@ public struct Orchestrator: Sendable {
             do {
                 let chunks = try await candidate.provider.stream(request)
                 for try await var chunk in chunks {
-                    if ttft == nil { ttft = Double(Clock.nanos() - t0) / 1e9 }
+                    // The first token, not the first chunk: a role chunk or Anthropic's
+                    // `message_start` comes before the model has produced anything.
+                    if ttft == nil, OpenAIShapes.chunkCarriesContent(chunk) { ttft = Double(Clock.nanos() - t0) / 1e9 }
                     chunk["model"] = .string(candidate.name)
                     if !delivered {
                         delivered = true
