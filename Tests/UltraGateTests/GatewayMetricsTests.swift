@@ -100,6 +100,9 @@ import Testing
         m.recordUpstream(provider: "openai", model: "gpt-4o", durationSeconds: 0.5, ttftSeconds: 0.1)
         m.recordOverhead(seconds: 12e-6)
         m.recordRetry(provider: "openai", model: "gpt-4o")
+        m.recordAttempt(provider: "openai", model: "gpt-4o")
+        m.recordAttempt(provider: "openai", model: "gpt-4o")
+        m.recordRetryWait(provider: "openai", model: "gpt-4o", seconds: 0.15)
         m.recordFallback(from: "gpt-4o", to: "cheap")
         m.recordUpstreamError(provider: "openai", model: "gpt-4o", kind: "timeout")
         m.recordTokens(model: "gpt-4o", prompt: 10, completion: 20, cached: 0)
@@ -124,6 +127,7 @@ import Testing
             "ultragate_tokens_total": "counter", "ultragate_cost_usd_total": "counter",
             "ultragate_cost_saved_usd_total": "counter", "ultragate_in_flight_requests": "gauge",
             "ultragate_open_connections": "gauge", "ultragate_ensemble_members_total": "counter",
+            "ultragate_upstream_attempts_total": "counter", "ultragate_upstream_retry_wait_seconds": "histogram",
         ]
         #expect(check.types == expectedTypes)
         #expect(check.value("ultragate_requests_total", ["route": "/v1/chat/completions", "model": "gpt-4o", "status": "200"]) == 1)
@@ -139,6 +143,11 @@ import Testing
         #expect(check.value("ultragate_gateway_overhead_seconds_bucket", ["le": "1e-05"]) == 0)
         #expect(check.value("ultragate_gateway_overhead_seconds_bucket", ["le": "2.5e-05"]) == 1)
         #expect(check.value("ultragate_upstream_retries_total", pm) == 1)
+        #expect(check.value("ultragate_upstream_attempts_total", pm) == 2)
+        #expect(check.value("ultragate_upstream_retry_wait_seconds_count", pm) == 1)
+        #expect(check.value("ultragate_upstream_retry_wait_seconds_sum", pm) == 0.15)
+        #expect(check.value("ultragate_upstream_retry_wait_seconds_bucket", pm.merging(["le": "0.1"]) { a, _ in a }) == 0)
+        #expect(check.value("ultragate_upstream_retry_wait_seconds_bucket", pm.merging(["le": "0.25"]) { a, _ in a }) == 1)
         #expect(check.value("ultragate_fallbacks_total", ["from": "gpt-4o", "to": "cheap"]) == 1)
         #expect(check.value("ultragate_upstream_errors_total", pm.merging(["kind": "timeout"]) { a, _ in a }) == 1)
         #expect(check.value("ultragate_ensemble_members_total", ["ensemble": "trio", "result": "ok"]) == 1)

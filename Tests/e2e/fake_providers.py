@@ -54,6 +54,10 @@ class Behaviour:
     delay: float = 0.0
     #: Seconds between stream events.
     event_delay: float = 0.0
+    #: Stream: seconds between the events that open the stream (OpenAI's role chunk, Anthropic's
+    #: message_start / content_block_start / ping; for Gemini an extra leading event with empty
+    #: text) and the first event with content, as a model that is slow to start answers.
+    first_token_delay: float = 0.0
     #: Close the TCP connection with a RST right after reading the request.
     reset: bool = False
     #: Stream: stop after this many events. `cut_mode` "close" drops the connection without ending
@@ -221,6 +225,14 @@ class FakeProvider:
                 "usageMetadata": {"promptTokenCount": p, "candidatesTokenCount": c, "totalTokenCount": p + c},
                 "modelVersion": model, "responseId": uuid.uuid4().hex[:16]}
 
+    def first_content_event(self, b: Behaviour) -> int:
+        """The index of the first stream event that carries content (see `stream_events`)."""
+        if self.kind == "openai":
+            return 1  # after the role chunk
+        if self.kind == "anthropic":
+            return 3  # after message_start, content_block_start (empty text) and ping
+        return 1 if b.first_token_delay else 0
+
     def stream_events(self, model: str, prompt: str, body: dict, b: Behaviour) -> list[bytes]:
         """The whole SSE stream as a list of encoded events (the cut happens on this list)."""
         text = answer_text(self.kind, model, prompt, b.words)
@@ -270,6 +282,10 @@ class FakeProvider:
                   "usage": {"output_tokens": c}}, "message_delta")
             data({"type": "message_stop"}, "message_stop")
         else:
+            if b.first_token_delay:
+                # Gemini has no role event: a response with empty text opens the stream.
+                data({"candidates": [{"content": {"parts": [{"text": ""}], "role": "model"}, "index": 0}],
+                      "modelVersion": model})
             for i, piece in enumerate(pieces):
                 cand = {"content": {"parts": [{"text": piece}], "role": "model"}, "index": 0}
                 obj = {"candidates": [cand], "modelVersion": model,
@@ -391,10 +407,15 @@ def _make_handler(fake: FakeProvider):
             self.end_headers()
             started = time.time()
             limit = len(events) if b.cut_after is None else min(b.cut_after, len(events))
+            first_content = fake.first_content_event(b)
             try:
                 for i in range(limit):
                     if i and b.event_delay and _peer_closed(self.connection, b.event_delay):
                         raise ConnectionResetError("peer closed")
+                    if i == first_content and b.first_token_delay:
+                        self.wfile.flush()
+                        if _peer_closed(self.connection, b.first_token_delay):
+                            raise ConnectionResetError("peer closed")
                     ev = events[i]
                     self.wfile.write(f"{len(ev):x}\r\n".encode() + ev + b"\r\n")
                 if b.cut_after is not None and b.cut_mode == "close":

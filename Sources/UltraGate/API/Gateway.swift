@@ -57,6 +57,10 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
             if willRetry { metrics.recordRetry(provider: route.providerName, model: route.name) }
         }
         events.fallback = { from, to in metrics.recordFallback(from: from.name, to: to.name) }
+        events.attemptStarted = { route in metrics.recordAttempt(provider: route.providerName, model: route.name) }
+        events.retryWaited = { route, seconds in
+            metrics.recordRetryWait(provider: route.providerName, model: route.name, seconds: seconds)
+        }
         return events
     }
 
@@ -314,10 +318,12 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
         }
         bytes.append(contentsOf: SSEWriter.done)
         headers.append(contentsOf: Gateway.sseHeaders)
-        headers.append(serverTiming(context))
+        let headersSeconds = Double(Clock.nanos() - context.startNanos) / 1e9
+        headers.append(Gateway.streamHeadTiming(cacheSeconds: context.timing[.cache], headersSeconds: headersSeconds))
+        context.timing.record(.headers, seconds: headersSeconds)
         responder.startStream(status: 200, headers: headers)
         responder.writeStreamChunk(bytes)
-        responder.finishStream()
+        responder.finishStream(trailers: [serverTimingTrailer(context)])
         return true
     }
 
@@ -489,10 +495,13 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
                                                 message: "The upstream call was cancelled; please retry.",
                                                 code: "upstream_cancelled")
 
+    /// A stream's head fields. `Trailer` announces the `Server-Timing` trailer field sent after the
+    /// last chunk (the server drops both when the response is not chunked, e.g. to HTTP/1.0).
     static let sseHeaders = [
         HTTPHeaderField("Content-Type", "text/event-stream; charset=utf-8"),
         HTTPHeaderField("Cache-Control", "no-cache"),
         HTTPHeaderField("X-Accel-Buffering", "no"),
+        HTTPHeaderField("Trailer", "Server-Timing"),
     ]
 
     func commonHeaders(_ context: RequestContext, cacheStatus: String?, model: String?) -> [HTTPHeaderField] {
@@ -509,12 +518,33 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
         return HTTPHeaderField("Server-Timing", timing.headerValue)
     }
 
+    /// A stream's `Server-Timing` head field: what is known as the head goes out, the cache
+    /// lookup and `headers` (the time to the head). The rest follows in the trailer.
+    static func streamHeadTiming(cacheSeconds: Double?, headersSeconds: Double) -> HTTPHeaderField {
+        var timing = ServerTiming()
+        if let cacheSeconds { timing.record(.cache, seconds: cacheSeconds) }
+        timing.record(.headers, seconds: headersSeconds)
+        return HTTPHeaderField("Server-Timing", timing.headerValue)
+    }
+
+    /// A stream's `Server-Timing` trailer field: everything the head did not tell (time to first
+    /// token, upstream, retries, attempts, synthesis), `total` being now.
+    func serverTimingTrailer(_ context: RequestContext) -> HTTPHeaderField {
+        var timing = context.timing.trailerPart
+        timing.record(.total, seconds: Double(Clock.nanos() - context.startNanos) / 1e9)
+        return HTTPHeaderField("Server-Timing", timing.headerValue)
+    }
+
     /// Books a finished flight on this request: upstream time and tokens, or (for a request that
     /// joined another's flight) the cost the shared call saved.
     func noteFinished(_ result: FlightResult, context: RequestContext, joined: Bool) {
         let usage = result.usage
-        context.upstreamSeconds = result.outcome.upstreamSeconds
-        context.timing.record(.upstream, seconds: result.outcome.upstreamSeconds)
+        let outcome = result.outcome
+        context.upstreamSeconds = outcome.upstreamSeconds
+        context.timing.record(.upstream, seconds: outcome.upstreamSeconds)
+        if let ttft = outcome.timeToFirstToken { context.timing.record(.ttft, seconds: ttft) }
+        if outcome.attempts > 1 { context.timing.record(.retry, seconds: outcome.retryWaitSeconds) }
+        context.timing.attempts = outcome.attempts
         if let synthesisMs = result.outcome.completion["ultra"]?["synthesis_latency_ms"]?.doubleValue {
             context.timing.record(.synth, seconds: synthesisMs / 1000)
         }

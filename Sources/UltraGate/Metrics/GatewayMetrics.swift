@@ -34,6 +34,9 @@ public final class GatewayMetrics: @unchecked Sendable {
     public static let timeToFirstTokenBuckets: [Double] = [
         0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60,
     ]
+    public static let retryWaitBuckets: [Double] = [
+        0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60,
+    ]
     /// Model names beyond this many distinct ones are recorded as `other`, so clients sending
     /// arbitrary model names cannot grow the label space without bound.
     public static let otherModel = "other"
@@ -55,6 +58,8 @@ public final class GatewayMetrics: @unchecked Sendable {
         let timeToFirstToken: MetricFamily<Histogram>
         let overhead: MetricFamily<Histogram>
         let retries: MetricFamily<Counter>
+        let attempts: MetricFamily<Counter>
+        let retryWait: MetricFamily<Histogram>
         let fallbacks: MetricFamily<Counter>
         let upstreamErrors: MetricFamily<Counter>
         let tokens: MetricFamily<Counter>
@@ -72,9 +77,11 @@ public final class GatewayMetrics: @unchecked Sendable {
             cacheEntries = r.gaugeFamily("ultragate_cache_entries", help: "Entries in the response cache.")
             cacheBytes = r.gaugeFamily("ultragate_cache_bytes", help: "Bytes held by the response cache.")
             upstreamDuration = r.histogramFamily("ultragate_upstream_request_duration_seconds", help: "Upstream call duration in seconds, to the last byte.", labelNames: ["provider", "model"], upperBounds: GatewayMetrics.upstreamDurationBuckets)
-            timeToFirstToken = r.histogramFamily("ultragate_upstream_time_to_first_token_seconds", help: "Time from sending the upstream request to its first token, in seconds.", labelNames: ["provider", "model"], upperBounds: GatewayMetrics.timeToFirstTokenBuckets)
+            timeToFirstToken = r.histogramFamily("ultragate_upstream_time_to_first_token_seconds", help: "Time from sending the upstream request to its first chunk with content (text, a tool call, a refusal, reasoning), in seconds.", labelNames: ["provider", "model"], upperBounds: GatewayMetrics.timeToFirstTokenBuckets)
             overhead = r.histogramFamily("ultragate_gateway_overhead_seconds", help: "Time spent in the gateway itself (total minus upstream), in seconds.", upperBounds: GatewayMetrics.overheadBuckets)
             retries = r.counterFamily("ultragate_upstream_retries_total", help: "Upstream calls retried.", labelNames: ["provider", "model"])
+            attempts = r.counterFamily("ultragate_upstream_attempts_total", help: "Upstream calls made: first attempts, retries and fallbacks.", labelNames: ["provider", "model"])
+            retryWait = r.histogramFamily("ultragate_upstream_retry_wait_seconds", help: "Time waited before retrying a failed upstream call (backoff, Retry-After), in seconds.", labelNames: ["provider", "model"], upperBounds: GatewayMetrics.retryWaitBuckets)
             fallbacks = r.counterFamily("ultragate_fallbacks_total", help: "Requests that fell back from one model or provider to another.", labelNames: ["from", "to"])
             upstreamErrors = r.counterFamily("ultragate_upstream_errors_total", help: "Failed upstream calls by kind.", labelNames: ["provider", "model", "kind"])
             tokens = r.counterFamily("ultragate_tokens_total", help: "Tokens used upstream, by model and kind (cached is the part of prompt served from the provider's prompt cache).", labelNames: ["model", "kind"])
@@ -99,6 +106,8 @@ public final class GatewayMetrics: @unchecked Sendable {
         let duration: Histogram
         let timeToFirstToken: Histogram
         let retries: Counter
+        let attempts: Counter
+        let retryWait: Histogram
         let modelMetrics: ModelMetrics
 
         init(provider: String, model: ModelMetrics, families: Families) {
@@ -108,9 +117,11 @@ public final class GatewayMetrics: @unchecked Sendable {
             duration = families.upstreamDuration.labels(provider, model.name)
             timeToFirstToken = families.timeToFirstToken.labels(provider, model.name)
             retries = families.retries.labels(provider, model.name)
+            attempts = families.attempts.labels(provider, model.name)
+            retryWait = families.retryWait.labels(provider, model.name)
         }
 
-        /// One finished upstream call; `ttftSeconds` when a first token arrived (streaming).
+        /// One finished upstream call; `ttftSeconds` when a chunk with content arrived (streaming).
         public func record(durationSeconds: Double, ttftSeconds: Double?) {
             duration.observe(durationSeconds)
             modelMetrics.upstreamSeconds.add(durationSeconds)
@@ -121,6 +132,11 @@ public final class GatewayMetrics: @unchecked Sendable {
         }
 
         public func recordRetry() { retries.increment() }
+
+        public func recordAttempt() { attempts.increment() }
+
+        /// A wait before a retry, as long as it lasted.
+        public func recordRetryWait(seconds: Double) { retryWait.observe(max(0, seconds)) }
     }
 
     private struct ProviderModel: Hashable {
@@ -245,6 +261,15 @@ public final class GatewayMetrics: @unchecked Sendable {
 
     public func recordRetry(provider: String, model: String) {
         upstream(provider: provider, model: model).recordRetry()
+    }
+
+    /// An upstream call begins (any attempt).
+    public func recordAttempt(provider: String, model: String) {
+        upstream(provider: provider, model: model).recordAttempt()
+    }
+
+    public func recordRetryWait(provider: String, model: String, seconds: Double) {
+        upstream(provider: provider, model: model).recordRetryWait(seconds: seconds)
     }
 
     public func recordFallback(from: String, to: String) {

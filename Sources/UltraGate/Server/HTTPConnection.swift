@@ -222,10 +222,10 @@ final class HTTPConnection {
         flush()
     }
 
-    func finishStream(_ responder: HTTPResponder) {
+    func finishStream(_ responder: HTTPResponder, trailers: [HTTPHeaderField] = []) {
         guard isCurrent(responder) else { return }
         if responder.chunked {
-            output.append(contentsOf: ChunkedEncoding.terminator)
+            ChunkedEncoding.appendLastChunk(trailers: trailers, to: &output)
             finishResponse(keepAlive: keepAlive(for: responder))
         } else {
             finishResponse(keepAlive: false)

@@ -11,7 +11,10 @@ final class TestHTTPClient: @unchecked Sendable {
         var status: Int
         var headers: [(String, String)]
         var body: [UInt8]
+        /// The trailer section's fields of a chunked body.
+        var trailers: [(String, String)] = []
         func header(_ name: String) -> String? { headers.first { $0.0.lowercased() == name.lowercased() }?.1 }
+        func trailer(_ name: String) -> String? { trailers.first { $0.0.lowercased() == name.lowercased() }?.1 }
         var text: String { String(decoding: body, as: UTF8.self) }
         var json: JSON? { try? JSONParser.parse(body) }
     }
@@ -86,27 +89,35 @@ final class TestHTTPClient: @unchecked Sendable {
     func readResponse(onChunk: (([UInt8]) -> Void)? = nil) throws -> Response {
         let statusLine = try readLine()
         let status = Int(statusLine.split(separator: " ")[1]) ?? 0
-        var headers: [(String, String)] = []
-        while true {
-            let line = try readLine()
-            if line.isEmpty { break }
-            let parts = line.split(separator: ":", maxSplits: 1)
-            headers.append((String(parts[0]), parts.count > 1 ? String(parts[1]).trimmingCharacters(in: .whitespaces) : ""))
-        }
+        let headers = try readFields()
         var response = Response(status: status, headers: headers, body: [])
         if let length = response.header("content-length").flatMap(Int.init) {
             response.body = try readExactly(length)
         } else if response.header("transfer-encoding") == "chunked" {
             while true {
                 let size = Int(try readLine().split(separator: ";")[0], radix: 16) ?? 0
+                if size == 0 {
+                    response.trailers = try readFields()
+                    break
+                }
                 let data = try readExactly(size)
                 _ = try readLine()
-                if size == 0 { break }
                 onChunk?(data)
                 response.body.append(contentsOf: data)
             }
         }
         return response
+    }
+
+    /// Field lines up to the empty line (a head's, or a trailer section's).
+    private func readFields() throws -> [(String, String)] {
+        var fields: [(String, String)] = []
+        while true {
+            let line = try readLine()
+            if line.isEmpty { return fields }
+            let parts = line.split(separator: ":", maxSplits: 1)
+            fields.append((String(parts[0]), parts.count > 1 ? String(parts[1]).trimmingCharacters(in: .whitespaces) : ""))
+        }
     }
 
     /// True when the server closed the connection (EOF or reset) within the receive timeout.
