@@ -66,6 +66,7 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
         case .transport(.timeout): return "timeout"
         case .transport(.connect): return "connect"
         case .transport(.broken): return "broken"
+        case .transport(.responseTooLarge): return "too_large"
         case .transport(.cancelled): return "cancelled"
         case .transport: return "transport"
         case .invalidResponse: return "invalid_response"

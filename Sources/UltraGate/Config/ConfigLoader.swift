@@ -170,6 +170,14 @@ public struct ConfigLoader {
             settings.timeouts.total = try double(t, "total", path: tp) ?? settings.timeouts.total
         }
         if let r = try object(p, "retry", path: path) { settings.retry = try parseRetry(r, path: "\(path).retry", base: RetrySettings()) }
+        if let v = try int(p, "max_response_bytes", path: path) {
+            guard v >= 1024 else { throw ConfigError("\(path).max_response_bytes must be at least 1024") }
+            settings.limits.maxResponseBytes = v
+        }
+        if let v = try int(p, "max_event_bytes", path: path) {
+            guard v >= 1024 else { throw ConfigError("\(path).max_event_bytes must be at least 1024") }
+            settings.limits.maxEventBytes = v
+        }
         return settings
     }
 

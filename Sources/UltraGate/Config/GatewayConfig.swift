@@ -63,6 +63,8 @@ public struct ProviderSettings: Sendable {
     public var headers: [HTTPHeaderField] = []
     public var timeouts = UpstreamTimeouts()
     public var retry: RetrySettings?
+    /// How large an answer and one stream event may be.
+    public var limits = UpstreamLimits()
 
     public init(name: String, type: String, baseURL: String, apiKey: String? = nil) {
         self.name = name
