@@ -4,7 +4,7 @@ import Testing
 
 /// Size limits seen from a client: an upstream answer past its provider's limits is a 502
 /// `upstream_response_too_large` (an error event once a stream has started), tried once on that
-/// provider, never cached.
+/// provider, never cached; an answer past `cache.max_entry_bytes` is served but not stored.
 @Suite(.serialized) struct ResponseSizeLimitGatewayTests {
     let server: FakeUpstreamServer
     let transport: CurlTransport
@@ -133,5 +133,30 @@ import Testing
         let shown = r.json?["error"]?["message"]?.stringValue ?? ""
         #expect(shown.contains("overloaded") && shown.utf8.count < 4096)
         #expect(server.requests.count == 3)  // a 500 is retried as before
+    }
+
+    // MARK: cache entry bound
+
+    @Test func answersOverMaxEntryBytesAreServedButNotStored() async throws {
+        server.handler = { request in
+            let prompt = request.json?["messages"]?.arrayValue?.first?["content"]?.stringValue ?? ""
+            return Self.completion(prompt == "big" ? String(repeating: "b", count: 8 << 10) : "small answer")
+        }
+        let h = try GatewayHarness(routes: [openAIRoute("m")]) { $0.cache.maxEntryBytes = 4096 }
+        for _ in 0..<2 {
+            let r = try await blocking { try h.chat("m", "big") }
+            #expect(r.status == 200)
+            #expect(r.header("X-Cache") == "MISS")
+            #expect(r.json?["choices"]?.arrayValue?.first?["message"]?["content"]?.stringValue?.utf8.count == 8 << 10)
+        }
+        #expect(server.requests.count == 2)
+        // A small answer is stored as before.
+        _ = try await blocking { try h.chat("m", "small") }
+        #expect(try await blocking { try h.chat("m", "small") }.header("X-Cache") == "HIT")
+        #expect(server.requests.count == 3)
+        let check = PrometheusTextChecker.check(h.gateway.metrics.prometheusText())
+        #expect(check.value("ultragate_cache_entries_too_large_total") == 2)
+        #expect(check.value("ultragate_cache_write_errors_total") == 0)
+        #expect(h.gateway.cache?.stats().tooLarge == 2)
     }
 }

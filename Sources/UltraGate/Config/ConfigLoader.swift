@@ -115,6 +115,10 @@ public struct ConfigLoader {
             guard let b = v.boolValue else { throw ConfigError("cache.commit_before_answer must be a boolean") }
             cache.commitBeforeAnswer = b
         }
+        if let v = try int(c, "max_entry_bytes", path: "cache") {
+            guard v >= 1024 else { throw ConfigError("cache.max_entry_bytes must be at least 1024") }
+            cache.maxEntryBytes = v
+        }
     }
 
     func parseRetry(_ r: JSONObject, path: String, base: RetrySettings) throws -> RetrySettings {

@@ -105,6 +105,7 @@ public struct GatewayBuilder {
         var cacheConfig = ResponseCacheConfig(directory: config.cache.directory)
         cacheConfig.maxBytes = config.cache.maxBytes
         cacheConfig.defaultTTL = config.cache.defaultTTL
+        cacheConfig.maxEntryBytes = config.cache.maxEntryBytes
         do {
             return try ResponseCache(cacheConfig)
         } catch let error as LMDBError {

@@ -34,6 +34,8 @@ public struct CacheSettings: Sendable {
     /// rather than answering first and committing right after (faster: the commit overlaps the
     /// client's next round trip; a crash in between can lose that entry, never corrupt one).
     public var commitBeforeAnswer = false
+    /// Answers larger than this are served but not stored.
+    public var maxEntryBytes = ResponseCacheConfig.defaultMaxEntryBytes
     public init() {}
 }
 
