@@ -155,9 +155,11 @@ final class CurlTransfer: @unchecked Sendable {
     }
 
     /// What the write callback returns: the byte count to go on, 0 to abort (the stream's
-    /// consumer is gone), or CURL_WRITEFUNC_PAUSE when the consumer's buffer is full; libcurl then
-    /// keeps these bytes, stops reading the socket (so the upstream slows down), and hands them
-    /// over again once the loop resumes the transfer.
+    /// consumer is gone, or the body passed its limit), or CURL_WRITEFUNC_PAUSE when the consumer's
+    /// buffer is full; libcurl then keeps these bytes, stops reading the socket (so the upstream
+    /// slows down), and hands them over again once the loop resumes the transfer. What libcurl
+    /// keeps while paused is at most the rest of one network read, decoded (its pause buffer is
+    /// capped by libcurl itself); it is counted against the limit when it comes back here.
     /// Bytes past the body limit abort the transfer at once, before they are kept anywhere.
     func receiveBody(_ bytes: UnsafeRawBufferPointer) -> Int {
         lastActivity = curlMonotonicNanos()
