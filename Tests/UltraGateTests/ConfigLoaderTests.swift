@@ -76,4 +76,20 @@ import Testing
     @Test func unknownMemberIsStillRefused() throws {
         #expect(try error(models(#""e":{"ensemble":["a","ghost"]}"#)) == "models.e.ensemble names `ghost`, which is not a model")
     }
+
+    @Test func sizeLimitsLoadWithDefaultsAndRefuseTinyValues() throws {
+        let defaults = try load(#"{"providers":{"p":{"type":"openai"}}}"#)
+        #expect(defaults.provider(named: "p")?.limits == UpstreamLimits())
+        #expect(defaults.provider(named: "p")?.limits.maxResponseBytes == 64 << 20)
+        #expect(defaults.provider(named: "p")?.limits.maxEventBytes == 1 << 20)
+        #expect(defaults.cache.maxEntryBytes == 8 << 20)
+        let set = try load(#"{"cache":{"max_entry_bytes":65536},"providers":{"p":{"type":"openai","max_response_bytes":2097152,"max_event_bytes":4096}}}"#)
+        #expect(set.provider(named: "p")?.limits == UpstreamLimits(maxResponseBytes: 2 << 20, maxEventBytes: 4096))
+        #expect(set.cache.maxEntryBytes == 65536)
+        #expect(try error(#"{"providers":{"p":{"type":"openai","max_response_bytes":100}}}"#)
+                == "providers.p.max_response_bytes must be at least 1024")
+        #expect(try error(#"{"providers":{"p":{"type":"openai","max_event_bytes":"big"}}}"#)
+                == "providers.p.max_event_bytes must be an integer")
+        #expect(try error(#"{"cache":{"max_entry_bytes":0}}"#) == "cache.max_entry_bytes must be at least 1024")
+    }
 }

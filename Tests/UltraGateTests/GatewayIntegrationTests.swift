@@ -21,6 +21,7 @@ final class GatewayHarness: @unchecked Sendable {
                                  listed: routes.map { ($0.name, $0.providerName) })
         var cacheConfig = ResponseCacheConfig(directory: cacheDir)
         cacheConfig.maxBytes = 64 << 20
+        cacheConfig.maxEntryBytes = config.cache.maxEntryBytes
         let cache = try ResponseCache(cacheConfig)
         var orchestrator = Orchestrator(router: router)
         if fastRetries { orchestrator.sleep = { _ in } }

@@ -112,7 +112,7 @@ import Testing
         m.connectionOpened()
         m.connectionClosed()
         m.requestStarted()
-        m.setCacheStatsSource { CacheStatsSample(entries: 12, bytes: 3_456, evictions: 7, writeErrors: 2) }
+        m.setCacheStatsSource { CacheStatsSample(entries: 12, bytes: 3_456, evictions: 7, writeErrors: 2, tooLarge: 4) }
 
         let text = m.prometheusText()
         let check = PrometheusTextChecker.check(text)
@@ -120,6 +120,7 @@ import Testing
         let expectedTypes = [
             "ultragate_requests_total": "counter", "ultragate_cache_lookups_total": "counter",
             "ultragate_cache_evictions_total": "counter", "ultragate_cache_write_errors_total": "counter", "ultragate_cache_entries": "gauge",
+            "ultragate_cache_entries_too_large_total": "counter",
             "ultragate_cache_bytes": "gauge", "ultragate_upstream_request_duration_seconds": "histogram",
             "ultragate_upstream_time_to_first_token_seconds": "histogram",
             "ultragate_gateway_overhead_seconds": "histogram", "ultragate_upstream_retries_total": "counter",
@@ -136,6 +137,7 @@ import Testing
         #expect(check.value("ultragate_cache_bytes") == 3_456)
         #expect(check.value("ultragate_cache_evictions_total") == 7)
         #expect(check.value("ultragate_cache_write_errors_total") == 2)
+        #expect(check.value("ultragate_cache_entries_too_large_total") == 4)
         let pm = ["provider": "openai", "model": "gpt-4o"]
         #expect(check.value("ultragate_upstream_request_duration_seconds_count", pm) == 1)
         #expect(check.value("ultragate_upstream_request_duration_seconds_sum", pm) == 0.5)

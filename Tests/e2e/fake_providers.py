@@ -432,3 +432,120 @@ def _make_handler(fake: FakeProvider):
                 self.close_connection = True
 
     return Handler
+
+
+class FloodProvider:
+    """An OpenAI-compatible upstream that answers with oversized bodies, to test the gateway's size
+    limits. The last user message picks the answer:
+
+    - `bomb`: 200 with `Content-Encoding: gzip`, `bomb_bytes` zero bytes compressed ~1000:1;
+    - `sse_bomb`: the same for an SSE stream: one `data: xxx…` line of `bomb_bytes`, never ended;
+    - `plain`: a chunked 200 body of `flood_bytes`;
+    - `sse_line`: an SSE stream whose first line (`data: xxx…`, `flood_bytes` long) never ends;
+    - `sse_after_chunk`: one valid chunk, then such a line;
+    - `error`: a chunked 500 whose body is `flood_bytes` long;
+    - `big:N`: a valid `chat.completion` whose content is N characters.
+
+    Floods are written piece by piece (never held whole) until done or the gateway hangs up."""
+
+    def __init__(self, bomb_bytes: int = 200 << 20, flood_bytes: int = 300 << 20):
+        import zlib
+        self.flood_bytes = flood_bytes
+
+        def gzipped(prefix: bytes, piece: bytes) -> bytes:
+            packer = zlib.compressobj(9, zlib.DEFLATED, 31)  # 31: a gzip wrapper
+            parts = [packer.compress(prefix)] + [packer.compress(piece) for _ in range(bomb_bytes >> 20)]
+            return b"".join(parts) + packer.flush()
+
+        self.bomb = gzipped(b"", bytes(1 << 20))
+        self.sse_bomb = gzipped(b"data: ", b"x" * (1 << 20))
+        self._lock = threading.Lock()
+        #: Requests per prompt.
+        self.counts: dict[str, int] = {}
+        #: Bytes of flood written per prompt (what the gateway took before hanging up).
+        self.written: dict[str, int] = {}
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _make_flood_handler(self))
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, name="fake-flood", daemon=True).start()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def count(self, prompt: str) -> int:
+        with self._lock:
+            return self.counts.get(prompt, 0)
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _make_flood_handler(fake: FloodProvider):
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args):
+            pass
+
+        def do_POST(self):
+            body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
+            prompt = body["messages"][-1]["content"]
+            with fake._lock:
+                fake.counts[prompt] = fake.counts.get(prompt, 0) + 1
+            try:
+                self._answer(prompt, body)
+            except (BrokenPipeError, ConnectionResetError, OSError):
+                self.close_connection = True
+
+        def _head(self, status, content_type, extra=()):
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            for name, value in extra:
+                self.send_header(name, value)
+            self.end_headers()
+
+        def _chunk(self, data: bytes):
+            self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+
+        def _flood(self, prompt, status, content_type, prefix: bytes, piece: bytes):
+            self._head(status, content_type, [("Transfer-Encoding", "chunked")])
+            self._chunk(prefix)
+            sent = 0
+            while sent < fake.flood_bytes:
+                self._chunk(piece)
+                sent += len(piece)
+                with fake._lock:
+                    fake.written[prompt] = sent
+            self.wfile.write(b"0\r\n\r\n")
+
+        def _answer(self, prompt, body):
+            piece = b"x" * (1 << 20)
+            if prompt in ("bomb", "sse_bomb"):
+                bomb, content_type = (fake.bomb, "application/json") if prompt == "bomb" else (fake.sse_bomb, "text/event-stream")
+                self._head(200, content_type, [("Content-Encoding", "gzip"), ("Content-Length", str(len(bomb)))])
+                self.wfile.write(bomb)
+            elif prompt == "plain":
+                self._flood(prompt, 200, "application/json", b'{"choices":[{"message":{"content":"', piece)
+            elif prompt == "sse_line":
+                self._flood(prompt, 200, "text/event-stream", b"data: ", piece)
+            elif prompt == "sse_after_chunk":
+                chunk = {"id": "chatcmpl-flood", "object": "chat.completion.chunk", "created": 1, "model": "flood",
+                         "choices": [{"index": 0, "delta": {"role": "assistant", "content": "Hello"}, "finish_reason": None}]}
+                self._flood(prompt, 200, "text/event-stream", b"data: " + json.dumps(chunk).encode() + b"\n\ndata: ", piece)
+            elif prompt == "error":
+                self._flood(prompt, 500, "application/json", b'{"error":{"message":"overloaded ', piece)
+            elif prompt.startswith("big:"):
+                text = "b" * int(prompt[4:])
+                payload = json.dumps({
+                    "id": "chatcmpl-big", "object": "chat.completion", "created": 1, "model": "flood",
+                    "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+                    "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}).encode()
+                self._head(200, "application/json", [("Content-Length", str(len(payload)))])
+                self.wfile.write(payload)
+            else:
+                self._head(404, "application/json", [("Content-Length", "2")])
+                self.wfile.write(b"{}")
+
+    return Handler

@@ -32,7 +32,8 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
         if let cache {
             metrics.setCacheStatsSource {
                 let s = cache.stats()
-                return CacheStatsSample(entries: s.entries, bytes: s.usedBytes, evictions: s.evictions, writeErrors: s.writeErrors)
+                return CacheStatsSample(entries: s.entries, bytes: s.usedBytes, evictions: s.evictions, writeErrors: s.writeErrors,
+                                        tooLarge: s.tooLarge)
             }
         }
     }
@@ -70,6 +71,7 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
         case .transport(.timeout): return "timeout"
         case .transport(.connect): return "connect"
         case .transport(.broken): return "broken"
+        case .transport(.responseTooLarge): return "too_large"
         case .transport(.cancelled): return "cancelled"
         case .transport: return "transport"
         case .invalidResponse: return "invalid_response"
@@ -147,7 +149,8 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
             if case .object(var o) = stats, let cache {
                 let s = cache.stats()
                 var c: JSONObject = ["entries": .int(s.entries), "used_bytes": .int(s.usedBytes), "map_size": .int(s.mapSize),
-                                     "evictions": .int(s.evictions), "write_errors": .int(s.writeErrors)]
+                                     "evictions": .int(s.evictions), "write_errors": .int(s.writeErrors),
+                                     "too_large": .int(s.tooLarge)]
                 if let last = s.lastWriteError { c["last_write_error"] = .string(last) }
                 o["cache"] = .object(c)
                 stats = .object(o)

@@ -26,6 +26,8 @@ final class CacheCounters: @unchecked Sendable {
         /// The last write failure, as LMDB or the writer described it.
         var lastWriteError: String?
         var oversizedSkipped = 0
+        /// Entries over `ResponseCacheConfig.maxEntryBytes`, skipped before they reach the writer.
+        var tooLarge = 0
         var commits = 0
         var stored = 0
         /// Commits done on the caller's thread by `CacheWriter.commitInline` (also in `commits`).

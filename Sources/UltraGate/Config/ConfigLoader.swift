@@ -115,6 +115,10 @@ public struct ConfigLoader {
             guard let b = v.boolValue else { throw ConfigError("cache.commit_before_answer must be a boolean") }
             cache.commitBeforeAnswer = b
         }
+        if let v = try int(c, "max_entry_bytes", path: "cache") {
+            guard v >= 1024 else { throw ConfigError("cache.max_entry_bytes must be at least 1024") }
+            cache.maxEntryBytes = v
+        }
     }
 
     func parseRetry(_ r: JSONObject, path: String, base: RetrySettings) throws -> RetrySettings {
@@ -170,6 +174,14 @@ public struct ConfigLoader {
             settings.timeouts.total = try double(t, "total", path: tp) ?? settings.timeouts.total
         }
         if let r = try object(p, "retry", path: path) { settings.retry = try parseRetry(r, path: "\(path).retry", base: RetrySettings()) }
+        if let v = try int(p, "max_response_bytes", path: path) {
+            guard v >= 1024 else { throw ConfigError("\(path).max_response_bytes must be at least 1024") }
+            settings.limits.maxResponseBytes = v
+        }
+        if let v = try int(p, "max_event_bytes", path: path) {
+            guard v >= 1024 else { throw ConfigError("\(path).max_event_bytes must be at least 1024") }
+            settings.limits.maxEventBytes = v
+        }
         return settings
     }
 

@@ -89,13 +89,13 @@ public struct GatewayBuilder {
         case "mock": return mock
         case "openai":
             return OpenAICompatibleProvider(name: settings.name, baseURL: settings.baseURL, apiKey: settings.apiKey,
-                                            headers: settings.headers, transport: transport)
+                                            headers: settings.headers, transport: transport, limits: settings.limits)
         case "anthropic":
             return AnthropicProvider(name: settings.name, baseURL: settings.baseURL, apiKey: settings.apiKey,
-                                     headers: settings.headers, transport: transport)
+                                     headers: settings.headers, transport: transport, limits: settings.limits)
         case "gemini":
             return GeminiProvider(name: settings.name, baseURL: settings.baseURL, apiKey: settings.apiKey,
-                                  headers: settings.headers, transport: transport)
+                                  headers: settings.headers, transport: transport, limits: settings.limits)
         default: throw ConfigError("providers.\(settings.name): provider type `\(settings.type)` is not available in this build")
         }
     }
@@ -105,6 +105,7 @@ public struct GatewayBuilder {
         var cacheConfig = ResponseCacheConfig(directory: config.cache.directory)
         cacheConfig.maxBytes = config.cache.maxBytes
         cacheConfig.defaultTTL = config.cache.defaultTTL
+        cacheConfig.maxEntryBytes = config.cache.maxEntryBytes
         do {
             return try ResponseCache(cacheConfig)
         } catch let error as LMDBError {

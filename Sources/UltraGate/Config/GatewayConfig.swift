@@ -34,6 +34,8 @@ public struct CacheSettings: Sendable {
     /// rather than answering first and committing right after (faster: the commit overlaps the
     /// client's next round trip; a crash in between can lose that entry, never corrupt one).
     public var commitBeforeAnswer = false
+    /// Answers larger than this are served but not stored.
+    public var maxEntryBytes = ResponseCacheConfig.defaultMaxEntryBytes
     public init() {}
 }
 
@@ -63,6 +65,8 @@ public struct ProviderSettings: Sendable {
     public var headers: [HTTPHeaderField] = []
     public var timeouts = UpstreamTimeouts()
     public var retry: RetrySettings?
+    /// How large an answer and one stream event may be.
+    public var limits = UpstreamLimits()
 
     public init(name: String, type: String, baseURL: String, apiKey: String? = nil) {
         self.name = name

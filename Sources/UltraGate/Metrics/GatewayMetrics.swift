@@ -12,11 +12,14 @@ public struct CacheStatsSample: Sendable, Equatable {
     public var evictions: Int
     /// Entries that could not be stored.
     public var writeErrors: Int
-    public init(entries: Int, bytes: Int, evictions: Int, writeErrors: Int = 0) {
+    /// Answers larger than `cache.max_entry_bytes`: served, not stored.
+    public var tooLarge: Int
+    public init(entries: Int, bytes: Int, evictions: Int, writeErrors: Int = 0, tooLarge: Int = 0) {
         self.entries = entries
         self.bytes = bytes
         self.evictions = evictions
         self.writeErrors = writeErrors
+        self.tooLarge = tooLarge
     }
 }
 
@@ -52,6 +55,7 @@ public final class GatewayMetrics: @unchecked Sendable {
         let cacheLookups: MetricFamily<Counter>
         let cacheEvictions: MetricFamily<Counter>
         let cacheWriteErrors: MetricFamily<Counter>
+        let cacheEntriesTooLarge: MetricFamily<Counter>
         let cacheEntries: MetricFamily<Gauge>
         let cacheBytes: MetricFamily<Gauge>
         let upstreamDuration: MetricFamily<Histogram>
@@ -74,6 +78,7 @@ public final class GatewayMetrics: @unchecked Sendable {
             cacheLookups = r.counterFamily("ultragate_cache_lookups_total", help: "Response cache lookups by result.", labelNames: ["result"])
             cacheEvictions = r.counterFamily("ultragate_cache_evictions_total", help: "Entries evicted from the response cache.")
             cacheWriteErrors = r.counterFamily("ultragate_cache_write_errors_total", help: "Answers that could not be stored in the response cache (full disk, entry too large, ...).")
+            cacheEntriesTooLarge = r.counterFamily("ultragate_cache_entries_too_large_total", help: "Answers served but not stored in the response cache because they are larger than cache.max_entry_bytes.")
             cacheEntries = r.gaugeFamily("ultragate_cache_entries", help: "Entries in the response cache.")
             cacheBytes = r.gaugeFamily("ultragate_cache_bytes", help: "Bytes held by the response cache.")
             upstreamDuration = r.histogramFamily("ultragate_upstream_request_duration_seconds", help: "Upstream call duration in seconds, to the last byte.", labelNames: ["provider", "model"], upperBounds: GatewayMetrics.upstreamDurationBuckets)
@@ -156,6 +161,7 @@ public final class GatewayMetrics: @unchecked Sendable {
     private let cacheBypass: Counter
     private let cacheEvictions: Counter
     private let cacheWriteErrors: Counter
+    private let cacheEntriesTooLarge: Counter
     private let cacheEntries: Gauge
     private let cacheBytes: Gauge
     private let overhead: Histogram
@@ -182,6 +188,7 @@ public final class GatewayMetrics: @unchecked Sendable {
         cacheBypass = families.cacheLookups.labels(CacheLookupResult.bypass.rawValue)
         cacheEvictions = families.cacheEvictions.unlabeled
         cacheWriteErrors = families.cacheWriteErrors.unlabeled
+        cacheEntriesTooLarge = families.cacheEntriesTooLarge.unlabeled
         cacheEntries = families.cacheEntries.unlabeled
         cacheBytes = families.cacheBytes.unlabeled
         overhead = families.overhead.unlabeled
@@ -326,6 +333,7 @@ public final class GatewayMetrics: @unchecked Sendable {
         cacheBytes.set(Double(stats.bytes))
         cacheEvictions.mirror(total: Double(stats.evictions))
         cacheWriteErrors.mirror(total: Double(stats.writeErrors))
+        cacheEntriesTooLarge.mirror(total: Double(stats.tooLarge))
     }
 
     // MARK: Export

@@ -11,9 +11,9 @@ public struct AnthropicProvider: ChatProvider {
     public var baseURL: String { connection.baseURL }
 
     public init(name: String = "anthropic", baseURL: String = "https://api.anthropic.com", apiKey: String?,
-                headers: [HTTPHeaderField] = [], transport: any UpstreamTransport) {
+                headers: [HTTPHeaderField] = [], transport: any UpstreamTransport, limits: UpstreamLimits = UpstreamLimits()) {
         connection = ProviderConnection(name: name, baseURL: baseURL, apiKey: apiKey, extraHeaders: headers,
-                                        transport: transport)
+                                        transport: transport, limits: limits)
     }
 
     var translator: AnthropicTranslator { AnthropicTranslator(provider: name) }

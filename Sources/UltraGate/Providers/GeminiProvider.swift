@@ -10,9 +10,9 @@ public struct GeminiProvider: ChatProvider {
     public var baseURL: String { connection.baseURL }
 
     public init(name: String = "gemini", baseURL: String = "https://generativelanguage.googleapis.com", apiKey: String?,
-                headers: [HTTPHeaderField] = [], transport: any UpstreamTransport) {
+                headers: [HTTPHeaderField] = [], transport: any UpstreamTransport, limits: UpstreamLimits = UpstreamLimits()) {
         connection = ProviderConnection(name: name, baseURL: baseURL, apiKey: apiKey, extraHeaders: headers,
-                                        transport: transport)
+                                        transport: transport, limits: limits)
     }
 
     var translator: GeminiTranslator { GeminiTranslator(provider: name) }

@@ -15,9 +15,9 @@ public struct OpenAICompatibleProvider: ChatProvider {
     public var baseURL: String { connection.baseURL }
 
     public init(name: String = "openai", baseURL: String = "https://api.openai.com/v1", apiKey: String?,
-                headers: [HTTPHeaderField] = [], transport: any UpstreamTransport) {
+                headers: [HTTPHeaderField] = [], transport: any UpstreamTransport, limits: UpstreamLimits = UpstreamLimits()) {
         connection = ProviderConnection(name: name, baseURL: baseURL, apiKey: apiKey, extraHeaders: headers,
-                                        transport: transport)
+                                        transport: transport, limits: limits)
     }
 
     func upstreamRequest(_ request: ProviderRequest, stream: Bool) -> UpstreamRequest {

@@ -7,15 +7,19 @@ struct ProviderConnection: Sendable {
     let apiKey: String?
     let extraHeaders: [HTTPHeaderField]
     let transport: any UpstreamTransport
+    /// How large an answer (and one stream event) may be.
+    let limits: UpstreamLimits
     /// `baseURL` without trailing slashes, trimmed once here rather than on every request.
     private let base: String
 
-    init(name: String, baseURL: String, apiKey: String?, extraHeaders: [HTTPHeaderField], transport: any UpstreamTransport) {
+    init(name: String, baseURL: String, apiKey: String?, extraHeaders: [HTTPHeaderField], transport: any UpstreamTransport,
+         limits: UpstreamLimits = UpstreamLimits()) {
         self.name = name
         self.baseURL = baseURL
         self.apiKey = apiKey
         self.extraHeaders = extraHeaders
         self.transport = transport
+        self.limits = limits
         base = ProviderHTTP.join(baseURL, "")
     }
 
@@ -29,8 +33,8 @@ struct ProviderConnection: Sendable {
         if stream { all.append(HTTPHeaderField("accept", "text/event-stream")) }
         if let apiKey, !apiKey.isEmpty { all.append(HTTPHeaderField(authHeader, authPrefix + apiKey)) }
         all += extraHeaders
-        return UpstreamRequest(url: base + path, headers: all,
-                               body: JSONWriter.serialize(.object(body)), timeouts: timeouts)
+        return UpstreamRequest(url: base + path, headers: all, body: JSONWriter.serialize(.object(body)),
+                               timeouts: timeouts, maxResponseBytes: limits.maxResponseBytes)
     }
 
     /// Sends and returns the 2xx body as a JSON object.
@@ -48,6 +52,6 @@ struct ProviderConnection: Sendable {
     func stream<T: SSEChunkTranslator>(_ request: UpstreamRequest, translator: T) async throws(ProviderError)
         -> ChunkStream<JSONObject> {
         let response = try await ProviderHTTP.openStream(request, via: transport, provider: name, secret: apiKey)
-        return ProviderStreamPump.run(response, translator: translator, provider: name)
+        return ProviderStreamPump.run(response, translator: translator, provider: name, maxEventBytes: limits.maxEventBytes)
     }
 }

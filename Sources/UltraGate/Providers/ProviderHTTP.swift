@@ -18,7 +18,7 @@ enum ProviderHTTP {
     }
 
     /// Opens a streaming request; returns once a 2xx head arrived. An error status reads the
-    /// (short) error body and throws it as a `ProviderError`.
+    /// error body (its first `UpstreamLimits.errorBodyBytes` at most) and throws it as a `ProviderError`.
     static func openStream(_ request: UpstreamRequest, via transport: any UpstreamTransport, provider: String,
                            secret: String?) async throws(ProviderError) -> UpstreamStreamingResponse {
         let response: UpstreamStreamingResponse
@@ -31,8 +31,8 @@ enum ProviderHTTP {
             var body: [UInt8] = []
             do {
                 for try await chunk in response.body {
-                    body.append(contentsOf: chunk)
-                    if body.count > 1 << 20 { break }
+                    body.append(contentsOf: chunk.prefix(UpstreamLimits.errorBodyBytes - body.count))
+                    if body.count >= UpstreamLimits.errorBodyBytes { break }
                 }
             } catch {
                 // The status alone still says what happened.

@@ -215,8 +215,8 @@ final class CurlEasyHandle {
 }
 
 /// libcurl's body callback: `userdata` is the `CurlTransfer` passed as CURLOPT_WRITEDATA.
-/// Returning less than `size * nmemb` aborts the transfer (used when nobody is listening);
-/// CURL_WRITEFUNC_PAUSE pauses it.
+/// Returning less than `size * nmemb` aborts the transfer (used when nobody is listening, and
+/// past the body's size limit); CURL_WRITEFUNC_PAUSE pauses it.
 private let curlWriteCallback: ug_data_callback = { data, size, count, userdata in
     let transfer = Unmanaged<CurlTransfer>.fromOpaque(userdata!).takeUnretainedValue()
     let n = size * count
@@ -224,9 +224,9 @@ private let curlWriteCallback: ug_data_callback = { data, size, count, userdata 
 }
 
 /// libcurl's header callback: one call per complete header line, including the blank one.
+/// Returning less than `size * nmemb` aborts the transfer (used past the head's size limit).
 private let curlHeaderCallback: ug_data_callback = { data, size, count, userdata in
     let transfer = Unmanaged<CurlTransfer>.fromOpaque(userdata!).takeUnretainedValue()
     let n = size * count
-    transfer.receiveHeaderLine(UnsafeRawBufferPointer(start: data, count: n))
-    return n
+    return transfer.receiveHeaderLine(UnsafeRawBufferPointer(start: data, count: n))
 }

@@ -5,14 +5,19 @@ public struct UpstreamRequest: Sendable {
     public var headers: [HTTPHeaderField]
     public var body: [UInt8]
     public var timeouts: UpstreamTimeouts
+    /// The longest response body taken (after decoding); a longer one fails with
+    /// `UpstreamError.responseTooLarge`. An error status's body is cut at `UpstreamLimits.errorBodyBytes`.
+    public var maxResponseBytes: Int
 
     public init(method: String = "POST", url: String, headers: [HTTPHeaderField] = [], body: [UInt8] = [],
-                timeouts: UpstreamTimeouts = UpstreamTimeouts()) {
+                timeouts: UpstreamTimeouts = UpstreamTimeouts(),
+                maxResponseBytes: Int = UpstreamLimits.defaultMaxResponseBytes) {
         self.method = method
         self.url = url
         self.headers = headers
         self.body = body
         self.timeouts = timeouts
+        self.maxResponseBytes = maxResponseBytes
     }
 }
 
@@ -81,6 +86,8 @@ public enum UpstreamError: Error, Sendable, Equatable, CustomStringConvertible {
     case cancelled
     /// Anything else libcurl reports.
     case transport(String)
+    /// The answer passed a size limit (`UpstreamLimits`); the transfer was aborted there.
+    case responseTooLarge(String)
 
     public var description: String {
         switch self {
@@ -89,6 +96,7 @@ public enum UpstreamError: Error, Sendable, Equatable, CustomStringConvertible {
         case .broken(let m): return "connection broke mid-response: \(m)"
         case .cancelled: return "cancelled"
         case .transport(let m): return "transport error: \(m)"
+        case .responseTooLarge(let m): return "response too large: \(m)"
         }
     }
 
@@ -97,7 +105,8 @@ public enum UpstreamError: Error, Sendable, Equatable, CustomStringConvertible {
         switch self {
         case .connect, .transport: return true
         case .timeout(let phase): return phase == .connect || phase == .firstByte
-        case .broken, .cancelled: return false
+        // The same call would bring the same answer: not asked again (a fallback may be).
+        case .broken, .cancelled, .responseTooLarge: return false
         }
     }
 }
