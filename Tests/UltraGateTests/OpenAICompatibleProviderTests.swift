@@ -137,7 +137,7 @@ import Testing
             #expect(shown.param == "temperature" && shown.code == nil)
         }
         // Inside a stream, the type still decides the status when the code is null.
-        let embedded = ProviderHTTP.embeddedError(try JSONParser.parse(body), provider: "p", secret: nil)
+        let embedded = ProviderHTTP.embeddedError(try JSONParser.parse(body), provider: "p", redactor: SecretRedactor())
         #expect(embedded.kind == .http(status: 400) && embedded.code == nil && embedded.param == "temperature")
         // Anthropic and Google errors have no `code` of their own: their type or status stands in.
         let anthropic = ProviderHTTP.errorDetails(try JSONParser.parse(#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#))
@@ -155,6 +155,46 @@ import Testing
         #expect(error?.kind == .http(status: 401))
         #expect(error?.message.contains(Self.key) == false)
         #expect(error?.gatewayError.message.contains(Self.key) == false)
+    }
+
+    /// The audit's case: a 401 echoing slices of the key (here 17 characters from its middle)
+    /// reached the client. No piece of 8 or more characters of any configured secret (the key, a
+    /// credential header) survives, in a JSON error, a plain-text one, or a stream's error status.
+    @Test func upstream401EchoingSlicesOfTheKeyReachesNoClient() async throws {
+        let key = "sk-live-Zq7Lm0Np4Rt8Vx2Bc6Df1Gh5Jk9"
+        let headerSecret = "org-secret-Ab12Cd34Ef56"
+        let bytes = Array(key.utf8)
+        func slice(_ r: Range<Int>) -> String { String(decoding: bytes[r], as: UTF8.self) }
+        let echoes = [slice(0..<8), slice(9..<26), slice(bytes.count - 8..<bytes.count), slice(3..<11), key,
+                      String(headerSecret.dropFirst(4))]
+        for echo in echoes {
+            for body in [#"{"error":{"message":"Incorrect API key provided: \#(echo). You can find your key at https://example.com.","type":"invalid_request_error","param":"\#(echo)","code":"invalid_api_key"}}"#,
+                         "<html>401: key \(echo) unknown</html>"] {
+                for streaming in [false, true] {
+                    let p = OpenAICompatibleProvider(name: "up", baseURL: "https://up.example/v1", apiKey: key,
+                                                     headers: [HTTPHeaderField("X-Org-Token", headerSecret)],
+                                                     transport: ScriptedTransport(.body(body, status: 401)))
+                    let error = await #expect(throws: ProviderError.self) {
+                        if streaming { _ = try await p.stream(try request(#"{"model":"m","messages":[]}"#)) }
+                        else { _ = try await p.complete(try request(#"{"model":"m","messages":[]}"#)) }
+                    }
+                    let answer = String(decoding: try #require(error?.gatewayError.body), as: UTF8.self)
+                    #expect(answer.contains("[redacted]"), "\(answer)")
+                    for secret in [key, headerSecret] {
+                        let s = Array(secret.utf8)
+                        for start in 0...(s.count - 8) {
+                            let piece = String(decoding: s[start..<start + 8], as: UTF8.self)
+                            #expect(!answer.contains(piece), "\(piece) leaked in \(answer)")
+                        }
+                    }
+                }
+            }
+        }
+        // Shorter than 8 characters: ordinary text, left alone.
+        let short = slice(10..<17)
+        let p = provider(ScriptedTransport(.body(#"{"error":{"message":"bad key ...\#(short)","type":"x"}}"#, status: 401)), key: key)
+        let error = await #expect(throws: ProviderError.self) { _ = try await p.complete(try request(#"{"model":"m","messages":[]}"#)) }
+        #expect(error?.message == "bad key ...\(short)")
     }
 
     @Test func connectFailureIsTransportError() async throws {

@@ -693,3 +693,27 @@ def test_shutdown_stops_retrying_so_the_upstream_error_comes_at_once(make_fake, 
     assert result["seconds"] < 8, result["seconds"]  # 8 attempts 2 s apart would take 14 s
     assert len(fake.chat_requests()) <= 3
     assert gw.proc.wait(timeout=30) == 0
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_slices_of_the_key_echoed_by_a_401_never_reach_the_client(kind, make_fake, make_gateway):
+    key = "sk-e2e-Zq7Lm0Np4Rt8Vx2Bc6Df1Gh5Jk9Wy3"
+    fake = make_fake(kind, api_key=key)
+    slices = {"start": key[:8], "middle": key[9:26], "end": key[-8:], "eight": key[12:20], "whole": key}
+    fake.default = Behaviour(status=401)
+    config = {"providers": {"fake": provider_entry(fake, {"max_attempts": 1})},
+              "models": {"m1": {"provider": "fake", "model": UPSTREAM_MODEL}}}
+    gw = start(make_gateway, fake, config)
+    for name, piece in slices.items():
+        for stream in (False, True):
+            fake.script(Behaviour(status=401, error_message=f"Incorrect API key provided: {piece}. ({name})"))
+            r = post_chat(gw, {"model": "m1", "stream": stream, "messages": [{"role": "user", "content": f"{name} {stream}"}]})
+            assert r.status_code == 401, r.text
+            message = r.json()["error"]["message"]
+            assert "[redacted]" in message and f"({name})" in message, message
+            for i in range(len(key) - 7):
+                assert key[i:i + 8] not in r.text, (key[i:i + 8], r.text)
+    # Fewer than 8 characters of the key is ordinary text.
+    fake.script(Behaviour(status=401, error_message=f"key ending {key[-7:]} rejected"))
+    r = post_chat(gw, {"model": "m1", "messages": [{"role": "user", "content": "short"}]})
+    assert f"key ending {key[-7:]} rejected" in r.json()["error"]["message"]

@@ -6,10 +6,15 @@ public struct GatewayBuilder {
     public let transport: UpstreamTransport?
     /// Lines worth telling the operator at start-up (never containing keys).
     public private(set) var notes: [String] = []
+    /// Scrubs every configured secret (all providers' keys and credential headers) from upstream
+    /// error text, whichever provider answered; a secret configured elsewhere (a gateway master
+    /// key) is `register`ed here before `makeRouter`.
+    public var redactor: SecretRedactor
 
     public init(config: GatewayConfig, transport: UpstreamTransport? = nil) {
         self.config = config
         self.transport = transport
+        redactor = SecretRedactor(providers: config.providers)
     }
 
     /// True when the mock provider serves: forced, or nothing else is configured.
@@ -34,7 +39,7 @@ public struct GatewayBuilder {
         }
         let transport = try self.transport ?? CurlTransport()
         for settings in config.providers {
-            providers[settings.name] = try makeProvider(settings, transport: transport, mock: mock)
+            providers[settings.name] = try makeProvider(settings, transport: transport, mock: mock, redactor: redactor)
             settingsByName[settings.name] = settings
             if settings.apiKey == nil && settings.type != "mock" && settings.baseURL.contains("api.") {
                 notes.append("provider \(settings.name) has no API key; its requests will be rejected upstream")
@@ -84,18 +89,19 @@ public struct GatewayBuilder {
         "gemini": ["gemini-2.5-flash", "gemini-2.5-pro"],
     ]
 
-    func makeProvider(_ settings: ProviderSettings, transport: UpstreamTransport, mock: MockProvider) throws -> ChatProvider {
+    func makeProvider(_ settings: ProviderSettings, transport: UpstreamTransport, mock: MockProvider,
+                      redactor: SecretRedactor) throws -> ChatProvider {
         switch settings.type {
         case "mock": return mock
         case "openai":
             return OpenAICompatibleProvider(name: settings.name, baseURL: settings.baseURL, apiKey: settings.apiKey,
-                                            headers: settings.headers, transport: transport)
+                                            headers: settings.headers, transport: transport, redactor: redactor)
         case "anthropic":
             return AnthropicProvider(name: settings.name, baseURL: settings.baseURL, apiKey: settings.apiKey,
-                                     headers: settings.headers, transport: transport)
+                                     headers: settings.headers, transport: transport, redactor: redactor)
         case "gemini":
             return GeminiProvider(name: settings.name, baseURL: settings.baseURL, apiKey: settings.apiKey,
-                                  headers: settings.headers, transport: transport)
+                                  headers: settings.headers, transport: transport, redactor: redactor)
         default: throw ConfigError("providers.\(settings.name): provider type `\(settings.type)` is not available in this build")
         }
     }

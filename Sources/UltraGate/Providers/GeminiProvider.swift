@@ -10,9 +10,9 @@ public struct GeminiProvider: ChatProvider {
     public var baseURL: String { connection.baseURL }
 
     public init(name: String = "gemini", baseURL: String = "https://generativelanguage.googleapis.com", apiKey: String?,
-                headers: [HTTPHeaderField] = [], transport: any UpstreamTransport) {
+                headers: [HTTPHeaderField] = [], transport: any UpstreamTransport, redactor: SecretRedactor? = nil) {
         connection = ProviderConnection(name: name, baseURL: baseURL, apiKey: apiKey, extraHeaders: headers,
-                                        transport: transport)
+                                        transport: transport, redactor: redactor)
     }
 
     var translator: GeminiTranslator { GeminiTranslator(provider: name) }
@@ -27,12 +27,12 @@ public struct GeminiProvider: ChatProvider {
 
     public func complete(_ request: ProviderRequest) async throws -> JSONObject {
         try translator.response(try await connection.sendJSON(try upstreamRequest(request, stream: false)),
-                                requestModel: request.model, secret: connection.apiKey)
+                                requestModel: request.model, redactor: connection.redactor)
     }
 
     public func stream(_ request: ProviderRequest) async throws -> ChunkStream<JSONObject> {
         try await connection.stream(try upstreamRequest(request, stream: true),
                                     translator: GeminiStreamTranslator(provider: name, model: request.model,
-                                                                       secret: connection.apiKey))
+                                                                       redactor: connection.redactor))
     }
 }

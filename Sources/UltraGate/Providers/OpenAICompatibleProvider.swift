@@ -15,9 +15,9 @@ public struct OpenAICompatibleProvider: ChatProvider {
     public var baseURL: String { connection.baseURL }
 
     public init(name: String = "openai", baseURL: String = "https://api.openai.com/v1", apiKey: String?,
-                headers: [HTTPHeaderField] = [], transport: any UpstreamTransport) {
+                headers: [HTTPHeaderField] = [], transport: any UpstreamTransport, redactor: SecretRedactor? = nil) {
         connection = ProviderConnection(name: name, baseURL: baseURL, apiKey: apiKey, extraHeaders: headers,
-                                        transport: transport)
+                                        transport: transport, redactor: redactor)
     }
 
     func upstreamRequest(_ request: ProviderRequest, stream: Bool) -> UpstreamRequest {
@@ -40,7 +40,7 @@ public struct OpenAICompatibleProvider: ChatProvider {
         var object = answer.object
         guard object["choices"]?.arrayValue != nil else {
             if object["error"] != nil {
-                throw ProviderHTTP.embeddedError(.object(object), provider: name, secret: connection.apiKey)
+                throw ProviderHTTP.embeddedError(.object(object), provider: name, redactor: connection.redactor)
             }
             throw ProviderError(kind: .invalidResponse, provider: name, message: "response has no `choices` array")
         }
@@ -55,7 +55,7 @@ public struct OpenAICompatibleProvider: ChatProvider {
     public func stream(_ request: ProviderRequest) async throws -> ChunkStream<JSONObject> {
         try await connection.stream(upstreamRequest(request, stream: true),
                                     translator: OpenAIChunkPassThrough(provider: name, model: request.model,
-                                                                       secret: connection.apiKey))
+                                                                       redactor: connection.redactor))
     }
 }
 
@@ -65,7 +65,7 @@ public struct OpenAICompatibleProvider: ChatProvider {
 struct OpenAIChunkPassThrough: SSEChunkTranslator {
     let provider: String
     let model: String
-    let secret: String?
+    let redactor: SecretRedactor
     private(set) var isDone = false
     private var usage: JSON?
     private var template: JSONObject?
@@ -73,10 +73,10 @@ struct OpenAIChunkPassThrough: SSEChunkTranslator {
     /// Choices that got a finish reason: a stream cut before every choice finished is broken.
     private var finishedChoices: Set<Int> = []
 
-    init(provider: String, model: String, secret: String?) {
+    init(provider: String, model: String, redactor: SecretRedactor) {
         self.provider = provider
         self.model = model
-        self.secret = secret
+        self.redactor = redactor
     }
 
     mutating func translate(_ event: SSEEvent) throws(ProviderError) -> [JSONObject] {
@@ -92,7 +92,7 @@ struct OpenAIChunkPassThrough: SSEChunkTranslator {
             throw ProviderError(kind: .invalidResponse, provider: provider, message: "stream event is not a JSON object")
         }
         if chunk["error"] != nil, chunk["choices"] == nil {
-            throw ProviderHTTP.embeddedError(.object(chunk), provider: provider, secret: secret)
+            throw ProviderHTTP.embeddedError(.object(chunk), provider: provider, redactor: redactor)
         }
         if let u = chunk["usage"] {
             if !u.isNull { usage = u }

@@ -7,15 +7,20 @@ struct ProviderConnection: Sendable {
     let apiKey: String?
     let extraHeaders: [HTTPHeaderField]
     let transport: any UpstreamTransport
+    /// Scrubs secrets from upstream error text: by default this provider's key and credential
+    /// headers; the gateway passes one holding every configured secret.
+    let redactor: SecretRedactor
     /// `baseURL` without trailing slashes, trimmed once here rather than on every request.
     private let base: String
 
-    init(name: String, baseURL: String, apiKey: String?, extraHeaders: [HTTPHeaderField], transport: any UpstreamTransport) {
+    init(name: String, baseURL: String, apiKey: String?, extraHeaders: [HTTPHeaderField], transport: any UpstreamTransport,
+         redactor: SecretRedactor? = nil) {
         self.name = name
         self.baseURL = baseURL
         self.apiKey = apiKey
         self.extraHeaders = extraHeaders
         self.transport = transport
+        self.redactor = redactor ?? SecretRedactor(apiKey: apiKey, headers: extraHeaders)
         base = ProviderHTTP.join(baseURL, "")
     }
 
@@ -40,14 +45,14 @@ struct ProviderConnection: Sendable {
 
     /// Also returns the body text the object was parsed from.
     func sendJSONKeepingText(_ request: UpstreamRequest) async throws(ProviderError) -> (object: JSONObject, text: [UInt8]) {
-        let response = try await ProviderHTTP.send(request, via: transport, provider: name, secret: apiKey)
+        let response = try await ProviderHTTP.send(request, via: transport, provider: name, redactor: redactor)
         return (try ProviderHTTP.jsonObject(response.body, provider: name), response.body)
     }
 
     /// Opens the stream (throwing on an error status) and translates its events.
     func stream<T: SSEChunkTranslator>(_ request: UpstreamRequest, translator: T) async throws(ProviderError)
         -> ChunkStream<JSONObject> {
-        let response = try await ProviderHTTP.openStream(request, via: transport, provider: name, secret: apiKey)
+        let response = try await ProviderHTTP.openStream(request, via: transport, provider: name, redactor: redactor)
         return ProviderStreamPump.run(response, translator: translator, provider: name)
     }
 }
