@@ -695,6 +695,50 @@ def test_shutdown_stops_retrying_so_the_upstream_error_comes_at_once(make_fake, 
     assert gw.proc.wait(timeout=30) == 0
 
 
+# -- Upstream addresses: names in URLs ------------------------------------------------------
+
+ESCAPING_NAMES = ["../../../admin/secret#", "x:countTokens#", "x?key=1&alt=json", "a/b", "%2e%2e%2fadmin", "..", "line\nbreak"]
+
+
+@pytest.mark.parametrize("kind", ["gemini"])
+def test_model_names_that_would_leave_their_url_path_segment_are_refused(kind, make_fake, make_gateway):
+    """The audit's `gemini/../../../x#` made the gateway POST, with the operator's key, to any
+    path of the provider's host and hand back that path's answer."""
+    fake = make_fake(kind)
+    config = {"providers": {"fake": provider_entry(fake)},
+              "models": {"m1": {"provider": "fake", "model": UPSTREAM_MODEL}}}
+    gw = start(make_gateway, fake, config)
+    for name in ESCAPING_NAMES:
+        for stream in (False, True):
+            r = post_chat(gw, {"model": "fake/" + name, "stream": stream, "messages": [{"role": "user", "content": "x"}]})
+            assert r.status_code == 400, (name, r.text)
+            error = r.json()["error"]
+            assert error["param"] == "model" and error["type"] == "invalid_request_error", error
+        # As an ensemble member it is refused the same way (that member fails; nothing is sent).
+        r = post_chat(gw, {"model": "m1", "ultra": {"models": ["fake/" + name]}, "messages": [{"role": "user", "content": "x"}]})
+        assert r.status_code >= 400
+    assert fake.chat_requests() == []
+    ok = post_chat(gw, {"model": "fake/plain-name", "messages": [{"role": "user", "content": "fine"}]})
+    assert ok.status_code == 200, ok.text
+    assert len(fake.chat_requests()) == 1
+
+
+@pytest.mark.parametrize("kind,model,key", [
+    ("gemini", "../admin#", "models.bad.model"),
+])
+def test_configured_model_name_that_would_leave_its_url_path_stops_start_up(kind, model, key, tmp_path):
+    import subprocess
+    from conftest import BINARY
+    entry = {"type": kind, "base_url": "http://127.0.0.1:9", "api_key": "k"}
+    config = {"providers": {"p": entry}, "models": {"bad": {"provider": "p", "model": model}}}
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config))
+    run = subprocess.run([BINARY, "serve", "--port", "0", "--cache-dir", str(tmp_path / "c"), "--config", str(path)],
+                         capture_output=True, text=True, timeout=30)
+    assert run.returncode == 2, run.stderr
+    assert key in run.stderr and "cannot be sent to provider `p`" in run.stderr, run.stderr
+
+
 @pytest.mark.parametrize("kind", KINDS)
 def test_slices_of_the_key_echoed_by_a_401_never_reach_the_client(kind, make_fake, make_gateway):
     key = "sk-e2e-Zq7Lm0Np4Rt8Vx2Bc6Df1Gh5Jk9Wy3"

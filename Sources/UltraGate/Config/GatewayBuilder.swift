@@ -64,6 +64,10 @@ public struct GatewayBuilder {
                 throw ConfigError("models.\(model.name): provider `\(providerName)` is not configured")
             }
             let settings = settingsByName[providerName]
+            if let problem = provider.upstreamModelProblem(model.model ?? model.name) {
+                let key = model.model == nil ? "models.\(model.name) (the name is the provider's model name)" : "models.\(model.name).model"
+                throw ConfigError("\(key): `\(model.model ?? model.name)` cannot be sent to provider `\(providerName)`: it \(problem)")
+            }
             routes.append(ModelRoute(name: model.name, providerName: providerName, provider: provider,
                                      upstreamModel: model.model ?? model.name, params: model.params,
                                      fallbacks: model.fallbacks, ttl: model.ttl,
@@ -79,8 +83,30 @@ public struct GatewayBuilder {
                 }
             }
         }
-        return ModelRouter(routes: routes, ensembles: ensembles, providers: providers, providerSettings: settingsByName,
-                           defaultRetry: config.retry, listed: listed)
+        let router = ModelRouter(routes: routes, ensembles: ensembles, providers: providers, providerSettings: settingsByName,
+                                 defaultRetry: config.retry, listed: listed)
+        try checkReferencedModels(router)
+        return router
+    }
+
+    /// `provider/model` names in fallbacks, ensembles and synthesizers resolve to direct routes:
+    /// one whose model name the provider cannot take (see `ChatProvider.upstreamModelProblem`)
+    /// is a start-up error naming the key, as for a route's own `model`.
+    func checkReferencedModels(_ router: ModelRouter) throws {
+        for model in config.models {
+            let references: [(key: String, names: [String])] = [
+                ("fallbacks", model.fallbacks), ("ensemble", model.ensemble ?? []),
+                ("synthesizer", model.synthesizer.map { [$0] } ?? []),
+                ("backup_synthesizer", model.backupSynthesizer.map { [$0] } ?? []),
+            ]
+            for (key, names) in references {
+                for name in names {
+                    guard let route = router.route(named: name),
+                          let problem = route.provider.upstreamModelProblem(route.upstreamModel) else { continue }
+                    throw ConfigError("models.\(model.name).\(key) names `\(name)`, whose model `\(route.upstreamModel)` cannot be sent to provider `\(route.providerName)`: it \(problem)")
+                }
+            }
+        }
     }
 
     static let defaultModels: [String: [String]] = [

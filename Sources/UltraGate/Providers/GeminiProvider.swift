@@ -17,11 +17,20 @@ public struct GeminiProvider: ChatProvider {
 
     var translator: GeminiTranslator { GeminiTranslator(provider: name) }
 
+    /// The model's name in the URL: `models/gemini-2.5-flash` and `gemini-2.5-flash` are one model.
+    static func resourceName(_ model: String) -> String {
+        model.hasPrefix("models/") ? String(model.dropFirst("models/".count)) : model
+    }
+
+    /// The name is a path segment of the URL (`ModelPathSegment`).
+    public func upstreamModelProblem(_ model: String) -> String? {
+        ModelPathSegment.problem(Self.resourceName(model))
+    }
+
     func upstreamRequest(_ request: ProviderRequest, stream: Bool) throws(ProviderError) -> UpstreamRequest {
-        var model = Substring(request.model)
-        if model.hasPrefix("models/") { model = model.dropFirst("models/".count) }
-        let method = stream ? ":streamGenerateContent?alt=sse" : ":generateContent"
-        return connection.post("/v1beta/models/\(model)\(method)", body: try translator.request(request.body),
+        let model = try ModelPathSegment.encoded(Self.resourceName(request.model), provider: name)
+        return connection.post("/v1beta/models/\(model)" + (stream ? ":streamGenerateContent?alt=sse" : ":generateContent"),
+                               body: try translator.request(request.body),
                                authHeader: "x-goog-api-key", stream: stream, timeouts: request.timeouts)
     }
 
