@@ -197,6 +197,46 @@ import Testing
         #expect(error?.message == "bad key ...\(short)")
     }
 
+    /// Azure OpenAI's `?api-version=` and any other query in a base URL stay after the path.
+    @Test func baseURLQueryStaysAfterThePath() async throws {
+        let cases = [("https://gw.example/v1?api-version=2024-10-21", "https://gw.example/v1/chat/completions?api-version=2024-10-21"),
+                     ("https://gw.example/v1/?a=1&b=%2F", "https://gw.example/v1/chat/completions?a=1&b=%2F"),
+                     ("https://gw.example/v1#frag", "https://gw.example/v1/chat/completions"),
+                     ("https://gw.example/v1?", "https://gw.example/v1/chat/completions")]
+        for (base, expected) in cases {
+            let transport = ScriptedTransport(.body(Self.completionJSON))
+            let p = OpenAICompatibleProvider(baseURL: base, apiKey: "k", transport: transport)
+            _ = try await p.complete(try request(#"{"model":"m","messages":[]}"#))
+            #expect(transport.requests.first?.url == expected)
+        }
+        #expect(ProviderHTTP.join("https://h/p?x=1", "/a", query: "y=2") == "https://h/p/a?x=1&y=2")
+    }
+
+    /// Azure OpenAI: `{endpoint}/openai/deployments/{deployment}/chat/completions?api-version=…`,
+    /// the key in `api-key` (no bearer), the route's model as the deployment, the body as OpenAI's.
+    @Test func azureAddressesTheDeploymentWithAPIKeyHeader() async throws {
+        let sse = "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"gpt-4o\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"hi\"},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n"
+        let transport = ScriptedTransport(.body(Self.completionJSON), .body(sse))
+        let azure = OpenAICompatibleProvider(name: "az", baseURL: "https://res.openai.azure.com/", apiKey: "azure-key-0123456789",
+                                             headers: [HTTPHeaderField("X-Title", "UltraGate")],
+                                             flavor: .azure(apiVersion: "2024-10-21"), transport: transport)
+        #expect(azure.type == "azure")
+        let body = #"{"model":"gpt-4o-prod","messages":[{"role":"user","content":"Hi"}],"x_vendor":1}"#
+        _ = try await azure.complete(try request(body))
+        let (chunks, error) = await collect(try await azure.stream(try request(body)))
+        #expect(error == nil && !chunks.isEmpty)
+        let sent = transport.requests
+        #expect(sent.count == 2)
+        for r in sent {
+            #expect(r.url == "https://res.openai.azure.com/openai/deployments/gpt-4o-prod/chat/completions?api-version=2024-10-21")
+            #expect(header(r, "api-key") == "azure-key-0123456789")
+            #expect(header(r, "Authorization") == nil)
+            #expect(header(r, "X-Title") == "UltraGate")
+        }
+        #expect(String(decoding: sent[0].body, as: UTF8.self) == body)
+        #expect(String(decoding: sent[1].body, as: UTF8.self).hasSuffix(#""stream":true,"stream_options":{"include_usage":true}}"#))
+    }
+
     @Test func connectFailureIsTransportError() async throws {
         let transport = ScriptedTransport(ScriptedTransport.Reply(sendError: .connect("connection refused")))
         let error = await #expect(throws: ProviderError.self) {

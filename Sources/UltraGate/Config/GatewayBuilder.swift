@@ -119,9 +119,11 @@ public struct GatewayBuilder {
                       redactor: SecretRedactor) throws -> ChatProvider {
         switch settings.type {
         case "mock": return mock
-        case "openai":
+        case "openai", "azure":
+            let flavor: OpenAICompatibleProvider.Flavor = settings.type == "openai" ? .openAI
+                : .azure(apiVersion: settings.apiVersion ?? OpenAICompatibleProvider.defaultAzureAPIVersion)
             return OpenAICompatibleProvider(name: settings.name, baseURL: settings.baseURL, apiKey: settings.apiKey,
-                                            headers: settings.headers, transport: transport, redactor: redactor)
+                                            headers: settings.headers, flavor: flavor, transport: transport, redactor: redactor)
         case "anthropic":
             return AnthropicProvider(name: settings.name, baseURL: settings.baseURL, apiKey: settings.apiKey,
                                      headers: settings.headers, transport: transport, redactor: redactor)

@@ -29,8 +29,8 @@ public struct GeminiProvider: ChatProvider {
 
     func upstreamRequest(_ request: ProviderRequest, stream: Bool) throws(ProviderError) -> UpstreamRequest {
         let model = try ModelPathSegment.encoded(Self.resourceName(request.model), provider: name)
-        return connection.post("/v1beta/models/\(model)" + (stream ? ":streamGenerateContent?alt=sse" : ":generateContent"),
-                               body: try translator.request(request.body),
+        return connection.post("/v1beta/models/\(model)" + (stream ? ":streamGenerateContent" : ":generateContent"),
+                               query: stream ? "alt=sse" : nil, body: try translator.request(request.body),
                                authHeader: "x-goog-api-key", stream: stream, timeouts: request.timeouts)
     }
 

@@ -10,8 +10,8 @@ struct ProviderConnection: Sendable {
     /// Scrubs secrets from upstream error text: by default this provider's key and credential
     /// headers; the gateway passes one holding every configured secret.
     let redactor: SecretRedactor
-    /// `baseURL` without trailing slashes, trimmed once here rather than on every request.
-    private let base: String
+    /// `baseURL` split once into the part paths go after and its query (kept after the path).
+    private let base: ProviderHTTP.BaseURL
 
     init(name: String, baseURL: String, apiKey: String?, extraHeaders: [HTTPHeaderField], transport: any UpstreamTransport,
          redactor: SecretRedactor? = nil) {
@@ -21,11 +21,12 @@ struct ProviderConnection: Sendable {
         self.extraHeaders = extraHeaders
         self.transport = transport
         self.redactor = redactor ?? SecretRedactor(apiKey: apiKey, headers: extraHeaders)
-        base = ProviderHTTP.join(baseURL, "")
+        base = ProviderHTTP.BaseURL(baseURL)
     }
 
-    /// A JSON POST to `{baseURL}{path}` with `authHeader: <key>` when a key is set.
-    func post(_ path: String, body: JSONObject, authHeader: String, authPrefix: String = "",
+    /// A JSON POST to `{baseURL}{path}` (the base URL's query, then `query`, after the path) with
+    /// `authHeader: <key>` when a key is set.
+    func post(_ path: String, query: String? = nil, body: JSONObject, authHeader: String, authPrefix: String = "",
               headers: [HTTPHeaderField] = [], stream: Bool, timeouts: UpstreamTimeouts) -> UpstreamRequest {
         var all: [HTTPHeaderField] = []
         all.reserveCapacity(3 + headers.count + extraHeaders.count)
@@ -34,7 +35,7 @@ struct ProviderConnection: Sendable {
         if stream { all.append(HTTPHeaderField("accept", "text/event-stream")) }
         if let apiKey, !apiKey.isEmpty { all.append(HTTPHeaderField(authHeader, authPrefix + apiKey)) }
         all += extraHeaders
-        return UpstreamRequest(url: base + path, headers: all,
+        return UpstreamRequest(url: base.url(path, query: query), headers: all,
                                body: JSONWriter.serialize(.object(body)), timeouts: timeouts)
     }
 

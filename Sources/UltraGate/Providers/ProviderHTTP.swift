@@ -175,10 +175,44 @@ enum ProviderHTTP {
         return nil
     }
 
-    /// `base` without trailing slashes, so `{base_url}/path` never doubles the slash.
-    static func join(_ base: String, _ path: String) -> String {
-        var base = Substring(base)
-        while base.hasSuffix("/") { base = base.dropLast() }
-        return base + path
+    /// `{base}{path}`, the base's query kept after the path and `query` (without `?`) added to it:
+    /// `https://h/v1?api-version=1` + `/chat/completions` is `https://h/v1/chat/completions?api-version=1`.
+    /// Trailing slashes of the base's path are dropped, so the slash is not doubled; a fragment
+    /// (never sent to a server) is dropped.
+    static func join(_ base: String, _ path: String, query: String? = nil) -> String {
+        let parts = BaseURL(base)
+        return parts.url(path, query: query)
+    }
+
+    /// A base URL split once into the part paths are appended to and its query.
+    struct BaseURL: Sendable {
+        /// Scheme, authority and path, without trailing slashes.
+        let prefix: String
+        /// The query without `?`, nil when there is none.
+        let query: Substring?
+
+        init(_ base: String) {
+            var rest = Substring(base)
+            if let hash = rest.firstIndex(of: "#") { rest = rest[..<hash] }
+            var prefix = rest
+            var query: Substring?
+            if let mark = rest.firstIndex(of: "?") {
+                prefix = rest[..<mark]
+                query = rest[rest.index(after: mark)...]
+                if query!.isEmpty { query = nil }
+            }
+            while prefix.hasSuffix("/") { prefix = prefix.dropLast() }
+            self.prefix = String(prefix)
+            self.query = query
+        }
+
+        func url(_ path: String, query extra: String? = nil) -> String {
+            switch (query, extra) {
+            case (nil, nil): return prefix + path
+            case (let q?, nil): return prefix + path + "?" + q
+            case (nil, let e?): return prefix + path + "?" + e
+            case (let q?, let e?): return prefix + path + "?" + q + "&" + e
+            }
+        }
     }
 }
