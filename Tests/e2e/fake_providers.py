@@ -28,6 +28,10 @@ Wire formats, from the providers' published API references:
   candidatesTokenCount,totalTokenCount}`, `modelVersion`); the SSE stream sends one whole
   GenerateContentResponse per `data:` line and has no end marker. Errors: `{"error": {"code",
   "message", "status"}}`.
+- Azure OpenAI (learn.microsoft.com, "Azure OpenAI REST API reference", data plane inference): POST
+  {endpoint}/openai/deployments/{deployment-id}/chat/completions?api-version={version} with the key
+  in an `api-key` header; request and answers in OpenAI's shapes. A wrong path is a 404, a missing
+  or other api-version a 400 (this fake knows one version, `api_version`).
 """
 from __future__ import annotations
 
@@ -42,6 +46,7 @@ import uuid
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Optional
+from urllib.parse import parse_qs
 
 
 @dataclass
@@ -101,12 +106,14 @@ def answer_text(kind: str, model: str, prompt: str, words: Optional[int] = None)
 
 
 class FakeProvider:
-    """One fake provider server. `kind` is "openai", "anthropic" or "gemini"."""
+    """One fake provider server. `kind` is "openai", "azure", "anthropic" or "gemini"."""
 
-    def __init__(self, kind: str, api_key: str = "test-key-0123456789"):
-        assert kind in ("openai", "anthropic", "gemini")
+    def __init__(self, kind: str, api_key: str = "test-key-0123456789", api_version: str = "2024-10-21"):
+        assert kind in ("openai", "azure", "anthropic", "gemini")
         self.kind = kind
         self.api_key = api_key
+        #: The one Azure `api-version` this fake accepts.
+        self.api_version = api_version
         self.default = Behaviour()
         self._script: list[Behaviour] = []
         self._lock = threading.Lock()
@@ -125,7 +132,8 @@ class FakeProvider:
 
     @property
     def base_url(self) -> str:
-        """What goes in the gateway config's `base_url` (OpenAI's includes /v1, as api.openai.com/v1)."""
+        """What goes in the gateway config's `base_url` (OpenAI's includes /v1, as api.openai.com/v1;
+        Azure's is the resource endpoint)."""
         root = f"http://127.0.0.1:{self.port}"
         return root + "/v1" if self.kind == "openai" else root
 
@@ -161,6 +169,9 @@ class FakeProvider:
         if self.kind == "openai":
             if headers.get("authorization") != f"Bearer {self.api_key}":
                 return "missing or wrong Authorization bearer"
+        elif self.kind == "azure":
+            if headers.get("api-key") != self.api_key:
+                return "missing or wrong api-key"
         elif self.kind == "anthropic":
             if headers.get("x-api-key") != self.api_key:
                 return "missing or wrong x-api-key"
@@ -172,7 +183,7 @@ class FakeProvider:
         return None
 
     def error_body(self, status: int, message: str) -> dict:
-        if self.kind == "openai":
+        if self.kind in ("openai", "azure"):
             types = {401: "invalid_request_error", 429: "rate_limit_exceeded", 400: "invalid_request_error"}
             return {"error": {"message": message, "type": types.get(status, "server_error"), "param": None,
                               "code": "rate_limit_exceeded" if status == 429 else None}}
@@ -186,7 +197,7 @@ class FakeProvider:
 
     def prompt_of(self, body: dict) -> str:
         """The last user text of the request, in this provider's request shape."""
-        if self.kind in ("openai", "anthropic"):
+        if self.kind in ("openai", "azure", "anthropic"):
             for m in reversed(body.get("messages", [])):
                 if m.get("role") == "user":
                     c = m.get("content")
@@ -202,6 +213,8 @@ class FakeProvider:
     def model_of(self, path: str, body: dict) -> str:
         if self.kind == "gemini":
             return path.split("/models/", 1)[1].split(":", 1)[0]
+        if self.kind == "azure":
+            return path.split("/deployments/", 1)[1].split("/", 1)[0]  # the deployment answers
         return body.get("model", "")
 
     def usage_numbers(self, prompt: str, text: str) -> tuple[int, int]:
@@ -210,7 +223,7 @@ class FakeProvider:
     def completion(self, model: str, prompt: str, b: Behaviour) -> dict:
         text = answer_text(self.kind, model, prompt, b.words)
         p, c = self.usage_numbers(prompt, text)
-        if self.kind == "openai":
+        if self.kind in ("openai", "azure"):
             return {"id": "chatcmpl-" + uuid.uuid4().hex[:12], "object": "chat.completion", "created": int(time.time()),
                     "model": model, "system_fingerprint": "fp_fake",
                     "choices": [{"index": 0, "message": {"role": "assistant", "content": text, "refusal": None},
@@ -245,7 +258,7 @@ class FakeProvider:
             head = f"event: {event}\n" if event else ""
             out.append((head + "data: " + json.dumps(obj) + "\n\n").encode())
 
-        if self.kind == "openai":
+        if self.kind in ("openai", "azure"):
             cid, created = "chatcmpl-" + uuid.uuid4().hex[:12], int(time.time())
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
 
@@ -344,13 +357,20 @@ def _make_handler(fake: FakeProvider):
             b = fake.next_behaviour()
 
             expected = {"openai": "/v1/chat/completions", "anthropic": "/v1/messages"}.get(fake.kind)
+            route, _, query = self.path.partition("?")
             if fake.kind == "gemini":
                 ok_path = self.path.startswith("/v1beta/models/") and (
                     self.path.endswith(":generateContent") or self.path.endswith(":streamGenerateContent?alt=sse"))
+            elif fake.kind == "azure":
+                parts = route.split("/")
+                ok_path = len(parts) == 6 and parts[:3] == ["", "openai", "deployments"] and parts[3] \
+                    and parts[4:] == ["chat", "completions"]
             else:
-                ok_path = self.path == expected
+                ok_path = route == expected  # a query (from the base URL) is recorded, not refused
             if not ok_path:
                 return self._send_json(404, fake.error_body(404, f"no route {self.path}"))
+            if fake.kind == "azure" and parse_qs(query).get("api-version") != [fake.api_version]:
+                return self._send_json(400, fake.error_body(400, "Missing or unsupported api-version"))
             if b.reset:
                 return self._reset()
             waited_from = time.time()

@@ -30,7 +30,7 @@ public struct ConfigLoader {
             guard let root = json.objectValue else { throw ConfigError("config file \(path): the top level must be an object") }
             try apply(root, to: &config)
         }
-        addProvidersFromEnvironment(to: &config)
+        try addProvidersFromEnvironment(to: &config)
         return config
     }
 
@@ -144,12 +144,18 @@ public struct ConfigLoader {
 
     private func parseProvider(name: String, _ p: JSONObject) throws -> ProviderSettings {
         let path = "providers.\(name)"
-        guard let type = try string(p, "type", path: path) else { throw ConfigError("\(path).type is required (openai, anthropic, gemini or mock)") }
-        guard ["openai", "anthropic", "gemini", "mock"].contains(type) else {
-            throw ConfigError("\(path).type `\(type)` is not one of openai, anthropic, gemini, mock")
+        guard let type = try string(p, "type", path: path) else { throw ConfigError("\(path).type is required (openai, azure, anthropic, gemini or mock)") }
+        guard ["openai", "azure", "anthropic", "gemini", "mock"].contains(type) else {
+            throw ConfigError("\(path).type `\(type)` is not one of openai, azure, anthropic, gemini, mock")
         }
-        let base = try string(p, "base_url", path: path) ?? ProviderSettings.defaultBaseURL(type: type)!
+        guard let base = try string(p, "base_url", path: path) ?? ProviderSettings.defaultBaseURL(type: type) else {
+            throw ConfigError("\(path).base_url is required for type \(type) (the resource endpoint, https://{resource}.openai.azure.com)")
+        }
         var settings = ProviderSettings(name: name, type: type, baseURL: base.hasSuffix("/") ? String(base.dropLast()) : base)
+        if let version = try string(p, "api_version", path: path) {
+            guard type == "azure" else { throw ConfigError("\(path).api_version applies to type azure only") }
+            settings.apiVersion = try azureAPIVersion(version, "\(path).api_version")
+        }
         if let key = try string(p, "api_key", path: path) {
             let resolved = substitute(key)
             try checkHeaderValue(resolved, "\(path).api_key")
@@ -183,6 +189,17 @@ public struct ConfigLoader {
             settings.limits.maxEventBytes = v
         }
         return settings
+    }
+
+    /// An `api-version` goes into the query as it is: letters, digits, `.`, `-` and `_` only.
+    private func azureAPIVersion(_ version: String, _ path: String) throws -> String {
+        let allowed = version.utf8.allSatisfy { b in
+            (b >= 0x30 && b <= 0x39) || (b | 0x20 >= 0x61 && b | 0x20 <= 0x7A) || b == 0x2E || b == 0x2D || b == 0x5F
+        }
+        guard !version.isEmpty, allowed else {
+            throw ConfigError("\(path) must be an Azure OpenAI API version such as \"\(OpenAICompatibleProvider.defaultAzureAPIVersion)\"")
+        }
+        return version
     }
 
     private func parseModel(name: String, _ m: JSONObject) throws -> ModelSettings {
@@ -257,7 +274,9 @@ public struct ConfigLoader {
     }
 
     /// With no providers in the file, each known key in the environment registers its provider.
-    func addProvidersFromEnvironment(to config: inout GatewayConfig) {
+    /// Azure OpenAI needs its endpoint too: `AZURE_OPENAI_API_KEY` and `AZURE_OPENAI_ENDPOINT`
+    /// (and optionally `AZURE_OPENAI_API_VERSION` or, as OpenAI's SDK reads it, `OPENAI_API_VERSION`).
+    func addProvidersFromEnvironment(to config: inout GatewayConfig) throws {
         guard config.providers.isEmpty else { return }
         let known: [(type: String, variables: [String])] = [
             ("openai", ["OPENAI_API_KEY"]), ("anthropic", ["ANTHROPIC_API_KEY"]), ("gemini", ["GEMINI_API_KEY", "GOOGLE_API_KEY"]),
@@ -269,6 +288,15 @@ public struct ConfigLoader {
             if type == "anthropic", let base = environment["ANTHROPIC_BASE_URL"], !base.isEmpty { settings.baseURL = base }
             config.providers.append(settings)
         }
+        guard let key = environment["AZURE_OPENAI_API_KEY"], !key.isEmpty,
+              let endpoint = environment["AZURE_OPENAI_ENDPOINT"], !endpoint.isEmpty else { return }
+        var azure = ProviderSettings(name: "azure", type: "azure", baseURL: endpoint, apiKey: key)
+        for variable in ["AZURE_OPENAI_API_VERSION", "OPENAI_API_VERSION"] {
+            guard let version = environment[variable], !version.isEmpty else { continue }
+            azure.apiVersion = try azureAPIVersion(version, variable)
+            break
+        }
+        config.providers.append(azure)
     }
 
     /// Replaces every `${NAME}` with the environment's value (empty when unset).

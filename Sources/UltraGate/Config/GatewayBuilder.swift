@@ -6,10 +6,15 @@ public struct GatewayBuilder {
     public let transport: UpstreamTransport?
     /// Lines worth telling the operator at start-up (never containing keys).
     public private(set) var notes: [String] = []
+    /// Scrubs every configured secret (all providers' keys and credential headers) from upstream
+    /// error text, whichever provider answered; a secret configured elsewhere (a gateway master
+    /// key) is `register`ed here before `makeRouter`.
+    public var redactor: SecretRedactor
 
     public init(config: GatewayConfig, transport: UpstreamTransport? = nil) {
         self.config = config
         self.transport = transport
+        redactor = SecretRedactor(providers: config.providers)
     }
 
     /// True when the mock provider serves: forced, or nothing else is configured.
@@ -34,7 +39,7 @@ public struct GatewayBuilder {
         }
         let transport = try self.transport ?? CurlTransport()
         for settings in config.providers {
-            providers[settings.name] = try makeProvider(settings, transport: transport, mock: mock)
+            providers[settings.name] = try makeProvider(settings, transport: transport, mock: mock, redactor: redactor)
             settingsByName[settings.name] = settings
             if settings.apiKey == nil && settings.type != "mock" && settings.baseURL.contains("api.") {
                 notes.append("provider \(settings.name) has no API key; its requests will be rejected upstream")
@@ -59,6 +64,10 @@ public struct GatewayBuilder {
                 throw ConfigError("models.\(model.name): provider `\(providerName)` is not configured")
             }
             let settings = settingsByName[providerName]
+            if let problem = provider.upstreamModelProblem(model.model ?? model.name) {
+                let key = model.model == nil ? "models.\(model.name) (the name is the provider's model name)" : "models.\(model.name).model"
+                throw ConfigError("\(key): `\(model.model ?? model.name)` cannot be sent to provider `\(providerName)`: it \(problem)")
+            }
             routes.append(ModelRoute(name: model.name, providerName: providerName, provider: provider,
                                      upstreamModel: model.model ?? model.name, params: model.params,
                                      fallbacks: model.fallbacks, ttl: model.ttl,
@@ -74,8 +83,30 @@ public struct GatewayBuilder {
                 }
             }
         }
-        return ModelRouter(routes: routes, ensembles: ensembles, providers: providers, providerSettings: settingsByName,
-                           defaultRetry: config.retry, listed: listed)
+        let router = ModelRouter(routes: routes, ensembles: ensembles, providers: providers, providerSettings: settingsByName,
+                                 defaultRetry: config.retry, listed: listed)
+        try checkReferencedModels(router)
+        return router
+    }
+
+    /// `provider/model` names in fallbacks, ensembles and synthesizers resolve to direct routes:
+    /// one whose model name the provider cannot take (see `ChatProvider.upstreamModelProblem`)
+    /// is a start-up error naming the key, as for a route's own `model`.
+    func checkReferencedModels(_ router: ModelRouter) throws {
+        for model in config.models {
+            let references: [(key: String, names: [String])] = [
+                ("fallbacks", model.fallbacks), ("ensemble", model.ensemble ?? []),
+                ("synthesizer", model.synthesizer.map { [$0] } ?? []),
+                ("backup_synthesizer", model.backupSynthesizer.map { [$0] } ?? []),
+            ]
+            for (key, names) in references {
+                for name in names {
+                    guard let route = router.route(named: name),
+                          let problem = route.provider.upstreamModelProblem(route.upstreamModel) else { continue }
+                    throw ConfigError("models.\(model.name).\(key) names `\(name)`, whose model `\(route.upstreamModel)` cannot be sent to provider `\(route.providerName)`: it \(problem)")
+                }
+            }
+        }
     }
 
     static let defaultModels: [String: [String]] = [
@@ -84,18 +115,22 @@ public struct GatewayBuilder {
         "gemini": ["gemini-2.5-flash", "gemini-2.5-pro"],
     ]
 
-    func makeProvider(_ settings: ProviderSettings, transport: UpstreamTransport, mock: MockProvider) throws -> ChatProvider {
+    func makeProvider(_ settings: ProviderSettings, transport: UpstreamTransport, mock: MockProvider,
+                      redactor: SecretRedactor) throws -> ChatProvider {
         switch settings.type {
         case "mock": return mock
-        case "openai":
+        case "openai", "azure":
+            let flavor: OpenAICompatibleProvider.Flavor = settings.type == "openai" ? .openAI
+                : .azure(apiVersion: settings.apiVersion ?? OpenAICompatibleProvider.defaultAzureAPIVersion)
             return OpenAICompatibleProvider(name: settings.name, baseURL: settings.baseURL, apiKey: settings.apiKey,
-                                            headers: settings.headers, transport: transport, limits: settings.limits)
+                                            headers: settings.headers, flavor: flavor, transport: transport,
+                                            limits: settings.limits, redactor: redactor)
         case "anthropic":
             return AnthropicProvider(name: settings.name, baseURL: settings.baseURL, apiKey: settings.apiKey,
-                                     headers: settings.headers, transport: transport, limits: settings.limits)
+                                     headers: settings.headers, transport: transport, limits: settings.limits, redactor: redactor)
         case "gemini":
             return GeminiProvider(name: settings.name, baseURL: settings.baseURL, apiKey: settings.apiKey,
-                                  headers: settings.headers, transport: transport, limits: settings.limits)
+                                  headers: settings.headers, transport: transport, limits: settings.limits, redactor: redactor)
         default: throw ConfigError("providers.\(settings.name): provider type `\(settings.type)` is not available in this build")
         }
     }

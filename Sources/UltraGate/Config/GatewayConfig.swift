@@ -58,10 +58,12 @@ public struct RetrySettings: Sendable, Equatable {
 
 public struct ProviderSettings: Sendable {
     public var name: String
-    /// `openai`, `anthropic`, `gemini` or `mock`.
+    /// `openai`, `azure`, `anthropic`, `gemini` or `mock`.
     public var type: String
     public var baseURL: String
     public var apiKey: String?
+    /// Azure OpenAI's `api-version` (type `azure` only; nil: `OpenAICompatibleProvider.defaultAzureAPIVersion`).
+    public var apiVersion: String?
     public var headers: [HTTPHeaderField] = []
     public var timeouts = UpstreamTimeouts()
     public var retry: RetrySettings?
@@ -75,6 +77,7 @@ public struct ProviderSettings: Sendable {
         self.apiKey = apiKey
     }
 
+    /// nil for `azure`, whose endpoint names the operator's own resource.
     public static func defaultBaseURL(type: String) -> String? {
         switch type {
         case "openai": return "https://api.openai.com/v1"

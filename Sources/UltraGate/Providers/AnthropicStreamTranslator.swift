@@ -8,7 +8,7 @@
 /// event types may be added and are ignored. Types: anthropic-sdk-python `RawMessageStreamEvent`.
 struct AnthropicStreamTranslator: SSEChunkTranslator {
     let provider: String
-    let secret: String?
+    let redactor: SecretRedactor
     private var builder: OpenAIChunkBuilder
     private(set) var isDone = false
     private var sawStopReason = false
@@ -20,9 +20,9 @@ struct AnthropicStreamTranslator: SSEChunkTranslator {
     private var toolBlocksWithoutArguments: Set<Int> = []
     private var usage: JSONObject = [:]
 
-    init(provider: String, model: String, secret: String?) {
+    init(provider: String, model: String, redactor: SecretRedactor) {
         self.provider = provider
-        self.secret = secret
+        self.redactor = redactor
         builder = OpenAIChunkBuilder(model: model)
     }
 
@@ -92,7 +92,7 @@ struct AnthropicStreamTranslator: SSEChunkTranslator {
             guard toolBlocksWithoutArguments.remove(blockIndex) != nil, let toolIndex = toolIndexByBlock[blockIndex] else { return [] }
             return [argumentsDelta(toolIndex, "{}")]
         case "error":
-            throw ProviderHTTP.embeddedError(json, provider: provider, secret: secret)
+            throw ProviderHTTP.embeddedError(json, provider: provider, redactor: redactor)
         default:
             return []  // ping, and event types added later
         }

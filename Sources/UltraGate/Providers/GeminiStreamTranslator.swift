@@ -6,7 +6,7 @@
 /// stream ends with the body.
 struct GeminiStreamTranslator: SSEChunkTranslator {
     let provider: String
-    let secret: String?
+    let redactor: SecretRedactor
     private var builder: OpenAIChunkBuilder
     var isDone: Bool { false }
     private var finished: Set<Int> = []
@@ -15,9 +15,9 @@ struct GeminiStreamTranslator: SSEChunkTranslator {
     private var toolCallCount: [Int: Int] = [:]
     private var usage: JSON?
 
-    init(provider: String, model: String, secret: String?) {
+    init(provider: String, model: String, redactor: SecretRedactor) {
         self.provider = provider
-        self.secret = secret
+        self.redactor = redactor
         builder = OpenAIChunkBuilder(model: model)
     }
 
@@ -26,7 +26,7 @@ struct GeminiStreamTranslator: SSEChunkTranslator {
             throw ProviderError(kind: .invalidResponse, provider: provider, message: "stream event is not a JSON object")
         }
         if json["error"] != nil, json["candidates"] == nil {
-            throw ProviderHTTP.embeddedError(json, provider: provider, secret: secret)
+            throw ProviderHTTP.embeddedError(json, provider: provider, redactor: redactor)
         }
         if let model = json["modelVersion"]?.stringValue { builder.model = model }
         if let u = json["usageMetadata"], u.objectValue != nil { usage = GeminiTranslator.usage(u) }

@@ -9,22 +9,27 @@ struct ProviderConnection: Sendable {
     let transport: any UpstreamTransport
     /// How large an answer (and one stream event) may be.
     let limits: UpstreamLimits
-    /// `baseURL` without trailing slashes, trimmed once here rather than on every request.
-    private let base: String
+    /// Scrubs secrets from upstream error text: by default this provider's key and credential
+    /// headers; the gateway passes one holding every configured secret.
+    let redactor: SecretRedactor
+    /// `baseURL` split once into the part paths go after and its query (kept after the path).
+    private let base: ProviderHTTP.BaseURL
 
     init(name: String, baseURL: String, apiKey: String?, extraHeaders: [HTTPHeaderField], transport: any UpstreamTransport,
-         limits: UpstreamLimits = UpstreamLimits()) {
+         limits: UpstreamLimits = UpstreamLimits(), redactor: SecretRedactor? = nil) {
         self.name = name
         self.baseURL = baseURL
         self.apiKey = apiKey
         self.extraHeaders = extraHeaders
         self.transport = transport
         self.limits = limits
-        base = ProviderHTTP.join(baseURL, "")
+        self.redactor = redactor ?? SecretRedactor(apiKey: apiKey, headers: extraHeaders)
+        base = ProviderHTTP.BaseURL(baseURL)
     }
 
-    /// A JSON POST to `{baseURL}{path}` with `authHeader: <key>` when a key is set.
-    func post(_ path: String, body: JSONObject, authHeader: String, authPrefix: String = "",
+    /// A JSON POST to `{baseURL}{path}` (the base URL's query, then `query`, after the path) with
+    /// `authHeader: <key>` when a key is set.
+    func post(_ path: String, query: String? = nil, body: JSONObject, authHeader: String, authPrefix: String = "",
               headers: [HTTPHeaderField] = [], stream: Bool, timeouts: UpstreamTimeouts) -> UpstreamRequest {
         var all: [HTTPHeaderField] = []
         all.reserveCapacity(3 + headers.count + extraHeaders.count)
@@ -33,7 +38,7 @@ struct ProviderConnection: Sendable {
         if stream { all.append(HTTPHeaderField("accept", "text/event-stream")) }
         if let apiKey, !apiKey.isEmpty { all.append(HTTPHeaderField(authHeader, authPrefix + apiKey)) }
         all += extraHeaders
-        return UpstreamRequest(url: base + path, headers: all, body: JSONWriter.serialize(.object(body)),
+        return UpstreamRequest(url: base.url(path, query: query), headers: all, body: JSONWriter.serialize(.object(body)),
                                timeouts: timeouts, maxResponseBytes: limits.maxResponseBytes)
     }
 
@@ -44,14 +49,14 @@ struct ProviderConnection: Sendable {
 
     /// Also returns the body text the object was parsed from.
     func sendJSONKeepingText(_ request: UpstreamRequest) async throws(ProviderError) -> (object: JSONObject, text: [UInt8]) {
-        let response = try await ProviderHTTP.send(request, via: transport, provider: name, secret: apiKey)
+        let response = try await ProviderHTTP.send(request, via: transport, provider: name, redactor: redactor)
         return (try ProviderHTTP.jsonObject(response.body, provider: name), response.body)
     }
 
     /// Opens the stream (throwing on an error status) and translates its events.
     func stream<T: SSEChunkTranslator>(_ request: UpstreamRequest, translator: T) async throws(ProviderError)
         -> ChunkStream<JSONObject> {
-        let response = try await ProviderHTTP.openStream(request, via: transport, provider: name, secret: apiKey)
+        let response = try await ProviderHTTP.openStream(request, via: transport, provider: name, redactor: redactor)
         return ProviderStreamPump.run(response, translator: translator, provider: name, maxEventBytes: limits.maxEventBytes)
     }
 }
