@@ -32,6 +32,23 @@ Wire formats, from the providers' published API references:
   {endpoint}/openai/deployments/{deployment-id}/chat/completions?api-version={version} with the key
   in an `api-key` header; request and answers in OpenAI's shapes. A wrong path is a 404, a missing
   or other api-version a 400 (this fake knows one version, `api_version`).
+
+Tool calls (function calling), each in the provider's documented shape. When a request offers
+tools and its last turn is not a tool result, the fake calls the first tool, with arguments made
+from its parameter schema (each string property gets the prompt); when the last turn is a tool
+result, it answers `<kind> <model> read tool result: <result>`.
+- OpenAI: `tools[].function.{name,parameters}`; the answer's `message.tool_calls[]`
+  (`{id, type: "function", function: {name, arguments: <JSON text>}}`, `finish_reason:
+  "tool_calls"`); streamed as `delta.tool_calls[]` with `index`, the first carrying id and name,
+  later ones argument fragments. The result comes back as `{"role": "tool", "tool_call_id", "content"}`.
+- Anthropic (docs.anthropic.com/en/docs/build-with-claude/tool-use): `tools[].{name,input_schema}`;
+  a `tool_use` content block `{type, id, name, input}` with `stop_reason: "tool_use"`; streamed as
+  content_block_start (the block with `input: {}`) and `input_json_delta` deltas (`partial_json`).
+  The result comes back in a user turn as a `tool_result` block `{type, tool_use_id, content}`.
+- Gemini (ai.google.dev/gemini-api/docs/function-calling): `tools[].functionDeclarations[]`
+  (`parameters` or `parametersJsonSchema`); a `functionCall` part `{name, args}` (no id, as the
+  Gemini API answers), `finishReason: "STOP"`; the result comes back as a `functionResponse`
+  part `{name, response: <object>}`.
 """
 from __future__ import annotations
 
@@ -220,9 +237,66 @@ class FakeProvider:
     def usage_numbers(self, prompt: str, text: str) -> tuple[int, int]:
         return len(prompt.split()) + 7, len(text.split())
 
-    def completion(self, model: str, prompt: str, b: Behaviour) -> dict:
-        text = answer_text(self.kind, model, prompt, b.words)
+    def tool_to_call(self, body: dict) -> Optional[tuple[str, dict]]:
+        """(name, schema) of the first offered tool when the fake should call it: tools are offered
+        and the last turn is not a tool result."""
+        if self.tool_result_of(body) is not None:
+            return None
+        tools = body.get("tools") or []
+        if not tools:
+            return None
+        if self.kind in ("openai", "azure"):
+            f = tools[0].get("function", {})
+            return f.get("name", ""), f.get("parameters") or {}
+        if self.kind == "anthropic":
+            return tools[0].get("name", ""), tools[0].get("input_schema") or {}
+        decls = tools[0].get("functionDeclarations") or []
+        if not decls:
+            return None
+        d = decls[0]
+        return d.get("name", ""), d.get("parametersJsonSchema") or d.get("parameters") or {}
+
+    def tool_result_of(self, body: dict) -> Optional[str]:
+        """The tool result text when the conversation's last turn carries one, in this provider's shape."""
+        if self.kind in ("openai", "azure"):
+            messages = body.get("messages") or []
+            if messages and messages[-1].get("role") == "tool":
+                c = messages[-1].get("content")
+                return c if isinstance(c, str) else "".join(p.get("text", "") for p in c or [])
+            return None
+        if self.kind == "anthropic":
+            messages = body.get("messages") or []
+            if not messages or not isinstance(messages[-1].get("content"), list):
+                return None
+            for block in messages[-1]["content"]:
+                if isinstance(block, dict) and block.get("type") == "tool_result":
+                    c = block.get("content")
+                    return c if isinstance(c, str) else "".join(p.get("text", "") for p in c or [])
+            return None
+        contents = body.get("contents") or []
+        for part in (contents[-1].get("parts") or []) if contents else []:
+            if "functionResponse" in part:
+                return json.dumps(part["functionResponse"].get("response"), sort_keys=True, separators=(",", ":"))
+        return None
+
+    @staticmethod
+    def tool_arguments(schema: dict, prompt: str) -> dict:
+        """Arguments that fit a simple object schema: strings get the prompt, numbers 42, booleans true."""
+        made = {"string": prompt, "integer": 42, "number": 42, "boolean": True}
+        return {name: made.get(prop.get("type"), None) for name, prop in (schema.get("properties") or {}).items()}
+
+    def reply_text(self, model: str, prompt: str, body: dict, b: Behaviour) -> str:
+        result = self.tool_result_of(body)
+        if result is not None:
+            return f"{self.kind} {model} read tool result: {result}"
+        return answer_text(self.kind, model, prompt, b.words)
+
+    def completion(self, model: str, prompt: str, body: dict, b: Behaviour) -> dict:
+        text = self.reply_text(model, prompt, body, b)
         p, c = self.usage_numbers(prompt, text)
+        call = self.tool_to_call(body)
+        if call is not None:
+            return self.tool_call_completion(model, call[0], self.tool_arguments(call[1], prompt), p)
         if self.kind in ("openai", "azure"):
             return {"id": "chatcmpl-" + uuid.uuid4().hex[:12], "object": "chat.completion", "created": int(time.time()),
                     "model": model, "system_fingerprint": "fp_fake",
@@ -240,15 +314,99 @@ class FakeProvider:
 
     def first_content_event(self, b: Behaviour) -> int:
         """The index of the first stream event that carries content (see `stream_events`)."""
-        if self.kind == "openai":
+        if self.kind in ("openai", "azure"):
             return 1  # after the role chunk
         if self.kind == "anthropic":
             return 3  # after message_start, content_block_start (empty text) and ping
         return 1 if b.first_token_delay else 0
+    def tool_call_completion(self, model: str, name: str, args: dict, prompt_tokens: int) -> dict:
+        """A whole answer that calls tool `name` with `args`, in this provider's shape."""
+        arguments = json.dumps(args)
+        c = len(arguments.split())
+        if self.kind in ("openai", "azure"):
+            call = {"id": "call_" + uuid.uuid4().hex[:24], "type": "function",
+                    "function": {"name": name, "arguments": arguments}}
+            return {"id": "chatcmpl-" + uuid.uuid4().hex[:12], "object": "chat.completion", "created": int(time.time()),
+                    "model": model, "system_fingerprint": "fp_fake",
+                    "choices": [{"index": 0, "message": {"role": "assistant", "content": None, "refusal": None,
+                                                         "tool_calls": [call]},
+                                 "logprobs": None, "finish_reason": "tool_calls"}],
+                    "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": c,
+                              "total_tokens": prompt_tokens + c}}
+        if self.kind == "anthropic":
+            return {"id": "msg_" + uuid.uuid4().hex[:20], "type": "message", "role": "assistant", "model": model,
+                    "content": [{"type": "tool_use", "id": "toolu_" + uuid.uuid4().hex[:22], "name": name,
+                                 "input": args}],
+                    "stop_reason": "tool_use", "stop_sequence": None,
+                    "usage": {"input_tokens": prompt_tokens, "output_tokens": c}}
+        return {"candidates": [{"content": {"parts": [{"functionCall": {"name": name, "args": args}}], "role": "model"},
+                                "finishReason": "STOP", "index": 0}],
+                "usageMetadata": {"promptTokenCount": prompt_tokens, "candidatesTokenCount": c,
+                                  "totalTokenCount": prompt_tokens + c},
+                "modelVersion": model, "responseId": uuid.uuid4().hex[:16]}
+
+    def tool_call_stream_events(self, model: str, name: str, args: dict, prompt_tokens: int, body: dict) -> list[bytes]:
+        """A streamed answer that calls tool `name`; the arguments' JSON text arrives in pieces."""
+        arguments = json.dumps(args)
+        third = max(1, len(arguments) // 3)
+        pieces = [arguments[i:i + third] for i in range(0, len(arguments), third)]
+        c = len(arguments.split())
+        out: list[bytes] = []
+
+        def data(obj, event=None):
+            head = f"event: {event}\n" if event else ""
+            out.append((head + "data: " + json.dumps(obj) + "\n\n").encode())
+
+        if self.kind in ("openai", "azure"):
+            cid, created = "chatcmpl-" + uuid.uuid4().hex[:12], int(time.time())
+
+            def chunk(delta, finish=None):
+                return {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
+                        "system_fingerprint": "fp_fake",
+                        "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]}
+
+            data(chunk({"role": "assistant", "content": None, "tool_calls": [
+                {"index": 0, "id": "call_" + uuid.uuid4().hex[:24], "type": "function",
+                 "function": {"name": name, "arguments": ""}}]}))
+            for piece in pieces:
+                data(chunk({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]}))
+            data(chunk({}, "tool_calls"))
+            if (body.get("stream_options") or {}).get("include_usage"):
+                data({"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
+                      "system_fingerprint": "fp_fake", "choices": [],
+                      "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": c,
+                                "total_tokens": prompt_tokens + c}})
+            out.append(b"data: [DONE]\n\n")
+        elif self.kind == "anthropic":
+            data({"type": "message_start", "message": {
+                "id": "msg_" + uuid.uuid4().hex[:20], "type": "message", "role": "assistant", "content": [],
+                "model": model, "stop_reason": None, "stop_sequence": None,
+                "usage": {"input_tokens": prompt_tokens, "output_tokens": 1}}}, "message_start")
+            data({"type": "content_block_start", "index": 0, "content_block": {
+                "type": "tool_use", "id": "toolu_" + uuid.uuid4().hex[:22], "name": name, "input": {}}},
+                "content_block_start")
+            for piece in pieces:
+                data({"type": "content_block_delta", "index": 0,
+                      "delta": {"type": "input_json_delta", "partial_json": piece}}, "content_block_delta")
+            data({"type": "content_block_stop", "index": 0}, "content_block_stop")
+            data({"type": "message_delta", "delta": {"stop_reason": "tool_use", "stop_sequence": None},
+                  "usage": {"output_tokens": c}}, "message_delta")
+            data({"type": "message_stop"}, "message_stop")
+        else:
+            data({"candidates": [{"content": {"parts": [{"functionCall": {"name": name, "args": args}}], "role": "model"},
+                                  "finishReason": "STOP", "index": 0}],
+                  "usageMetadata": {"promptTokenCount": prompt_tokens, "candidatesTokenCount": c,
+                                    "totalTokenCount": prompt_tokens + c},
+                  "modelVersion": model})
+        return out
 
     def stream_events(self, model: str, prompt: str, body: dict, b: Behaviour) -> list[bytes]:
         """The whole SSE stream as a list of encoded events (the cut happens on this list)."""
-        text = answer_text(self.kind, model, prompt, b.words)
+        call = self.tool_to_call(body)
+        if call is not None:
+            return self.tool_call_stream_events(model, call[0], self.tool_arguments(call[1], prompt),
+                                                self.usage_numbers(prompt, "")[0], body)
+        text = self.reply_text(model, prompt, body, b)
         words = text.split(" ")
         pieces = [w if i == 0 else " " + w for i, w in enumerate(words)]
         p, c = self.usage_numbers(prompt, text)
@@ -397,7 +555,7 @@ def _make_handler(fake: FakeProvider):
             streaming = body.get("stream") is True if fake.kind != "gemini" else "streamGenerateContent" in self.path
             if streaming:
                 return self._stream(fake.stream_events(model, prompt, body, b), b)
-            return self._send_json(b.status, fake.completion(model, prompt, b), b.headers)
+            return self._send_json(b.status, fake.completion(model, prompt, body, b), b.headers)
 
         def _send_json(self, status, obj, extra=None):
             payload = json.dumps(obj).encode()

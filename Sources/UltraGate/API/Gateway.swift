@@ -282,7 +282,6 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
     }
 
     func noteHit(_ hit: CachedResponse, model: String, context: RequestContext) {
-        context.cacheResult = .hit
         metrics.recordCacheLookup(.hit, model: model)
         metrics.recordCacheSavings(model: hit.model, prompt: hit.promptTokens, completion: hit.completionTokens,
                                    cached: hit.cachedTokens)
@@ -308,13 +307,21 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
                   _ context: RequestContext) -> Bool {
         var headers = commonHeaders(context, cacheStatus: "HIT", model: hit.model)
         headers.append(HTTPHeaderField("Age", String(max(0, Int(Clock.wallNow() - hit.createdAt)))))
-        if !stream {
+        var completion: JSONObject?
+        if stream {
+            completion = try? JSONParser.parse(hit.body).objectValue
+            if completion == nil { return false }
+        }
+        // Noted before answering: the access log entry is made when the answer is done, which
+        // may be inside `respond`.
+        context.cacheResult = .hit
+        context.provider = hit.provider
+        guard let completion else {
             headers.append(HTTPHeaderField("Content-Type", "application/json"))
             headers.append(serverTiming(context))
             responder.respond(status: 200, headers: headers, body: hit.body)
             return true
         }
-        guard let completion = try? JSONParser.parse(hit.body).objectValue else { return false }
         var bytes: [UInt8] = []
         for chunk in ChatCompletionReplayer.chunks(from: completion, includeUsage: includeUsage) {
             bytes.append(contentsOf: SSEWriter.event(chunk))

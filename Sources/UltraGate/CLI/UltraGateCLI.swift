@@ -111,7 +111,9 @@ public enum UltraGateCLI {
             return 1
         }
         let cacheNote = gateway.cache.map { "cache in \($0.config.directory)" } ?? "cache disabled"
-        printError("ultragate \(UltraGateVersion.string) listening on http://\(config.server.host):\(server.boundPort) (\(config.server.threads) threads, \(cacheNote))")
+        // An IPv6 literal goes in brackets (RFC 3986 §3.2.2), so the line holds a URL that works.
+        let host = config.server.host.contains(":") ? "[\(config.server.host)]" : config.server.host
+        printError("ultragate \(UltraGateVersion.string) listening on http://\(host):\(server.boundPort) (\(config.server.threads) threads, \(cacheNote))")
 
         let stop = DispatchSemaphore(value: 0)
         // SIGHUP (the terminal went away) stops gracefully too, instead of killing requests in flight.
