@@ -12,7 +12,7 @@ public struct GatewayBuilder {
         self.transport = transport
     }
 
-    /// True when the mock provider serves: forced, or nothing else is configured.
+    /// True when the mock provider alone serves: forced, or nothing else is configured.
     public var usesMock: Bool { config.forceMock || (config.providers.isEmpty && config.models.isEmpty) }
 
     public mutating func makeRouter() throws -> ModelRouter {
@@ -25,12 +25,10 @@ public struct GatewayBuilder {
                                                            models: config.mock.models))
         if usesMock {
             providers["mock"] = mock
-            for model in config.mock.models {
-                routes.append(ModelRoute(name: model, providerName: "mock", provider: mock, upstreamModel: model, retry: config.retry))
-                listed.append((model, "ultragate-mock"))
-            }
+            addMockModels(mock, to: &routes, &listed)
             notes.append("serving the built-in mock provider: \(config.mock.models.joined(separator: ", "))")
-            return ModelRouter(routes: routes, providers: providers, providerSettings: [:], defaultRetry: config.retry, listed: listed)
+            return ModelRouter(routes: routes, providers: providers, providerSettings: [:], defaultRetry: config.retry,
+                               listed: listed, checked: config.mock.models)
         }
         let transport = try self.transport ?? CurlTransport()
         for settings in config.providers {
@@ -40,7 +38,7 @@ public struct GatewayBuilder {
                 notes.append("provider \(settings.name) has no API key; its requests will be rejected upstream")
             }
         }
-        if providers["mock"] == nil && config.models.contains(where: { $0.provider == "mock" }) {
+        if providers["mock"] == nil && (config.mock.enabled || config.models.contains(where: { $0.provider == "mock" })) {
             providers["mock"] = mock
         }
         var ensembles: [ModelSettings] = []
@@ -66,16 +64,31 @@ public struct GatewayBuilder {
                                      timeouts: settings?.timeouts ?? UpstreamTimeouts(), price: model.price))
             listed.append((model.name, providerName))
         }
+        let checked = routes.map(\.name)
+        var assumed: [String: [String]] = [:]
         if config.models.isEmpty {
-            // Keys from the environment only: list each provider's well-known models.
+            // Keys from the environment only: each provider's well-known models stand in for its
+            // own list while that cannot be had, and are what the availability check asks.
             for settings in config.providers {
-                for model in GatewayBuilder.defaultModels[settings.type] ?? [] {
-                    listed.append(("\(settings.name)/\(model)", settings.name))
-                }
+                assumed[settings.name] = GatewayBuilder.defaultModels[settings.type] ?? []
             }
         }
+        // The mock's models keep answering by their names (the quick start's `mock-gpt`) next to
+        // real providers, after the configured names, unless `mock.enabled` is false.
+        if config.mock.enabled { addMockModels(mock, to: &routes, &listed) }
+        let assumedChecked = assumed.keys.sorted().flatMap { name in assumed[name]!.map { "\(name)/\($0)" } }
         return ModelRouter(routes: routes, ensembles: ensembles, providers: providers, providerSettings: settingsByName,
-                           defaultRetry: config.retry, listed: listed)
+                           defaultRetry: config.retry, listed: listed, assumedModels: assumed,
+                           checked: checked + assumedChecked)
+    }
+
+    /// Routes and lists the mock's models by their own names, except names configured already.
+    private func addMockModels(_ mock: MockProvider, to routes: inout [ModelRoute], _ listed: inout [(id: String, ownedBy: String)]) {
+        let taken = Set(routes.map(\.name) + listed.map(\.id))
+        for model in config.mock.models where !taken.contains(model) {
+            routes.append(ModelRoute(name: model, providerName: "mock", provider: mock, upstreamModel: model, retry: config.retry))
+            listed.append((model, "ultragate-mock"))
+        }
     }
 
     static let defaultModels: [String: [String]] = [
