@@ -129,6 +129,26 @@ public struct GatewayBuilder {
     }
 }
 
+extension GatewayBuilder {
+    /// The cache already in `cache.dir`, for commands that only read or empty one (`ultragate
+    /// cache stats|clear`): where there is none (a mistyped directory), it says so and creates
+    /// nothing, neither the directory nor LMDB's files.
+    public func openExistingCache() throws -> ResponseCache {
+        // LMDB keeps an environment in `data.mdb` (and `lock.mdb`) inside its directory.
+        let dataFile = URL(fileURLWithPath: config.cache.directory).appendingPathComponent("data.mdb").path
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: dataFile, isDirectory: &isDirectory), !isDirectory.boolValue else {
+            throw CacheOpenError(directory: config.cache.directory, reason: "no cache exists there")
+        }
+        var settings = config
+        settings.cache.enabled = true  // the directory is read even if serving would skip the cache
+        guard let cache = try GatewayBuilder(config: settings).makeCache() else {
+            throw CacheOpenError(directory: config.cache.directory, reason: "the cache is disabled")
+        }
+        return cache
+    }
+}
+
 /// The cache directory could not be created or opened, said in one line that names it.
 public struct CacheOpenError: Error, CustomStringConvertible {
     public let directory: String
