@@ -36,7 +36,7 @@ public enum CommandLineParser {
           ultragate serve [--host H] [--port P] [--config FILE] [--cache-dir DIR] [--threads N] [--mock] [--no-cache]
           ultragate cache stats|clear [--cache-dir DIR] [--config FILE]
           ultragate check [--config FILE] [--mock]
-          ultragate bench --url URL [--concurrency N] [--requests N | --duration S] [--rate R] [--stream] [--mode hit|miss] ...
+          ultragate bench --url URL [--model M]... [--concurrency N] [--requests N | --duration S] [--rate R] [--stream] [--mode hit|miss] ...
           ultragate --help | --version
 
         serve   Run the gateway (default 127.0.0.1:8080). With no config file and no provider keys in the
