@@ -41,7 +41,8 @@ public enum CommandLineParser {
 
         serve   Run the gateway (default 127.0.0.1:8080). With no config file and no provider keys in the
                 environment (OPENAI_API_KEY, ANTHROPIC_API_KEY, GEMINI_API_KEY) it serves the built-in mock
-                models mock-gpt, mock-claude and mock-gemini. --mock forces the mock provider.
+                models mock-gpt, mock-claude and mock-gemini (which also answer next to real providers
+                unless the config sets mock.enabled to false). --mock forces the mock provider alone.
         cache   Show statistics of, or empty, the response cache (safe while a server uses it).
         check   Ask every configured model a tiny prompt and print which ones answer.
         bench   Load-test an OpenAI-compatible endpoint (`ultragate bench --help` lists its options).

@@ -75,7 +75,10 @@ public struct GatewayBuilder {
         }
         // The mock's models keep answering by their names (the quick start's `mock-gpt`) next to
         // real providers, after the configured names, unless `mock.enabled` is false.
-        if config.mock.enabled { addMockModels(mock, to: &routes, &listed) }
+        if config.mock.enabled {
+            addMockModels(mock, to: &routes, &listed)
+            notes.append("the built-in mock models answer too: \(config.mock.models.joined(separator: ", ")) (`mock.enabled: false` turns them off)")
+        }
         let assumedChecked = assumed.keys.sorted().flatMap { name in assumed[name]!.map { "\(name)/\($0)" } }
         return ModelRouter(routes: routes, ensembles: ensembles, providers: providers, providerSettings: settingsByName,
                            defaultRetry: config.retry, listed: listed, assumedModels: assumed,
