@@ -9,9 +9,9 @@ import pytest
 from conftest import BINARY, scrape
 
 
-def run_cli(*args, timeout=120):
+def run_cli(*args, timeout=120, cwd=None):
     env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
-    return subprocess.run([BINARY, *args], capture_output=True, text=True, timeout=timeout, env=env)
+    return subprocess.run([BINARY, *args], capture_output=True, text=True, timeout=timeout, env=env, cwd=cwd)
 
 
 def requests_by_model(gw):
@@ -59,8 +59,8 @@ def test_bench_with_one_model_keeps_its_report_shape(gateway):
     (["cache", "stats", "--cache-dir", "a", "--cache-dir", "b"], "--cache-dir"),
     (["check", "--config", "a.json", "--config=b.json"], "--config"),
 ])
-def test_a_repeated_single_value_flag_is_refused(args, flag):
-    out = run_cli(*args)
+def test_a_repeated_single_value_flag_is_refused(args, flag, tmp_path):
+    out = run_cli(*args, cwd=tmp_path)  # relative paths land there if a flag were taken
     assert out.returncode == 2, out.stderr
     assert f"{flag} was given more than once" in out.stderr
     assert out.stdout == ""
