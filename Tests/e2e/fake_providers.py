@@ -49,6 +49,12 @@ result, it answers `<kind> <model> read tool result: <result>`.
   (`parameters` or `parametersJsonSchema`); a `functionCall` part `{name, args}` (no id, as the
   Gemini API answers), `finishReason: "STOP"`; the result comes back as a `functionResponse`
   part `{name, response: <object>}`.
+- Model lists: OpenAI GET /v1/models (platform.openai.com/docs/api-reference/models/list)
+  `{"object": "list", "data": [{"id", "object": "model", "created", "owned_by"}]}`; Anthropic GET
+  /v1/models?limit&after_id (docs.anthropic.com/en/api/models-list) `{"data": [{"type": "model",
+  "id", "display_name", "created_at"}], "has_more", "first_id", "last_id"}`; Gemini GET
+  /v1beta/models?pageSize&pageToken (ai.google.dev/api/models#method:-models.list) `{"models":
+  [{"name": "models/…", "supportedGenerationMethods": […]}], "nextPageToken"}`.
 """
 from __future__ import annotations
 
@@ -59,6 +65,7 @@ import socket
 import struct
 import threading
 import time
+import urllib.parse
 import uuid
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -140,6 +147,14 @@ class FakeProvider:
         #: Count of streams written to the end.
         self.completed_streams = 0
         self.connections = 0
+        #: What the models endpoint lists (None: it answers 404, as a server without one).
+        self.models: Optional[list[str]] = [f"{kind}-upstream"]
+        #: Entries per page of the Anthropic and Gemini model lists (the client's page size caps it).
+        self.models_page_size = 1000
+        #: Status the models endpoint answers with (an error body when >= 400).
+        self.models_status = 200
+        #: Every GET of the models endpoint (kept apart from `requests`, the chat calls).
+        self.model_list_requests: list[Recorded] = []
         handler = _make_handler(self)
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self.server.daemon_threads = True
@@ -165,6 +180,10 @@ class FakeProvider:
     def record(self, r: Recorded):
         with self._lock:
             self.requests.append(r)
+
+    def record_model_list(self, r: Recorded):
+        with self._lock:
+            self.model_list_requests.append(r)
 
     def chat_requests(self) -> list[Recorded]:
         with self._lock:
@@ -226,6 +245,32 @@ class FakeProvider:
             if c.get("role", "user") == "user":
                 return " ".join(p.get("text", "") for p in c.get("parts", []))
         return ""
+
+    def model_list_page(self, query: dict) -> dict:
+        """One page of the models endpoint's answer, in this provider's shape."""
+        models = self.models or []
+        created = 1700000000
+        if self.kind == "openai":
+            return {"object": "list",
+                    "data": [{"id": m, "object": "model", "created": created, "owned_by": "fake"} for m in models]}
+        if self.kind == "anthropic":
+            size = min(int(query.get("limit", ["20"])[0]), self.models_page_size)
+            after = query.get("after_id", [None])[0]
+            start = models.index(after) + 1 if after in models else 0
+            page = models[start:start + size]
+            return {"data": [{"type": "model", "id": m, "display_name": m, "created_at": "2025-01-01T00:00:00Z"}
+                             for m in page],
+                    "has_more": start + size < len(models), "first_id": page[0] if page else None,
+                    "last_id": page[-1] if page else None}
+        size = min(int(query.get("pageSize", ["50"])[0]), self.models_page_size)
+        start = int(query.get("pageToken", ["0"])[0])
+        page = models[start:start + size]
+        out = {"models": [{"name": f"models/{m}", "displayName": m,
+                           "supportedGenerationMethods": ["embedContent"] if "embedding" in m
+                           else ["generateContent", "countTokens"]} for m in page]}
+        if start + size < len(models):
+            out["nextPageToken"] = str(start + size)
+        return out
 
     def model_of(self, path: str, body: dict) -> str:
         if self.kind == "gemini":
@@ -501,7 +546,18 @@ def _make_handler(fake: FakeProvider):
                 fake.connections += 1
 
         def do_GET(self):
-            self._send_json(404, fake.error_body(404, "not found"))
+            path, _, query = self.path.partition("?")
+            listing = {"openai": "/v1/models", "anthropic": "/v1/models", "gemini": "/v1beta/models"}[fake.kind]
+            if path != listing or fake.models is None:
+                return self._send_json(404, fake.error_body(404, "not found"))
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            fake.record_model_list(Recorded("GET", self.path, headers, None, time.time()))
+            reason = fake.check_auth(headers)
+            if reason:
+                return self._send_json(401, fake.error_body(401, reason))
+            if fake.models_status >= 400:
+                return self._send_json(fake.models_status, fake.error_body(fake.models_status, "scripted"))
+            self._send_json(200, fake.model_list_page(urllib.parse.parse_qs(query)))
 
         def do_POST(self):
             length = int(self.headers.get("Content-Length") or 0)

@@ -11,6 +11,10 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
     public let accessLog: AccessLog?
     let flights = FlightTable()
     let keyMemo = RequestKeyMemo()
+    /// What `/v1/models` lists: configured names and the providers' own lists.
+    let catalog: ModelCatalog
+    /// The last `/health?deep=1` result, reused for `config.healthCacheSeconds`.
+    let deepHealthResults = CoalescedValue<[ModelCheckResult]>()
     let startedAt = Int(Clock.wallNow())
     private let requestIDs = RequestIDGenerator()
     /// Set once shutdown begins: no more retries (see `beginShutdown`).
@@ -20,6 +24,7 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
                 metrics: GatewayMetrics? = nil, accessLog: AccessLog? = nil) {
         self.config = config
         self.router = router
+        self.catalog = ModelCatalog(router: router)
         self.cache = cache
         let metrics = metrics ?? GatewayMetrics(prices: Gateway.prices(config))
         self.metrics = metrics
@@ -101,7 +106,7 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
     public func handle(_ request: HTTPRequest, _ responder: HTTPResponder) {
         let context = RequestContext(id: request.head.headers["x-request-id"].flatMap(RequestIDGenerator.sanitized) ?? requestIDs.next(),
                                      startNanos: Clock.nanos())
-        let endpoint = Endpoint.match(method: request.head.method, path: request.head.path)
+        let endpoint = Endpoint.match(method: request.head.method, path: request.head.path, query: request.head.query)
         context.route = endpoint.metricRoute
         metrics.requestStarted()
         let metrics = self.metrics
@@ -127,19 +132,17 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
         }
         switch endpoint {
         case .chatCompletions: handleChat(request, responder, context)
-        case .listModels: respondJSON(responder, context, listModels())
+        case .listModels: withModelCatalog { [self] in respondJSON(responder, context, listModels($0)) }
         case .model(let id):
-            if let model = modelObject(id) {
-                respondJSON(responder, context, model)
-            } else {
-                fail(responder, context, .modelNotFound(id))
+            withModelCatalog { [self] snapshot in
+                if let entry = catalog.find(id, in: snapshot) {
+                    respondJSON(responder, context, modelJSON(entry))
+                } else {
+                    fail(responder, context, .modelNotFound(id, suggestions: router.suggestions))
+                }
             }
-        case .health:
-            if request.head.query?.split(separator: "&").contains(where: { $0 == "deep=1" || $0 == "deep=true" }) == true {
-                deepHealth(responder, context)
-            } else {
-                respondJSON(responder, context, ["status": "ok"])
-            }
+        case .health: respondJSON(responder, context, ["status": "ok"])
+        case .deepHealth: handleDeepHealth(responder, context)
         case .metrics:
             var headers = commonHeaders(context, cacheStatus: nil, model: nil)
             headers.append(HTTPHeaderField("Content-Type", "text/plain; version=0.0.4; charset=utf-8"))
@@ -238,7 +241,7 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
         // A name that routes nowhere is not recorded as a model: metric labels and /v1/stats
         // entries are made only for names that resolve, so clients cannot mint them at will.
         guard let route = router.route(named: chat.model) else {
-            return fail(responder, context, .modelNotFound(chat.model))
+            return fail(responder, context, .modelNotFound(chat.model, suggestions: router.suggestions))
         }
         context.model = chat.model
         context.provider = route.providerName
@@ -467,36 +470,42 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
             upstreamLatencyMs: outcome.upstreamSeconds * 1000, body: body)
     }
 
-    /// `GET /health?deep=1`: every model asked a tiny prompt; 200 when all answer, else 503.
-    private func deepHealth(_ responder: HTTPResponder, _ context: RequestContext) {
-        let check = ModelHealthCheck(router: router)
-        Task {
-            let results = await check.run()
+    /// `GET /health?deep=1`: every model asked a tiny prompt; 200 when all answer, else 503. It
+    /// calls upstreams, so one check runs at a time (concurrent callers share it) and its result
+    /// is reused for `server.health_cache_seconds`. An access rule for it belongs here.
+    private func handleDeepHealth(_ responder: HTTPResponder, _ context: RequestContext) {
+        let respond = { [self] (results: [ModelCheckResult]) in
             let healthy = results.allSatisfy(\.available)
             var headers = commonHeaders(context, cacheStatus: nil, model: nil)
             headers.append(HTTPHeaderField("Content-Type", "application/json"))
             let body: JSON = .object(["status": .string(healthy ? "ok" : "degraded"), "models": .array(results.map(\.json))])
             responder.respond(status: healthy ? 200 : 503, headers: headers, body: JSONWriter.serialize(body))
         }
+        if let results = deepHealthResults.fresh() { return respond(results) }
+        let check = ModelHealthCheck(router: router)
+        let lifetime = config.healthCacheSeconds
+        let results = deepHealthResults
+        Task {
+            respond(await results.get { (await check.run(), lifetime) })
+        }
     }
 
     // MARK: Models
 
-    private func listModels() -> JSON {
-        .object(["object": "list", "data": .array(router.listed.map { modelJSON(id: $0.id, ownedBy: $0.ownedBy) })])
+    /// Runs `body` with the model catalog: at once when it is fresh, else once it has been
+    /// fetched, on a task (the providers' lists are asked over the network).
+    private func withModelCatalog(_ body: @escaping @Sendable (ModelCatalog.Snapshot) -> Void) {
+        if let snapshot = catalog.freshSnapshot() { return body(snapshot) }
+        let catalog = self.catalog
+        Task { body(await catalog.snapshot()) }
     }
 
-    private func modelObject(_ id: String) -> JSON? {
-        if let listed = router.listed.first(where: { $0.id == id }) { return modelJSON(id: listed.id, ownedBy: listed.ownedBy) }
-        guard let route = router.route(named: id) else { return nil }
-        // `provider/model` routes any name to its provider, which alone knows its models; the
-        // built-in mock's are known here, so a name it would refuse is not found here either.
-        if let mock = route.provider as? MockProvider, !mock.config.models.contains(route.upstreamModel) { return nil }
-        return modelJSON(id: id, ownedBy: route.providerName)
+    private func listModels(_ snapshot: ModelCatalog.Snapshot) -> JSON {
+        .object(["object": "list", "data": .array(snapshot.entries.map(modelJSON))])
     }
 
-    private func modelJSON(id: String, ownedBy: String) -> JSON {
-        .object(["id": .string(id), "object": "model", "created": .int(startedAt), "owned_by": .string(ownedBy)])
+    private func modelJSON(_ entry: ModelCatalog.Entry) -> JSON {
+        .object(["id": .string(entry.id), "object": "model", "created": .int(startedAt), "owned_by": .string(entry.ownedBy)])
     }
 
     // MARK: Helpers
@@ -630,6 +639,7 @@ extension Endpoint {
         case .listModels: return "/v1/models"
         case .model: return "/v1/models/{id}"
         case .health: return "/health"
+        case .deepHealth: return "/health?deep=1"
         case .metrics: return "/metrics"
         case .stats: return "/v1/stats"
         case .notFound: return "unknown"

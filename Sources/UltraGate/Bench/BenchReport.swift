@@ -133,6 +133,7 @@ public struct BenchReport: Sendable {
     }
 }
 
-private extension String {
+extension String {
+    /// Padded with spaces to `width` characters; a longer string gets one space after it.
     func padding(_ width: Int) -> String { count >= width ? self + " " : self + String(repeating: " ", count: width - count) }
 }

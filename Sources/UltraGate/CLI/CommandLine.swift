@@ -36,12 +36,13 @@ public enum CommandLineParser {
           ultragate serve [--host H] [--port P] [--config FILE] [--cache-dir DIR] [--threads N] [--mock] [--no-cache]
           ultragate cache stats|clear [--cache-dir DIR] [--config FILE]
           ultragate check [--config FILE] [--mock]
-          ultragate bench --url URL [--concurrency N] [--requests N | --duration S] [--rate R] [--stream] [--mode hit|miss] ...
+          ultragate bench --url URL [--model M]... [--concurrency N] [--requests N | --duration S] [--rate R] [--stream] [--mode hit|miss] ...
           ultragate --help | --version
 
         serve   Run the gateway (default 127.0.0.1:8080). With no config file and no provider keys in the
                 environment (OPENAI_API_KEY, ANTHROPIC_API_KEY, GEMINI_API_KEY) it serves the built-in mock
-                models mock-gpt, mock-claude and mock-gemini. --mock forces the mock provider.
+                models mock-gpt, mock-claude and mock-gemini (which also answer next to real providers
+                unless the config sets mock.enabled to false). --mock forces the mock provider alone.
         cache   Show statistics of, or empty, the response cache (safe while a server uses it).
         check   Ask every configured model a tiny prompt and print which ones answer.
         bench   Load-test an OpenAI-compatible endpoint (`ultragate bench --help` lists its options).
@@ -67,8 +68,10 @@ public enum CommandLineParser {
             }
             var cacheDir: String?
             var config: String?
-            var rest = Array(arguments.dropFirst(2))[...]
+            var seen = SeenFlags([["--cache-dir"], ["--config"]])
+            var rest = splittingFlagValues(Array(arguments.dropFirst(2)))[...]
             while let flag = rest.popFirst() {
+                try seen.note(flag)
                 switch flag {
                 case "--cache-dir": cacheDir = try value(for: flag, &rest)
                 case "--config": config = try value(for: flag, &rest)
@@ -79,8 +82,10 @@ public enum CommandLineParser {
         case "check":
             var config: String?
             var mock = false
-            var rest = Array(arguments.dropFirst())[...]
+            var seen = SeenFlags([["--config"]])
+            var rest = splittingFlagValues(Array(arguments.dropFirst()))[...]
             while let flag = rest.popFirst() {
+                try seen.note(flag)
                 switch flag {
                 case "--config": config = try value(for: flag, &rest)
                 case "--mock": mock = true
@@ -104,8 +109,10 @@ public enum CommandLineParser {
 
     static func parseServe(_ arguments: [String]) throws(UsageError) -> ServeOptions {
         var options = ServeOptions()
+        var seen = SeenFlags([["--host"], ["--port", "-p"], ["--config", "-c"], ["--cache-dir"], ["--threads"]])
         var rest = splittingFlagValues(arguments)[...]
         while let flag = rest.popFirst() {
+            try seen.note(flag)
             switch flag {
             case "--host": options.host = try value(for: flag, &rest)
             case "--port", "-p":
@@ -129,6 +136,29 @@ public enum CommandLineParser {
     private static func value(for flag: String, _ rest: inout ArraySlice<String>) throws(UsageError) -> String {
         guard let v = rest.popFirst(), !v.isEmpty else { throw UsageError("\(flag) needs a value") }
         return v
+    }
+}
+
+/// The flags of one command line that take a single value, and which of them were seen: one
+/// given twice is refused (exit 2) rather than its last value silently winning.
+struct SeenFlags {
+    /// Each spelling to the flag's canonical (first) spelling.
+    private let canonical: [String: String]
+    private let hint: String
+    private var seen: Set<String> = []
+
+    /// `flags`: each single-value flag's spellings, canonical first. `hint` ends the message.
+    init(_ flags: [[String]], hint: String = "") {
+        var canonical: [String: String] = [:]
+        for names in flags { for name in names { canonical[name] = names[0] } }
+        self.canonical = canonical
+        self.hint = hint
+    }
+
+    /// Notes a flag of the command line, refusing a second single-value one of the same kind.
+    mutating func note(_ flag: String) throws(UsageError) {
+        guard let name = canonical[flag] else { return }
+        guard seen.insert(name).inserted else { throw UsageError("\(name) was given more than once; give it once\(hint)") }
     }
 }
 

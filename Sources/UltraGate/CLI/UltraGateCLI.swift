@@ -137,12 +137,12 @@ public enum UltraGateCLI {
         return 0
     }
 
+    /// Runs `body` on the cache that exists in the directory (exit 1 when there is none).
     static func withCache(dir: String?, configPath: String?, _ body: (ResponseCache) -> Int32) -> Int32 {
         guard var config = loadConfig(configPath) else { return 2 }
         if let dir { config.cache.directory = dir }
-        config.cache.enabled = true  // `cache stats|clear` work on the directory even if serving skips it
         do {
-            guard let cache = try GatewayBuilder(config: config).makeCache() else { return 1 }
+            let cache = try GatewayBuilder(config: config).openExistingCache()
             defer { cache.close() }
             return body(cache)
         } catch {

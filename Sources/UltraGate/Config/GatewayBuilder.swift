@@ -17,7 +17,7 @@ public struct GatewayBuilder {
         redactor = SecretRedactor(providers: config.providers)
     }
 
-    /// True when the mock provider serves: forced, or nothing else is configured.
+    /// True when the mock provider alone serves: forced, or nothing else is configured.
     public var usesMock: Bool { config.forceMock || (config.providers.isEmpty && config.models.isEmpty) }
 
     public mutating func makeRouter() throws -> ModelRouter {
@@ -30,12 +30,10 @@ public struct GatewayBuilder {
                                                            models: config.mock.models))
         if usesMock {
             providers["mock"] = mock
-            for model in config.mock.models {
-                routes.append(ModelRoute(name: model, providerName: "mock", provider: mock, upstreamModel: model, retry: config.retry))
-                listed.append((model, "ultragate-mock"))
-            }
+            addMockModels(mock, to: &routes, &listed)
             notes.append("serving the built-in mock provider: \(config.mock.models.joined(separator: ", "))")
-            return ModelRouter(routes: routes, providers: providers, providerSettings: [:], defaultRetry: config.retry, listed: listed)
+            return ModelRouter(routes: routes, providers: providers, providerSettings: [:], defaultRetry: config.retry,
+                               listed: listed, checked: config.mock.models)
         }
         let transport = try self.transport ?? CurlTransport()
         for settings in config.providers {
@@ -45,7 +43,7 @@ public struct GatewayBuilder {
                 notes.append("provider \(settings.name) has no API key; its requests will be rejected upstream")
             }
         }
-        if providers["mock"] == nil && config.models.contains(where: { $0.provider == "mock" }) {
+        if providers["mock"] == nil && (config.mock.enabled || config.models.contains(where: { $0.provider == "mock" })) {
             providers["mock"] = mock
         }
         var ensembles: [ModelSettings] = []
@@ -75,18 +73,36 @@ public struct GatewayBuilder {
                                      timeouts: settings?.timeouts ?? UpstreamTimeouts(), price: model.price))
             listed.append((model.name, providerName))
         }
+        let checked = routes.map(\.name)
+        var assumed: [String: [String]] = [:]
         if config.models.isEmpty {
-            // Keys from the environment only: list each provider's well-known models.
+            // Keys from the environment only: each provider's well-known models stand in for its
+            // own list while that cannot be had, and are what the availability check asks.
             for settings in config.providers {
-                for model in GatewayBuilder.defaultModels[settings.type] ?? [] {
-                    listed.append(("\(settings.name)/\(model)", settings.name))
-                }
+                assumed[settings.name] = GatewayBuilder.defaultModels[settings.type] ?? []
             }
         }
+        // The mock's models keep answering by their names (the quick start's `mock-gpt`) next to
+        // real providers, after the configured names, unless `mock.enabled` is false.
+        if config.mock.enabled {
+            addMockModels(mock, to: &routes, &listed)
+            notes.append("the built-in mock models answer too: \(config.mock.models.joined(separator: ", ")) (`mock.enabled: false` turns them off)")
+        }
+        let assumedChecked = assumed.keys.sorted().flatMap { name in assumed[name]!.map { "\(name)/\($0)" } }
         let router = ModelRouter(routes: routes, ensembles: ensembles, providers: providers, providerSettings: settingsByName,
-                                 defaultRetry: config.retry, listed: listed)
+                                 defaultRetry: config.retry, listed: listed, assumedModels: assumed,
+                                 checked: checked + assumedChecked)
         try checkReferencedModels(router)
         return router
+    }
+
+    /// Routes and lists the mock's models by their own names, except names configured already.
+    private func addMockModels(_ mock: MockProvider, to routes: inout [ModelRoute], _ listed: inout [(id: String, ownedBy: String)]) {
+        let taken = Set(routes.map(\.name) + listed.map(\.id))
+        for model in config.mock.models where !taken.contains(model) {
+            routes.append(ModelRoute(name: model, providerName: "mock", provider: mock, upstreamModel: model, retry: config.retry))
+            listed.append((model, "ultragate-mock"))
+        }
     }
 
     /// `provider/model` names in fallbacks, ensembles and synthesizers resolve to direct routes:
@@ -149,6 +165,26 @@ public struct GatewayBuilder {
             // Foundation's errors (the directory could not be created) print as a dictionary dump.
             throw CacheOpenError(directory: cacheConfig.directory, reason: (error as NSError).localizedDescription)
         }
+    }
+}
+
+extension GatewayBuilder {
+    /// The cache already in `cache.dir`, for commands that only read or empty one (`ultragate
+    /// cache stats|clear`): where there is none (a mistyped directory), it says so and creates
+    /// nothing, neither the directory nor LMDB's files.
+    public func openExistingCache() throws -> ResponseCache {
+        // LMDB keeps an environment in `data.mdb` (and `lock.mdb`) inside its directory.
+        let dataFile = URL(fileURLWithPath: config.cache.directory).appendingPathComponent("data.mdb").path
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: dataFile, isDirectory: &isDirectory), !isDirectory.boolValue else {
+            throw CacheOpenError(directory: config.cache.directory, reason: "no cache exists there")
+        }
+        var settings = config
+        settings.cache.enabled = true  // the directory is read even if serving would skip the cache
+        guard let cache = try GatewayBuilder(config: settings).makeCache() else {
+            throw CacheOpenError(directory: config.cache.directory, reason: "the cache is disabled")
+        }
+        return cache
     }
 }
 

@@ -15,6 +15,8 @@ public struct GatewayConfig: Sendable {
     public var accessLog: String? = nil
     /// Seconds between SSE comment lines sent while a stream waits for its first token.
     public var streamKeepAliveInterval: Double = 10
+    /// Seconds a `GET /health?deep=1` result is reused before the models are asked again.
+    public var healthCacheSeconds: Double = 10
 
     public init() {}
 
@@ -40,6 +42,8 @@ public struct CacheSettings: Sendable {
 }
 
 public struct MockSettings: Sendable {
+    /// Whether the mock models answer by their names next to real providers (`mock.enabled`).
+    public var enabled = true
     public var latencyMs: Double = 0
     public var timeToFirstTokenMs: Double = 0
     public var models = ["mock-gpt", "mock-claude", "mock-gemini"]
