@@ -35,6 +35,7 @@ import io
 import json
 import select
 import socket
+import ssl
 import struct
 import threading
 import time
@@ -99,7 +100,10 @@ def answer_text(kind: str, model: str, prompt: str, words: Optional[int] = None)
 class FakeProvider:
     """One fake provider server. `kind` is "openai", "anthropic" or "gemini"."""
 
-    def __init__(self, kind: str, api_key: str = "test-key-0123456789"):
+    def __init__(self, kind: str, api_key: str = "test-key-0123456789", tls: Optional[ssl.SSLContext] = None):
+        """With `tls` (a server-side context holding the certificate), the fake speaks HTTPS; each
+        connection's handshake runs on its handler thread, so a client that rejects the
+        certificate costs the accept loop nothing."""
         assert kind in ("openai", "anthropic", "gemini")
         self.kind = kind
         self.api_key = api_key
@@ -112,9 +116,14 @@ class FakeProvider:
         #: Count of streams written to the end.
         self.completed_streams = 0
         self.connections = 0
+        #: HTTPS only: handshakes that failed (the client rejected the certificate).
+        self.tls_failures = 0
         handler = _make_handler(self)
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self.server.daemon_threads = True
+        self.tls = tls
+        if tls is not None:
+            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True, do_handshake_on_connect=False)
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, name=f"fake-{kind}", daemon=True)
         self.thread.start()
@@ -122,7 +131,7 @@ class FakeProvider:
     @property
     def base_url(self) -> str:
         """What goes in the gateway config's `base_url` (OpenAI's includes /v1, as api.openai.com/v1)."""
-        root = f"http://127.0.0.1:{self.port}"
+        root = f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
         return root + "/v1" if self.kind == "openai" else root
 
     def script(self, *behaviours: Behaviour):
@@ -312,6 +321,19 @@ def _make_handler(fake: FakeProvider):
             super().setup()
             with fake._lock:
                 fake.connections += 1
+            self.tls_failed = False
+            if fake.tls is not None:
+                try:
+                    self.connection.do_handshake()
+                except (ssl.SSLError, OSError):
+                    # The client refused the certificate (or gave up): nothing to serve.
+                    self.tls_failed = True
+                    with fake._lock:
+                        fake.tls_failures += 1
+
+        def handle(self):
+            if not self.tls_failed:
+                super().handle()
 
         def do_GET(self):
             self._send_json(404, fake.error_body(404, "not found"))

@@ -67,6 +67,7 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
         case .transport(.connect): return "connect"
         case .transport(.broken): return "broken"
         case .transport(.cancelled): return "cancelled"
+        case .transport(.tls): return "tls"
         case .transport: return "transport"
         case .invalidResponse: return "invalid_response"
         }

@@ -170,7 +170,21 @@ public struct ConfigLoader {
             settings.timeouts.total = try double(t, "total", path: tp) ?? settings.timeouts.total
         }
         if let r = try object(p, "retry", path: path) { settings.retry = try parseRetry(r, path: "\(path).retry", base: RetrySettings()) }
+        if let file = try string(p, "ca_file", path: path) { settings.caFile = try checkCAFile(file, "\(path).ca_file") }
         return settings
+    }
+
+    /// A CA bundle that cannot be read would fail every request to the provider: refused at
+    /// start-up instead. Returns the absolute path (libcurl reads it again for each new connection).
+    private func checkCAFile(_ file: String, _ path: String) throws -> String {
+        let absolute = URL(fileURLWithPath: file).standardizedFileURL.path
+        guard let data = FileManager.default.contents(atPath: absolute) else {
+            throw ConfigError("\(path): cannot read `\(file)`")
+        }
+        guard data.range(of: Data("-----BEGIN CERTIFICATE-----".utf8)) != nil else {
+            throw ConfigError("\(path): `\(file)` holds no PEM certificate (-----BEGIN CERTIFICATE-----)")
+        }
+        return absolute
     }
 
     private func parseModel(name: String, _ m: JSONObject) throws -> ModelSettings {

@@ -63,6 +63,8 @@ public struct ProviderSettings: Sendable {
     public var headers: [HTTPHeaderField] = []
     public var timeouts = UpstreamTimeouts()
     public var retry: RetrySettings?
+    /// PEM file of the CAs trusted for this provider instead of the system's (`ca_file`).
+    public var caFile: String?
 
     public init(name: String, type: String, baseURL: String, apiKey: String? = nil) {
         self.name = name

@@ -114,6 +114,8 @@ public struct ProviderError: Error, Sendable, CustomStringConvertible {
             return error
         case .transport(.timeout):
             return .upstream(status: 504, message: "\(provider): \(message)", code: "upstream_timeout")
+        case .transport(.tls):
+            return .upstream(status: 502, message: "\(provider): \(message)", code: "upstream_tls_error")
         case .transport:
             return .upstream(status: 502, message: "\(provider): \(message)", code: "upstream_unavailable")
         case .invalidResponse:

@@ -5,6 +5,9 @@ public struct UpstreamRequest: Sendable {
     public var headers: [HTTPHeaderField]
     public var body: [UInt8]
     public var timeouts: UpstreamTimeouts
+    /// PEM file of the CAs to trust for this request instead of the transport's (the provider's
+    /// `ca_file`); nil: the transport's choice. Certificates and host names are always verified.
+    public var caBundlePath: String? = nil
 
     public init(method: String = "POST", url: String, headers: [HTTPHeaderField] = [], body: [UInt8] = [],
                 timeouts: UpstreamTimeouts = UpstreamTimeouts()) {
@@ -79,6 +82,10 @@ public enum UpstreamError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The connection broke after the response started (reset, truncated body).
     case broken(String)
     case cancelled
+    /// The upstream's certificate could not be verified (an untrusted certificate, a name that
+    /// does not match the host) or the trusted CAs could not be loaded. Not retried: trust does not
+    /// come with time.
+    case tls(String)
     /// Anything else libcurl reports.
     case transport(String)
 
@@ -88,6 +95,7 @@ public enum UpstreamError: Error, Sendable, Equatable, CustomStringConvertible {
         case .timeout(let p): return "timed out waiting for \(p.rawValue)"
         case .broken(let m): return "connection broke mid-response: \(m)"
         case .cancelled: return "cancelled"
+        case .tls(let m): return "TLS error: \(m)"
         case .transport(let m): return "transport error: \(m)"
         }
     }
@@ -97,7 +105,7 @@ public enum UpstreamError: Error, Sendable, Equatable, CustomStringConvertible {
         switch self {
         case .connect, .transport: return true
         case .timeout(let phase): return phase == .connect || phase == .firstByte
-        case .broken, .cancelled: return false
+        case .broken, .cancelled, .tls: return false
         }
     }
 }
