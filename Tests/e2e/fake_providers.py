@@ -28,6 +28,12 @@ Wire formats, from the providers' published API references:
   candidatesTokenCount,totalTokenCount}`, `modelVersion`); the SSE stream sends one whole
   GenerateContentResponse per `data:` line and has no end marker. Errors: `{"error": {"code",
   "message", "status"}}`.
+
+Tool calls: a request that offers tools (and does not forbid calling them) is answered by a call
+of the first tool with arguments `{"query": <prompt>}`: OpenAI `tool_calls` (streamed as
+`delta.tool_calls` with the arguments in two pieces), Anthropic a `text` block then a `tool_use`
+block with `stop_reason: "tool_use"` (streamed as `input_json_delta`s), Gemini a `functionCall` part.
+Tests/e2e/test_fakes_match_sdks.py checks all of this against the official SDKs' types.
 """
 from __future__ import annotations
 
@@ -167,7 +173,8 @@ class FakeProvider:
             if headers.get("authorization") != f"Bearer {self.api_key}":
                 return "missing or wrong Authorization bearer"
         elif self.kind == "anthropic":
-            if headers.get("x-api-key") != self.api_key:
+            # The gateway sends `x-api-key`; the `anthropic` SDK 2.x sends the key as a bearer token.
+            if headers.get("x-api-key") != self.api_key and headers.get("authorization") != f"Bearer {self.api_key}":
                 return "missing or wrong x-api-key"
             if not headers.get("anthropic-version"):
                 return "anthropic-version header is required"
@@ -209,12 +216,27 @@ class FakeProvider:
             return path.split("/models/", 1)[1].split(":", 1)[0]
         return body.get("model", "")
 
+    def tool_of(self, body: dict) -> Optional[str]:
+        """The name of the tool the fake calls: the first one offered, unless calls are forbidden."""
+        tools = body.get("tools") or []
+        if not tools:
+            return None
+        if self.kind == "openai":
+            return None if body.get("tool_choice") == "none" else tools[0]["function"]["name"]
+        if self.kind == "anthropic":
+            return None if (body.get("tool_choice") or {}).get("type") == "none" else tools[0]["name"]
+        mode = ((body.get("toolConfig") or {}).get("functionCallingConfig") or {}).get("mode")
+        declarations = tools[0].get("functionDeclarations") or []
+        return None if mode == "NONE" or not declarations else declarations[0]["name"]
+
     def usage_numbers(self, prompt: str, text: str) -> tuple[int, int]:
         return len(prompt.split()) + 7, len(text.split())
 
-    def completion(self, model: str, prompt: str, b: Behaviour) -> dict:
+    def completion(self, model: str, prompt: str, b: Behaviour, tool: Optional[str] = None) -> dict:
         text = answer_text(self.kind, model, prompt, b.words)
         p, c = self.usage_numbers(prompt, text)
+        if tool is not None:
+            return self.tool_completion(model, prompt, tool, p)
         if self.kind == "openai":
             return {"id": "chatcmpl-" + uuid.uuid4().hex[:12], "object": "chat.completion", "created": int(time.time()),
                     "model": model, "system_fingerprint": "fp_fake",
@@ -230,8 +252,93 @@ class FakeProvider:
                 "usageMetadata": {"promptTokenCount": p, "candidatesTokenCount": c, "totalTokenCount": p + c},
                 "modelVersion": model, "responseId": uuid.uuid4().hex[:16]}
 
+    def tool_completion(self, model: str, prompt: str, tool: str, p: int) -> dict:
+        arguments = {"query": prompt}
+        c = 12
+        if self.kind == "openai":
+            return {"id": "chatcmpl-" + uuid.uuid4().hex[:12], "object": "chat.completion", "created": int(time.time()),
+                    "model": model, "system_fingerprint": "fp_fake",
+                    "choices": [{"index": 0, "message": {"role": "assistant", "content": None, "refusal": None,
+                                                         "tool_calls": [{"id": "call_" + uuid.uuid4().hex[:16],
+                                                                         "type": "function",
+                                                                         "function": {"name": tool,
+                                                                                      "arguments": json.dumps(arguments)}}]},
+                                 "logprobs": None, "finish_reason": "tool_calls"}],
+                    "usage": {"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c}}
+        if self.kind == "anthropic":
+            return {"id": "msg_" + uuid.uuid4().hex[:20], "type": "message", "role": "assistant", "model": model,
+                    "content": [{"type": "text", "text": f"I'll call {tool}."},
+                                {"type": "tool_use", "id": "toolu_" + uuid.uuid4().hex[:20], "name": tool,
+                                 "input": arguments}],
+                    "stop_reason": "tool_use", "stop_sequence": None, "usage": {"input_tokens": p, "output_tokens": c}}
+        return {"candidates": [{"content": {"parts": [{"functionCall": {"name": tool, "args": arguments}}], "role": "model"},
+                                "finishReason": "STOP", "index": 0}],
+                "usageMetadata": {"promptTokenCount": p, "candidatesTokenCount": c, "totalTokenCount": p + c},
+                "modelVersion": model, "responseId": uuid.uuid4().hex[:16]}
+
+    def tool_stream_events(self, model: str, prompt: str, tool: str, p: int, include_usage: bool) -> list[bytes]:
+        """A streamed call of `tool`, its JSON arguments cut in two pieces where the provider streams them."""
+        arguments = json.dumps({"query": prompt})
+        halves = [arguments[:len(arguments) // 2], arguments[len(arguments) // 2:]]
+        c = 12
+        out: list[bytes] = []
+
+        def data(obj, event=None):
+            head = f"event: {event}\n" if event else ""
+            out.append((head + "data: " + json.dumps(obj) + "\n\n").encode())
+
+        if self.kind == "openai":
+            cid, created = "chatcmpl-" + uuid.uuid4().hex[:12], int(time.time())
+
+            def chunk(delta, finish=None):
+                obj = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
+                       "system_fingerprint": "fp_fake",
+                       "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]}
+                if include_usage:
+                    obj["usage"] = None
+                return obj
+
+            data(chunk({"role": "assistant", "content": None, "refusal": None,
+                        "tool_calls": [{"index": 0, "id": "call_" + uuid.uuid4().hex[:16], "type": "function",
+                                        "function": {"name": tool, "arguments": ""}}]}))
+            for half in halves:
+                data(chunk({"tool_calls": [{"index": 0, "function": {"arguments": half}}]}))
+            data(chunk({}, "tool_calls"))
+            if include_usage:
+                data({"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
+                      "system_fingerprint": "fp_fake", "choices": [],
+                      "usage": {"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c}})
+            out.append(b"data: [DONE]\n\n")
+        elif self.kind == "anthropic":
+            data({"type": "message_start", "message": {
+                "id": "msg_" + uuid.uuid4().hex[:20], "type": "message", "role": "assistant", "content": [],
+                "model": model, "stop_reason": None, "stop_sequence": None,
+                "usage": {"input_tokens": p, "output_tokens": 1}}}, "message_start")
+            data({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+                 "content_block_start")
+            data({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": f"I'll call {tool}."}},
+                 "content_block_delta")
+            data({"type": "content_block_stop", "index": 0}, "content_block_stop")
+            data({"type": "content_block_start", "index": 1, "content_block": {
+                "type": "tool_use", "id": "toolu_" + uuid.uuid4().hex[:20], "name": tool, "input": {}}},
+                "content_block_start")
+            for half in halves:
+                data({"type": "content_block_delta", "index": 1, "delta": {"type": "input_json_delta", "partial_json": half}},
+                     "content_block_delta")
+            data({"type": "content_block_stop", "index": 1}, "content_block_stop")
+            data({"type": "message_delta", "delta": {"stop_reason": "tool_use", "stop_sequence": None},
+                  "usage": {"output_tokens": c}}, "message_delta")
+            data({"type": "message_stop"}, "message_stop")
+        else:
+            data(self.tool_completion(model, prompt, tool, p))
+        return out
+
     def stream_events(self, model: str, prompt: str, body: dict, b: Behaviour) -> list[bytes]:
         """The whole SSE stream as a list of encoded events (the cut happens on this list)."""
+        tool = self.tool_of(body)
+        if tool is not None:
+            include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+            return self.tool_stream_events(model, prompt, tool, len(prompt.split()) + 7, include_usage)
         text = answer_text(self.kind, model, prompt, b.words)
         words = text.split(" ")
         pieces = [w if i == 0 else " " + w for i, w in enumerate(words)]
@@ -383,7 +490,7 @@ def _make_handler(fake: FakeProvider):
             streaming = body.get("stream") is True if fake.kind != "gemini" else "streamGenerateContent" in self.path
             if streaming:
                 return self._stream(fake.stream_events(model, prompt, body, b), b)
-            return self._send_json(b.status, fake.completion(model, prompt, b), b.headers)
+            return self._send_json(b.status, fake.completion(model, prompt, b, fake.tool_of(body)), b.headers)
 
         def _send_json(self, status, obj, extra=None):
             payload = json.dumps(obj).encode()
