@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import UltraGate
 
@@ -71,6 +72,26 @@ import Testing
             #expect(!error.message.contains("sk-secret"))
         }
         #expect(try error(provider(#""api_key":"sk-ok","headers":{"X-Team":"caf\u00e9 ok"}"#)) == nil)
+    }
+
+    @Test func caFileMustBeAReadablePEMFile() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ultragate-ca-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let pem = directory.appendingPathComponent("ca.pem").path
+        let notPEM = directory.appendingPathComponent("key.txt").path
+        try Data("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n".utf8).write(to: URL(fileURLWithPath: pem))
+        try Data("just text".utf8).write(to: URL(fileURLWithPath: notPEM))
+        func provider(_ caFile: String) -> String {
+            #"{"providers":{"p":{"type":"openai","base_url":"https://llm.internal/v1","ca_file":"\#(caFile)"}}}"#
+        }
+        #expect(try load(provider(pem)).provider(named: "p")?.caFile == pem)
+        #expect(try load(#"{"providers":{"p":{"type":"openai"}}}"#).provider(named: "p")?.caFile == nil)
+        #expect(try error(provider(directory.appendingPathComponent("missing.pem").path))
+                == "providers.p.ca_file: cannot read `\(directory.appendingPathComponent("missing.pem").path)`")
+        #expect(try error(provider(directory.path)) == "providers.p.ca_file: cannot read `\(directory.path)`")
+        #expect(try error(provider(notPEM)) == "providers.p.ca_file: `\(notPEM)` holds no PEM certificate (-----BEGIN CERTIFICATE-----)")
+        #expect(try error(#"{"providers":{"p":{"type":"openai","ca_file":7}}}"#) == "providers.p.ca_file must be a string")
     }
 
     @Test func unknownMemberIsStillRefused() throws {

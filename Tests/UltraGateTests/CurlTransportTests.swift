@@ -588,4 +588,31 @@ private final class RefusingPort {
         #expect(CurlErrorMapping.error(code: CURLE_URL_MALFORMAT, detail: "", headStarted: false, elapsed: 0, timeouts: timeouts)
                 == .transport("URL using bad/illegal format or missing URL"))
     }
+
+    @Test func certificatesThatFailVerificationAreTLSErrorsNeverRetried() throws {
+        let untrusted = CurlErrorMapping.error(code: CURLE_PEER_FAILED_VERIFICATION,
+                                               detail: "SSL certificate problem: unable to get local issuer certificate",
+                                               headStarted: false, elapsed: 0.01, timeouts: timeouts)
+        #expect(untrusted == .tls("the upstream's certificate could not be verified (SSL certificate problem: unable to get local issuer certificate)"))
+        #expect(!untrusted.isRetryable)
+        for code in [CURLE_SSL_ISSUER_ERROR, CURLE_SSL_PINNEDPUBKEYNOTMATCH, CURLE_SSL_INVALIDCERTSTATUS] {
+            let error = CurlErrorMapping.error(code: code, detail: "", headStarted: false, elapsed: 0.01, timeouts: timeouts)
+            guard case .tls(let message) = error else {
+                Issue.record("code \(code.rawValue) should map to .tls, not \(error)")
+                continue
+            }
+            #expect(message.hasPrefix("the upstream's certificate could not be verified ("))
+        }
+        // A CA file that cannot be loaded: the local path in libcurl's detail stays out of the message.
+        let badFile = CurlErrorMapping.error(code: CURLE_SSL_CACERT_BADFILE, detail: "error setting certificate file: /etc/secret/ca.pem",
+                                             headStarted: false, elapsed: 0.01, timeouts: timeouts)
+        guard case .tls(let message) = badFile else { Issue.record("got \(badFile)"); return }
+        #expect(message.hasPrefix("the trusted CA bundle could not be loaded") && !message.contains("/etc/secret"))
+
+        let gatewayError = ProviderError(kind: .transport(untrusted), provider: "p", message: untrusted.description).gatewayError
+        #expect(gatewayError.status == 502)
+        #expect(gatewayError.code == "upstream_tls_error")
+        #expect(gatewayError.message == "p: TLS error: the upstream's certificate could not be verified (SSL certificate problem: unable to get local issuer certificate)")
+        #expect(Gateway.errorKind(ProviderError(kind: .transport(untrusted), provider: "p", message: "")) == "tls")
+    }
 }

@@ -55,6 +55,8 @@ result, it answers `<kind> <model> read tool result: <result>`.
   "id", "display_name", "created_at"}], "has_more", "first_id", "last_id"}`; Gemini GET
   /v1beta/models?pageSize&pageToken (ai.google.dev/api/models#method:-models.list) `{"models":
   [{"name": "models/…", "supportedGenerationMethods": […]}], "nextPageToken"}`.
+
+Tests/e2e/test_fakes_match_sdks.py checks these answers and streams against the official SDKs' types.
 """
 from __future__ import annotations
 
@@ -62,6 +64,7 @@ import io
 import json
 import select
 import socket
+import ssl
 import struct
 import threading
 import time
@@ -132,7 +135,11 @@ def answer_text(kind: str, model: str, prompt: str, words: Optional[int] = None)
 class FakeProvider:
     """One fake provider server. `kind` is "openai", "azure", "anthropic" or "gemini"."""
 
-    def __init__(self, kind: str, api_key: str = "test-key-0123456789", api_version: str = "2024-10-21"):
+    def __init__(self, kind: str, api_key: str = "test-key-0123456789", api_version: str = "2024-10-21",
+                 tls: Optional[ssl.SSLContext] = None):
+        """With `tls` (a server-side context holding the certificate), the fake speaks HTTPS; each
+        connection's handshake runs on its handler thread, so a client that rejects the
+        certificate costs the accept loop nothing."""
         assert kind in ("openai", "azure", "anthropic", "gemini")
         self.kind = kind
         self.api_key = api_key
@@ -155,9 +162,14 @@ class FakeProvider:
         self.models_status = 200
         #: Every GET of the models endpoint (kept apart from `requests`, the chat calls).
         self.model_list_requests: list[Recorded] = []
+        #: HTTPS only: handshakes that failed (the client rejected the certificate).
+        self.tls_failures = 0
         handler = _make_handler(self)
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self.server.daemon_threads = True
+        self.tls = tls
+        if tls is not None:
+            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True, do_handshake_on_connect=False)
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, name=f"fake-{kind}", daemon=True)
         self.thread.start()
@@ -166,7 +178,7 @@ class FakeProvider:
     def base_url(self) -> str:
         """What goes in the gateway config's `base_url` (OpenAI's includes /v1, as api.openai.com/v1;
         Azure's is the resource endpoint)."""
-        root = f"http://127.0.0.1:{self.port}"
+        root = f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
         return root + "/v1" if self.kind == "openai" else root
 
     def script(self, *behaviours: Behaviour):
@@ -209,7 +221,8 @@ class FakeProvider:
             if headers.get("api-key") != self.api_key:
                 return "missing or wrong api-key"
         elif self.kind == "anthropic":
-            if headers.get("x-api-key") != self.api_key:
+            # The gateway sends `x-api-key`; the `anthropic` SDK 2.x sends the key as a bearer token.
+            if headers.get("x-api-key") != self.api_key and headers.get("authorization") != f"Bearer {self.api_key}":
                 return "missing or wrong x-api-key"
             if not headers.get("anthropic-version"):
                 return "anthropic-version header is required"
@@ -288,7 +301,7 @@ class FakeProvider:
         if self.tool_result_of(body) is not None:
             return None
         tools = body.get("tools") or []
-        if not tools:
+        if not tools or self.tool_calls_forbidden(body):
             return None
         if self.kind in ("openai", "azure"):
             f = tools[0].get("function", {})
@@ -299,7 +312,18 @@ class FakeProvider:
         if not decls:
             return None
         d = decls[0]
-        return d.get("name", ""), d.get("parametersJsonSchema") or d.get("parameters") or {}
+        # The API takes proto JSON, where snake_case names are accepted too (google-genai sends
+        # `parameters_json_schema`).
+        schema = d.get("parametersJsonSchema") or d.get("parameters_json_schema") or d.get("parameters")
+        return d.get("name", ""), schema or {}
+
+    def tool_calls_forbidden(self, body: dict) -> bool:
+        """The request offers tools but forbids calling them (`none` in each provider's spelling)."""
+        if self.kind in ("openai", "azure"):
+            return body.get("tool_choice") == "none"
+        if self.kind == "anthropic":
+            return (body.get("tool_choice") or {}).get("type") == "none"
+        return ((body.get("toolConfig") or {}).get("functionCallingConfig") or {}).get("mode") == "NONE"
 
     def tool_result_of(self, body: dict) -> Optional[str]:
         """The tool result text when the conversation's last turn carries one, in this provider's shape."""
@@ -544,6 +568,19 @@ def _make_handler(fake: FakeProvider):
             super().setup()
             with fake._lock:
                 fake.connections += 1
+            self.tls_failed = False
+            if fake.tls is not None:
+                try:
+                    self.connection.do_handshake()
+                except (ssl.SSLError, OSError):
+                    # The client refused the certificate (or gave up): nothing to serve.
+                    self.tls_failed = True
+                    with fake._lock:
+                        fake.tls_failures += 1
+
+        def handle(self):
+            if not self.tls_failed:
+                super().handle()
 
         def do_GET(self):
             path, _, query = self.path.partition("?")

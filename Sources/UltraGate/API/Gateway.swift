@@ -78,6 +78,7 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
         case .transport(.broken): return "broken"
         case .transport(.responseTooLarge): return "too_large"
         case .transport(.cancelled): return "cancelled"
+        case .transport(.tls): return "tls"
         case .transport: return "transport"
         case .invalidResponse: return "invalid_response"
         }

@@ -173,7 +173,21 @@ public struct ConfigLoader {
             guard v >= 1024 else { throw ConfigError("\(path).max_event_bytes must be at least 1024") }
             settings.limits.maxEventBytes = v
         }
+        if let file = try p.string("ca_file") { settings.caFile = try checkCAFile(file, "\(path).ca_file") }
         return settings
+    }
+
+    /// A CA bundle that cannot be read would fail every request to the provider: refused at
+    /// start-up instead. Returns the absolute path (libcurl reads it again for each new connection).
+    private func checkCAFile(_ file: String, _ path: String) throws -> String {
+        let absolute = URL(fileURLWithPath: file).standardizedFileURL.path
+        guard let data = FileManager.default.contents(atPath: absolute) else {
+            throw ConfigError("\(path): cannot read `\(file)`")
+        }
+        guard data.range(of: Data("-----BEGIN CERTIFICATE-----".utf8)) != nil else {
+            throw ConfigError("\(path): `\(file)` holds no PEM certificate (-----BEGIN CERTIFICATE-----)")
+        }
+        return absolute
     }
 
     /// An `api-version` goes into the query as it is: letters, digits, `.`, `-` and `_` only.

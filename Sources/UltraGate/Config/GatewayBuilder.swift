@@ -37,7 +37,8 @@ public struct GatewayBuilder {
         }
         let transport = try self.transport ?? CurlTransport()
         for settings in config.providers {
-            providers[settings.name] = try makeProvider(settings, transport: transport, mock: mock, redactor: redactor)
+            let trusting = settings.caFile.map { CABundleTransport(base: transport, caBundlePath: $0) as any UpstreamTransport }
+            providers[settings.name] = try makeProvider(settings, transport: trusting ?? transport, mock: mock, redactor: redactor)
             settingsByName[settings.name] = settings
             if settings.apiKey == nil && settings.type != "mock" && settings.baseURL.contains("api.") {
                 notes.append("provider \(settings.name) has no API key; its requests will be rejected upstream")

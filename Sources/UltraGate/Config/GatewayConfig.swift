@@ -73,6 +73,8 @@ public struct ProviderSettings: Sendable {
     public var retry: RetrySettings?
     /// How large an answer and one stream event may be.
     public var limits = UpstreamLimits()
+    /// PEM file of the CAs trusted for this provider instead of the system's (`ca_file`).
+    public var caFile: String?
 
     public init(name: String, type: String, baseURL: String, apiKey: String? = nil) {
         self.name = name

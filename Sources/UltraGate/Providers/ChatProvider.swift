@@ -124,6 +124,8 @@ public struct ProviderError: Error, Sendable, CustomStringConvertible {
             return .upstream(status: 504, message: "\(provider): \(message)", code: "upstream_timeout")
         case .transport(.responseTooLarge):
             return .upstream(status: 502, message: "\(provider): \(message)", code: "upstream_response_too_large")
+        case .transport(.tls):
+            return .upstream(status: 502, message: "\(provider): \(message)", code: "upstream_tls_error")
         case .transport:
             return .upstream(status: 502, message: "\(provider): \(message)", code: "upstream_unavailable")
         case .invalidResponse:

@@ -8,6 +8,9 @@ public struct UpstreamRequest: Sendable {
     /// The longest response body taken (after decoding); a longer one fails with
     /// `UpstreamError.responseTooLarge`. An error status's body is cut at `UpstreamLimits.errorBodyBytes`.
     public var maxResponseBytes: Int
+    /// PEM file of the CAs to trust for this request instead of the transport's (the provider's
+    /// `ca_file`); nil: the transport's choice. Certificates and host names are always verified.
+    public var caBundlePath: String? = nil
 
     public init(method: String = "POST", url: String, headers: [HTTPHeaderField] = [], body: [UInt8] = [],
                 timeouts: UpstreamTimeouts = UpstreamTimeouts(),
@@ -84,6 +87,10 @@ public enum UpstreamError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The connection broke after the response started (reset, truncated body).
     case broken(String)
     case cancelled
+    /// The upstream's certificate could not be verified (an untrusted certificate, a name that
+    /// does not match the host) or the trusted CAs could not be loaded. Not retried: trust does not
+    /// come with time.
+    case tls(String)
     /// Anything else libcurl reports.
     case transport(String)
     /// The answer passed a size limit (`UpstreamLimits`); the transfer was aborted there.
@@ -95,6 +102,7 @@ public enum UpstreamError: Error, Sendable, Equatable, CustomStringConvertible {
         case .timeout(let p): return "timed out waiting for \(p.rawValue)"
         case .broken(let m): return "connection broke mid-response: \(m)"
         case .cancelled: return "cancelled"
+        case .tls(let m): return "TLS error: \(m)"
         case .transport(let m): return "transport error: \(m)"
         case .responseTooLarge(let m): return "response too large: \(m)"
         }
@@ -106,7 +114,7 @@ public enum UpstreamError: Error, Sendable, Equatable, CustomStringConvertible {
         case .connect, .transport: return true
         case .timeout(let phase): return phase == .connect || phase == .firstByte
         // The same call would bring the same answer: not asked again (a fallback may be).
-        case .broken, .cancelled, .responseTooLarge: return false
+        case .broken, .cancelled, .responseTooLarge, .tls: return false
         }
     }
 }
