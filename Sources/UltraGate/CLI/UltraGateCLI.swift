@@ -7,6 +7,9 @@ import Glibc
 /// Runs a parsed command line. Returns the process exit code.
 public enum UltraGateCLI {
     public static func main(_ arguments: [String]) -> Int32 {
+        // First, before any thread exists: a stop signal from now on is kept for `serve` (see
+        // `StopSignals`), never lost nor fatal during start-up.
+        StopSignals.block()
         signal(SIGPIPE, SIG_IGN)
         // Past a file-size limit (RLIMIT_FSIZE) a write fails with EFBIG, which the cache handles;
         // the default action of this signal would kill the gateway instead.
@@ -16,6 +19,7 @@ public enum UltraGateCLI {
             printError("ultragate: \(error.message)")
             return 2
         }
+        if case .serve = command {} else { StopSignals.unblock() }  // parsing made no thread
         switch command {
         case .help:
             print(CommandLineParser.usage)
@@ -115,25 +119,13 @@ public enum UltraGateCLI {
         let host = config.server.host.contains(":") ? "[\(config.server.host)]" : config.server.host
         printError("ultragate \(UltraGateVersion.string) listening on http://\(host):\(server.boundPort) (\(config.server.threads) threads, \(cacheNote))")
 
-        let stop = DispatchSemaphore(value: 0)
-        // SIGHUP (the terminal went away) stops gracefully too, instead of killing requests in flight.
-        let stopSignals = [SIGINT, SIGTERM, SIGHUP]
-        for sig in stopSignals { signal(sig, SIG_IGN) }
-        let queue = DispatchQueue(label: "ultragate.signals")
-        let sources = stopSignals.map { sig -> DispatchSourceSignal in
-            let source = DispatchSource.makeSignalSource(signal: sig, queue: queue)
-            source.setEventHandler { stop.signal() }
-            source.resume()
-            return source
-        }
-        stop.wait()
+        // A stop signal that came during start-up is pending: this returns at once.
+        _ = StopSignals.wait()
         printError("ultragate: shutting down (finishing requests in flight)")
         gateway.beginShutdown()
         server.shutdown()
         gateway.accessLog?.close()
         gateway.cache?.close()
-        // Keep the signal sources alive until here: release builds freed them early otherwise.
-        sources.forEach { $0.cancel() }
         return 0
     }
 

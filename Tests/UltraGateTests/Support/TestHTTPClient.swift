@@ -38,6 +38,13 @@ final class TestHTTPClient: @unchecked Sendable {
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
     }
 
+    /// A client over a socket connected already (e.g. one end of a `socketpair`); it closes it.
+    init(connectedSocket: Int32, timeout: Double = 10) {
+        fd = connectedSocket
+        var tv = timeval(tv_sec: Int(timeout), tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+    }
+
     deinit { close(fd) }
 
     func closeNow() { shutdown(fd, Int32(SHUT_RDWR)) }
