@@ -15,7 +15,7 @@ declare -A allowed=(
   [UltraGateBench]="UltraGateJSON UltraGateSupport CUltraGateShims"
   [ultragate]="UltraGate UltraGateBench UltraGateProviders UltraGateCache UltraGateUpstream UltraGateHTTP UltraGateJSON UltraGateSupport"
 )
-system="Foundation Glibc Darwin Dispatch FoundationEssentials"
+system="Foundation Glibc Darwin Dispatch FoundationEssentials Synchronization"
 bad=0
 for module in "${!allowed[@]}"; do
   while IFS=: read -r file _ line; do

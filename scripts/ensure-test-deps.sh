@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs beyond the build: promtool (Debian's `prometheus` package,
-# for the alert and recording rules) and readelf (binutils, for the static binary's libraries),
-# then the Python test clients. Debian/Ubuntu; uses sudo when not root.
+# for the alert and recording rules), readelf (binutils, for the static binary's libraries) and
+# openssl (test CAs and certificates for the HTTPS fakes), then the Python test clients.
+# Debian/Ubuntu; uses sudo when not root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 need=()
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 command -v readelf >/dev/null 2>&1 || need+=(binutils)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}" >&2
   SUDO=""

@@ -10,7 +10,10 @@ public struct BenchOptions: Equatable, Sendable {
     public enum Mode: String, Sendable { case hit, miss }
 
     public var target: BenchTarget
+    /// The model this run asks for: one of `models`.
     public var model = "mock-gpt"
+    /// Every model asked for (`--model` repeated): `ultragate bench` runs them in turn.
+    public var models = ["mock-gpt"]
     public var concurrency = 8
     /// Exactly one of `requests` and `duration` is set; neither given means 1,000 requests.
     public var requests: Int? = 1000
@@ -42,7 +45,8 @@ public struct BenchOptions: Equatable, Sendable {
         errors by kind and the X-Cache hit ratio.
 
           --url URL            http://host:port/v1 (chat/completions is appended) or the full URL
-          --model NAME         model to ask for (default mock-gpt)
+          --model NAME         model to ask for (default mock-gpt); repeat it to run each model in
+                               turn and compare them side by side
           --concurrency N, -c  connections kept busy at once (default 8)
           --requests N, -n     stop after N requests (default 1000)
           --duration S, -d     or: run for S seconds
@@ -74,11 +78,19 @@ public struct BenchOptions: Equatable, Sendable {
         var url: String?
         var options = BenchOptions(target: BenchTarget(host: "127.0.0.1", port: 8080, path: "/v1/chat/completions"))
         var sawRequests = false
+        var models: [String] = []
+        // `--model` repeats by design: each model is run in turn.
+        var seen = SeenFlags([["--url"], ["--concurrency", "-c", "--connections"], ["--requests", "-n"], ["--duration", "-d"],
+                              ["--rate", "-r"], ["--prompts"], ["--mode"], ["--api-key"], ["--warmup"], ["--max-tokens"],
+                              ["--threads", "-t"], ["--timeout"]], hint: " (only --model may repeat)")
         var rest = CommandLineArguments.splittingFlagValues(arguments)[...]
         while let flag = rest.popFirst() {
+            try seen.note(flag)
             switch flag {
             case "--url": url = try value(flag, &rest)
-            case "--model", "-m": options.model = try value(flag, &rest)
+            case "--model", "-m":
+                let model = try value(flag, &rest)
+                if !models.contains(model) { models.append(model) }
             case "--concurrency", "-c", "--connections": options.concurrency = try integer(flag, &rest, 1...100_000)
             case "--requests", "-n":
                 options.requests = try integer(flag, &rest, 1...1_000_000_000)
@@ -102,6 +114,8 @@ public struct BenchOptions: Equatable, Sendable {
             }
         }
         guard let url else { throw UsageError("`ultragate bench` needs --url (e.g. --url http://127.0.0.1:8080/v1)") }
+        if !models.isEmpty { options.models = models }
+        options.model = options.models[0]
         options.target = try BenchTarget(url: url)
         if options.duration != nil {
             if sawRequests { throw UsageError("give either --requests or --duration, not both") }

@@ -135,6 +135,7 @@ public struct BenchReport: Sendable {
     }
 }
 
-private extension String {
-    func padding(_ width: Int) -> String { count >= width ? self + " " : self + String(repeating: " ", count: width - count) }
+extension String {
+    /// Padded with spaces to `width` characters; a longer string gets one space after it.
+    package func padding(_ width: Int) -> String { count >= width ? self + " " : self + String(repeating: " ", count: width - count) }
 }

@@ -35,7 +35,7 @@ package final class CacheEnvironment: @unchecked Sendable {
     /// The shared environment of `directory` (created on first use, with `mapSize`; later openers in
     /// this process share that map size).
     package static func acquire(directory: String, mapSize: Int) throws -> CacheEnvironment {
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try makeDirectory(directory)
         let canonical = URL(fileURLWithPath: directory).resolvingSymlinksInPath().standardizedFileURL.path
         registryLock.lock()
         defer { registryLock.unlock() }
@@ -47,6 +47,25 @@ package final class CacheEnvironment: @unchecked Sendable {
         env.references = 1
         registry[canonical] = env
         return env
+    }
+
+    /// Creates the cache directory unless it exists: missing parents with the usual modes, the
+    /// directory itself 0700 (owner only), whatever the umask. An existing directory keeps its mode:
+    /// whoever made it wider (say, to share the cache with a group) meant it. The files LMDB makes in
+    /// it are 0600 (`LMDBEnvironment.Options.mode`).
+    package static func makeDirectory(_ directory: String) throws {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) {
+            if isDirectory.boolValue { return }
+            throw LMDBError(ENOTDIR, "mkdir")
+        }
+        let parent = (directory as NSString).deletingLastPathComponent
+        if !parent.isEmpty { try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true) }
+        if mkdir(directory, 0o700) == 0 {
+            chmod(directory, 0o700)  // a umask that takes the owner's bits would have left it unusable
+        } else if errno != EEXIST {  // EEXIST: another process made it just now
+            throw LMDBError(errno, "mkdir")
+        }
     }
 
     /// Drops one reference; the last one syncs and closes the environment.

@@ -28,6 +28,8 @@ package final class CacheCounters: @unchecked Sendable {
         /// The last write failure, as LMDB or the writer described it.
         package var lastWriteError: String?
         package var oversizedSkipped = 0
+        /// Entries over `ResponseCacheConfig.maxEntryBytes`, skipped before they reach the writer.
+        package var tooLarge = 0
         package var commits = 0
         package var stored = 0
         /// Commits done on the caller's thread by `CacheWriter.commitInline` (also in `commits`).

@@ -76,9 +76,12 @@ extension CachedResponse {
     package static let codecVersion: UInt8 = 1
     package static let headerSize = 72
 
+    /// The length of `encoded()`, without encoding.
+    public var encodedSize: Int { Self.headerSize + model.utf8.count + provider.utf8.count + body.count }
+
     public func encoded() -> [UInt8] {
         let modelBytes = model.utf8.count, providerBytes = provider.utf8.count
-        let total = Self.headerSize + modelBytes + providerBytes + body.count
+        let total = encodedSize
         return [UInt8](unsafeUninitializedCapacity: total) { out, initialized in
             let raw = UnsafeMutableRawBufferPointer(out)
             raw.initializeMemory(as: UInt8.self, repeating: 0)

@@ -16,7 +16,9 @@ public final class LMDBEnvironment: @unchecked Sendable {
         public var maxReaders: UInt32 = 1024
         public var maxDatabases: UInt32 = 8
         public var flags: UInt32 = UInt32(MDB_NOSYNC | MDB_NOMETASYNC | MDB_NOTLS)
-        public var mode: mdb_mode_t = 0o644
+        /// Of the files LMDB creates (`data.mdb`, `lock.mdb`): owner only, as cached answers may
+        /// hold anything a prompt did. The umask can only narrow it; existing files keep theirs.
+        public var mode: mdb_mode_t = 0o600
         public init(mapSize: Int) { self.mapSize = mapSize }
     }
 

@@ -10,12 +10,19 @@ public struct ResponseCacheConfig: Sendable {
     public var defaultTTL: Double
     /// Seconds between background `mdb_env_sync` calls: what an OS crash can lose at most.
     public var syncInterval: Double
+    /// The largest entry stored (its encoded size); larger answers are skipped and counted in
+    /// `CacheStats.tooLarge`. Entries over a quarter of the map are never stored either.
+    public var maxEntryBytes: Int
 
-    public init(directory: String, maxBytes: Int = 1 << 30, defaultTTL: Double = 7 * 86400, syncInterval: Double = 1) {
+    public static let defaultMaxEntryBytes = 8 << 20
+
+    public init(directory: String, maxBytes: Int = 1 << 30, defaultTTL: Double = 7 * 86400, syncInterval: Double = 1,
+                maxEntryBytes: Int = ResponseCacheConfig.defaultMaxEntryBytes) {
         self.directory = directory
         self.maxBytes = maxBytes
         self.defaultTTL = defaultTTL
         self.syncInterval = syncInterval
+        self.maxEntryBytes = maxEntryBytes
     }
 }
 
@@ -33,6 +40,8 @@ public struct CacheStats: Sendable, Equatable {
     public var lastWriteError: String?
     /// Values too large to ever fit (also counted in `writeErrors`).
     public var oversizedSkipped: Int
+    /// Answers larger than `ResponseCacheConfig.maxEntryBytes`: served, not stored (not a write error).
+    public var tooLarge: Int
     /// Write transactions committed for `store` (each may hold many entries).
     public var commits: Int
     /// Of `commits`, those done on the storing caller's thread (one entry each, at low load).
@@ -82,6 +91,7 @@ public final class ResponseCache: @unchecked Sendable {
     /// At low load the commit runs right here (no thread hop: ~2 wake-ups saved); otherwise, or if
     /// that fails, the entry goes to the writer thread's next group commit.
     public func store(_ key: CacheKey, _ value: CachedResponse) async {
+        guard admits(value) else { return }
         let encoded = value.encoded()
         if writer.commitInline(key: key.bytes, value: encoded, createdAt: value.createdAt) { return }
         await storeQueued(key, encoded: encoded, createdAt: value.createdAt)
@@ -96,9 +106,17 @@ public final class ResponseCache: @unchecked Sendable {
 
     /// Hands the entry to the writer thread's next group commit without waiting for it (for a
     /// caller that has already answered). `committed` runs once the entry is in, or could not be
-    /// stored, on the writer thread (or here, when the cache is closing).
+    /// stored, on the writer thread (or here, when the cache is closing or the entry too large).
     public func storeLater(_ key: CacheKey, _ value: CachedResponse, committed: @escaping @Sendable () -> Void) {
+        guard admits(value) else { return committed() }
         enqueue(key, encoded: value.encoded(), createdAt: value.createdAt, deferrable: true, committed)
+    }
+
+    /// Whether `value` is small enough to store; a larger one is counted, and neither copied nor kept.
+    private func admits(_ value: CachedResponse) -> Bool {
+        guard value.encodedSize > config.maxEntryBytes else { return true }
+        counters.update { $0.tooLarge += 1 }
+        return false
     }
 
     private func enqueue(_ key: CacheKey, encoded: [UInt8], createdAt: Double, deferrable: Bool = false,
@@ -123,8 +141,8 @@ public final class ResponseCache: @unchecked Sendable {
         return CacheStats(
             entries: pages?.entries ?? 0, usedBytes: (pages?.used ?? 0) * (pages?.pageSize ?? 0),
             mapSize: env.lmdb.info.me_mapsize, evictions: c.evictions, expiredRemoved: c.expiredRemoved,
-            writeErrors: c.writeErrors, lastWriteError: c.lastWriteError, oversizedSkipped: c.oversizedSkipped, commits: c.commits,
-            inlineCommits: c.inlineCommits)
+            writeErrors: c.writeErrors, lastWriteError: c.lastWriteError, oversizedSkipped: c.oversizedSkipped,
+            tooLarge: c.tooLarge, commits: c.commits, inlineCommits: c.inlineCommits)
     }
 
     /// Empties the cache in one write transaction. Other instances and processes keep working: their

@@ -15,9 +15,10 @@ public struct AnthropicProvider: ChatProvider {
     public var baseURL: String { connection.baseURL }
 
     public init(name: String = "anthropic", baseURL: String = "https://api.anthropic.com", apiKey: String?,
-                headers: [HTTPHeaderField] = [], transport: any UpstreamTransport) {
+                headers: [HTTPHeaderField] = [], transport: any UpstreamTransport, limits: UpstreamLimits = UpstreamLimits(),
+                redactor: SecretRedactor? = nil) {
         connection = ProviderConnection(name: name, baseURL: baseURL, apiKey: apiKey, extraHeaders: headers,
-                                        transport: transport)
+                                        transport: transport, limits: limits, redactor: redactor)
     }
 
     package var translator: AnthropicTranslator { AnthropicTranslator(provider: name) }
@@ -36,6 +37,6 @@ public struct AnthropicProvider: ChatProvider {
     public func stream(_ request: ProviderRequest) async throws -> ChunkStream<JSONObject> {
         try await connection.stream(try upstreamRequest(request, stream: true),
                                     translator: AnthropicStreamTranslator(provider: name, model: request.model,
-                                                                          secret: connection.apiKey))
+                                                                          redactor: connection.redactor))
     }
 }

@@ -12,7 +12,7 @@ import UltraGateSupport
 /// event types may be added and are ignored. Types: anthropic-sdk-python `RawMessageStreamEvent`.
 package struct AnthropicStreamTranslator: SSEChunkTranslator {
     package let provider: String
-    package let secret: String?
+    package let redactor: SecretRedactor
     private var builder: OpenAIChunkBuilder
     package private(set) var isDone = false
     private var sawStopReason = false
@@ -24,9 +24,9 @@ package struct AnthropicStreamTranslator: SSEChunkTranslator {
     private var toolBlocksWithoutArguments: Set<Int> = []
     private var usage: JSONObject = [:]
 
-    package init(provider: String, model: String, secret: String?) {
+    package init(provider: String, model: String, redactor: SecretRedactor) {
         self.provider = provider
-        self.secret = secret
+        self.redactor = redactor
         builder = OpenAIChunkBuilder(model: model)
     }
 
@@ -96,7 +96,7 @@ package struct AnthropicStreamTranslator: SSEChunkTranslator {
             guard toolBlocksWithoutArguments.remove(blockIndex) != nil, let toolIndex = toolIndexByBlock[blockIndex] else { return [] }
             return [argumentsDelta(toolIndex, "{}")]
         case "error":
-            throw ProviderHTTP.embeddedError(json, provider: provider, secret: secret)
+            throw ProviderHTTP.embeddedError(json, provider: provider, redactor: redactor)
         default:
             return []  // ping, and event types added later
         }

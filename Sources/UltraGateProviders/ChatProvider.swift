@@ -27,8 +27,14 @@ public struct ProviderRequest: Sendable {
 public protocol ChatProvider: Sendable {
     /// The configured name (e.g. "openai", "anthropic", "local", "mock").
     var name: String { get }
-    /// The adapter kind: "openai", "anthropic", "gemini", "mock".
+    /// The adapter kind: "openai", "azure", "anthropic", "gemini", "mock".
     var type: String { get }
+
+    /// Why `model` cannot be sent to this provider, or nil when it can: adapters whose upstream URL
+    /// carries the model name (Gemini, Azure) refuse names that would not stay one path segment
+    /// (`ModelPathSegment`). Configured names are checked at start-up; a request naming such a
+    /// model fails with a 400 naming `model`. The default accepts every name (it goes in the body).
+    func upstreamModelProblem(_ model: String) -> String?
 
     /// A complete `chat.completion` object (OpenAI shape: id, object, created, model, choices, usage).
     func complete(_ request: ProviderRequest) async throws -> JSONObject
@@ -55,6 +61,8 @@ public struct ProviderCompletion: Sendable {
 }
 
 extension ChatProvider {
+    public func upstreamModelProblem(_ model: String) -> String? { nil }
+
     public func completeKeepingText(_ request: ProviderRequest) async throws -> ProviderCompletion {
         ProviderCompletion(completion: try await complete(request))
     }

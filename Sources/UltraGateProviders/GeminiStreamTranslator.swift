@@ -10,7 +10,7 @@ import UltraGateSupport
 /// stream ends with the body.
 package struct GeminiStreamTranslator: SSEChunkTranslator {
     package let provider: String
-    package let secret: String?
+    package let redactor: SecretRedactor
     private var builder: OpenAIChunkBuilder
     package var isDone: Bool { false }
     private var finished: Set<Int> = []
@@ -19,9 +19,9 @@ package struct GeminiStreamTranslator: SSEChunkTranslator {
     private var toolCallCount: [Int: Int] = [:]
     private var usage: JSON?
 
-    package init(provider: String, model: String, secret: String?) {
+    package init(provider: String, model: String, redactor: SecretRedactor) {
         self.provider = provider
-        self.secret = secret
+        self.redactor = redactor
         builder = OpenAIChunkBuilder(model: model)
     }
 
@@ -30,7 +30,7 @@ package struct GeminiStreamTranslator: SSEChunkTranslator {
             throw ProviderError(kind: .invalidResponse, provider: provider, message: "stream event is not a JSON object")
         }
         if json["error"] != nil, json["candidates"] == nil {
-            throw ProviderHTTP.embeddedError(json, provider: provider, secret: secret)
+            throw ProviderHTTP.embeddedError(json, provider: provider, redactor: redactor)
         }
         if let model = json["modelVersion"]?.stringValue { builder.model = model }
         if let u = json["usageMetadata"], u.objectValue != nil { usage = GeminiTranslator.usage(u) }

@@ -218,10 +218,10 @@ package struct GeminiTranslator: Sendable {
 
     // MARK: Response
 
-    /// `secret` is scrubbed from an error that arrives inside a 2xx body (Google echoes bad keys).
-    package func response(_ object: JSONObject, requestModel: String, secret: String? = nil) throws(ProviderError) -> JSONObject {
+    /// Secrets are scrubbed from an error that arrives inside a 2xx body (Google echoes bad keys).
+    package func response(_ object: JSONObject, requestModel: String, redactor: SecretRedactor = SecretRedactor()) throws(ProviderError) -> JSONObject {
         if object["error"] != nil, object["candidates"] == nil {
-            throw ProviderHTTP.embeddedError(.object(object), provider: provider, secret: secret)
+            throw ProviderHTTP.embeddedError(.object(object), provider: provider, redactor: redactor)
         }
         let candidates = object["candidates"]?.arrayValue ?? []
         var choices: [JSON] = []

@@ -3,35 +3,69 @@ import UltraGateHTTP
 import UltraGateJSON
 import UltraGateSupport
 /// Any server speaking OpenAI's chat completions (OpenAI, Groq, Together, OpenRouter, vLLM, Ollama,
-/// llama.cpp, another UltraGate). The request body is forwarded byte-stable (unknown fields and key
-/// order kept); responses pass through as parsed JSON with only missing required fields filled in.
+/// llama.cpp, another UltraGate), and Azure OpenAI. The request body is forwarded byte-stable
+/// (unknown fields and key order kept); responses pass through as parsed JSON with only missing
+/// required fields filled in.
 ///
 /// Reference: OpenAI API reference, "Create chat completion" (POST /v1/chat/completions) and
 /// "The chat completion chunk object"; OpenAPI schemas `CreateChatCompletionResponse` and
 /// `CreateChatCompletionStreamResponse` (openai/openai-openapi). Streams are SSE `data:` lines with
 /// one chunk each, ended by `data: [DONE]`; `stream_options.include_usage` adds a last chunk with
 /// `choices: []` and `usage`.
+///
+/// Azure OpenAI (learn.microsoft.com, "Azure OpenAI REST API reference", data plane inference):
+/// POST `{endpoint}/openai/deployments/{deployment-id}/chat/completions?api-version={version}` with
+/// the key in an `api-key` header; bodies and answers are OpenAI's. Only the address and the
+/// header differ, so it is this adapter with `Flavor.azure`.
 public struct OpenAICompatibleProvider: ChatProvider {
+    /// How a request is addressed and authenticated.
+    public enum Flavor: Sendable, Equatable {
+        /// `{baseURL}/chat/completions`, `Authorization: Bearer <key>`.
+        case openAI
+        /// `{baseURL}/openai/deployments/{model}/chat/completions?api-version=…`, `api-key: <key>`:
+        /// the route's model name is the deployment.
+        case azure(apiVersion: String)
+    }
+
+    /// Azure OpenAI's current GA data-plane version, used when the config names none.
+    public static let defaultAzureAPIVersion = "2024-10-21"
+
     package let connection: ProviderConnection
+    public let flavor: Flavor
     public var name: String { connection.name }
-    public var type: String { "openai" }
-    /// e.g. `https://api.openai.com/v1` (requests go to `{baseURL}/chat/completions`).
+    public var type: String { flavor == .openAI ? "openai" : "azure" }
+    /// e.g. `https://api.openai.com/v1` (requests go to `{baseURL}/chat/completions`), or an Azure
+    /// endpoint `https://{resource}.openai.azure.com`. A query in it stays after the path.
     public var baseURL: String { connection.baseURL }
 
     public init(name: String = "openai", baseURL: String = "https://api.openai.com/v1", apiKey: String?,
-                headers: [HTTPHeaderField] = [], transport: any UpstreamTransport) {
+                headers: [HTTPHeaderField] = [], flavor: Flavor = .openAI, transport: any UpstreamTransport,
+                limits: UpstreamLimits = UpstreamLimits(), redactor: SecretRedactor? = nil) {
         connection = ProviderConnection(name: name, baseURL: baseURL, apiKey: apiKey, extraHeaders: headers,
-                                        transport: transport)
+                                        transport: transport, limits: limits, redactor: redactor)
+        self.flavor = flavor
     }
 
-    package func upstreamRequest(_ request: ProviderRequest, stream: Bool) -> UpstreamRequest {
+    /// Azure puts the deployment (the model name) in the URL path.
+    public func upstreamModelProblem(_ model: String) -> String? {
+        flavor == .openAI ? nil : ModelPathSegment.problem(model)
+    }
+
+    package func upstreamRequest(_ request: ProviderRequest, stream: Bool) throws(ProviderError) -> UpstreamRequest {
         var body = request.body
         if stream {
             body["stream"] = true
             body["stream_options"] = ["include_usage": true]
         }
-        return connection.post("/chat/completions", body: body, authHeader: "Authorization", authPrefix: "Bearer ",
-                               stream: stream, timeouts: request.timeouts)
+        switch flavor {
+        case .openAI:
+            return connection.post("/chat/completions", body: body, authHeader: "Authorization", authPrefix: "Bearer ",
+                                   stream: stream, timeouts: request.timeouts)
+        case .azure(let apiVersion):
+            let deployment = try ModelPathSegment.encoded(request.model, provider: name)
+            return connection.post("/openai/deployments/\(deployment)/chat/completions", query: "api-version=\(apiVersion)",
+                                   body: body, authHeader: "api-key", stream: stream, timeouts: request.timeouts)
+        }
     }
 
     public func complete(_ request: ProviderRequest) async throws -> JSONObject {
@@ -40,11 +74,11 @@ public struct OpenAICompatibleProvider: ChatProvider {
 
     /// The upstream's text is kept unless a required field had to be filled in.
     public func completeKeepingText(_ request: ProviderRequest) async throws -> ProviderCompletion {
-        let answer = try await connection.sendJSONKeepingText(upstreamRequest(request, stream: false))
+        let answer = try await connection.sendJSONKeepingText(try upstreamRequest(request, stream: false))
         var object = answer.object
         guard object["choices"]?.arrayValue != nil else {
             if object["error"] != nil {
-                throw ProviderHTTP.embeddedError(.object(object), provider: name, secret: connection.apiKey)
+                throw ProviderHTTP.embeddedError(.object(object), provider: name, redactor: connection.redactor)
             }
             throw ProviderError(kind: .invalidResponse, provider: name, message: "response has no `choices` array")
         }
@@ -57,9 +91,9 @@ public struct OpenAICompatibleProvider: ChatProvider {
     }
 
     public func stream(_ request: ProviderRequest) async throws -> ChunkStream<JSONObject> {
-        try await connection.stream(upstreamRequest(request, stream: true),
+        try await connection.stream(try upstreamRequest(request, stream: true),
                                     translator: OpenAIChunkPassThrough(provider: name, model: request.model,
-                                                                       secret: connection.apiKey))
+                                                                       redactor: connection.redactor))
     }
 }
 
@@ -69,7 +103,7 @@ public struct OpenAICompatibleProvider: ChatProvider {
 package struct OpenAIChunkPassThrough: SSEChunkTranslator {
     package let provider: String
     package let model: String
-    package let secret: String?
+    package let redactor: SecretRedactor
     package private(set) var isDone = false
     private var usage: JSON?
     private var template: JSONObject?
@@ -77,10 +111,10 @@ package struct OpenAIChunkPassThrough: SSEChunkTranslator {
     /// Choices that got a finish reason: a stream cut before every choice finished is broken.
     private var finishedChoices: Set<Int> = []
 
-    package init(provider: String, model: String, secret: String?) {
+    package init(provider: String, model: String, redactor: SecretRedactor) {
         self.provider = provider
         self.model = model
-        self.secret = secret
+        self.redactor = redactor
     }
 
     package mutating func translate(_ event: SSEEvent) throws(ProviderError) -> [JSONObject] {
@@ -96,7 +130,7 @@ package struct OpenAIChunkPassThrough: SSEChunkTranslator {
             throw ProviderError(kind: .invalidResponse, provider: provider, message: "stream event is not a JSON object")
         }
         if chunk["error"] != nil, chunk["choices"] == nil {
-            throw ProviderHTTP.embeddedError(.object(chunk), provider: provider, secret: secret)
+            throw ProviderHTTP.embeddedError(.object(chunk), provider: provider, redactor: redactor)
         }
         if let u = chunk["usage"] {
             if !u.isNull { usage = u }

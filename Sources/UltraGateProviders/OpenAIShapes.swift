@@ -84,6 +84,45 @@ package enum OpenAIShapes {
         if let usage { object["usage"] = usage }
         return object
     }
+
+    /// Whether a `chat.completion.chunk` carries output: a choice's delta with text (`content`,
+    /// `refusal`, `reasoning_content`, `reasoning`, any other string), a tool call's name or
+    /// arguments, or another non-empty value. The role alone, empty strings, nulls and empty
+    /// lists do not count (an OpenAI role chunk, Anthropic's `message_start`, a finish chunk, the
+    /// usage chunk). This marks the first token for time-to-first-token; callers stop asking once
+    /// it said yes, so it costs nothing after the first token.
+    package static func chunkCarriesContent(_ chunk: JSONObject) -> Bool {
+        guard case .array(let choices)? = chunk["choices"] else { return false }
+        for choice in choices {
+            guard case .object(let delta)? = choice["delta"] else { continue }
+            for (key, value) in delta.pairs where key != "role" {
+                if key == "tool_calls" || key == "function_call" {
+                    if toolCallsCarryContent(value) { return true }
+                    continue
+                }
+                switch value {
+                case .string(let s): if !s.isEmpty { return true }
+                case .array(let a): if !a.isEmpty { return true }
+                case .object(let o): if !o.isEmpty { return true }
+                default: continue  // null, numbers and booleans are not output
+                }
+            }
+        }
+        return false
+    }
+
+    /// A `tool_calls` list (or a legacy `function_call` object) with a function name or argument text.
+    private static func toolCallsCarryContent(_ value: JSON) -> Bool {
+        func named(_ function: JSON?) -> Bool {
+            guard case .object(let f)? = function else { return false }
+            return f["name"]?.stringValue?.isEmpty == false || f["arguments"]?.stringValue?.isEmpty == false
+        }
+        switch value {
+        case .array(let calls): return calls.contains { named($0["function"]) }
+        case .object: return named(value)
+        default: return false
+        }
+    }
 }
 
 /// Emits the chunks of one translated stream, all with the same id/created/model, and puts

@@ -11,20 +11,29 @@ package struct ProviderConnection: Sendable {
     package let apiKey: String?
     package let extraHeaders: [HTTPHeaderField]
     package let transport: any UpstreamTransport
-    /// `baseURL` without trailing slashes, trimmed once here rather than on every request.
-    private let base: String
+    /// How large an answer (and one stream event) may be.
+    package let limits: UpstreamLimits
+    /// Scrubs secrets from upstream error text: by default this provider's key and credential
+    /// headers; the gateway passes one holding every configured secret.
+    package let redactor: SecretRedactor
+    /// `baseURL` split once into the part paths go after and its query (kept after the path).
+    private let base: ProviderHTTP.BaseURL
 
-    package init(name: String, baseURL: String, apiKey: String?, extraHeaders: [HTTPHeaderField], transport: any UpstreamTransport) {
+    package init(name: String, baseURL: String, apiKey: String?, extraHeaders: [HTTPHeaderField], transport: any UpstreamTransport,
+         limits: UpstreamLimits = UpstreamLimits(), redactor: SecretRedactor? = nil) {
         self.name = name
         self.baseURL = baseURL
         self.apiKey = apiKey
         self.extraHeaders = extraHeaders
         self.transport = transport
-        base = ProviderHTTP.join(baseURL, "")
+        self.limits = limits
+        self.redactor = redactor ?? SecretRedactor(apiKey: apiKey, headers: extraHeaders)
+        base = ProviderHTTP.BaseURL(baseURL)
     }
 
-    /// A JSON POST to `{baseURL}{path}` with `authHeader: <key>` when a key is set.
-    package func post(_ path: String, body: JSONObject, authHeader: String, authPrefix: String = "",
+    /// A JSON POST to `{baseURL}{path}` (the base URL's query, then `query`, after the path) with
+    /// `authHeader: <key>` when a key is set.
+    package func post(_ path: String, query: String? = nil, body: JSONObject, authHeader: String, authPrefix: String = "",
               headers: [HTTPHeaderField] = [], stream: Bool, timeouts: UpstreamTimeouts) -> UpstreamRequest {
         var all: [HTTPHeaderField] = []
         all.reserveCapacity(3 + headers.count + extraHeaders.count)
@@ -33,8 +42,8 @@ package struct ProviderConnection: Sendable {
         if stream { all.append(HTTPHeaderField("accept", "text/event-stream")) }
         if let apiKey, !apiKey.isEmpty { all.append(HTTPHeaderField(authHeader, authPrefix + apiKey)) }
         all += extraHeaders
-        return UpstreamRequest(url: base + path, headers: all,
-                               body: JSONWriter.serialize(.object(body)), timeouts: timeouts)
+        return UpstreamRequest(url: base.url(path, query: query), headers: all, body: JSONWriter.serialize(.object(body)),
+                               timeouts: timeouts, maxResponseBytes: limits.maxResponseBytes)
     }
 
     /// Sends and returns the 2xx body as a JSON object.
@@ -44,14 +53,14 @@ package struct ProviderConnection: Sendable {
 
     /// Also returns the body text the object was parsed from.
     package func sendJSONKeepingText(_ request: UpstreamRequest) async throws(ProviderError) -> (object: JSONObject, text: [UInt8]) {
-        let response = try await ProviderHTTP.send(request, via: transport, provider: name, secret: apiKey)
+        let response = try await ProviderHTTP.send(request, via: transport, provider: name, redactor: redactor)
         return (try ProviderHTTP.jsonObject(response.body, provider: name), response.body)
     }
 
     /// Opens the stream (throwing on an error status) and translates its events.
     package func stream<T: SSEChunkTranslator>(_ request: UpstreamRequest, translator: T) async throws(ProviderError)
         -> ChunkStream<JSONObject> {
-        let response = try await ProviderHTTP.openStream(request, via: transport, provider: name, secret: apiKey)
-        return ProviderStreamPump.run(response, translator: translator, provider: name)
+        let response = try await ProviderHTTP.openStream(request, via: transport, provider: name, redactor: redactor)
+        return ProviderStreamPump.run(response, translator: translator, provider: name, maxEventBytes: limits.maxEventBytes)
     }
 }

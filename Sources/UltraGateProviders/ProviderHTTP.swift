@@ -8,7 +8,7 @@ import Foundation
 package enum ProviderHTTP {
     /// Sends a buffered request; a transport failure or a non-2xx status becomes a `ProviderError`.
     package static func send(_ request: UpstreamRequest, via transport: any UpstreamTransport, provider: String,
-                     secret: String?) async throws(ProviderError) -> UpstreamResponse {
+                     redactor: SecretRedactor) async throws(ProviderError) -> UpstreamResponse {
         let response: UpstreamResponse
         do {
             response = try await transport.send(request)
@@ -16,15 +16,15 @@ package enum ProviderHTTP {
             throw transportError(error, provider: provider)
         }
         guard (200..<300).contains(response.head.status) else {
-            throw httpError(head: response.head, body: response.body, provider: provider, secret: secret)
+            throw httpError(head: response.head, body: response.body, provider: provider, redactor: redactor)
         }
         return response
     }
 
     /// Opens a streaming request; returns once a 2xx head arrived. An error status reads the
-    /// (short) error body and throws it as a `ProviderError`.
+    /// error body (its first `UpstreamLimits.errorBodyBytes` at most) and throws it as a `ProviderError`.
     package static func openStream(_ request: UpstreamRequest, via transport: any UpstreamTransport, provider: String,
-                           secret: String?) async throws(ProviderError) -> UpstreamStreamingResponse {
+                           redactor: SecretRedactor) async throws(ProviderError) -> UpstreamStreamingResponse {
         let response: UpstreamStreamingResponse
         do {
             response = try await transport.stream(request)
@@ -35,13 +35,13 @@ package enum ProviderHTTP {
             var body: [UInt8] = []
             do {
                 for try await chunk in response.body {
-                    body.append(contentsOf: chunk)
-                    if body.count > 1 << 20 { break }
+                    body.append(contentsOf: chunk.prefix(UpstreamLimits.errorBodyBytes - body.count))
+                    if body.count >= UpstreamLimits.errorBodyBytes { break }
                 }
             } catch {
                 // The status alone still says what happened.
             }
-            throw httpError(head: response.head, body: body, provider: provider, secret: secret)
+            throw httpError(head: response.head, body: body, provider: provider, redactor: redactor)
         }
         return response
     }
@@ -67,10 +67,11 @@ package enum ProviderHTTP {
         return ProviderError(kind: .transport(wrapped), provider: provider, message: wrapped.description)
     }
 
-    /// A `ProviderError` for an error status, keeping the provider's status and message.
+    /// A `ProviderError` for an error status, keeping the provider's status and message (with every
+    /// piece of a configured secret redacted: see `SecretRedactor`).
     /// Understands OpenAI `{"error":{"message","type","code"}}`, Anthropic
     /// `{"type":"error","error":{"type","message"}}` and Google `{"error":{"code","message","status"}}`.
-    package static func httpError(head: UpstreamResponseHead, body: [UInt8], provider: String, secret: String?,
+    package static func httpError(head: UpstreamResponseHead, body: [UInt8], provider: String, redactor: SecretRedactor,
                           now: Date = Date()) -> ProviderError {
         let details = errorDetails(body)
         var message = details.message
@@ -79,9 +80,9 @@ package enum ProviderHTTP {
             message = text.isEmpty ? "HTTP \(head.status)" : "HTTP \(head.status): \(text)"
         }
         return ProviderError(kind: .http(status: head.status), provider: provider,
-                             message: redact(message!, secret: secret),
-                             retryAfter: retryAfter(head, now: now) ?? googleRetryDelay(body), code: details.code,
-                             param: details.param)
+                             message: redactor.redact(message!),
+                             retryAfter: retryAfter(head, now: now) ?? googleRetryDelay(body),
+                             code: details.code.map(redactor.redact), param: details.param.map(redactor.redact))
     }
 
     /// Google puts the delay in the body: `error.details[]` of type `google.rpc.RetryInfo`, `retryDelay: "30s"`.
@@ -130,12 +131,12 @@ package enum ProviderHTTP {
     /// An error object that arrived inside a 2xx body or stream (OpenAI/vLLM `{"error":{…}}`, Anthropic
     /// `error` events, Google `{"error":{"code","status"}}`): a numeric `code` is the status; else the
     /// error type decides.
-    package static func embeddedError(_ json: JSON, provider: String, secret: String?) -> ProviderError {
+    package static func embeddedError(_ json: JSON, provider: String, redactor: SecretRedactor) -> ProviderError {
         let details = errorDetails(json)
         let status = json["error"]?["code"]?.intValue ?? status(forErrorCode: details.code ?? details.kind)
         return ProviderError(kind: .http(status: status), provider: provider,
-                             message: redact(details.message ?? "error reported by the provider", secret: secret),
-                             code: details.code, param: details.param)
+                             message: redactor.redact(details.message ?? "error reported by the provider"),
+                             code: details.code.map(redactor.redact), param: details.param.map(redactor.redact))
     }
 
     /// The HTTP status a provider's error type stands for, for errors that arrive inside a 200 stream.
@@ -178,31 +179,44 @@ package enum ProviderHTTP {
         return nil
     }
 
-    /// Removes an API key from text that came from upstream before it reaches errors or logs.
-    /// Masked echoes of it go too: providers answer a bad key with its first and last characters
-    /// (`Incorrect API key provided: sk-proj-****abcd`), which is still a piece of our key.
-    package static func redact(_ text: String, secret: String?) -> String {
-        guard let secret, secret.count >= 4 else { return text }
-        var out = text.contains(secret) ? text.replacingOccurrences(of: secret, with: "[redacted]") : text
-        guard out.contains("***") || (secret.count >= 12 && (out.contains(secret.prefix(6)) || out.contains(secret.suffix(4)))) else {
-            return out
-        }
-        let trailing: Set<Character> = [".", ",", ";", ":", ")", "\"", "'"]
-        out = out.split(separator: " ", omittingEmptySubsequences: false).map { word -> String in
-            var core = Substring(word)
-            var tail = ""
-            while let last = core.last, trailing.contains(last) { tail = String(last) + tail; core = core.dropLast() }
-            let masked = core.contains("***")
-            let keyLike = secret.count >= 12 && core.count >= 8 && (core.hasPrefix(secret.prefix(6)) || core.hasSuffix(secret.suffix(4)))
-            return masked || keyLike ? "[redacted]" + tail : String(word)
-        }.joined(separator: " ")
-        return out
+    /// `{base}{path}`, the base's query kept after the path and `query` (without `?`) added to it:
+    /// `https://h/v1?api-version=1` + `/chat/completions` is `https://h/v1/chat/completions?api-version=1`.
+    /// Trailing slashes of the base's path are dropped, so the slash is not doubled; a fragment
+    /// (never sent to a server) is dropped.
+    package static func join(_ base: String, _ path: String, query: String? = nil) -> String {
+        let parts = BaseURL(base)
+        return parts.url(path, query: query)
     }
 
-    /// `base` without trailing slashes, so `{base_url}/path` never doubles the slash.
-    package static func join(_ base: String, _ path: String) -> String {
-        var base = Substring(base)
-        while base.hasSuffix("/") { base = base.dropLast() }
-        return base + path
+    /// A base URL split once into the part paths are appended to and its query.
+    package struct BaseURL: Sendable {
+        /// Scheme, authority and path, without trailing slashes.
+        package let prefix: String
+        /// The query without `?`, nil when there is none.
+        package let query: Substring?
+
+        package init(_ base: String) {
+            var rest = Substring(base)
+            if let hash = rest.firstIndex(of: "#") { rest = rest[..<hash] }
+            var prefix = rest
+            var query: Substring?
+            if let mark = rest.firstIndex(of: "?") {
+                prefix = rest[..<mark]
+                query = rest[rest.index(after: mark)...]
+                if query!.isEmpty { query = nil }
+            }
+            while prefix.hasSuffix("/") { prefix = prefix.dropLast() }
+            self.prefix = String(prefix)
+            self.query = query
+        }
+
+        package func url(_ path: String, query extra: String? = nil) -> String {
+            switch (query, extra) {
+            case (nil, nil): return prefix + path
+            case (let q?, nil): return prefix + path + "?" + q
+            case (nil, let e?): return prefix + path + "?" + e
+            case (let q?, let e?): return prefix + path + "?" + q + "&" + e
+            }
+        }
     }
 }

@@ -18,14 +18,16 @@ package protocol SSEChunkTranslator: Sendable {
 /// When the consumer stops (or is cancelled), the reading task is cancelled, which ends the
 /// upstream body's iteration and so aborts the transfer.
 package enum ProviderStreamPump {
+    /// An event longer than `maxEventBytes` ends the stream with `UpstreamError.responseTooLarge`.
     package static func run<T: SSEChunkTranslator>(_ response: UpstreamStreamingResponse, translator: T,
-                                           provider: String) -> ChunkStream<JSONObject> {
+                                           provider: String, maxEventBytes: Int = UpstreamLimits.defaultMaxEventBytes)
+        -> ChunkStream<JSONObject> {
         // The pump runs on the caller's event loop when there is one (the transfer's data arrives
         // there too): on the global pool every chunk would cost two thread hand-offs.
         let loop = EventLoop.current
         return ChunkStream { continuation in
             let task = Task(executorPreference: loop) {
-                var parser = SSEParser()
+                var parser = SSEParser(maxEventBytes: maxEventBytes)
                 var translator = translator
                 func deliver(_ chunks: [JSONObject]) -> Bool {
                     for chunk in chunks {
@@ -40,6 +42,7 @@ package enum ProviderStreamPump {
                                 guard deliver(try translator.translate(event)) else { return }
                                 if translator.isDone { break reading }
                             }
+                            if parser.eventTooLarge { throw eventTooLarge(maxEventBytes, provider: provider) }
                         }
                     } catch let error as ProviderError {
                         throw error
@@ -61,5 +64,10 @@ package enum ProviderStreamPump {
             }
             continuation.onTermination = { _ in task.cancel() }
         }
+    }
+
+    package static func eventTooLarge(_ limit: Int, provider: String) -> ProviderError {
+        let error = UpstreamError.responseTooLarge("a stream event passed max_event_bytes (\(limit) bytes)")
+        return ProviderError(kind: .transport(error), provider: provider, message: error.description)
     }
 }

@@ -26,7 +26,14 @@ public struct SSEEvent: Sendable, Equatable {
 /// Bytes may be split anywhere (inside a UTF-8 sequence or a CRLF): lines are decoded only once complete.
 /// One deliberate leniency: `finish()` dispatches a last event whose blank line never came (the spec
 /// discards it), so a truncated final JSON record surfaces as a parse error instead of vanishing.
+///
+/// Bounded: the line being read plus the event's `data` so far may hold `maxEventBytes` at most.
+/// Past that the parser sets `eventTooLarge`, lets go of what it held and ignores the rest.
 public struct SSEParser: Sendable {
+    /// The most bytes one event (its data lines together, or any one line) may take.
+    public let maxEventBytes: Int
+    /// An event or line passed `maxEventBytes`: nothing more is parsed.
+    public private(set) var eventTooLarge = false
     private var line: [UInt8] = []
     private var afterCR = false
     private var bomChecked = false
@@ -41,10 +48,14 @@ public struct SSEParser: Sendable {
 
     private static let bom: [UInt8] = [0xEF, 0xBB, 0xBF]
 
-    public init() {}
+    public init(maxEventBytes: Int = .max) {
+        self.maxEventBytes = maxEventBytes
+    }
 
+    /// The events completed by these bytes; those before an event that is too large still come.
     public mutating func feed(_ bytes: [UInt8]) -> [SSEEvent] {
         var events: [SSEEvent] = []
+        if eventTooLarge { return events }
         var start = 0
         if !bomChecked {
             // The BOM may itself arrive split: hold back a matching prefix until it is decided.
@@ -66,6 +77,7 @@ public struct SSEParser: Sendable {
     /// End of stream: a pending line is processed and a pending event dispatched (see the type's note).
     public mutating func finish() -> [SSEEvent] {
         var events: [SSEEvent] = []
+        if eventTooLarge { return events }
         if !bomChecked {
             bomChecked = true
             let held = bomPrefix
@@ -93,6 +105,11 @@ public struct SSEParser: Sendable {
                     }
                 }
                 let end = Self.firstLineBreak(in: buffer, from: i)
+                // Checked before anything is copied: an endless line is never held past the limit.
+                guard end - i <= maxEventBytes - line.count - dataBuffer.count else {
+                    giveUp()
+                    return
+                }
                 line.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[i..<end]))
                 if end == buffer.count { return }
                 processLine(into: &events)
@@ -100,6 +117,15 @@ public struct SSEParser: Sendable {
                 i = end + 1
             }
         }
+    }
+
+    /// Past the limit: what was held goes, and so does everything after.
+    private mutating func giveUp() {
+        eventTooLarge = true
+        line = []
+        dataBuffer = []
+        eventType = []
+        hasData = false
     }
 
     /// The index of the first CR or LF at or after `start` (or `buffer.count`), eight bytes at a

@@ -35,6 +35,9 @@ package final class CurlEasyHandle {
     /// the next plain POST overwrites every per-request option, so it can skip `curl_easy_reset`
     /// and the shared options (~6k instructions of a ~340k miss); anything else resets first.
     package private(set) var configured = Configured.fresh
+    /// The CA file the shared options were set with (nil: the system's); a plain POST that wants
+    /// another one cannot take the fast path.
+    private var configuredCABundle: String?
 
     /// Between transfers: forgets the pointers into the finished transfer (its header list and
     /// callback context) but keeps the shared options.
@@ -56,7 +59,8 @@ package final class CurlEasyHandle {
 
         let method = Self.isUppercase(request.method) ? request.method : request.method.uppercased()
         let plainPost = method == "POST" && !request.body.isEmpty
-        if !(plainPost && configured == .plainPost) {
+        let caBundlePath = request.caBundlePath ?? options.caBundlePath
+        if !(plainPost && configured == .plainPost && configuredCABundle == caBundlePath) {
             if configured != .fresh { reset() }
             check(ug_easy_setopt_pointer(h, CURLOPT_ERRORBUFFER, UnsafeMutableRawPointer(errorBuffer)))
             check(ug_easy_setopt_string(h, CURLOPT_PROTOCOLS_STR, "http,https"))
@@ -77,7 +81,15 @@ package final class CurlEasyHandle {
                 check(ug_easy_setopt_string(h, CURLOPT_NOPROXY, ""))
             }
             if let userAgent = options.userAgent { check(ug_easy_setopt_string(h, CURLOPT_USERAGENT, userAgent)) }
-            if let caBundlePath = options.caBundlePath { check(ug_easy_setopt_string(h, CURLOPT_CAINFO, caBundlePath)) }
+            // Peer and host name verification are libcurl's defaults; said here so no path turns them off.
+            check(ug_easy_setopt_long(h, CURLOPT_SSL_VERIFYPEER, 1))
+            check(ug_easy_setopt_long(h, CURLOPT_SSL_VERIFYHOST, 2))
+            if let caBundlePath {
+                // Only this file's CAs, not the system's directory of them as well.
+                check(ug_easy_setopt_string(h, CURLOPT_CAINFO, caBundlePath))
+                check(ug_easy_setopt_string(h, CURLOPT_CAPATH, nil))
+            }
+            configuredCABundle = caBundlePath
             check(ug_easy_setopt_data_callback(h, CURLOPT_WRITEFUNCTION, curlWriteCallback))
             check(ug_easy_setopt_data_callback(h, CURLOPT_HEADERFUNCTION, curlHeaderCallback))
         }
@@ -217,8 +229,8 @@ package final class CurlEasyHandle {
 }
 
 /// libcurl's body callback: `userdata` is the `CurlTransfer` passed as CURLOPT_WRITEDATA.
-/// Returning less than `size * nmemb` aborts the transfer (used when nobody is listening);
-/// CURL_WRITEFUNC_PAUSE pauses it.
+/// Returning less than `size * nmemb` aborts the transfer (used when nobody is listening, and
+/// past the body's size limit); CURL_WRITEFUNC_PAUSE pauses it.
 private let curlWriteCallback: ug_data_callback = { data, size, count, userdata in
     let transfer = Unmanaged<CurlTransfer>.fromOpaque(userdata!).takeUnretainedValue()
     let n = size * count
@@ -226,9 +238,9 @@ private let curlWriteCallback: ug_data_callback = { data, size, count, userdata 
 }
 
 /// libcurl's header callback: one call per complete header line, including the blank one.
+/// Returning less than `size * nmemb` aborts the transfer (used past the head's size limit).
 private let curlHeaderCallback: ug_data_callback = { data, size, count, userdata in
     let transfer = Unmanaged<CurlTransfer>.fromOpaque(userdata!).takeUnretainedValue()
     let n = size * count
-    transfer.receiveHeaderLine(UnsafeRawBufferPointer(start: data, count: n))
-    return n
+    return transfer.receiveHeaderLine(UnsafeRawBufferPointer(start: data, count: n))
 }

@@ -117,6 +117,9 @@ package final class CurlMultiCore {
             let transfer = Unmanaged<CurlTransfer>.fromOpaque(context).takeUnretainedValue()
             if code == CURLE_OK {
                 finish(transfer, .success(()))
+            } else if let outcome = transfer.abortOutcome {
+                // A callback stopped it on purpose (a size limit): libcurl's error is our short count.
+                finish(transfer, outcome)
             } else if transfer.isCancelRequested {
                 finish(transfer, .failure(.cancelled))
             } else {

@@ -40,6 +40,13 @@ package final class CurlTransfer: @unchecked Sendable {
     private var deliveredHead: UpstreamResponseHead?
     private var body: [UInt8] = []
     private var completed = false
+    /// Body bytes taken so far (after decoding), held against `bodyLimit`.
+    private var receivedBytes = 0
+    /// Bytes handed to the header callback so far, held against `UpstreamLimits.maxHeadBytes`.
+    private var headBytes = 0
+    /// Set when a callback stopped the transfer on purpose (a size limit): how it ends, instead
+    /// of the write error libcurl then reports.
+    package private(set) var abortOutcome: Result<Void, UpstreamError>?
 
     private let lock = NSLock()
     private var cancelFlag = false
@@ -74,7 +81,13 @@ package final class CurlTransfer: @unchecked Sendable {
 
     // MARK: libcurl callbacks (loop thread)
 
-    package func receiveHeaderLine(_ line: UnsafeRawBufferPointer) {
+    /// Returns the byte count to go on, or 0 to abort (the head is too large, or declares a body
+    /// longer than the limit).
+    package func receiveHeaderLine(_ line: UnsafeRawBufferPointer) -> Int {
+        headBytes += line.count
+        if headBytes > UpstreamLimits.maxHeadBytes {
+            return abort(.failure(.responseTooLarge("the response head passed \(UpstreamLimits.maxHeadBytes) bytes")))
+        }
         switch headBuilder.consume(line) {
         case .none:
             break
@@ -84,12 +97,15 @@ package final class CurlTransfer: @unchecked Sendable {
         case .complete:
             lastActivity = curlMonotonicNanos()
             let head = Self.decodedView(of: headBuilder.head)
+            // Only an unencoded body keeps its Content-Length: then it is the decoded size.
+            let length = HTTPFieldName.firstValue(head.headers, "content-length").flatMap { Int($0) } ?? 0
+            if Self.isSuccess(head.status), length > request.maxResponseBytes {
+                return abort(.failure(tooLarge(limit: request.maxResponseBytes)))
+            }
             deliveredHead = head
             switch delivery {
             case .buffered:
-                if let length = HTTPFieldName.firstValue(head.headers, "content-length").flatMap({ Int($0) }), length > 0 {
-                    body.reserveCapacity(min(length, 64 << 20))
-                }
+                if length > 0 { body.reserveCapacity(min(length, bodyLimit)) }
             case .streaming(let headContinuation?, let bodyContinuation):
                 delivery = .streaming(head: nil, body: bodyContinuation)
                 headContinuation.resume(returning: head)
@@ -97,17 +113,64 @@ package final class CurlTransfer: @unchecked Sendable {
                 break
             }
         }
+        return line.count
+    }
+
+    /// A 2xx body may be as long as the request allows; any other status's body is read only
+    /// as far as an error message needs.
+    private var bodyLimit: Int {
+        let status = deliveredHead?.status ?? headBuilder.status
+        return Self.isSuccess(status) ? request.maxResponseBytes : min(request.maxResponseBytes, UpstreamLimits.errorBodyBytes)
+    }
+
+    /// Also true for no status at all: such a body is held to the larger limit, never more.
+    private static func isSuccess(_ status: Int) -> Bool { status == 0 || (200..<300).contains(status) }
+
+    private func tooLarge(limit: Int) -> UpstreamError {
+        .responseTooLarge("the body passed max_response_bytes (\(limit) bytes, counted after decoding)")
+    }
+
+    /// Ends the transfer from inside a callback: returns the short count that makes libcurl stop,
+    /// and drops what was buffered. Collected as `outcome` instead of libcurl's write error.
+    private func abort(_ outcome: Result<Void, UpstreamError>) -> Int {
+        abortOutcome = outcome
+        if case .failure = outcome { body = [] }
+        return 0
+    }
+
+    /// A body past `bodyLimit`: a success's fails the transfer; an error status's is cut there,
+    /// and the transfer ends well with what was kept.
+    private func overLimit(_ bytes: UnsafeRawBufferPointer, limit: Int) -> Int {
+        let status = deliveredHead?.status ?? headBuilder.status
+        guard !Self.isSuccess(status) else { return abort(.failure(tooLarge(limit: limit))) }
+        let kept = UnsafeRawBufferPointer(rebasing: bytes[0..<max(0, limit - receivedBytes)])
+        receivedBytes = limit
+        switch delivery {
+        case .buffered:
+            body.append(contentsOf: kept)
+        case .streaming(_, let bodyContinuation):
+            if !kept.isEmpty { bodyContinuation.yield(Array(kept)) }
+        case .none:
+            break
+        }
+        return abort(.success(()))
     }
 
     /// What the write callback returns: the byte count to go on, 0 to abort (the stream's
-    /// consumer is gone), or CURL_WRITEFUNC_PAUSE when the consumer's buffer is full; libcurl then
-    /// keeps these bytes, stops reading the socket (so the upstream slows down), and hands them
-    /// over again once the loop resumes the transfer.
+    /// consumer is gone, or the body passed its limit), or CURL_WRITEFUNC_PAUSE when the consumer's
+    /// buffer is full; libcurl then keeps these bytes, stops reading the socket (so the upstream
+    /// slows down), and hands them over again once the loop resumes the transfer. What libcurl
+    /// keeps while paused is at most the rest of one network read, decoded (its pause buffer is
+    /// capped by libcurl itself); it is counted against the limit when it comes back here.
+    /// Bytes past the body limit abort the transfer at once, before they are kept anywhere.
     package func receiveBody(_ bytes: UnsafeRawBufferPointer) -> Int {
         lastActivity = curlMonotonicNanos()
+        let limit = bodyLimit
+        if bytes.count > limit - receivedBytes { return overLimit(bytes, limit: limit) }
         switch delivery {
         case .buffered:
             body.append(contentsOf: bytes)
+            receivedBytes += bytes.count
             return bytes.count
         case .streaming(let headContinuation, let bodyContinuation):
             if let headContinuation {
@@ -118,6 +181,8 @@ package final class CurlTransfer: @unchecked Sendable {
             }
             switch bodyContinuation.yield(Array(bytes)) {
             case .enqueued:
+                // Counted once taken: a paused chunk comes again on resume.
+                receivedBytes += bytes.count
                 return bytes.count
             case .dropped:
                 isPaused = true

@@ -7,14 +7,22 @@ public struct UpstreamRequest: Sendable {
     public var headers: [HTTPHeaderField]
     public var body: [UInt8]
     public var timeouts: UpstreamTimeouts
+    /// The longest response body taken (after decoding); a longer one fails with
+    /// `UpstreamError.responseTooLarge`. An error status's body is cut at `UpstreamLimits.errorBodyBytes`.
+    public var maxResponseBytes: Int
+    /// PEM file of the CAs to trust for this request instead of the transport's (the provider's
+    /// `ca_file`); nil: the transport's choice. Certificates and host names are always verified.
+    public var caBundlePath: String? = nil
 
     public init(method: String = "POST", url: String, headers: [HTTPHeaderField] = [], body: [UInt8] = [],
-                timeouts: UpstreamTimeouts = UpstreamTimeouts()) {
+                timeouts: UpstreamTimeouts = UpstreamTimeouts(),
+                maxResponseBytes: Int = UpstreamLimits.defaultMaxResponseBytes) {
         self.method = method
         self.url = url
         self.headers = headers
         self.body = body
         self.timeouts = timeouts
+        self.maxResponseBytes = maxResponseBytes
     }
 }
 
@@ -81,8 +89,14 @@ public enum UpstreamError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The connection broke after the response started (reset, truncated body).
     case broken(String)
     case cancelled
+    /// The upstream's certificate could not be verified (an untrusted certificate, a name that
+    /// does not match the host) or the trusted CAs could not be loaded. Not retried: trust does not
+    /// come with time.
+    case tls(String)
     /// Anything else libcurl reports.
     case transport(String)
+    /// The answer passed a size limit (`UpstreamLimits`); the transfer was aborted there.
+    case responseTooLarge(String)
 
     public var description: String {
         switch self {
@@ -90,7 +104,9 @@ public enum UpstreamError: Error, Sendable, Equatable, CustomStringConvertible {
         case .timeout(let p): return "timed out waiting for \(p.rawValue)"
         case .broken(let m): return "connection broke mid-response: \(m)"
         case .cancelled: return "cancelled"
+        case .tls(let m): return "TLS error: \(m)"
         case .transport(let m): return "transport error: \(m)"
+        case .responseTooLarge(let m): return "response too large: \(m)"
         }
     }
 
@@ -99,7 +115,8 @@ public enum UpstreamError: Error, Sendable, Equatable, CustomStringConvertible {
         switch self {
         case .connect, .transport: return true
         case .timeout(let phase): return phase == .connect || phase == .firstByte
-        case .broken, .cancelled: return false
+        // The same call would bring the same answer: not asked again (a fallback may be).
+        case .broken, .cancelled, .responseTooLarge, .tls: return false
         }
     }
 }

@@ -1,7 +1,10 @@
 import UltraGate
 import UltraGateBench
+import UltraGateProviders
+import UltraGateJSON
+import UltraGateCache
+import UltraGateHTTP
 import UltraGateSupport
-
 /// What the command line asked for. Parsing is pure so it can be tested; `UltraGateCLI` runs it.
 public enum CLICommand: Equatable, Sendable {
     case serve(ServeOptions)
@@ -33,12 +36,13 @@ public enum CommandLineParser {
           ultragate serve [--host H] [--port P] [--config FILE] [--cache-dir DIR] [--threads N] [--mock] [--no-cache]
           ultragate cache stats|clear [--cache-dir DIR] [--config FILE]
           ultragate check [--config FILE] [--mock]
-          ultragate bench --url URL [--concurrency N] [--requests N | --duration S] [--rate R] [--stream] [--mode hit|miss] ...
+          ultragate bench --url URL [--model M]... [--concurrency N] [--requests N | --duration S] [--rate R] [--stream] [--mode hit|miss] ...
           ultragate --help | --version
 
         serve   Run the gateway (default 127.0.0.1:8080). With no config file and no provider keys in the
                 environment (OPENAI_API_KEY, ANTHROPIC_API_KEY, GEMINI_API_KEY) it serves the built-in mock
-                models mock-gpt, mock-claude and mock-gemini. --mock forces the mock provider.
+                models mock-gpt, mock-claude and mock-gemini (which also answer next to real providers
+                unless the config sets mock.enabled to false). --mock forces the mock provider alone.
         cache   Show statistics of, or empty, the response cache (safe while a server uses it).
         check   Ask every configured model a tiny prompt and print which ones answer.
         bench   Load-test an OpenAI-compatible endpoint (`ultragate bench --help` lists its options).
@@ -64,8 +68,10 @@ public enum CommandLineParser {
             }
             var cacheDir: String?
             var config: String?
-            var rest = Array(arguments.dropFirst(2))[...]
+            var seen = SeenFlags([["--cache-dir"], ["--config"]])
+            var rest = CommandLineArguments.splittingFlagValues(Array(arguments.dropFirst(2)))[...]
             while let flag = rest.popFirst() {
+                try seen.note(flag)
                 switch flag {
                 case "--cache-dir": cacheDir = try value(for: flag, &rest)
                 case "--config": config = try value(for: flag, &rest)
@@ -76,8 +82,10 @@ public enum CommandLineParser {
         case "check":
             var config: String?
             var mock = false
-            var rest = Array(arguments.dropFirst())[...]
+            var seen = SeenFlags([["--config"]])
+            var rest = CommandLineArguments.splittingFlagValues(Array(arguments.dropFirst()))[...]
             while let flag = rest.popFirst() {
+                try seen.note(flag)
                 switch flag {
                 case "--config": config = try value(for: flag, &rest)
                 case "--mock": mock = true
@@ -91,10 +99,12 @@ public enum CommandLineParser {
         }
     }
 
-    package static func parseServe(_ arguments: [String]) throws(UsageError) -> ServeOptions {
+    static func parseServe(_ arguments: [String]) throws(UsageError) -> ServeOptions {
         var options = ServeOptions()
+        var seen = SeenFlags([["--host"], ["--port", "-p"], ["--config", "-c"], ["--cache-dir"], ["--threads"]])
         var rest = CommandLineArguments.splittingFlagValues(arguments)[...]
         while let flag = rest.popFirst() {
+            try seen.note(flag)
             switch flag {
             case "--host": options.host = try value(for: flag, &rest)
             case "--port", "-p":

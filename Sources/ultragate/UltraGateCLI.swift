@@ -1,3 +1,4 @@
+import UltraGateProviders
 import UltraGate
 import UltraGateBench
 import UltraGateJSON
@@ -13,6 +14,9 @@ import Glibc
 /// Runs a parsed command line. Returns the process exit code.
 public enum UltraGateCLI {
     public static func main(_ arguments: [String]) -> Int32 {
+        // First, before any thread exists: a stop signal from now on is kept for `serve` (see
+        // `StopSignals`), never lost nor fatal during start-up.
+        StopSignals.block()
         signal(SIGPIPE, SIG_IGN)
         // Past a file-size limit (RLIMIT_FSIZE) a write fails with EFBIG, which the cache handles;
         // the default action of this signal would kill the gateway instead.
@@ -22,6 +26,7 @@ public enum UltraGateCLI {
             printError("ultragate: \(error.message)")
             return 2
         }
+        if case .serve = command {} else { StopSignals.unblock() }  // parsing made no thread
         switch command {
         case .help:
             print(CommandLineParser.usage)
@@ -117,36 +122,26 @@ public enum UltraGateCLI {
             return 1
         }
         let cacheNote = gateway.cache.map { "cache in \($0.config.directory)" } ?? "cache disabled"
-        printError("ultragate \(UltraGateVersion.string) listening on http://\(config.server.host):\(server.boundPort) (\(config.server.threads) threads, \(cacheNote))")
+        // An IPv6 literal goes in brackets (RFC 3986 §3.2.2), so the line holds a URL that works.
+        let host = config.server.host.contains(":") ? "[\(config.server.host)]" : config.server.host
+        printError("ultragate \(UltraGateVersion.string) listening on http://\(host):\(server.boundPort) (\(config.server.threads) threads, \(cacheNote))")
 
-        let stop = DispatchSemaphore(value: 0)
-        // SIGHUP (the terminal went away) stops gracefully too, instead of killing requests in flight.
-        let stopSignals = [SIGINT, SIGTERM, SIGHUP]
-        for sig in stopSignals { signal(sig, SIG_IGN) }
-        let queue = DispatchQueue(label: "ultragate.signals")
-        let sources = stopSignals.map { sig -> DispatchSourceSignal in
-            let source = DispatchSource.makeSignalSource(signal: sig, queue: queue)
-            source.setEventHandler { stop.signal() }
-            source.resume()
-            return source
-        }
-        stop.wait()
+        // A stop signal that came during start-up is pending: this returns at once.
+        _ = StopSignals.wait()
         printError("ultragate: shutting down (finishing requests in flight)")
         gateway.beginShutdown()
         server.shutdown()
         gateway.accessLog?.close()
         gateway.cache?.close()
-        // Keep the signal sources alive until here: release builds freed them early otherwise.
-        sources.forEach { $0.cancel() }
         return 0
     }
 
+    /// Runs `body` on the cache that exists in the directory (exit 1 when there is none).
     static func withCache(dir: String?, configPath: String?, _ body: (ResponseCache) -> Int32) -> Int32 {
         guard var config = loadConfig(configPath) else { return 2 }
         if let dir { config.cache.directory = dir }
-        config.cache.enabled = true  // `cache stats|clear` work on the directory even if serving skips it
         do {
-            guard let cache = try GatewayBuilder(config: config).makeCache() else { return 1 }
+            let cache = try GatewayBuilder(config: config).openExistingCache()
             defer { cache.close() }
             return body(cache)
         } catch {

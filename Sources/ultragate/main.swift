@@ -1,3 +1,4 @@
+import UltraGateProviders
 import UltraGateBench
 import UltraGateJSON
 import UltraGateCache

@@ -142,6 +142,26 @@ private func response(_ n: Int, createdAt: Double = 1_000_000, expiresAt: Double
         }
     }
 
+    @Test func entriesOverMaxEntryBytesAreSkippedAndCountedNotFailed() async throws {
+        try await withTemporaryDirectory { dir in
+            let cache = try ResponseCache(ResponseCacheConfig(directory: dir, maxEntryBytes: 4096))
+            defer { cache.close() }
+            let fits = response(1, bodySize: 4096 - 200)
+            #expect(fits.encodedSize <= 4096)
+            await cache.store(key(1), fits)
+            await cache.store(key(2), response(2, bodySize: 4097))
+            let committed = Mutex(false)
+            cache.storeLater(key(3), response(3, bodySize: 100_000)) { committed.withLock { $0 = true } }
+            #expect(committed.withLock { $0 })  // told at once: nothing is queued
+            #expect(cache.lookup(key(1), now: 1_000_001) != nil)
+            #expect(cache.lookup(key(2), now: 1_000_001) == nil)
+            #expect(cache.lookup(key(3), now: 1_000_001) == nil)
+            let stats = cache.stats()
+            #expect(stats.tooLarge == 2)
+            #expect(stats.writeErrors == 0 && stats.oversizedSkipped == 0)
+        }
+    }
+
     @Test func namedEntryCarriesTheAskedNameInBodyAndProvenance() throws {
         var entry = response(3)
         entry.model = "alias-a"

@@ -121,6 +121,49 @@ import Testing
         }
     }
 
+    @Test func lastChunkCarriesTheTrailerSection() {
+        var out: [UInt8] = []
+        ChunkedEncoding.appendChunk([0x21], to: &out)
+        ChunkedEncoding.appendLastChunk(trailers: [HTTPHeaderField("Server-Timing", "upstream;dur=85.3, total;dur=85.9")], to: &out)
+        #expect(String(decoding: out, as: UTF8.self)
+            == "1\r\n!\r\n0\r\nServer-Timing: upstream;dur=85.3, total;dur=85.9\r\n\r\n")
+        // No trailers: the plain last chunk.
+        var plain: [UInt8] = []
+        ChunkedEncoding.appendLastChunk(trailers: [], to: &plain)
+        #expect(plain == ChunkedEncoding.terminator)
+        // Framing fields are not allowed in a trailer; line breaks cannot start a new field.
+        var odd: [UInt8] = []
+        ChunkedEncoding.appendLastChunk(trailers: [
+            HTTPHeaderField("Content-Length", "5"), HTTPHeaderField("Trailer", "X"),
+            HTTPHeaderField("Transfer-Encoding", "gzip"), HTTPHeaderField("X-A", "1\r\nInjected: yes"),
+        ], to: &odd)
+        #expect(String(decoding: odd, as: UTF8.self) == "0\r\nX-A: 1  Injected: yes\r\n\r\n")
+    }
+
+    @Test func trailerFieldIsAnnouncedOnlyOnChunkedBodies() {
+        let announce = [HTTPHeaderField("Trailer", "Server-Timing")]
+        #expect(head(status: 200, headers: announce, chunked: true).contains("\r\nTrailer: Server-Timing\r\n"))
+        // Not chunked (an HTTP/1.0 stream, a Content-Length body, bodiless statuses): no trailer can follow.
+        #expect(!head(status: 200, headers: announce, chunked: false).contains("Trailer"))
+        #expect(!head(status: 200, headers: announce, contentLength: 3, chunked: true).contains("Trailer"))
+        #expect(!head(status: 204, headers: announce, chunked: true).contains("Trailer"))
+        #expect(!head(status: 304, headers: announce, chunked: true).contains("Trailer"))
+    }
+
+    @Test func writtenChunksWithTrailersParseBack() {
+        var wire = Array("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n".utf8)
+        ChunkedEncoding.appendChunk(Array("hello".utf8), to: &wire)
+        ChunkedEncoding.appendLastChunk(trailers: [HTTPHeaderField("Server-Timing", "total;dur=1")], to: &wire)
+        wire += Array("GET /next HTTP/1.1\r\nHost: h\r\n\r\n".utf8)
+        let events = httpEvents(wire)
+        guard events.count == 2, case .request(let request) = events[0], case .request(let next) = events[1] else {
+            Issue.record("got \(events)")
+            return
+        }
+        #expect(request.body == Array("hello".utf8))
+        #expect(next.head.path == "/next")
+    }
+
     @Test func writtenChunksParseBack() {
         var wire = Array("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n".utf8)
         var expected: [UInt8] = []

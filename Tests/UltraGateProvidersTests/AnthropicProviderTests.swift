@@ -24,11 +24,7 @@ import Testing
         ProviderRequest(body: try #require(try JSONParser.parse(text).objectValue), requestID: "req_1")
     }
 
-    static let textMessage = """
-    {"id":"msg_013Zva2CMHLNnXjNJJKqJ2EF","type":"message","role":"assistant","model":"claude-sonnet-4-20250514",\
-    "content":[{"type":"text","text":"Hi! My name is Claude."}],"stop_reason":"end_turn","stop_sequence":null,\
-    "usage":{"input_tokens":2095,"output_tokens":503,"cache_creation_input_tokens":100,"cache_read_input_tokens":1800}}
-    """
+    static let textMessage = ProviderFixture.text("anthropic/message-text.json")
 
     @Test func translatesAFullConversation() async throws {
         let transport = ScriptedTransport(.body(Self.textMessage))
@@ -127,12 +123,7 @@ import Testing
     }
 
     @Test func toolUseResponse() throws {
-        let message = """
-        {"id":"msg_01Aq9w938a90dw8q","type":"message","role":"assistant","model":"claude-opus-4-1-20250805",
-         "content":[{"type":"text","text":"I'll check."},{"type":"tool_use","id":"toolu_01A09q90qw90lq917835lq9",
-         "name":"get_weather","input":{"location":"San Francisco, CA","unit":"celsius"}}],
-         "stop_reason":"tool_use","stop_sequence":null,"usage":{"input_tokens":472,"output_tokens":91}}
-        """
+        let message = ProviderFixture.text("anthropic/message-tool-use.json")
         let completion = try AnthropicTranslator(provider: "a").response(try #require(try JSONParser.parse(message).objectValue),
                                                                           requestModel: "x")
         try expectValidCompletion(completion)
@@ -183,33 +174,7 @@ import Testing
         #expect(completion["choices"]?.arrayValue?.first?["finish_reason"] == .string(expected))
     }
 
-    static let textStream = """
-    event: message_start
-    data: {"type": "message_start", "message": {"id": "msg_1nZdL29xx5MUA1yADyHTEsnR8uuvGzszyY", "type": "message", "role": "assistant", "content": [], "model": "claude-sonnet-4-20250514", "stop_reason": null, "stop_sequence": null, "usage": {"input_tokens": 25, "output_tokens": 1, "cache_read_input_tokens": 10}}}
-
-    event: content_block_start
-    data: {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}
-
-    event: ping
-    data: {"type": "ping"}
-
-    event: content_block_delta
-    data: {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "Hello"}}
-
-    event: content_block_delta
-    data: {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": " wörld 👋"}}
-
-    event: content_block_stop
-    data: {"type": "content_block_stop", "index": 0}
-
-    event: message_delta
-    data: {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence":null}, "usage": {"output_tokens": 15}}
-
-    event: message_stop
-    data: {"type": "message_stop"}
-
-
-    """
+    static let textStream = ProviderFixture.text("anthropic/stream-text.sse")
 
     @Test func textStreamAcrossAwkwardSplits() async throws {
         var reference: [JSONObject]?
@@ -232,45 +197,7 @@ import Testing
     }
 
     @Test func toolUseStream() async throws {
-        let sse = """
-        event: message_start
-        data: {"type":"message_start","message":{"id":"msg_014p7gG3wDgGV9EUtLvnow3U","type":"message","role":"assistant","model":"claude-opus-4-1-20250805","stop_sequence":null,"usage":{"input_tokens":472,"output_tokens":2},"content":[],"stop_reason":null}}
-
-        event: content_block_start
-        data: {"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}
-
-        event: content_block_delta
-        data: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Okay, let's check the weather."}}
-
-        event: content_block_stop
-        data: {"type":"content_block_stop","index":0}
-
-        event: content_block_start
-        data: {"type":"content_block_start","index":1,"content_block":{"type":"tool_use","id":"toolu_01T1x1fJ34qAmk2tNTrN7Up6","name":"get_weather","input":{}}}
-
-        event: content_block_delta
-        data: {"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":""}}
-
-        event: content_block_delta
-        data: {"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":"{\\"location\\":"}}
-
-        event: content_block_delta
-        data: {"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":" \\"San Francisc"}}
-
-        event: content_block_delta
-        data: {"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":"o, CA\\", \\"unit\\": \\"fahrenheit\\"}"}}
-
-        event: content_block_stop
-        data: {"type":"content_block_stop","index":1}
-
-        event: message_delta
-        data: {"type":"message_delta","delta":{"stop_reason":"tool_use","stop_sequence":null},"usage":{"output_tokens":89}}
-
-        event: message_stop
-        data: {"type":"message_stop"}
-
-
-        """
+        let sse = ProviderFixture.text("anthropic/stream-tool-use.sse")
         for sizes in awkwardSplits {
             let transport = ScriptedTransport(.body(sse, split: sizes))
             let (chunks, error) = await collect(try await provider(transport).stream(try request(#"{"model":"m","messages":[]}"#)))
@@ -290,36 +217,7 @@ import Testing
     @Test func streamedToolWithoutParametersGetsEmptyObjectArguments() async throws {
         // A parameterless tool streams only an empty `partial_json` (or none): its arguments are
         // `{}`, as in the whole Message's `input: {}`. The second tool has arguments as usual.
-        let sse = """
-        event: message_start
-        data: {"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","content":[],"model":"m","stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":5,"output_tokens":1}}}
-
-        event: content_block_start
-        data: {"type":"content_block_start","index":0,"content_block":{"type":"tool_use","id":"toolu_a","name":"get_time","input":{}}}
-
-        event: content_block_delta
-        data: {"type":"content_block_delta","index":0,"delta":{"type":"input_json_delta","partial_json":""}}
-
-        event: content_block_stop
-        data: {"type":"content_block_stop","index":0}
-
-        event: content_block_start
-        data: {"type":"content_block_start","index":1,"content_block":{"type":"tool_use","id":"toolu_b","name":"get_weather","input":{}}}
-
-        event: content_block_delta
-        data: {"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":"{\\"city\\": \\"Paris\\"}"}}
-
-        event: content_block_stop
-        data: {"type":"content_block_stop","index":1}
-
-        event: message_delta
-        data: {"type":"message_delta","delta":{"stop_reason":"tool_use","stop_sequence":null},"usage":{"output_tokens":30}}
-
-        event: message_stop
-        data: {"type":"message_stop"}
-
-
-        """
+        let sse = ProviderFixture.text("anthropic/stream-tools-without-arguments.sse")
         let (chunks, error) = await collect(try await provider(ScriptedTransport(.body(sse))).stream(try request(#"{"model":"m","messages":[]}"#)))
         #expect(error == nil)
         try expectValidStream(chunks)
@@ -333,18 +231,7 @@ import Testing
     }
 
     @Test func errorEventMidStream() async throws {
-        let sse = """
-        event: message_start
-        data: {"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","content":[],"model":"m","stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":5,"output_tokens":1}}}
-
-        event: content_block_delta
-        data: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Par"}}
-
-        event: error
-        data: {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
-
-
-        """
+        let sse = ProviderFixture.text("anthropic/stream-error-overloaded.sse")
         for sizes in awkwardSplits {
             let (chunks, error) = await collect(try await provider(ScriptedTransport(.body(sse, split: sizes)))
                 .stream(try request(#"{"model":"m","messages":[]}"#)))
@@ -357,7 +244,7 @@ import Testing
     }
 
     @Test func errorStatusesKeepProviderDetails() async throws {
-        let overloaded = #"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"},"request_id":"req_011CSHoEeqs5C35K2UUqR7Fy"}"#
+        let overloaded = ProviderFixture.text("anthropic/error-overloaded.json")
         let date = "Wed, 21 Oct 2099 07:28:00 GMT"
         for streaming in [false, true] {
             let transport = ScriptedTransport(.body(overloaded, status: 529, headers: [HTTPHeaderField("Retry-After", date)]))

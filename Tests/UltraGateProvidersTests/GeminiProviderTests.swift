@@ -22,12 +22,7 @@ import Testing
         ProviderRequest(body: try #require(try JSONParser.parse(text).objectValue), requestID: "req_1")
     }
 
-    static let textResponse = """
-    {"candidates":[{"content":{"parts":[{"text":"Hello! How can I help?"}],"role":"model"},"finishReason":"STOP",
-     "index":0,"safetyRatings":[{"category":"HARM_CATEGORY_HARASSMENT","probability":"NEGLIGIBLE"}]}],
-     "usageMetadata":{"promptTokenCount":120,"candidatesTokenCount":8,"totalTokenCount":178,"cachedContentTokenCount":100,
-     "thoughtsTokenCount":50},"modelVersion":"gemini-2.5-flash","responseId":"mAitaLmkHPPlz7IPvtfUqQ4"}
-    """
+    static let textResponse = ProviderFixture.text("gemini/response-text.json")
 
     @Test func translatesAFullConversation() async throws {
         let transport = ScriptedTransport(.body(Self.textResponse))
@@ -104,11 +99,8 @@ import Testing
 
     @Test func functionCallResponseAndFinishReasons() throws {
         let t = GeminiTranslator(provider: "gemini")
-        let calls = try t.response(try #require(try JSONParser.parse("""
-        {"candidates":[{"content":{"role":"model","parts":[{"functionCall":{"name":"get_weather","args":{"city":"Paris"}},
-         "thoughtSignature":"c2ln"},{"functionCall":{"name":"get_time","args":{}}}]},"finishReason":"STOP","index":0}],
-         "usageMetadata":{"promptTokenCount":10,"candidatesTokenCount":5,"totalTokenCount":15}}
-        """).objectValue), requestModel: "gemini-2.0-flash")
+        let calls = try t.response(try #require(try JSONParser.parse(ProviderFixture.text("gemini/response-function-calls.json")).objectValue),
+                                   requestModel: "gemini-2.0-flash")
         try expectValidCompletion(calls)
         #expect(calls["model"] == "gemini-2.0-flash")
         let choice = try #require(calls["choices"]?.arrayValue?.first)
@@ -168,10 +160,8 @@ import Testing
     }
 
     @Test func blockedPromptBecomesContentFilterChoice() throws {
-        let r = try GeminiTranslator(provider: "gemini").response(try #require(try JSONParser.parse("""
-        {"promptFeedback":{"blockReason":"SAFETY","safetyRatings":[{"category":"HARM_CATEGORY_DANGEROUS_CONTENT","probability":"HIGH"}]},
-         "usageMetadata":{"promptTokenCount":9,"totalTokenCount":9},"modelVersion":"gemini-2.0-flash"}
-        """).objectValue), requestModel: "m")
+        let r = try GeminiTranslator(provider: "gemini").response(
+            try #require(try JSONParser.parse(ProviderFixture.text("gemini/response-blocked-prompt.json")).objectValue), requestModel: "m")
         try expectValidCompletion(r)
         let choice = try #require(r["choices"]?.arrayValue?.first)
         #expect(choice["finish_reason"] == "content_filter")
@@ -179,11 +169,7 @@ import Testing
         #expect(r["usage"] == ["prompt_tokens": 9, "completion_tokens": 0, "total_tokens": 9])
     }
 
-    static let textStream = [
-        #"{"candidates": [{"content": {"parts": [{"text": "The"}],"role": "model"},"index": 0}],"usageMetadata": {"promptTokenCount": 8,"totalTokenCount": 8},"modelVersion": "gemini-2.0-flash"}"#,
-        #"{"candidates": [{"content": {"parts": [{"text": " quick brown fox jumps — über"}],"role": "model"},"index": 0}],"usageMetadata": {"promptTokenCount": 8,"totalTokenCount": 8},"modelVersion": "gemini-2.0-flash"}"#,
-        #"{"candidates": [{"content": {"parts": [{"text": " the lazy dog 🐕"}],"role": "model"},"finishReason": "STOP","index": 0}],"usageMetadata": {"promptTokenCount": 8,"candidatesTokenCount": 12,"totalTokenCount": 20},"modelVersion": "gemini-2.0-flash"}"#,
-    ].map { "data: \($0)\r\n\r\n" }.joined()
+    static let textStream = ProviderFixture.text("gemini/stream-text.sse", crlf: true)
 
     @Test func textStreamAcrossAwkwardSplits() async throws {
         var reference: [JSONObject]?
@@ -205,7 +191,7 @@ import Testing
     }
 
     @Test func functionCallStream() async throws {
-        let sse = "data: " + #"{"candidates": [{"content": {"parts": [{"functionCall": {"name": "get_weather","args": {"city": "Paris"}}}],"role": "model"},"finishReason": "STOP","index": 0}],"usageMetadata": {"promptTokenCount": 30,"candidatesTokenCount": 6,"totalTokenCount": 36},"modelVersion": "gemini-2.5-flash"}"# + "\r\n\r\n"
+        let sse = ProviderFixture.text("gemini/stream-function-call.sse", crlf: true)
         let (chunks, error) = await collect(try await provider(ScriptedTransport(.body(sse, split: [3]))).stream(try request(#"{"model":"gemini-2.5-flash","messages":[]}"#)))
         #expect(error == nil)
         try expectValidStream(chunks)
@@ -218,7 +204,7 @@ import Testing
     }
 
     @Test func blockedPromptStreamAndErrors() async throws {
-        let blocked = "data: " + #"{"promptFeedback": {"blockReason": "PROHIBITED_CONTENT"},"usageMetadata": {"promptTokenCount": 5,"totalTokenCount": 5}}"# + "\r\n\r\n"
+        let blocked = ProviderFixture.text("gemini/stream-blocked-prompt.sse", crlf: true)
         var (chunks, error) = await collect(try await provider(ScriptedTransport(.body(blocked))).stream(try request(#"{"model":"m","messages":[]}"#)))
         #expect(error == nil)
         try expectValidStream(chunks)
@@ -240,10 +226,7 @@ import Testing
     }
 
     @Test func errorStatusWithRetryInfo() async throws {
-        let body = """
-        {"error": {"code": 429, "message": "You exceeded your current quota, please check your plan and billing details.",
-         "status": "RESOURCE_EXHAUSTED", "details": [{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "37s"}]}}
-        """
+        let body = ProviderFixture.text("gemini/error-quota.json")
         for streaming in [false, true] {
             let transport = ScriptedTransport(.body(body, status: 429))
             let p = provider(transport)

@@ -145,7 +145,7 @@ import Testing
             #expect(shown.param == "temperature" && shown.code == nil)
         }
         // Inside a stream, the type still decides the status when the code is null.
-        let embedded = ProviderHTTP.embeddedError(try JSONParser.parse(body), provider: "p", secret: nil)
+        let embedded = ProviderHTTP.embeddedError(try JSONParser.parse(body), provider: "p", redactor: SecretRedactor())
         #expect(embedded.kind == .http(status: 400) && embedded.code == nil && embedded.param == "temperature")
         // Anthropic and Google errors have no `code` of their own: their type or status stands in.
         let anthropic = ProviderHTTP.errorDetails(try JSONParser.parse(#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#))
@@ -163,6 +163,86 @@ import Testing
         #expect(error?.kind == .http(status: 401))
         #expect(error?.message.contains(Self.key) == false)
         #expect(error?.gatewayError.message.contains(Self.key) == false)
+    }
+
+    /// The audit's case: a 401 echoing slices of the key (here 17 characters from its middle)
+    /// reached the client. No piece of 8 or more characters of any configured secret (the key, a
+    /// credential header) survives, in a JSON error, a plain-text one, or a stream's error status.
+    @Test func upstream401EchoingSlicesOfTheKeyReachesNoClient() async throws {
+        let key = "sk-live-Zq7Lm0Np4Rt8Vx2Bc6Df1Gh5Jk9"
+        let headerSecret = "org-secret-Ab12Cd34Ef56"
+        let bytes = Array(key.utf8)
+        func slice(_ r: Range<Int>) -> String { String(decoding: bytes[r], as: UTF8.self) }
+        let echoes = [slice(0..<8), slice(9..<26), slice(bytes.count - 8..<bytes.count), slice(3..<11), key,
+                      String(headerSecret.dropFirst(4))]
+        for echo in echoes {
+            for body in [#"{"error":{"message":"Incorrect API key provided: \#(echo). You can find your key at https://example.com.","type":"invalid_request_error","param":"\#(echo)","code":"invalid_api_key"}}"#,
+                         "<html>401: key \(echo) unknown</html>"] {
+                for streaming in [false, true] {
+                    let p = OpenAICompatibleProvider(name: "up", baseURL: "https://up.example/v1", apiKey: key,
+                                                     headers: [HTTPHeaderField("X-Org-Token", headerSecret)],
+                                                     transport: ScriptedTransport(.body(body, status: 401)))
+                    let error = await #expect(throws: ProviderError.self) {
+                        if streaming { _ = try await p.stream(try request(#"{"model":"m","messages":[]}"#)) }
+                        else { _ = try await p.complete(try request(#"{"model":"m","messages":[]}"#)) }
+                    }
+                    let answer = String(decoding: try #require(error?.gatewayError.body), as: UTF8.self)
+                    #expect(answer.contains("[redacted]"), "\(answer)")
+                    for secret in [key, headerSecret] {
+                        let s = Array(secret.utf8)
+                        for start in 0...(s.count - 8) {
+                            let piece = String(decoding: s[start..<start + 8], as: UTF8.self)
+                            #expect(!answer.contains(piece), "\(piece) leaked in \(answer)")
+                        }
+                    }
+                }
+            }
+        }
+        // Shorter than 8 characters: ordinary text, left alone.
+        let short = slice(10..<17)
+        let p = provider(ScriptedTransport(.body(#"{"error":{"message":"bad key ...\#(short)","type":"x"}}"#, status: 401)), key: key)
+        let error = await #expect(throws: ProviderError.self) { _ = try await p.complete(try request(#"{"model":"m","messages":[]}"#)) }
+        #expect(error?.message == "bad key ...\(short)")
+    }
+
+    /// Azure OpenAI's `?api-version=` and any other query in a base URL stay after the path.
+    @Test func baseURLQueryStaysAfterThePath() async throws {
+        let cases = [("https://gw.example/v1?api-version=2024-10-21", "https://gw.example/v1/chat/completions?api-version=2024-10-21"),
+                     ("https://gw.example/v1/?a=1&b=%2F", "https://gw.example/v1/chat/completions?a=1&b=%2F"),
+                     ("https://gw.example/v1#frag", "https://gw.example/v1/chat/completions"),
+                     ("https://gw.example/v1?", "https://gw.example/v1/chat/completions")]
+        for (base, expected) in cases {
+            let transport = ScriptedTransport(.body(Self.completionJSON))
+            let p = OpenAICompatibleProvider(baseURL: base, apiKey: "k", transport: transport)
+            _ = try await p.complete(try request(#"{"model":"m","messages":[]}"#))
+            #expect(transport.requests.first?.url == expected)
+        }
+        #expect(ProviderHTTP.join("https://h/p?x=1", "/a", query: "y=2") == "https://h/p/a?x=1&y=2")
+    }
+
+    /// Azure OpenAI: `{endpoint}/openai/deployments/{deployment}/chat/completions?api-version=…`,
+    /// the key in `api-key` (no bearer), the route's model as the deployment, the body as OpenAI's.
+    @Test func azureAddressesTheDeploymentWithAPIKeyHeader() async throws {
+        let sse = "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"gpt-4o\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"hi\"},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n"
+        let transport = ScriptedTransport(.body(Self.completionJSON), .body(sse))
+        let azure = OpenAICompatibleProvider(name: "az", baseURL: "https://res.openai.azure.com/", apiKey: "azure-key-0123456789",
+                                             headers: [HTTPHeaderField("X-Title", "UltraGate")],
+                                             flavor: .azure(apiVersion: "2024-10-21"), transport: transport)
+        #expect(azure.type == "azure")
+        let body = #"{"model":"gpt-4o-prod","messages":[{"role":"user","content":"Hi"}],"x_vendor":1}"#
+        _ = try await azure.complete(try request(body))
+        let (chunks, error) = await collect(try await azure.stream(try request(body)))
+        #expect(error == nil && !chunks.isEmpty)
+        let sent = transport.requests
+        #expect(sent.count == 2)
+        for r in sent {
+            #expect(r.url == "https://res.openai.azure.com/openai/deployments/gpt-4o-prod/chat/completions?api-version=2024-10-21")
+            #expect(header(r, "api-key") == "azure-key-0123456789")
+            #expect(header(r, "Authorization") == nil)
+            #expect(header(r, "X-Title") == "UltraGate")
+        }
+        #expect(String(decoding: sent[0].body, as: UTF8.self) == body)
+        #expect(String(decoding: sent[1].body, as: UTF8.self).hasSuffix(#""stream":true,"stream_options":{"include_usage":true}}"#))
     }
 
     @Test func connectFailureIsTransportError() async throws {

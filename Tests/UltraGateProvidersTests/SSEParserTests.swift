@@ -106,4 +106,41 @@ import Testing
         #expect(parser.feed(Array("data: {\"a\":1}".utf8)).isEmpty)
         #expect(parser.finish() == [SSEEvent(data: "{\"a\":1}")])
     }
+
+    // MARK: size bound
+
+    @Test func aLineWithoutEndPastTheLimitStopsTheParserWithoutHoldingIt() {
+        var parser = SSEParser(maxEventBytes: 1024)
+        #expect(parser.feed(Array("data: ok\n\ndata: ".utf8)) == [SSEEvent(data: "ok")])
+        for _ in 0..<3 { _ = parser.feed([UInt8](repeating: 0x78, count: 400)) }
+        #expect(parser.eventTooLarge)
+        // Nothing more is parsed, also not at the end.
+        #expect(parser.feed(Array("\n\ndata: later\n\n".utf8)).isEmpty)
+        #expect(parser.finish().isEmpty)
+    }
+
+    @Test func eventsBeforeTheOversizedOneInTheSameFeedStillCome() {
+        var parser = SSEParser(maxEventBytes: 1024)
+        let bytes = Array("data: a\n\ndata: b\n\n".utf8) + Array("data: ".utf8) + [UInt8](repeating: 0x79, count: 2000)
+        #expect(parser.feed(bytes).map(\.data) == ["a", "b"])
+        #expect(parser.eventTooLarge)
+    }
+
+    @Test func dataLinesOfOneEventCountTogether() {
+        var parser = SSEParser(maxEventBytes: 1024)
+        let line = "data: " + String(repeating: "z", count: 300) + "\n"
+        _ = parser.feed(Array(String(repeating: line, count: 3).utf8))
+        #expect(!parser.eventTooLarge)
+        _ = parser.feed(Array(line.utf8))
+        #expect(parser.eventTooLarge)
+    }
+
+    @Test func eventsUpToTheLimitPass() {
+        var parser = SSEParser(maxEventBytes: 1024)
+        let payload = String(repeating: "q", count: 1024 - "data: ".count)
+        var events: [SSEEvent] = []
+        for _ in 0..<5 { events += parser.feed(Array("data: \(payload)\n\n".utf8)) }
+        #expect(!parser.eventTooLarge)
+        #expect(events.count == 5 && events.allSatisfy { $0.data == payload })
+    }
 }

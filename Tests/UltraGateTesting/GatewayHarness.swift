@@ -10,12 +10,12 @@ import Testing
 @testable import UltraGateBench
 
 /// The real server, gateway, cache (LMDB in a temp dir) and orchestrator, with scripted providers.
-package final class GatewayHarness: @unchecked Sendable {
-    package let server: HTTPServer
-    package let gateway: Gateway
-    package let cacheDir: String
+final class GatewayHarness: @unchecked Sendable {
+    let server: HTTPServer
+    let gateway: Gateway
+    let cacheDir: String
 
-    package init(routes: [ModelRoute], serverConfig: HTTPServerConfig = HTTPServerConfig(), keepAlive: Double = 10,
+    init(routes: [ModelRoute], serverConfig: HTTPServerConfig = HTTPServerConfig(), keepAlive: Double = 10,
          fastRetries: Bool = true, configure: (inout GatewayConfig) -> Void = { _ in }) throws {
         cacheDir = NSTemporaryDirectory() + "ultragate-test-\(UUID().uuidString)"
         var config = GatewayConfig()
@@ -28,6 +28,7 @@ package final class GatewayHarness: @unchecked Sendable {
                                  listed: routes.map { ($0.name, $0.providerName) })
         var cacheConfig = ResponseCacheConfig(directory: cacheDir)
         cacheConfig.maxBytes = 64 << 20
+        cacheConfig.maxEntryBytes = config.cache.maxEntryBytes
         let cache = try ResponseCache(cacheConfig)
         var orchestrator = Orchestrator(router: router)
         if fastRetries { orchestrator.sleep = { _ in } }
@@ -39,17 +40,17 @@ package final class GatewayHarness: @unchecked Sendable {
         try server.start()
     }
 
-    package var port: Int { server.boundPort }
+    var port: Int { server.boundPort }
 
-    package func client() throws -> TestHTTPClient { try TestHTTPClient(port: port) }
+    func client() throws -> TestHTTPClient { try TestHTTPClient(port: port) }
 
-    package func chat(_ model: String, _ content: String, stream: Bool = false, headers: [String: String] = [:]) throws -> TestHTTPClient.Response {
+    func chat(_ model: String, _ content: String, stream: Bool = false, headers: [String: String] = [:]) throws -> TestHTTPClient.Response {
         let c = try client()
         c.post("/v1/chat/completions", json: Self.body(model, content, stream: stream), headers: headers)
         return try c.readResponse()
     }
 
-    package static func body(_ model: String, _ content: String, stream: Bool = false) -> String {
+    static func body(_ model: String, _ content: String, stream: Bool = false) -> String {
         #"{"model":"\#(model)","messages":[{"role":"user","content":"\#(content)"}],"stream":\#(stream)}"#
     }
 
@@ -60,7 +61,7 @@ package final class GatewayHarness: @unchecked Sendable {
     }
 }
 
-package func route(_ name: String, _ provider: ScriptedChatProvider, fallbacks: [String] = [], maxAttempts: Int = 3) -> ModelRoute {
+func route(_ name: String, _ provider: ScriptedChatProvider, fallbacks: [String] = [], maxAttempts: Int = 3) -> ModelRoute {
     var retry = RetrySettings()
     retry.maxAttempts = maxAttempts
     return ModelRoute(name: name, providerName: provider.name, provider: provider, upstreamModel: name,
@@ -68,7 +69,7 @@ package func route(_ name: String, _ provider: ScriptedChatProvider, fallbacks: 
 }
 
 /// Runs `count` blocking calls at once, each on a thread of its own, and returns their results in order.
-package func concurrently<T: Sendable>(_ count: Int, _ body: @escaping @Sendable (Int) throws -> T) async -> [Result<T, Error>] {
+func concurrently<T: Sendable>(_ count: Int, _ body: @escaping @Sendable (Int) throws -> T) async -> [Result<T, Error>] {
     await withTaskGroup(of: (Int, Result<T, Error>).self) { group in
         for i in 0..<count {
             group.addTask {

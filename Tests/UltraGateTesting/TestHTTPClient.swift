@@ -18,7 +18,10 @@ package final class TestHTTPClient: @unchecked Sendable {
         package var status: Int
         package var headers: [(String, String)]
         package var body: [UInt8]
+        /// The trailer section's fields of a chunked body.
+        package var trailers: [(String, String)] = []
         package func header(_ name: String) -> String? { headers.first { $0.0.lowercased() == name.lowercased() }?.1 }
+        package func trailer(_ name: String) -> String? { trailers.first { $0.0.lowercased() == name.lowercased() }?.1 }
         package var text: String { String(decoding: body, as: UTF8.self) }
         package var json: JSON? { try? JSONParser.parse(body) }
     }
@@ -38,6 +41,13 @@ package final class TestHTTPClient: @unchecked Sendable {
         // No close here: a class whose stored properties are all set runs its deinit even when the
         // init throws, and that deinit closes `fd` (closing it twice could close another test's socket).
         guard rc == 0 else { throw TestClientError.connect(errno) }
+        var tv = timeval(tv_sec: Int(timeout), tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+    }
+
+    /// A client over a socket connected already (e.g. one end of a `socketpair`); it closes it.
+    package init(connectedSocket: Int32, timeout: Double = 10) {
+        fd = connectedSocket
         var tv = timeval(tv_sec: Int(timeout), tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
     }
@@ -93,27 +103,35 @@ package final class TestHTTPClient: @unchecked Sendable {
     package func readResponse(onChunk: (([UInt8]) -> Void)? = nil) throws -> Response {
         let statusLine = try readLine()
         let status = Int(statusLine.split(separator: " ")[1]) ?? 0
-        var headers: [(String, String)] = []
-        while true {
-            let line = try readLine()
-            if line.isEmpty { break }
-            let parts = line.split(separator: ":", maxSplits: 1)
-            headers.append((String(parts[0]), parts.count > 1 ? String(parts[1]).trimmingCharacters(in: .whitespaces) : ""))
-        }
+        let headers = try readFields()
         var response = Response(status: status, headers: headers, body: [])
         if let length = response.header("content-length").flatMap(Int.init) {
             response.body = try readExactly(length)
         } else if response.header("transfer-encoding") == "chunked" {
             while true {
                 let size = Int(try readLine().split(separator: ";")[0], radix: 16) ?? 0
+                if size == 0 {
+                    response.trailers = try readFields()
+                    break
+                }
                 let data = try readExactly(size)
                 _ = try readLine()
-                if size == 0 { break }
                 onChunk?(data)
                 response.body.append(contentsOf: data)
             }
         }
         return response
+    }
+
+    /// Field lines up to the empty line (a head's, or a trailer section's).
+    private func readFields() throws -> [(String, String)] {
+        var fields: [(String, String)] = []
+        while true {
+            let line = try readLine()
+            if line.isEmpty { return fields }
+            let parts = line.split(separator: ":", maxSplits: 1)
+            fields.append((String(parts[0]), parts.count > 1 ? String(parts[1]).trimmingCharacters(in: .whitespaces) : ""))
+        }
     }
 
     /// True when the server closed the connection (EOF or reset) within the receive timeout.

@@ -35,4 +35,16 @@ import Testing
         #expect(error.status == 405)
         #expect(error.headers == [HTTPHeaderField("Allow", "GET, HEAD")])
     }
+
+    /// The deep check asks upstreams: it is an endpoint of its own, so an access rule can be put on it alone.
+    @Test func deepHealthIsItsOwnEndpoint() {
+        for query in ["deep=1", "deep=true", "x=1&deep=1"] {
+            #expect(Endpoint.match(method: "GET", path: "/health", query: query) == .deepHealth, "\(query)")
+        }
+        for query in [nil, "", "deep=0", "deeper=1"] {
+            #expect(Endpoint.match(method: "GET", path: "/healthz", query: query) == .health, "\(query ?? "nil")")
+        }
+        #expect(Endpoint.match(method: "POST", path: "/health", query: "deep=1") == .methodNotAllowed(allowed: ["GET", "HEAD"]))
+        #expect(Endpoint.match(method: "GET", path: "/v1/models", query: "deep=1") == .listModels)
+    }
 }

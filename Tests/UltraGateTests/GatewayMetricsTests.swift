@@ -108,6 +108,9 @@ import Testing
         m.recordUpstream(provider: "openai", model: "gpt-4o", durationSeconds: 0.5, ttftSeconds: 0.1)
         m.recordOverhead(seconds: 12e-6)
         m.recordRetry(provider: "openai", model: "gpt-4o")
+        m.recordAttempt(provider: "openai", model: "gpt-4o")
+        m.recordAttempt(provider: "openai", model: "gpt-4o")
+        m.recordRetryWait(provider: "openai", model: "gpt-4o", seconds: 0.15)
         m.recordFallback(from: "gpt-4o", to: "cheap")
         m.recordUpstreamError(provider: "openai", model: "gpt-4o", kind: "timeout")
         m.recordTokens(model: "gpt-4o", prompt: 10, completion: 20, cached: 0)
@@ -117,7 +120,7 @@ import Testing
         m.connectionOpened()
         m.connectionClosed()
         m.requestStarted()
-        m.setCacheStatsSource { CacheStatsSample(entries: 12, bytes: 3_456, evictions: 7, writeErrors: 2) }
+        m.setCacheStatsSource { CacheStatsSample(entries: 12, bytes: 3_456, evictions: 7, writeErrors: 2, tooLarge: 4) }
 
         let text = m.prometheusText()
         let check = PrometheusTextChecker.check(text)
@@ -125,6 +128,7 @@ import Testing
         let expectedTypes = [
             "ultragate_requests_total": "counter", "ultragate_cache_lookups_total": "counter",
             "ultragate_cache_evictions_total": "counter", "ultragate_cache_write_errors_total": "counter", "ultragate_cache_entries": "gauge",
+            "ultragate_cache_entries_too_large_total": "counter",
             "ultragate_cache_bytes": "gauge", "ultragate_upstream_request_duration_seconds": "histogram",
             "ultragate_upstream_time_to_first_token_seconds": "histogram",
             "ultragate_gateway_overhead_seconds": "histogram", "ultragate_upstream_retries_total": "counter",
@@ -132,6 +136,7 @@ import Testing
             "ultragate_tokens_total": "counter", "ultragate_cost_usd_total": "counter",
             "ultragate_cost_saved_usd_total": "counter", "ultragate_in_flight_requests": "gauge",
             "ultragate_open_connections": "gauge", "ultragate_ensemble_members_total": "counter",
+            "ultragate_upstream_attempts_total": "counter", "ultragate_upstream_retry_wait_seconds": "histogram",
         ]
         #expect(check.types == expectedTypes)
         #expect(check.value("ultragate_requests_total", ["route": "/v1/chat/completions", "model": "gpt-4o", "status": "200"]) == 1)
@@ -140,6 +145,7 @@ import Testing
         #expect(check.value("ultragate_cache_bytes") == 3_456)
         #expect(check.value("ultragate_cache_evictions_total") == 7)
         #expect(check.value("ultragate_cache_write_errors_total") == 2)
+        #expect(check.value("ultragate_cache_entries_too_large_total") == 4)
         let pm = ["provider": "openai", "model": "gpt-4o"]
         #expect(check.value("ultragate_upstream_request_duration_seconds_count", pm) == 1)
         #expect(check.value("ultragate_upstream_request_duration_seconds_sum", pm) == 0.5)
@@ -147,6 +153,11 @@ import Testing
         #expect(check.value("ultragate_gateway_overhead_seconds_bucket", ["le": "1e-05"]) == 0)
         #expect(check.value("ultragate_gateway_overhead_seconds_bucket", ["le": "2.5e-05"]) == 1)
         #expect(check.value("ultragate_upstream_retries_total", pm) == 1)
+        #expect(check.value("ultragate_upstream_attempts_total", pm) == 2)
+        #expect(check.value("ultragate_upstream_retry_wait_seconds_count", pm) == 1)
+        #expect(check.value("ultragate_upstream_retry_wait_seconds_sum", pm) == 0.15)
+        #expect(check.value("ultragate_upstream_retry_wait_seconds_bucket", pm.merging(["le": "0.1"]) { a, _ in a }) == 0)
+        #expect(check.value("ultragate_upstream_retry_wait_seconds_bucket", pm.merging(["le": "0.25"]) { a, _ in a }) == 1)
         #expect(check.value("ultragate_fallbacks_total", ["from": "gpt-4o", "to": "cheap"]) == 1)
         #expect(check.value("ultragate_upstream_errors_total", pm.merging(["kind": "timeout"]) { a, _ in a }) == 1)
         #expect(check.value("ultragate_ensemble_members_total", ["ensemble": "trio", "result": "ok"]) == 1)

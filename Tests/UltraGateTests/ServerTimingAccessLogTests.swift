@@ -48,12 +48,46 @@ import Testing
     @Test func headerMatchesTheW3CSyntax() {
         var t = ServerTiming()
         for (i, phase) in ServerTiming.Phase.allCases.enumerated() { t.record(phase, seconds: Double(i) * 0.0101) }
-        // server-timing-metric = metric-name *( OWS ";" OWS server-timing-param ), list separated by ","
-        let metric = #"[!#$%&'*+\-.^_`|~0-9A-Za-z]+;dur=[0-9]+(\.[0-9]{1,3})?"#
+        t.attempts = 12
+        // server-timing-metric = metric-name *( OWS ";" OWS server-timing-param ), list separated by
+        // ","; server-timing-param = ("dur" / "desc") "=" (token / quoted-string)
+        let token = #"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"#
+        let metric = "\(token)(;dur=[0-9]+(\\.[0-9]{1,3})?|;desc=\(token))"
         let regex = try! NSRegularExpression(pattern: "^\(metric)(, \(metric))*$")
         let value = t.headerValue
         #expect(regex.firstMatch(in: value, range: NSRange(value.startIndex..., in: value)) != nil, "\(value)")
-        #expect(value.split(separator: ",").count == ServerTiming.Phase.allCases.count)
+        #expect(value.split(separator: ",").count == ServerTiming.Phase.allCases.count + 1)
+    }
+
+    @Test func retriesAndAttemptsAreTheirOwnMetrics() {
+        var t = ServerTiming()
+        t.record(.cache, seconds: 0.00001)
+        t.record(.upstream, seconds: 0.1528)
+        t.record(.retry, seconds: 0.1501)
+        t.attempts = 2
+        t.record(.total, seconds: 0.153)
+        #expect(t.headerValue == "cache;dur=0.01, upstream;dur=152.8, retry;dur=150.1, attempts;desc=2, total;dur=153")
+        // No upstream call: no attempts metric.
+        var hit = ServerTiming()
+        hit.record(.cache, seconds: 0.001)
+        #expect(hit.headerValue == "cache;dur=1")
+        #expect(!hit.isEmpty && ServerTiming().isEmpty)
+        var counted = ServerTiming()
+        counted.attempts = 1
+        #expect(!counted.isEmpty && counted != ServerTiming())
+    }
+
+    @Test func aStreamsHeadTellsWhatIsKnownThenTheTrailerTheRest() {
+        var t = ServerTiming()
+        t.record(.cache, seconds: 0.00002)
+        t.record(.headers, seconds: 0.0015)
+        t.record(.ttft, seconds: 0.5)
+        t.record(.upstream, seconds: 0.9)
+        t.attempts = 1
+        t.record(.total, seconds: 0.91)
+        #expect(t.headPart.headerValue == "cache;dur=0.02, headers;dur=1.5")
+        #expect(t.trailerPart.headerValue == "ttft;dur=500, upstream;dur=900, attempts;desc=1, total;dur=910")
+        #expect(t.headerValue == "cache;dur=0.02, headers;dur=1.5, ttft;dur=500, upstream;dur=900, attempts;desc=1, total;dur=910")
     }
 }
 
@@ -86,6 +120,22 @@ import Testing
         #expect(json["timing_ms"]?.objectValue?.keys == ["cache", "upstream", "total"])
         #expect(json["tokens"]?["completion"]?.intValue == 30)
         #expect(json["cost_usd"]?.doubleValue == 0.00033)
+    }
+
+    @Test func retriedStreamLogsTimeToFirstTokenRetryWaitAndAttempts() throws {
+        var entry = sampleEntry()
+        entry.timing.record(.headers, seconds: 0.002)
+        entry.timing.record(.ttft, seconds: 0.5)
+        entry.timing.record(.retry, seconds: 0.15)
+        entry.timing.attempts = 2
+        var bytes: [UInt8] = []
+        entry.appendLine(to: &bytes)
+        let json = try JSONParser.parse(Array(bytes.dropLast()))
+        #expect(json["timing_ms"]?.objectValue?.keys == ["cache", "headers", "ttft", "upstream", "retry", "total"])
+        #expect(json["timing_ms"]?["ttft"]?.doubleValue == 500)
+        #expect(json["timing_ms"]?["retry"]?.doubleValue == 150)
+        #expect(json["attempts"]?.intValue == 2)
+        #expect(json.objectValue?.keys.firstIndex(of: "attempts") == json.objectValue?.keys.firstIndex(of: "timing_ms").map { $0 + 1 })
     }
 
     @Test func ensembleListsAllModelsAndMissingPartsAreNull() throws {

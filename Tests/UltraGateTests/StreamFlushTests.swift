@@ -51,7 +51,7 @@ private final class FirstPieceHandler: HTTPHandler, @unchecked Sendable {
 
     @Test func tokensAreTextRefusalsOrToolCallsNotTheRoleAlone() throws {
         func carries(_ text: String) throws -> Bool {
-            try StreamingClientSession.carriesToken(#require(JSONParser.parse(text).objectValue))
+            try OpenAIShapes.chunkCarriesContent(#require(JSONParser.parse(text).objectValue))
         }
         #expect(try !carries(#"{"choices":[{"index":0,"delta":{"role":"assistant","content":""}}]}"#))
         #expect(try !carries(#"{"choices":[{"index":0,"delta":{"role":"assistant","content":null}}]}"#))
@@ -60,5 +60,19 @@ private final class FirstPieceHandler: HTTPHandler, @unchecked Sendable {
         #expect(try carries(#"{"choices":[{"index":0,"delta":{"refusal":"No"}}]}"#))
         #expect(try carries(#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"c","function":{"name":"f"}}]}}]}"#))
         #expect(try carries(#"{"choices":[{"index":1,"delta":{}},{"index":0,"delta":{"content":"x"}}]}"#))
+        // Reasoning is output too; an OpenAI role chunk's nulls and a finish chunk are not.
+        #expect(try carries(#"{"choices":[{"index":0,"delta":{"reasoning_content":"Let me think"}}]}"#))
+        #expect(try carries(#"{"choices":[{"index":0,"delta":{"reasoning":"hm"}}]}"#))
+        #expect(try !carries(#"{"choices":[{"index":0,"delta":{"role":"assistant","content":"","refusal":null,"reasoning_content":null}}]}"#))
+        #expect(try !carries(#"{"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}"#))
+        #expect(try !carries(#"{"choices":[{"index":0,"delta":{"tool_calls":[]}}]}"#))
+        // A tool call counts once it names its function or sends argument text.
+        #expect(try !carries(#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":""}}]}}]}"#))
+        #expect(try carries(#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"{\"a"}}]}}]}"#))
+        #expect(try carries(#"{"choices":[{"index":0,"delta":{"function_call":{"name":"f"}}}]}"#))
+        // Anthropic's message_start as translated: the role chunk alone.
+        var builder = OpenAIChunkBuilder(model: "claude")
+        #expect(!OpenAIShapes.chunkCarriesContent(builder.start()))
+        #expect(OpenAIShapes.chunkCarriesContent(builder.delta(["content": "Hi"])))
     }
 }

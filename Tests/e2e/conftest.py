@@ -47,9 +47,10 @@ def _openapi_to_jsonschema(node):
 _DEFS = {name: _openapi_to_jsonschema(schema) for name, schema in SCHEMAS.items()}
 
 
-def scrape(gateway):
-    """`/metrics`, parsed by the Prometheus client's parser: {family name: family}."""
-    r = requests.get(gateway.base_url + "/metrics")
+def scrape(gateway, session=requests):
+    """`/metrics`, parsed by the Prometheus client's parser: {family name: family}. With a
+    `requests.Session`, every scrape goes over its one keep-alive connection."""
+    r = session.get(gateway.base_url + "/metrics")
     assert r.status_code == 200
     assert r.headers["Content-Type"].startswith("text/plain; version=0.0.4")
     return {f.name: f for f in text_string_to_metric_families(r.text)}
@@ -87,7 +88,7 @@ class Gateway:
         deadline = time.time() + 30
         while time.time() < deadline:
             text = Path(self.stderr_path).read_text()
-            m = re.search(r"listening on http://[^:]+:(\d+)", text)
+            m = re.search(r"listening on http://(?:\[[0-9a-fA-F:.]+\]|[^:/\s]+):(\d+)", text)
             if m:
                 return int(m.group(1))
             if self.proc.poll() is not None:

@@ -1,4 +1,5 @@
 """`ultragate check` and `GET /health?deep=1`: every configured model asked a tiny prompt."""
+import concurrent.futures
 import json
 import os
 import subprocess
@@ -52,3 +53,36 @@ def test_check_with_mock_passes():
     run = subprocess.run([BINARY, "check", "--mock"], capture_output=True, text=True, timeout=60)
     assert run.returncode == 0
     assert "mock-gpt" in run.stdout and " yes " in run.stdout
+
+
+def test_deep_health_asks_each_model_once_per_period_however_many_callers(make_fake, make_gateway):
+    from fake_providers import Behaviour
+    fake = make_fake("openai")
+    fake.default = Behaviour(delay=0.5)  # long enough for every caller to arrive while it runs
+    config = {"server": {"health_cache_seconds": 300},
+              "providers": {"up": {"type": "openai", "base_url": fake.base_url, "api_key": fake.api_key}},
+              "models": {"a": {"provider": "up", "model": "model-a"}, "b": {"provider": "up", "model": "model-b"}}}
+    gw = make_gateway(config=config)
+
+    def deep(_):
+        r = requests.get(gw.base_url + "/health?deep=1", timeout=60)
+        assert r.status_code == 200, r.text
+        return sorted(m["model"] for m in r.json()["models"])
+
+    with concurrent.futures.ThreadPoolExecutor(12) as pool:
+        assert list(pool.map(deep, range(12))) == [["a", "b"]] * 12
+    for _ in range(5):
+        assert deep(None) == ["a", "b"]
+    assert sorted(r.body["model"] for r in fake.chat_requests()) == ["model-a", "model-b"]
+    assert requests.get(gw.base_url + "/health", timeout=10).json() == {"status": "ok"}
+
+
+def test_deep_health_with_period_zero_asks_anew_each_time(make_fake, make_gateway):
+    fake = make_fake("openai")
+    config = {"server": {"health_cache_seconds": 0},
+              "providers": {"up": {"type": "openai", "base_url": fake.base_url, "api_key": fake.api_key}},
+              "models": {"a": {"provider": "up", "model": "model-a"}}}
+    gw = make_gateway(config=config)
+    for _ in range(3):
+        assert requests.get(gw.base_url + "/health?deep=1", timeout=60).status_code == 200
+    assert len(fake.chat_requests()) == 3  # nothing reused: each call after the last one ended asks again

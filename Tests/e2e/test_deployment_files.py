@@ -494,6 +494,8 @@ def test_dashboard_covers_the_gateway_metrics():
     for needle in [
         "sumby(le,model)(rate(ultragate_upstream_request_duration_seconds_bucket",
         "sumby(le,model)(rate(ultragate_upstream_time_to_first_token_seconds_bucket",
+        "sumby(le,provider)(rate(ultragate_upstream_retry_wait_seconds_bucket",
+        "ultragate_upstream_attempts_total",
         "histogram_quantile(0.5,sumby(le)(rate(ultragate_gateway_overhead_seconds_bucket",
         "histogram_quantile(0.99,sumby(le)(rate(ultragate_gateway_overhead_seconds_bucket",
         'ultragate_cache_lookups_total{result="hit"}',

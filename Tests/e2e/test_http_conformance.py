@@ -18,6 +18,13 @@ def connect(gateway, timeout=10):
 
 def read_response(sock, buf=b""):
     """Reads one response (Content-Length or chunked); returns (status, headers, body, rest)."""
+    status, headers, body, _, rest = read_response_with_trailers(sock, buf)
+    return status, headers, body, rest
+
+
+def read_response_with_trailers(sock, buf=b""):
+    """Reads one response; returns (status, headers, body, trailers, rest), trailers being the
+    chunked body's trailer section (RFC 9112 7.1.2) as a dict with lower-case names."""
     while b"\r\n\r\n" not in buf:
         data = sock.recv(65536)
         if not data:
@@ -31,7 +38,7 @@ def read_response(sock, buf=b""):
         k, _, v = line.partition(":")
         headers[k.strip().lower()] = v.strip()
     if status == 100:
-        return status, headers, b"", buf
+        return status, headers, b"", {}, buf
     if "content-length" in headers:
         n = int(headers["content-length"])
         while len(buf) < n:
@@ -39,7 +46,7 @@ def read_response(sock, buf=b""):
             if not data:
                 raise EOFError
             buf += data
-        return status, headers, buf[:n], buf[n:]
+        return status, headers, buf[:n], {}, buf[n:]
     if headers.get("transfer-encoding") == "chunked":
         body = b""
         while True:
@@ -47,17 +54,25 @@ def read_response(sock, buf=b""):
                 buf += sock.recv(65536)
             size_line, _, buf = buf.partition(b"\r\n")
             size = int(size_line.split(b";")[0], 16)
+            if size == 0:
+                trailers = {}
+                while True:
+                    while b"\r\n" not in buf:
+                        buf += sock.recv(65536)
+                    line, _, buf = buf.partition(b"\r\n")
+                    if not line:
+                        return status, headers, body, trailers, buf
+                    k, _, v = line.decode("latin-1").partition(":")
+                    trailers[k.strip().lower()] = v.strip()
             while len(buf) < size + 2:
                 buf += sock.recv(65536)
             body += buf[:size]
             buf = buf[size + 2:]
-            if size == 0:
-                return status, headers, body, buf
     body = buf
     while True:
         data = sock.recv(65536)
         if not data:
-            return status, headers, body, b""
+            return status, headers, body, {}, b""
         body += data
 
 

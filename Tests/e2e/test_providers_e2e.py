@@ -699,3 +699,132 @@ def test_shutdown_stops_retrying_so_the_upstream_error_comes_at_once(make_fake, 
     assert result["seconds"] < 8, result["seconds"]  # 8 attempts 2 s apart would take 14 s
     assert len(fake.chat_requests()) <= 3
     assert gw.proc.wait(timeout=30) == 0
+
+
+# -- Upstream addresses: names in URLs, base URL queries, Azure OpenAI ------------------------
+
+def azure_entry(fake, **extra):
+    entry = {"type": "azure", "base_url": fake.base_url, "api_key": "${%s}" % KEY_ENV, "retry": {"max_attempts": 1}}
+    entry.update(extra)
+    return entry
+
+
+def test_azure_addresses_the_deployment_with_the_api_version_and_api_key_header(make_fake, make_gateway):
+    fake = make_fake("azure")
+    config = {"providers": {"fake": azure_entry(fake)},
+              "models": {"m1": {"provider": "fake", "model": "gpt-4o-prod"}}}
+    gw = start(make_gateway, fake, config)
+    client = client_for(gw)
+    done = client.chat.completions.create(model="m1", messages=[{"role": "user", "content": "hello azure"}])
+    assert done.choices[0].message.content == answer_text("azure", "gpt-4o-prod", "hello azure")
+    chunks = list(client.chat.completions.create(model="m1", stream=True,
+                                                 messages=[{"role": "user", "content": "stream azure"}]))
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == \
+        answer_text("azure", "gpt-4o-prod", "stream azure")
+    # `provider/deployment` reaches another deployment of the same resource.
+    other = post_chat(gw, {"model": "fake/gpt-4o-mini-eu", "messages": [{"role": "user", "content": "direct"}]})
+    assert other.status_code == 200, other.text
+    recs = fake.chat_requests()
+    assert [r.path for r in recs] == [
+        "/openai/deployments/gpt-4o-prod/chat/completions?api-version=2024-10-21",
+        "/openai/deployments/gpt-4o-prod/chat/completions?api-version=2024-10-21",
+        "/openai/deployments/gpt-4o-mini-eu/chat/completions?api-version=2024-10-21",
+    ]
+    for r in recs:
+        assert r.headers.get("api-key") == fake.api_key
+        assert "authorization" not in r.headers
+    assert recs[0].body["model"] == "gpt-4o-prod" and "stream" not in recs[0].body
+    assert recs[1].body["stream"] is True and recs[1].body["stream_options"] == {"include_usage": True}
+
+
+def test_azure_api_version_setting_and_environment_registration(make_fake, make_gateway):
+    fake = make_fake("azure", api_version="2025-01-01-preview")
+    configured = start(make_gateway, fake, {"providers": {"fake": azure_entry(fake, api_version="2025-01-01-preview")},
+                                            "models": {"m1": {"provider": "fake", "model": "dep"}}})
+    assert post_chat(configured, {"model": "m1", "messages": [{"role": "user", "content": "v"}]}).status_code == 200
+    # No config file: AZURE_OPENAI_API_KEY and AZURE_OPENAI_ENDPOINT register provider `azure`.
+    from_env = make_gateway(env={"AZURE_OPENAI_API_KEY": fake.api_key, "AZURE_OPENAI_ENDPOINT": fake.base_url + "/",
+                                 "AZURE_OPENAI_API_VERSION": "2025-01-01-preview"})
+    r = post_chat(from_env, {"model": "azure/dep-env", "messages": [{"role": "user", "content": "from env"}]})
+    assert r.status_code == 200, r.text
+    assert [rec.path for rec in fake.chat_requests()] == [
+        "/openai/deployments/dep/chat/completions?api-version=2025-01-01-preview",
+        "/openai/deployments/dep-env/chat/completions?api-version=2025-01-01-preview",
+    ]
+
+
+def test_openai_base_url_with_a_query_keeps_it_after_the_path(make_fake, make_gateway):
+    fake = make_fake("openai")
+    config = config_for(fake)
+    config["providers"]["fake"]["base_url"] = fake.base_url + "/?tenant=7&region=eu"
+    gw = start(make_gateway, fake, config)
+    r = post_chat(gw, {"model": "m1", "messages": [{"role": "user", "content": "query kept"}]})
+    assert r.status_code == 200, r.text
+    assert [rec.path for rec in fake.chat_requests()] == ["/v1/chat/completions?tenant=7&region=eu"]
+
+
+ESCAPING_NAMES = ["../../../admin/secret#", "x:countTokens#", "x?key=1&alt=json", "a/b", "%2e%2e%2fadmin", "..", "line\nbreak"]
+
+
+@pytest.mark.parametrize("kind", ["gemini", "azure"])
+def test_model_names_that_would_leave_their_url_path_segment_are_refused(kind, make_fake, make_gateway):
+    """The audit's `gemini/../../../x#` made the gateway POST, with the operator's key, to any
+    path of the provider's host and hand back that path's answer."""
+    fake = make_fake(kind)
+    config = {"providers": {"fake": provider_entry(fake) if kind == "gemini" else azure_entry(fake)},
+              "models": {"m1": {"provider": "fake", "model": UPSTREAM_MODEL}}}
+    gw = start(make_gateway, fake, config)
+    for name in ESCAPING_NAMES:
+        for stream in (False, True):
+            r = post_chat(gw, {"model": "fake/" + name, "stream": stream, "messages": [{"role": "user", "content": "x"}]})
+            assert r.status_code == 400, (name, r.text)
+            error = r.json()["error"]
+            assert error["param"] == "model" and error["type"] == "invalid_request_error", error
+        # As an ensemble member it is refused the same way (that member fails; nothing is sent).
+        r = post_chat(gw, {"model": "m1", "ultra": {"models": ["fake/" + name]}, "messages": [{"role": "user", "content": "x"}]})
+        assert r.status_code >= 400
+    assert fake.chat_requests() == []
+    ok = post_chat(gw, {"model": "fake/plain-name", "messages": [{"role": "user", "content": "fine"}]})
+    assert ok.status_code == 200, ok.text
+    assert len(fake.chat_requests()) == 1
+
+
+@pytest.mark.parametrize("kind,model,key", [
+    ("gemini", "../admin#", "models.bad.model"),
+    ("azure", "dep/../../x", "models.bad.model"),
+])
+def test_configured_model_name_that_would_leave_its_url_path_stops_start_up(kind, model, key, tmp_path):
+    import subprocess
+    from conftest import BINARY
+    entry = {"type": kind, "base_url": "http://127.0.0.1:9", "api_key": "k"}
+    config = {"providers": {"p": entry}, "models": {"bad": {"provider": "p", "model": model}}}
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config))
+    run = subprocess.run([BINARY, "serve", "--port", "0", "--cache-dir", str(tmp_path / "c"), "--config", str(path)],
+                         capture_output=True, text=True, timeout=30)
+    assert run.returncode == 2, run.stderr
+    assert key in run.stderr and "cannot be sent to provider `p`" in run.stderr, run.stderr
+
+
+@pytest.mark.parametrize("kind", KINDS + ["azure"])
+def test_slices_of_the_key_echoed_by_a_401_never_reach_the_client(kind, make_fake, make_gateway):
+    key = "sk-e2e-Zq7Lm0Np4Rt8Vx2Bc6Df1Gh5Jk9Wy3"
+    fake = make_fake(kind, api_key=key)
+    slices = {"start": key[:8], "middle": key[9:26], "end": key[-8:], "eight": key[12:20], "whole": key}
+    fake.default = Behaviour(status=401)
+    config = {"providers": {"fake": provider_entry(fake, {"max_attempts": 1}) if kind != "azure" else azure_entry(fake)},
+              "models": {"m1": {"provider": "fake", "model": UPSTREAM_MODEL}}}
+    gw = start(make_gateway, fake, config)
+    for name, piece in slices.items():
+        for stream in (False, True):
+            fake.script(Behaviour(status=401, error_message=f"Incorrect API key provided: {piece}. ({name})"))
+            r = post_chat(gw, {"model": "m1", "stream": stream, "messages": [{"role": "user", "content": f"{name} {stream}"}]})
+            assert r.status_code == 401, r.text
+            message = r.json()["error"]["message"]
+            assert "[redacted]" in message and f"({name})" in message, message
+            for i in range(len(key) - 7):
+                assert key[i:i + 8] not in r.text, (key[i:i + 8], r.text)
+    # Fewer than 8 characters of the key is ordinary text.
+    fake.script(Behaviour(status=401, error_message=f"key ending {key[-7:]} rejected"))
+    r = post_chat(gw, {"model": "m1", "messages": [{"role": "user", "content": "short"}]})
+    assert f"key ending {key[-7:]} rejected" in r.json()["error"]["message"]

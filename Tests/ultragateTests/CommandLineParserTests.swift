@@ -35,4 +35,26 @@ import Testing
     func badCommandLinesAreUsageErrors(_ arguments: [String]) {
         #expect(throws: UsageError.self) { try CommandLineParser.parse(arguments) }
     }
+
+    /// A single-value flag given twice would silently take its last value: refused instead,
+    /// whichever spellings are used.
+    @Test func repeatedSingleValueFlagsAreRefused() throws {
+        for (arguments, flag) in [(["serve", "--port", "1", "-p", "2"], "--port"), (["serve", "-c", "a", "--config=b"], "--config"),
+                                  (["cache", "clear", "--cache-dir", "a", "--cache-dir=b"], "--cache-dir"),
+                                  (["check", "--config", "a", "--config", "b"], "--config"),
+                                  (["bench", "--url", "http://h/v1", "-c", "1", "--connections", "2"], "--concurrency"),
+                                  (["bench", "--url", "http://h/v1", "-t", "1", "--threads=2"], "--threads")] {
+            #expect(throws: UsageError("\(flag) was given more than once; give it once"
+                                       + (arguments[0] == "bench" ? " (only --model may repeat)" : ""))) {
+                try CommandLineParser.parse(arguments)
+            }
+        }
+        #expect(try CommandLineParser.parse(["serve", "--mock", "--mock"]) != .help, "a switch may repeat")
+    }
+
+    @Test func benchModelsRepeat() throws {
+        let o = try BenchOptions.parse(["--url", "http://h/v1", "--model", "a", "-m", "b", "--model=a", "--model", "c"], environment: [:])
+        #expect(o.models == ["a", "b", "c"] && o.model == "a")
+        #expect(try BenchOptions.parse(["--url", "http://h/v1"], environment: [:]).models == ["mock-gpt"])
+    }
 }

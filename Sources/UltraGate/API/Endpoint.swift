@@ -10,6 +10,8 @@ public enum Endpoint: Equatable, Sendable {
     case listModels
     case model(String)
     case health
+    /// `/health?deep=1`: asks every model, so it is its own endpoint (and can have its own access rule).
+    case deepHealth
     case metrics
     case stats
     case notFound
@@ -17,7 +19,7 @@ public enum Endpoint: Equatable, Sendable {
 
     /// Matches a request. Paths are accepted with or without the `/v1` prefix, as OpenAI-compatible
     /// servers commonly do, and with a trailing slash.
-    public static func match(method: String, path rawPath: String) -> Endpoint {
+    public static func match(method: String, path rawPath: String, query: String? = nil) -> Endpoint {
         var path = rawPath
         if path.count > 1 && path.hasSuffix("/") { path.removeLast() }
         func only(_ allowed: [String], _ endpoint: Endpoint) -> Endpoint {
@@ -26,7 +28,7 @@ public enum Endpoint: Equatable, Sendable {
         switch path {
         case "/v1/chat/completions", "/chat/completions": return only(["POST"], .chatCompletions)
         case "/v1/models", "/models": return only(readMethods, .listModels)
-        case "/health", "/healthz", "/v1/health": return only(readMethods, .health)
+        case "/health", "/healthz", "/v1/health": return only(readMethods, isDeep(query) ? .deepHealth : .health)
         case "/metrics": return only(readMethods, .metrics)
         case "/v1/stats", "/stats": return only(readMethods, .stats)
         default: break
@@ -42,6 +44,11 @@ public enum Endpoint: Equatable, Sendable {
     /// The methods of every resource that is read: HEAD is answered wherever GET is (the server
     /// sends the head without the body), so the `Allow` of a 405 must list both (RFC 9110 §15.5.6).
     package static let readMethods = ["GET", "HEAD"]
+
+    /// Whether a health query asks for the deep check: `deep=1` or `deep=true` among its parameters.
+    package static func isDeep(_ query: String?) -> Bool {
+        query?.split(separator: "&").contains(where: { $0 == "deep=1" || $0 == "deep=true" }) == true
+    }
 
     package static func percentDecoded(_ s: String) -> String {
         guard s.contains("%") else { return s }

@@ -58,7 +58,7 @@ extension Gateway {
             }
             let body = JSONWriter.serialize(.object(outcome.completion))
             let call = CallOutcome(completion: outcome.completion, route: ensembleRoute(spec), upstreamSeconds: outcome.seconds,
-                                   timeToFirstToken: nil, attempts: 1)
+                                   timeToFirstToken: nil, attempts: 0)
             // A degraded answer (a member failed, a fallback answer) is served but never stored.
             let store = cache != nil && outcome.isComplete && !cacheControl.noStore && !Task.isCancelled
             await finish(flight, key: key, result: FlightResult(outcome: call, body: body),

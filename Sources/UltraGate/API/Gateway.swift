@@ -17,6 +17,10 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
     public let accessLog: AccessLog?
     package let flights = FlightTable()
     package let keyMemo = RequestKeyMemo()
+    /// What `/v1/models` lists: configured names and the providers' own lists.
+    package let catalog: ModelCatalog
+    /// The last `/health?deep=1` result, reused for `config.healthCacheSeconds`.
+    package let deepHealthResults = CoalescedValue<[ModelCheckResult]>()
     package let startedAt = Int(Clock.wallNow())
     private let requestIDs = RequestIDGenerator()
     /// Set once shutdown begins: no more retries (see `beginShutdown`).
@@ -26,6 +30,7 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
                 metrics: GatewayMetrics? = nil, accessLog: AccessLog? = nil) {
         self.config = config
         self.router = router
+        self.catalog = ModelCatalog(router: router)
         self.cache = cache
         let metrics = metrics ?? GatewayMetrics(prices: Gateway.prices(config))
         self.metrics = metrics
@@ -38,7 +43,8 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
         if let cache {
             metrics.setCacheStatsSource {
                 let s = cache.stats()
-                return CacheStatsSample(entries: s.entries, bytes: s.usedBytes, evictions: s.evictions, writeErrors: s.writeErrors)
+                return CacheStatsSample(entries: s.entries, bytes: s.usedBytes, evictions: s.evictions, writeErrors: s.writeErrors,
+                                        tooLarge: s.tooLarge)
             }
         }
     }
@@ -63,6 +69,10 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
             if willRetry { metrics.recordRetry(provider: route.providerName, model: route.name) }
         }
         events.fallback = { from, to in metrics.recordFallback(from: from.name, to: to.name) }
+        events.attemptStarted = { route in metrics.recordAttempt(provider: route.providerName, model: route.name) }
+        events.retryWaited = { route, seconds in
+            metrics.recordRetryWait(provider: route.providerName, model: route.name, seconds: seconds)
+        }
         return events
     }
 
@@ -72,7 +82,9 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
         case .transport(.timeout): return "timeout"
         case .transport(.connect): return "connect"
         case .transport(.broken): return "broken"
+        case .transport(.responseTooLarge): return "too_large"
         case .transport(.cancelled): return "cancelled"
+        case .transport(.tls): return "tls"
         case .transport: return "transport"
         case .invalidResponse: return "invalid_response"
         }
@@ -103,7 +115,7 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
     public func handle(_ request: HTTPRequest, _ responder: HTTPResponder) {
         let context = RequestContext(id: request.head.headers["x-request-id"].flatMap(RequestIDGenerator.sanitized) ?? requestIDs.next(),
                                      startNanos: Clock.nanos())
-        let endpoint = Endpoint.match(method: request.head.method, path: request.head.path)
+        let endpoint = Endpoint.match(method: request.head.method, path: request.head.path, query: request.head.query)
         context.route = endpoint.metricRoute
         metrics.requestStarted()
         let metrics = self.metrics
@@ -129,19 +141,17 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
         }
         switch endpoint {
         case .chatCompletions: handleChat(request, responder, context)
-        case .listModels: respondJSON(responder, context, listModels())
+        case .listModels: withModelCatalog { [self] in respondJSON(responder, context, listModels($0)) }
         case .model(let id):
-            if let model = modelObject(id) {
-                respondJSON(responder, context, model)
-            } else {
-                fail(responder, context, .modelNotFound(id))
+            withModelCatalog { [self] snapshot in
+                if let entry = catalog.find(id, in: snapshot) {
+                    respondJSON(responder, context, modelJSON(entry))
+                } else {
+                    fail(responder, context, .modelNotFound(id, suggestions: router.suggestions))
+                }
             }
-        case .health:
-            if request.head.query?.split(separator: "&").contains(where: { $0 == "deep=1" || $0 == "deep=true" }) == true {
-                deepHealth(responder, context)
-            } else {
-                respondJSON(responder, context, ["status": "ok"])
-            }
+        case .health: respondJSON(responder, context, ["status": "ok"])
+        case .deepHealth: handleDeepHealth(responder, context)
         case .metrics:
             var headers = commonHeaders(context, cacheStatus: nil, model: nil)
             headers.append(HTTPHeaderField("Content-Type", "text/plain; version=0.0.4; charset=utf-8"))
@@ -151,7 +161,8 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
             if case .object(var o) = stats, let cache {
                 let s = cache.stats()
                 var c: JSONObject = ["entries": .int(s.entries), "used_bytes": .int(s.usedBytes), "map_size": .int(s.mapSize),
-                                     "evictions": .int(s.evictions), "write_errors": .int(s.writeErrors)]
+                                     "evictions": .int(s.evictions), "write_errors": .int(s.writeErrors),
+                                     "too_large": .int(s.tooLarge)]
                 if let last = s.lastWriteError { c["last_write_error"] = .string(last) }
                 o["cache"] = .object(c)
                 stats = .object(o)
@@ -239,7 +250,7 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
         // A name that routes nowhere is not recorded as a model: metric labels and /v1/stats
         // entries are made only for names that resolve, so clients cannot mint them at will.
         guard let route = router.route(named: chat.model) else {
-            return fail(responder, context, .modelNotFound(chat.model))
+            return fail(responder, context, .modelNotFound(chat.model, suggestions: router.suggestions))
         }
         context.model = chat.model
         context.provider = route.providerName
@@ -283,7 +294,6 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
     }
 
     package func noteHit(_ hit: CachedResponse, model: String, context: RequestContext) {
-        context.cacheResult = .hit
         metrics.recordCacheLookup(.hit, model: model)
         metrics.recordCacheSavings(model: hit.model, prompt: hit.promptTokens, completion: hit.completionTokens,
                                    cached: hit.cachedTokens)
@@ -309,23 +319,33 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
                   _ context: RequestContext) -> Bool {
         var headers = commonHeaders(context, cacheStatus: "HIT", model: hit.model)
         headers.append(HTTPHeaderField("Age", String(max(0, Int(Clock.wallNow() - hit.createdAt)))))
-        if !stream {
+        var completion: JSONObject?
+        if stream {
+            completion = try? JSONParser.parse(hit.body).objectValue
+            if completion == nil { return false }
+        }
+        // Noted before answering: the access log entry is made when the answer is done, which
+        // may be inside `respond`.
+        context.cacheResult = .hit
+        context.provider = hit.provider
+        guard let completion else {
             headers.append(HTTPHeaderField("Content-Type", "application/json"))
             headers.append(serverTiming(context))
             responder.respond(status: 200, headers: headers, body: hit.body)
             return true
         }
-        guard let completion = try? JSONParser.parse(hit.body).objectValue else { return false }
         var bytes: [UInt8] = []
         for chunk in ChatCompletionReplayer.chunks(from: completion, includeUsage: includeUsage) {
             bytes.append(contentsOf: SSEWriter.event(chunk))
         }
         bytes.append(contentsOf: SSEWriter.done)
         headers.append(contentsOf: Gateway.sseHeaders)
-        headers.append(serverTiming(context))
+        let headersSeconds = Double(Clock.nanos() - context.startNanos) / 1e9
+        headers.append(Gateway.streamHeadTiming(cacheSeconds: context.timing[.cache], headersSeconds: headersSeconds))
+        context.timing.record(.headers, seconds: headersSeconds)
         responder.startStream(status: 200, headers: headers)
         responder.writeStreamChunk(bytes)
-        responder.finishStream()
+        responder.finishStream(trailers: [serverTimingTrailer(context)])
         return true
     }
 
@@ -459,36 +479,42 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
             upstreamLatencyMs: outcome.upstreamSeconds * 1000, body: body)
     }
 
-    /// `GET /health?deep=1`: every model asked a tiny prompt; 200 when all answer, else 503.
-    private func deepHealth(_ responder: HTTPResponder, _ context: RequestContext) {
-        let check = ModelHealthCheck(router: router)
-        Task {
-            let results = await check.run()
+    /// `GET /health?deep=1`: every model asked a tiny prompt; 200 when all answer, else 503. It
+    /// calls upstreams, so one check runs at a time (concurrent callers share it) and its result
+    /// is reused for `server.health_cache_seconds`. An access rule for it belongs here.
+    private func handleDeepHealth(_ responder: HTTPResponder, _ context: RequestContext) {
+        let respond = { [self] (results: [ModelCheckResult]) in
             let healthy = results.allSatisfy(\.available)
             var headers = commonHeaders(context, cacheStatus: nil, model: nil)
             headers.append(HTTPHeaderField("Content-Type", "application/json"))
             let body: JSON = .object(["status": .string(healthy ? "ok" : "degraded"), "models": .array(results.map(\.json))])
             responder.respond(status: healthy ? 200 : 503, headers: headers, body: JSONWriter.serialize(body))
         }
+        if let results = deepHealthResults.fresh() { return respond(results) }
+        let check = ModelHealthCheck(router: router)
+        let lifetime = config.healthCacheSeconds
+        let results = deepHealthResults
+        Task {
+            respond(await results.get { (await check.run(), lifetime) })
+        }
     }
 
     // MARK: Models
 
-    private func listModels() -> JSON {
-        .object(["object": "list", "data": .array(router.listed.map { modelJSON(id: $0.id, ownedBy: $0.ownedBy) })])
+    /// Runs `body` with the model catalog: at once when it is fresh, else once it has been
+    /// fetched, on a task (the providers' lists are asked over the network).
+    private func withModelCatalog(_ body: @escaping @Sendable (ModelCatalog.Snapshot) -> Void) {
+        if let snapshot = catalog.freshSnapshot() { return body(snapshot) }
+        let catalog = self.catalog
+        Task { body(await catalog.snapshot()) }
     }
 
-    private func modelObject(_ id: String) -> JSON? {
-        if let listed = router.listed.first(where: { $0.id == id }) { return modelJSON(id: listed.id, ownedBy: listed.ownedBy) }
-        guard let route = router.route(named: id) else { return nil }
-        // `provider/model` routes any name to its provider, which alone knows its models; the
-        // built-in mock's are known here, so a name it would refuse is not found here either.
-        if let mock = route.provider as? MockProvider, !mock.config.models.contains(route.upstreamModel) { return nil }
-        return modelJSON(id: id, ownedBy: route.providerName)
+    private func listModels(_ snapshot: ModelCatalog.Snapshot) -> JSON {
+        .object(["object": "list", "data": .array(snapshot.entries.map(modelJSON))])
     }
 
-    private func modelJSON(id: String, ownedBy: String) -> JSON {
-        .object(["id": .string(id), "object": "model", "created": .int(startedAt), "owned_by": .string(ownedBy)])
+    private func modelJSON(_ entry: ModelCatalog.Entry) -> JSON {
+        .object(["id": .string(entry.id), "object": "model", "created": .int(startedAt), "owned_by": .string(entry.ownedBy)])
     }
 
     // MARK: Helpers
@@ -497,10 +523,13 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
                                                 message: "The upstream call was cancelled; please retry.",
                                                 code: "upstream_cancelled")
 
+    /// A stream's head fields. `Trailer` announces the `Server-Timing` trailer field sent after the
+    /// last chunk (the server drops both when the response is not chunked, e.g. to HTTP/1.0).
     package static let sseHeaders = [
         HTTPHeaderField("Content-Type", "text/event-stream; charset=utf-8"),
         HTTPHeaderField("Cache-Control", "no-cache"),
         HTTPHeaderField("X-Accel-Buffering", "no"),
+        HTTPHeaderField("Trailer", "Server-Timing"),
     ]
 
     package func commonHeaders(_ context: RequestContext, cacheStatus: String?, model: String?) -> [HTTPHeaderField] {
@@ -517,12 +546,33 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
         return HTTPHeaderField("Server-Timing", timing.headerValue)
     }
 
+    /// A stream's `Server-Timing` head field: what is known as the head goes out, the cache
+    /// lookup and `headers` (the time to the head). The rest follows in the trailer.
+    package static func streamHeadTiming(cacheSeconds: Double?, headersSeconds: Double) -> HTTPHeaderField {
+        var timing = ServerTiming()
+        if let cacheSeconds { timing.record(.cache, seconds: cacheSeconds) }
+        timing.record(.headers, seconds: headersSeconds)
+        return HTTPHeaderField("Server-Timing", timing.headerValue)
+    }
+
+    /// A stream's `Server-Timing` trailer field: everything the head did not tell (time to first
+    /// token, upstream, retries, attempts, synthesis), `total` being now.
+    package func serverTimingTrailer(_ context: RequestContext) -> HTTPHeaderField {
+        var timing = context.timing.trailerPart
+        timing.record(.total, seconds: Double(Clock.nanos() - context.startNanos) / 1e9)
+        return HTTPHeaderField("Server-Timing", timing.headerValue)
+    }
+
     /// Books a finished flight on this request: upstream time and tokens, or (for a request that
     /// joined another's flight) the cost the shared call saved.
     package func noteFinished(_ result: FlightResult, context: RequestContext, joined: Bool) {
         let usage = result.usage
-        context.upstreamSeconds = result.outcome.upstreamSeconds
-        context.timing.record(.upstream, seconds: result.outcome.upstreamSeconds)
+        let outcome = result.outcome
+        context.upstreamSeconds = outcome.upstreamSeconds
+        context.timing.record(.upstream, seconds: outcome.upstreamSeconds)
+        if let ttft = outcome.timeToFirstToken { context.timing.record(.ttft, seconds: ttft) }
+        if outcome.attempts > 1 { context.timing.record(.retry, seconds: outcome.retryWaitSeconds) }
+        context.timing.attempts = outcome.attempts
         if let synthesisMs = result.outcome.completion["ultra"]?["synthesis_latency_ms"]?.doubleValue {
             context.timing.record(.synth, seconds: synthesisMs / 1000)
         }
@@ -598,6 +648,7 @@ extension Endpoint {
         case .listModels: return "/v1/models"
         case .model: return "/v1/models/{id}"
         case .health: return "/health"
+        case .deepHealth: return "/health?deep=1"
         case .metrics: return "/metrics"
         case .stats: return "/v1/stats"
         case .notFound: return "unknown"

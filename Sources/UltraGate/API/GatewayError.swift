@@ -47,10 +47,12 @@ public struct GatewayError: Error, Sendable, Equatable, CustomStringConvertible 
     public static func invalidJSON(_ detail: String) -> GatewayError {
         invalidRequest("We could not parse the JSON body of your request. (\(detail))", code: "invalid_json")
     }
-    public static func modelNotFound(_ model: String) -> GatewayError {
-        GatewayError(status: 404, type: "invalid_request_error",
-                     message: "The model `\(model)` does not exist or you do not have access to it.",
-                     param: "model", code: "model_not_found")
+    /// `suggestions`: a few names that do route, offered in the message.
+    public static func modelNotFound(_ model: String, suggestions: [String] = []) -> GatewayError {
+        let offer = suggestions.isEmpty ? "." : "; try one of: \(suggestions.joined(separator: ", "))."
+        return GatewayError(status: 404, type: "invalid_request_error",
+                            message: "The model `\(model)` does not exist or you do not have access to it\(offer)",
+                            param: "model", code: "model_not_found")
     }
     public static func routeNotFound(method: String, path: String) -> GatewayError {
         GatewayError(status: 404, type: "invalid_request_error",

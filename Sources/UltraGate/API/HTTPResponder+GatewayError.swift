@@ -1,3 +1,8 @@
+import UltraGateProviders
+import UltraGateCache
+import UltraGateUpstream
+import UltraGateJSON
+import UltraGateSupport
 import UltraGateHTTP
 
 extension HTTPResponder {

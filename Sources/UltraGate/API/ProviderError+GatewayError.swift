@@ -1,9 +1,8 @@
-import UltraGateProviders
-import UltraGateCache
-import UltraGateUpstream
 import UltraGateHTTP
-import UltraGateJSON
+import UltraGateProviders
 import UltraGateSupport
+import UltraGateUpstream
+
 extension ProviderError {
     /// The error the client sees: the provider's status and message are kept.
     public var gatewayError: GatewayError {
@@ -21,6 +20,10 @@ extension ProviderError {
             return error
         case .transport(.timeout):
             return .upstream(status: 504, message: "\(provider): \(message)", code: "upstream_timeout")
+        case .transport(.responseTooLarge):
+            return .upstream(status: 502, message: "\(provider): \(message)", code: "upstream_response_too_large")
+        case .transport(.tls):
+            return .upstream(status: 502, message: "\(provider): \(message)", code: "upstream_tls_error")
         case .transport:
             return .upstream(status: 502, message: "\(provider): \(message)", code: "upstream_unavailable")
         case .invalidResponse:

@@ -9,6 +9,9 @@ import Foundation
 /// One streaming client attached to a flight: writes each chunk as an SSE event as it arrives,
 /// keeps the connection alive with SSE comments while the first token is awaited, and turns a
 /// failure into an HTTP error (before anything was sent) or an SSE error event (after).
+/// `Server-Timing` goes out in two parts: the head tells the cache lookup and the time to the
+/// head, a trailer after the last chunk tells the rest (time to first token, upstream, retries,
+/// total).
 package final class StreamingClientSession: @unchecked Sendable {
     private let gateway: Gateway
     private let responder: HTTPResponder
@@ -21,6 +24,8 @@ package final class StreamingClientSession: @unchecked Sendable {
     /// The model that will answer when that is known before the first token (a route without
     /// fallbacks), so a stream started early by a keep-alive still names it.
     private let knownModel: String?
+    /// The cache lookup's time, read before the flight can touch the context.
+    private let cacheSeconds: Double?
 
     private let lock = NSLock()
     private var started = false
@@ -31,6 +36,8 @@ package final class StreamingClientSession: @unchecked Sendable {
     private weak var flight: CompletionFlight?
     /// No more keep-alive ticks: the answer ended or the client left.
     private var keepAliveStopped = false
+    /// Seconds from the request's arrival to the stream's head, set when the stream starts.
+    private var headersSeconds: Double?
     /// A chunk with output went to the client. Touched only in `handle`, which the flight calls
     /// one event at a time.
     private var tokenSent = false
@@ -45,6 +52,7 @@ package final class StreamingClientSession: @unchecked Sendable {
         self.includeUsage = includeUsage
         self.cacheStatus = cacheStatus
         self.keepAliveInterval = keepAliveInterval
+        cacheSeconds = context.timing[.cache]
     }
 
     package func attach(to flight: CompletionFlight) {
@@ -88,8 +96,14 @@ package final class StreamingClientSession: @unchecked Sendable {
         defer { lock.unlock() }
         let waiting = !sawChunk && !finished
         let mustStart = waiting && !started && !holdBack
-        if mustStart { started = true }
+        if mustStart { markStarted() }
         return (waiting, mustStart, started)
+    }
+
+    /// The stream starts now (called with `lock` held, once).
+    private func markStarted() {
+        started = true
+        headersSeconds = Double(Clock.nanos() - context.startNanos) / 1e9
     }
 
     private func stopKeepAlive() {
@@ -104,7 +118,21 @@ package final class StreamingClientSession: @unchecked Sendable {
     private func startStream(model: String?) {
         var headers = gateway.commonHeaders(context, cacheStatus: cacheStatus, model: model)
         headers.append(contentsOf: Gateway.sseHeaders)
+        lock.lock()
+        let headersSeconds = self.headersSeconds ?? 0
+        lock.unlock()
+        headers.append(Gateway.streamHeadTiming(cacheSeconds: cacheSeconds, headersSeconds: headersSeconds))
         responder.startStream(status: 200, headers: headers)
+    }
+
+    /// Ends the stream with the `Server-Timing` trailer (the head's part left out). Runs in the
+    /// flight's event order, after the stream started, so the context is this thread's alone.
+    private func finishStream() {
+        lock.lock()
+        let headersSeconds = self.headersSeconds
+        lock.unlock()
+        if let headersSeconds { context.timing.record(.headers, seconds: headersSeconds) }
+        responder.finishStream(trailers: [gateway.serverTimingTrailer(context)])
     }
 
     /// Called by the flight in event order (under its lock).
@@ -113,7 +141,7 @@ package final class StreamingClientSession: @unchecked Sendable {
         case .chunk(let chunk):
             lock.lock()
             let mustStart = !started
-            started = true
+            if mustStart { markStarted() }
             sawChunk = true
             lock.unlock()
             if mustStart { startStream(model: chunk["model"]?.stringValue) }
@@ -124,7 +152,7 @@ package final class StreamingClientSession: @unchecked Sendable {
                 // flushing early under load cost 14 % of streams/s at 64 connections.
                 var flushNow = false
                 if !tokenSent {
-                    if Self.carriesToken(chunk) { tokenSent = true }
+                    if OpenAIShapes.chunkCarriesContent(chunk) { tokenSent = true }
                     flushNow = gateway.flights.count <= 1
                 }
                 responder.writeStreamChunk(bytes, flushNow: flushNow)
@@ -134,7 +162,7 @@ package final class StreamingClientSession: @unchecked Sendable {
             lock.lock()
             let mustStart = !started
             let replay = !sawChunk
-            started = true
+            if mustStart { markStarted() }
             finished = true
             lock.unlock()
             stopKeepAlive()
@@ -148,7 +176,7 @@ package final class StreamingClientSession: @unchecked Sendable {
             }
             bytes.append(contentsOf: SSEWriter.done)
             responder.writeStreamChunk(bytes)
-            responder.finishStream()
+            finishStream()
         case .failed(let error):
             lock.lock()
             let wasStarted = started
@@ -162,24 +190,9 @@ package final class StreamingClientSession: @unchecked Sendable {
                 if error.isClientClosed && responder.isClientGone { return }
                 let shown = error.isClientClosed ? Gateway.upstreamCancelled : error
                 responder.writeStreamChunk(SSEWriter.error(shown) + SSEWriter.done)
-                responder.finishStream()
+                finishStream()
             }
         }
-    }
-
-    /// Whether a choice's delta carries output (text, a refusal, a tool call), not just the role.
-    package static func carriesToken(_ chunk: JSONObject) -> Bool {
-        for choice in chunk["choices"]?.arrayValue ?? [] {
-            guard let delta = choice["delta"]?.objectValue else { continue }
-            for (key, value) in delta.pairs where key != "role" {
-                switch value {
-                case .null: continue
-                case .string(let s) where s.isEmpty: continue
-                default: return true
-                }
-            }
-        }
-        return false
     }
 
     /// The chunk as the client asked for it: without usage unless `include_usage` was set.

@@ -36,102 +36,95 @@ public struct ConfigLoader {
             guard let root = json.objectValue else { throw ConfigError("config file \(path): the top level must be an object") }
             try apply(root, to: &config)
         }
-        addProvidersFromEnvironment(to: &config)
+        try addProvidersFromEnvironment(to: &config)
         return config
     }
 
-    /// Applies a parsed config object (exposed for tests).
+    /// Applies a parsed config object (exposed for tests). Every level is checked against what
+    /// is read here (see `ConfigSection`): an unknown key anywhere is refused with its full path.
     public func apply(_ root: JSONObject, to config: inout GatewayConfig) throws {
-        let known: Set = ["server", "cache", "mock", "retry", "access_log", "stream_keepalive_interval", "providers", "models"]
-        for key in root.keys where !known.contains(key) { throw ConfigError("unknown config key `\(key)`") }
-        if let server = try object(root, "server") { try applyServer(server, to: &config.server) }
-        if let cache = try object(root, "cache") { try applyCache(cache, to: &config.cache) }
-        if let mock = try object(root, "mock") {
-            config.mock.latencyMs = try double(mock, "latency_ms", path: "mock") ?? config.mock.latencyMs
-            config.mock.timeToFirstTokenMs = try double(mock, "ttft_ms", path: "mock") ?? config.mock.timeToFirstTokenMs
-            if let models = try stringArray(mock, "models", path: "mock") { config.mock.models = models }
+        try ConfigSection(root, path: "").readAll { root in try apply(root, to: &config) }
+        try check(config)
+    }
+
+    private func apply(_ root: ConfigSection, to config: inout GatewayConfig) throws {
+        try root.section("server") { s in try applyServer(s, to: &config) }
+        try root.section("cache") { c in try applyCache(c, to: &config.cache) }
+        try root.section("mock") { mock in
+            config.mock.enabled = try mock.bool("enabled") ?? config.mock.enabled
+            config.mock.latencyMs = try mock.double("latency_ms") ?? config.mock.latencyMs
+            config.mock.timeToFirstTokenMs = try mock.double("ttft_ms") ?? config.mock.timeToFirstTokenMs
+            if let models = try mock.stringArray("models") { config.mock.models = models }
         }
-        if let retry = try object(root, "retry") { config.retry = try parseRetry(retry, path: "retry", base: config.retry) }
-        if let log = root["access_log"] {
+        try root.section("retry") { r in config.retry = try parseRetry(r, base: config.retry) }
+        if let log = root.value("access_log") {
             switch log {
-            case .null, .bool(false): config.accessLog = nil
+            case .bool(false): config.accessLog = nil
             case .bool(true): config.accessLog = "stderr"
             case .string(let s): config.accessLog = s == "off" ? nil : s
             default: throw ConfigError("`access_log` must be \"stderr\", a file path, or false")
             }
         }
-        if let interval = try double(root, "stream_keepalive_interval", path: "") {
+        if let interval = try root.double("stream_keepalive_interval") {
             guard interval > 0 else { throw ConfigError("`stream_keepalive_interval` must be positive") }
             config.streamKeepAliveInterval = interval
         }
-        if let providers = try object(root, "providers") {
-            for (name, value) in providers {
-                guard let p = value.objectValue else { throw ConfigError("providers.\(name) must be an object") }
-                config.providers.append(try parseProvider(name: name, p))
-            }
-        }
-        if let models = try object(root, "models") {
-            for (name, value) in models {
-                guard let m = value.objectValue else { throw ConfigError("models.\(name) must be an object") }
-                config.models.append(try parseModel(name: name, m))
-            }
-        }
-        try check(config)
+        try root.eachSection("providers") { name, p in config.providers.append(try parseProvider(name: name, p)) }
+        try root.eachSection("models") { name, m in config.models.append(try parseModel(name: name, m)) }
     }
 
-    private func applyServer(_ s: JSONObject, to server: inout HTTPServerConfig) throws {
-        if let host = try string(s, "host", path: "server") { server.host = host }
-        if let port = try int(s, "port", path: "server") {
+    private func applyServer(_ s: ConfigSection, to config: inout GatewayConfig) throws {
+        if let host = try s.string("host") { config.server.host = host }
+        if let port = try s.int("port") {
             guard (0...65535).contains(port) else { throw ConfigError("server.port must be between 0 and 65535") }
-            server.port = port
+            config.server.port = port
         }
-        if let threads = try int(s, "threads", path: "server") {
+        if let threads = try s.int("threads") {
             guard threads >= 1 && threads <= 256 else { throw ConfigError("server.threads must be between 1 and 256") }
-            server.threads = threads
+            config.server.threads = threads
         }
-        if let body = try int(s, "max_body_bytes", path: "server") {
+        if let body = try s.int("max_body_bytes") {
             guard body >= 1024 else { throw ConfigError("server.max_body_bytes must be at least 1024") }
-            server.limits.maxBodyBytes = body
+            config.server.limits.maxBodyBytes = body
         }
-        if let v = try double(s, "idle_timeout", path: "server") { server.idleTimeout = v }
-        if let v = try double(s, "request_timeout", path: "server") { server.requestReadTimeout = v }
-        if let v = try double(s, "shutdown_grace_period", path: "server") { server.shutdownGracePeriod = v }
-        if let v = try int(s, "max_connections", path: "server") {
+        if let v = try s.double("idle_timeout") { config.server.idleTimeout = v }
+        if let v = try s.double("request_timeout") { config.server.requestReadTimeout = v }
+        if let v = try s.double("shutdown_grace_period") { config.server.shutdownGracePeriod = v }
+        if let v = try s.int("max_connections") {
             guard v >= 1 else { throw ConfigError("server.max_connections must be at least 1") }
-            server.maxConnections = v
+            config.server.maxConnections = v
         }
+        if let v = try s.double("health_cache_seconds") { config.healthCacheSeconds = v }
     }
 
-    private func applyCache(_ c: JSONObject, to cache: inout CacheSettings) throws {
-        if let enabled = c["enabled"] {
-            guard let b = enabled.boolValue else { throw ConfigError("cache.enabled must be a boolean") }
-            cache.enabled = b
-        }
-        if let dir = try string(c, "dir", path: "cache") { cache.directory = dir }
-        if let max = try int(c, "max_bytes", path: "cache") {
+    private func applyCache(_ c: ConfigSection, to cache: inout CacheSettings) throws {
+        if let enabled = try c.bool("enabled") { cache.enabled = enabled }
+        if let dir = try c.string("dir") { cache.directory = dir }
+        if let max = try c.int("max_bytes") {
             guard max >= 1 << 20 else { throw ConfigError("cache.max_bytes must be at least 1048576") }
             cache.maxBytes = max
         }
-        if let ttl = try double(c, "ttl", path: "cache") {
+        if let ttl = try c.double("ttl") {
             guard ttl >= 0 else { throw ConfigError("cache.ttl must not be negative") }
             cache.defaultTTL = ttl
         }
-        if let ns = try string(c, "namespace", path: "cache") { cache.namespace = ns }
-        if let v = c["commit_before_answer"] {
-            guard let b = v.boolValue else { throw ConfigError("cache.commit_before_answer must be a boolean") }
-            cache.commitBeforeAnswer = b
+        if let ns = try c.string("namespace") { cache.namespace = ns }
+        if let v = try c.bool("commit_before_answer") { cache.commitBeforeAnswer = v }
+        if let v = try c.int("max_entry_bytes") {
+            guard v >= 1024 else { throw ConfigError("cache.max_entry_bytes must be at least 1024") }
+            cache.maxEntryBytes = v
         }
     }
 
-    package func parseRetry(_ r: JSONObject, path: String, base: RetrySettings) throws -> RetrySettings {
+    package func parseRetry(_ r: ConfigSection, base: RetrySettings) throws -> RetrySettings {
         var retry = base
-        if let v = try int(r, "max_attempts", path: path) {
-            guard v >= 1 && v <= 20 else { throw ConfigError("\(path).max_attempts must be between 1 and 20") }
+        if let v = try r.int("max_attempts") {
+            guard v >= 1 && v <= 20 else { throw ConfigError("\(r.path("max_attempts")) must be between 1 and 20") }
             retry.maxAttempts = v
         }
-        if let v = try double(r, "base_delay", path: path) { retry.baseDelay = v }
-        if let v = try double(r, "max_delay", path: path) { retry.maxDelay = v }
-        if let v = try double(r, "deadline", path: path) { retry.deadline = v }
+        if let v = try r.double("base_delay") { retry.baseDelay = v }
+        if let v = try r.double("max_delay") { retry.maxDelay = v }
+        if let v = try r.double("deadline") { retry.deadline = v }
         return retry
     }
 
@@ -144,65 +137,94 @@ public struct ConfigLoader {
         }
     }
 
-    private func parseProvider(name: String, _ p: JSONObject) throws -> ProviderSettings {
-        let path = "providers.\(name)"
-        guard let type = try string(p, "type", path: path) else { throw ConfigError("\(path).type is required (openai, anthropic, gemini or mock)") }
-        guard ["openai", "anthropic", "gemini", "mock"].contains(type) else {
-            throw ConfigError("\(path).type `\(type)` is not one of openai, anthropic, gemini, mock")
+    private func parseProvider(name: String, _ p: ConfigSection) throws -> ProviderSettings {
+        let path = p.path
+        guard let type = try p.string("type") else { throw ConfigError("\(path).type is required (openai, azure, anthropic, gemini or mock)") }
+        guard ["openai", "azure", "anthropic", "gemini", "mock"].contains(type) else {
+            throw ConfigError("\(path).type `\(type)` is not one of openai, azure, anthropic, gemini, mock")
         }
-        let base = try string(p, "base_url", path: path) ?? ProviderSettings.defaultBaseURL(type: type)!
+        guard let base = try p.string("base_url") ?? ProviderSettings.defaultBaseURL(type: type) else {
+            throw ConfigError("\(path).base_url is required for type \(type) (the resource endpoint, https://{resource}.openai.azure.com)")
+        }
         var settings = ProviderSettings(name: name, type: type, baseURL: base.hasSuffix("/") ? String(base.dropLast()) : base)
-        if let key = try string(p, "api_key", path: path) {
+        if let version = try p.string("api_version") {
+            guard type == "azure" else { throw ConfigError("\(path).api_version applies to type azure only") }
+            settings.apiVersion = try azureAPIVersion(version, "\(path).api_version")
+        }
+        if let key = try p.string("api_key") {
             let resolved = substitute(key)
             try checkHeaderValue(resolved, "\(path).api_key")
             settings.apiKey = resolved.isEmpty ? nil : resolved
         }
-        if let headers = try object(p, "headers", path: path) {
-            for (k, v) in headers {
-                guard let s = v.stringValue else { throw ConfigError("\(path).headers.\(k) must be a string") }
-                guard !k.isEmpty, k.utf8.allSatisfy(HTTPSyntax.isTokenChar) else {
-                    throw ConfigError("\(path).headers: `\(k)` is not a valid header name")
-                }
-                let value = substitute(s)
-                try checkHeaderValue(value, "\(path).headers.\(k)")
-                settings.headers.append(HTTPHeaderField(k, value))
+        for (k, s) in try p.stringMap("headers") ?? [] {
+            guard !k.isEmpty, k.utf8.allSatisfy(HTTPSyntax.isTokenChar) else {
+                throw ConfigError("\(path).headers: `\(k)` is not a valid header name")
             }
+            let value = substitute(s)
+            try checkHeaderValue(value, "\(path).headers.\(k)")
+            settings.headers.append(HTTPHeaderField(k, value))
         }
-        if let t = try object(p, "timeouts", path: path) {
-            let tp = "\(path).timeouts"
-            settings.timeouts.connect = try double(t, "connect", path: tp) ?? settings.timeouts.connect
-            settings.timeouts.firstByte = try double(t, "first_byte", path: tp) ?? settings.timeouts.firstByte
-            settings.timeouts.idle = try double(t, "idle", path: tp) ?? settings.timeouts.idle
-            settings.timeouts.total = try double(t, "total", path: tp) ?? settings.timeouts.total
+        try p.section("timeouts") { t in
+            settings.timeouts.connect = try t.double("connect") ?? settings.timeouts.connect
+            settings.timeouts.firstByte = try t.double("first_byte") ?? settings.timeouts.firstByte
+            settings.timeouts.idle = try t.double("idle") ?? settings.timeouts.idle
+            settings.timeouts.total = try t.double("total") ?? settings.timeouts.total
         }
-        if let r = try object(p, "retry", path: path) { settings.retry = try parseRetry(r, path: "\(path).retry", base: RetrySettings()) }
+        try p.section("retry") { r in settings.retry = try parseRetry(r, base: RetrySettings()) }
+        if let v = try p.int("max_response_bytes") {
+            guard v >= 1024 else { throw ConfigError("\(path).max_response_bytes must be at least 1024") }
+            settings.limits.maxResponseBytes = v
+        }
+        if let v = try p.int("max_event_bytes") {
+            guard v >= 1024 else { throw ConfigError("\(path).max_event_bytes must be at least 1024") }
+            settings.limits.maxEventBytes = v
+        }
+        if let file = try p.string("ca_file") { settings.caFile = try checkCAFile(file, "\(path).ca_file") }
         return settings
     }
 
-    private func parseModel(name: String, _ m: JSONObject) throws -> ModelSettings {
-        let path = "models.\(name)"
-        var model = ModelSettings(name: name, provider: try string(m, "provider", path: path), model: try string(m, "model", path: path))
-        if let params = try object(m, "params", path: path) { model.params = params }
-        model.fallbacks = try stringArray(m, "fallbacks", path: path) ?? []
-        model.ttl = try double(m, "ttl", path: path)
-        if let price = try object(m, "price", path: path) {
-            let pp = "\(path).price"
-            model.price = ModelPriceSettings(input: try double(price, "input", path: pp) ?? 0,
-                                             output: try double(price, "output", path: pp) ?? 0,
-                                             cachedInput: try double(price, "cached_input", path: pp))
+    /// A CA bundle that cannot be read would fail every request to the provider: refused at
+    /// start-up instead. Returns the absolute path (libcurl reads it again for each new connection).
+    private func checkCAFile(_ file: String, _ path: String) throws -> String {
+        let absolute = URL(fileURLWithPath: file).standardizedFileURL.path
+        guard let data = FileManager.default.contents(atPath: absolute) else {
+            throw ConfigError("\(path): cannot read `\(file)`")
         }
-        model.ensemble = try stringArray(m, "ensemble", path: path)
-        model.synthesizer = try string(m, "synthesizer", path: path)
-        model.backupSynthesizer = try string(m, "backup_synthesizer", path: path)
-        model.pattern = try string(m, "pattern", path: path)
-        model.deadline = try double(m, "deadline", path: path)
-        model.minAnswers = try int(m, "min_answers", path: path)
-        if let prompts = try object(m, "prompts", path: path) {
-            for (k, v) in prompts {
-                guard let s = v.stringValue else { throw ConfigError("\(path).prompts.\(k) must be a string") }
-                model.prompts[k] = s
-            }
+        guard data.range(of: Data("-----BEGIN CERTIFICATE-----".utf8)) != nil else {
+            throw ConfigError("\(path): `\(file)` holds no PEM certificate (-----BEGIN CERTIFICATE-----)")
         }
+        return absolute
+    }
+
+    /// An `api-version` goes into the query as it is: letters, digits, `.`, `-` and `_` only.
+    private func azureAPIVersion(_ version: String, _ path: String) throws -> String {
+        let allowed = version.utf8.allSatisfy { b in
+            (b >= 0x30 && b <= 0x39) || (b | 0x20 >= 0x61 && b | 0x20 <= 0x7A) || b == 0x2E || b == 0x2D || b == 0x5F
+        }
+        guard !version.isEmpty, allowed else {
+            throw ConfigError("\(path) must be an Azure OpenAI API version such as \"\(OpenAICompatibleProvider.defaultAzureAPIVersion)\"")
+        }
+        return version
+    }
+
+    private func parseModel(name: String, _ m: ConfigSection) throws -> ModelSettings {
+        let path = m.path
+        var model = ModelSettings(name: name, provider: try m.string("provider"), model: try m.string("model"))
+        if let params = try m.object("params") { model.params = params }
+        model.fallbacks = try m.stringArray("fallbacks") ?? []
+        model.ttl = try m.double("ttl")
+        try m.section("price") { price in
+            model.price = ModelPriceSettings(input: try price.double("input") ?? 0,
+                                             output: try price.double("output") ?? 0,
+                                             cachedInput: try price.double("cached_input"))
+        }
+        model.ensemble = try m.stringArray("ensemble")
+        model.synthesizer = try m.string("synthesizer")
+        model.backupSynthesizer = try m.string("backup_synthesizer")
+        model.pattern = try m.string("pattern")
+        model.deadline = try m.double("deadline")
+        model.minAnswers = try m.int("min_answers")
+        for (k, s) in try m.stringMap("prompts") ?? [] { model.prompts[k] = s }
         if model.ensemble == nil && model.provider == nil && !name.contains("/") {
             throw ConfigError("\(path) needs a `provider` (or an `ensemble`)")
         }
@@ -251,7 +273,9 @@ public struct ConfigLoader {
     }
 
     /// With no providers in the file, each known key in the environment registers its provider.
-    package func addProvidersFromEnvironment(to config: inout GatewayConfig) {
+    /// Azure OpenAI needs its endpoint too: `AZURE_OPENAI_API_KEY` and `AZURE_OPENAI_ENDPOINT`
+    /// (and optionally `AZURE_OPENAI_API_VERSION` or, as OpenAI's SDK reads it, `OPENAI_API_VERSION`).
+    package func addProvidersFromEnvironment(to config: inout GatewayConfig) throws {
         guard config.providers.isEmpty else { return }
         let known: [(type: String, variables: [String])] = [
             ("openai", ["OPENAI_API_KEY"]), ("anthropic", ["ANTHROPIC_API_KEY"]), ("gemini", ["GEMINI_API_KEY", "GOOGLE_API_KEY"]),
@@ -263,6 +287,15 @@ public struct ConfigLoader {
             if type == "anthropic", let base = environment["ANTHROPIC_BASE_URL"], !base.isEmpty { settings.baseURL = base }
             config.providers.append(settings)
         }
+        guard let key = environment["AZURE_OPENAI_API_KEY"], !key.isEmpty,
+              let endpoint = environment["AZURE_OPENAI_ENDPOINT"], !endpoint.isEmpty else { return }
+        var azure = ProviderSettings(name: "azure", type: "azure", baseURL: endpoint, apiKey: key)
+        for variable in ["AZURE_OPENAI_API_VERSION", "OPENAI_API_VERSION"] {
+            guard let version = environment[variable], !version.isEmpty else { continue }
+            azure.apiVersion = try azureAPIVersion(version, variable)
+            break
+        }
+        config.providers.append(azure)
     }
 
     /// Replaces every `${NAME}` with the environment's value (empty when unset).
@@ -281,38 +314,4 @@ public struct ConfigLoader {
         }
         return result + rest
     }
-
-    // MARK: Typed field access with messages that name the key
-
-    private func object(_ o: JSONObject, _ key: String, path: String = "") throws -> JSONObject? {
-        guard let v = o[key], !v.isNull else { return nil }
-        guard let obj = v.objectValue else { throw ConfigError("\(join(path, key)) must be an object") }
-        return obj
-    }
-    private func string(_ o: JSONObject, _ key: String, path: String) throws -> String? {
-        guard let v = o[key], !v.isNull else { return nil }
-        guard let s = v.stringValue else { throw ConfigError("\(join(path, key)) must be a string") }
-        return s
-    }
-    /// Every number in the config is a duration, size, price or count: finite and not negative.
-    private func double(_ o: JSONObject, _ key: String, path: String) throws -> Double? {
-        guard let v = o[key], !v.isNull else { return nil }
-        guard let d = v.doubleValue, d.isFinite, d >= 0, d <= 1e9 else {
-            throw ConfigError("\(join(path, key)) must be a number from 0 to 1e9")
-        }
-        return d
-    }
-    private func int(_ o: JSONObject, _ key: String, path: String) throws -> Int? {
-        guard let v = o[key], !v.isNull else { return nil }
-        guard let i = v.intValue else { throw ConfigError("\(join(path, key)) must be an integer") }
-        return i
-    }
-    private func stringArray(_ o: JSONObject, _ key: String, path: String) throws -> [String]? {
-        guard let v = o[key], !v.isNull else { return nil }
-        guard let a = v.arrayValue, a.allSatisfy({ $0.stringValue != nil }) else {
-            throw ConfigError("\(join(path, key)) must be an array of strings")
-        }
-        return a.compactMap(\.stringValue)
-    }
-    private func join(_ path: String, _ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
 }

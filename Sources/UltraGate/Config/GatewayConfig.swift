@@ -21,6 +21,8 @@ public struct GatewayConfig: Sendable {
     public var accessLog: String? = nil
     /// Seconds between SSE comment lines sent while a stream waits for its first token.
     public var streamKeepAliveInterval: Double = 10
+    /// Seconds a `GET /health?deep=1` result is reused before the models are asked again.
+    public var healthCacheSeconds: Double = 10
 
     public init() {}
 
@@ -40,10 +42,14 @@ public struct CacheSettings: Sendable {
     /// rather than answering first and committing right after (faster: the commit overlaps the
     /// client's next round trip; a crash in between can lose that entry, never corrupt one).
     public var commitBeforeAnswer = false
+    /// Answers larger than this are served but not stored.
+    public var maxEntryBytes = ResponseCacheConfig.defaultMaxEntryBytes
     public init() {}
 }
 
 public struct MockSettings: Sendable {
+    /// Whether the mock models answer by their names next to real providers (`mock.enabled`).
+    public var enabled = true
     public var latencyMs: Double = 0
     public var timeToFirstTokenMs: Double = 0
     public var models = ["mock-gpt", "mock-claude", "mock-gemini"]
@@ -62,13 +68,19 @@ public struct RetrySettings: Sendable, Equatable {
 
 public struct ProviderSettings: Sendable {
     public var name: String
-    /// `openai`, `anthropic`, `gemini` or `mock`.
+    /// `openai`, `azure`, `anthropic`, `gemini` or `mock`.
     public var type: String
     public var baseURL: String
     public var apiKey: String?
+    /// Azure OpenAI's `api-version` (type `azure` only; nil: `OpenAICompatibleProvider.defaultAzureAPIVersion`).
+    public var apiVersion: String?
     public var headers: [HTTPHeaderField] = []
     public var timeouts = UpstreamTimeouts()
     public var retry: RetrySettings?
+    /// How large an answer and one stream event may be.
+    public var limits = UpstreamLimits()
+    /// PEM file of the CAs trusted for this provider instead of the system's (`ca_file`).
+    public var caFile: String?
 
     public init(name: String, type: String, baseURL: String, apiKey: String? = nil) {
         self.name = name
@@ -77,6 +89,7 @@ public struct ProviderSettings: Sendable {
         self.apiKey = apiKey
     }
 
+    /// nil for `azure`, whose endpoint names the operator's own resource.
     public static func defaultBaseURL(type: String) -> String? {
         switch type {
         case "openai": return "https://api.openai.com/v1"

@@ -69,6 +69,7 @@ public struct AccessLogEntry: Sendable {
         var timings = JSONObject()
         for (phase, ms) in timing.phasesMilliseconds { timings.append(phase.name, StatsSnapshot.number(ms, places: 3)) }
         o.append("timing_ms", .object(timings))
+        if timing.attempts > 0 { o.append("attempts", .int(timing.attempts)) }
         if promptTokens != nil || completionTokens != nil || cachedTokens != nil {
             o.append("tokens", [
                 "prompt": promptTokens.map(JSON.int) ?? .null,

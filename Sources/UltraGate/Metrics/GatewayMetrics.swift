@@ -18,11 +18,14 @@ public struct CacheStatsSample: Sendable, Equatable {
     public var evictions: Int
     /// Entries that could not be stored.
     public var writeErrors: Int
-    public init(entries: Int, bytes: Int, evictions: Int, writeErrors: Int = 0) {
+    /// Answers larger than `cache.max_entry_bytes`: served, not stored.
+    public var tooLarge: Int
+    public init(entries: Int, bytes: Int, evictions: Int, writeErrors: Int = 0, tooLarge: Int = 0) {
         self.entries = entries
         self.bytes = bytes
         self.evictions = evictions
         self.writeErrors = writeErrors
+        self.tooLarge = tooLarge
     }
 }
 
@@ -40,6 +43,9 @@ public final class GatewayMetrics: @unchecked Sendable {
     public static let timeToFirstTokenBuckets: [Double] = [
         0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60,
     ]
+    public static let retryWaitBuckets: [Double] = [
+        0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60,
+    ]
     /// Model names beyond this many distinct ones are recorded as `other`, so clients sending
     /// arbitrary model names cannot grow the label space without bound.
     public static let otherModel = "other"
@@ -55,12 +61,15 @@ public final class GatewayMetrics: @unchecked Sendable {
         package let cacheLookups: MetricFamily<Counter>
         package let cacheEvictions: MetricFamily<Counter>
         package let cacheWriteErrors: MetricFamily<Counter>
+        package let cacheEntriesTooLarge: MetricFamily<Counter>
         package let cacheEntries: MetricFamily<Gauge>
         package let cacheBytes: MetricFamily<Gauge>
         package let upstreamDuration: MetricFamily<Histogram>
         package let timeToFirstToken: MetricFamily<Histogram>
         package let overhead: MetricFamily<Histogram>
         package let retries: MetricFamily<Counter>
+        package let attempts: MetricFamily<Counter>
+        package let retryWait: MetricFamily<Histogram>
         package let fallbacks: MetricFamily<Counter>
         package let upstreamErrors: MetricFamily<Counter>
         package let tokens: MetricFamily<Counter>
@@ -75,12 +84,15 @@ public final class GatewayMetrics: @unchecked Sendable {
             cacheLookups = r.counterFamily("ultragate_cache_lookups_total", help: "Response cache lookups by result.", labelNames: ["result"])
             cacheEvictions = r.counterFamily("ultragate_cache_evictions_total", help: "Entries evicted from the response cache.")
             cacheWriteErrors = r.counterFamily("ultragate_cache_write_errors_total", help: "Answers that could not be stored in the response cache (full disk, entry too large, ...).")
+            cacheEntriesTooLarge = r.counterFamily("ultragate_cache_entries_too_large_total", help: "Answers served but not stored in the response cache because they are larger than cache.max_entry_bytes.")
             cacheEntries = r.gaugeFamily("ultragate_cache_entries", help: "Entries in the response cache.")
             cacheBytes = r.gaugeFamily("ultragate_cache_bytes", help: "Bytes held by the response cache.")
             upstreamDuration = r.histogramFamily("ultragate_upstream_request_duration_seconds", help: "Upstream call duration in seconds, to the last byte.", labelNames: ["provider", "model"], upperBounds: GatewayMetrics.upstreamDurationBuckets)
-            timeToFirstToken = r.histogramFamily("ultragate_upstream_time_to_first_token_seconds", help: "Time from sending the upstream request to its first token, in seconds.", labelNames: ["provider", "model"], upperBounds: GatewayMetrics.timeToFirstTokenBuckets)
+            timeToFirstToken = r.histogramFamily("ultragate_upstream_time_to_first_token_seconds", help: "Time from sending the upstream request to its first chunk with content (text, a tool call, a refusal, reasoning), in seconds.", labelNames: ["provider", "model"], upperBounds: GatewayMetrics.timeToFirstTokenBuckets)
             overhead = r.histogramFamily("ultragate_gateway_overhead_seconds", help: "Time spent in the gateway itself (total minus upstream), in seconds.", upperBounds: GatewayMetrics.overheadBuckets)
             retries = r.counterFamily("ultragate_upstream_retries_total", help: "Upstream calls retried.", labelNames: ["provider", "model"])
+            attempts = r.counterFamily("ultragate_upstream_attempts_total", help: "Upstream calls made: first attempts, retries and fallbacks.", labelNames: ["provider", "model"])
+            retryWait = r.histogramFamily("ultragate_upstream_retry_wait_seconds", help: "Time waited before retrying a failed upstream call (backoff, Retry-After), in seconds.", labelNames: ["provider", "model"], upperBounds: GatewayMetrics.retryWaitBuckets)
             fallbacks = r.counterFamily("ultragate_fallbacks_total", help: "Requests that fell back from one model or provider to another.", labelNames: ["from", "to"])
             upstreamErrors = r.counterFamily("ultragate_upstream_errors_total", help: "Failed upstream calls by kind.", labelNames: ["provider", "model", "kind"])
             tokens = r.counterFamily("ultragate_tokens_total", help: "Tokens used upstream, by model and kind (cached is the part of prompt served from the provider's prompt cache).", labelNames: ["model", "kind"])
@@ -105,6 +117,8 @@ public final class GatewayMetrics: @unchecked Sendable {
         package let duration: Histogram
         package let timeToFirstToken: Histogram
         package let retries: Counter
+        package let attempts: Counter
+        package let retryWait: Histogram
         package let modelMetrics: ModelMetrics
 
         package init(provider: String, model: ModelMetrics, families: Families) {
@@ -114,9 +128,11 @@ public final class GatewayMetrics: @unchecked Sendable {
             duration = families.upstreamDuration.labels(provider, model.name)
             timeToFirstToken = families.timeToFirstToken.labels(provider, model.name)
             retries = families.retries.labels(provider, model.name)
+            attempts = families.attempts.labels(provider, model.name)
+            retryWait = families.retryWait.labels(provider, model.name)
         }
 
-        /// One finished upstream call; `ttftSeconds` when a first token arrived (streaming).
+        /// One finished upstream call; `ttftSeconds` when a chunk with content arrived (streaming).
         public func record(durationSeconds: Double, ttftSeconds: Double?) {
             duration.observe(durationSeconds)
             modelMetrics.upstreamSeconds.add(durationSeconds)
@@ -127,6 +143,11 @@ public final class GatewayMetrics: @unchecked Sendable {
         }
 
         public func recordRetry() { retries.increment() }
+
+        public func recordAttempt() { attempts.increment() }
+
+        /// A wait before a retry, as long as it lasted.
+        public func recordRetryWait(seconds: Double) { retryWait.observe(max(0, seconds)) }
     }
 
     private struct ProviderModel: Hashable {
@@ -146,6 +167,7 @@ public final class GatewayMetrics: @unchecked Sendable {
     private let cacheBypass: Counter
     private let cacheEvictions: Counter
     private let cacheWriteErrors: Counter
+    private let cacheEntriesTooLarge: Counter
     private let cacheEntries: Gauge
     private let cacheBytes: Gauge
     private let overhead: Histogram
@@ -172,6 +194,7 @@ public final class GatewayMetrics: @unchecked Sendable {
         cacheBypass = families.cacheLookups.labels(CacheLookupResult.bypass.rawValue)
         cacheEvictions = families.cacheEvictions.unlabeled
         cacheWriteErrors = families.cacheWriteErrors.unlabeled
+        cacheEntriesTooLarge = families.cacheEntriesTooLarge.unlabeled
         cacheEntries = families.cacheEntries.unlabeled
         cacheBytes = families.cacheBytes.unlabeled
         overhead = families.overhead.unlabeled
@@ -253,6 +276,15 @@ public final class GatewayMetrics: @unchecked Sendable {
         upstream(provider: provider, model: model).recordRetry()
     }
 
+    /// An upstream call begins (any attempt).
+    public func recordAttempt(provider: String, model: String) {
+        upstream(provider: provider, model: model).recordAttempt()
+    }
+
+    public func recordRetryWait(provider: String, model: String, seconds: Double) {
+        upstream(provider: provider, model: model).recordRetryWait(seconds: seconds)
+    }
+
     public func recordFallback(from: String, to: String) {
         families.fallbacks.labels(from, to).increment()
     }
@@ -307,6 +339,7 @@ public final class GatewayMetrics: @unchecked Sendable {
         cacheBytes.set(Double(stats.bytes))
         cacheEvictions.mirror(total: Double(stats.evictions))
         cacheWriteErrors.mirror(total: Double(stats.writeErrors))
+        cacheEntriesTooLarge.mirror(total: Double(stats.tooLarge))
     }
 
     // MARK: Export

@@ -33,12 +33,12 @@ public struct ModelHealthCheck: Sendable {
 
     package static let prompt: JSON = [["role": "user", "content": "Reply with the single word OK."]]
 
-    /// The routes worth checking: every listed model that resolves to a provider (ensembles are
-    /// made of such models and are not checked themselves).
+    /// The routes worth checking: the router's `checked` names that resolve to a provider
+    /// (ensembles are made of such models and are not checked themselves).
     public var routes: [ModelRoute] {
         var seen = Set<String>()
         var out: [ModelRoute] = []
-        for name in router.routes.map(\.name) + router.listed.map(\.id) where seen.insert(name).inserted {
+        for name in router.checked where seen.insert(name).inserted {
             if let route = router.route(named: name) { out.append(route) }
         }
         return out

@@ -12,19 +12,35 @@ public final class ModelRouter: Sendable {
     package let providerSettings: [String: ProviderSettings]
     package let defaultRetry: RetrySettings
     public let ensembles: [ModelSettings]
-    /// Names listed by `GET /v1/models` (configured, mock and default models), with their owner.
+    /// Names `GET /v1/models` always lists (configured aliases, ensembles, mock models), with
+    /// their owner; `ModelCatalog` adds each provider's own models.
     public let listed: [(id: String, ownedBy: String)]
+    /// Per provider, the models assumed to be there when its own list cannot be had (the
+    /// well-known models of a provider registered from an environment key).
+    public let assumedModels: [String: [String]]
+    /// The names `ultragate check` and `GET /health?deep=1` ask (default: every route).
+    public let checked: [String]
+    /// A few names that route, offered in the message of a 404 for an unknown model.
+    public let suggestions: [String]
 
     public init(routes: [ModelRoute], ensembles: [ModelSettings] = [], providers: [String: ChatProvider],
                 providerSettings: [String: ProviderSettings], defaultRetry: RetrySettings,
-                listed: [(id: String, ownedBy: String)]) {
+                listed: [(id: String, ownedBy: String)], assumedModels: [String: [String]] = [:],
+                checked: [String]? = nil) {
         self.routes = routes
         self.ensembles = ensembles
         self.providers = providers
         self.providerSettings = providerSettings
         self.defaultRetry = defaultRetry
         self.listed = listed
+        self.assumedModels = assumedModels
+        self.checked = checked ?? routes.map(\.name)
+        var seen = Set<String>()
+        suggestions = Array((listed.map(\.id) + self.checked).filter { seen.insert($0).inserted }.prefix(5))
     }
+
+    /// The names of the configured providers, in a fixed order.
+    public var providerNames: [String] { providers.keys.sorted() }
 
     public func route(named name: String) -> ModelRoute? {
         if let route = routes.first(where: { $0.name == name }) { return route }

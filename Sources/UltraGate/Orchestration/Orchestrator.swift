@@ -8,8 +8,14 @@ import Foundation
 
 /// Hooks the orchestrator reports through (metrics, logs). All optional.
 public struct OrchestratorEvents: Sendable {
+    /// An upstream call begins: the first attempt, a retry, or a fallback's.
+    public var attemptStarted: @Sendable (_ route: ModelRoute) -> Void = { _ in }
+    /// A wait before a retry ended, having lasted `seconds`.
+    public var retryWaited: @Sendable (_ route: ModelRoute, _ seconds: Double) -> Void = { _, _ in }
     public var attemptFailed: @Sendable (_ route: ModelRoute, _ error: ProviderError, _ willRetry: Bool) -> Void = { _, _, _ in }
     public var fallback: @Sendable (_ from: ModelRoute, _ to: ModelRoute) -> Void = { _, _ in }
+    /// One attempt answered: its own duration, and for a stream its time to the first chunk with
+    /// content (`OpenAIShapes.chunkCarriesContent`).
     public var upstreamFinished: @Sendable (_ route: ModelRoute, _ seconds: Double, _ ttft: Double?) -> Void = { _, _, _ in }
     public init() {}
 }
@@ -22,9 +28,16 @@ public struct CallOutcome: Sendable {
     /// differs: the gateway patches that one value instead of writing the object out again.
     public var upstreamText: [UInt8]? = nil
     public var route: ModelRoute
+    /// From the first attempt's start to the answer's end: every attempt (retries and fallbacks)
+    /// and the waits between them.
     public var upstreamSeconds: Double
+    /// The answering attempt's time from its start to the first chunk with content (streams).
     public var timeToFirstToken: Double?
+    /// Upstream calls made for this answer (1 when the first answered); 0 for an ensemble, whose
+    /// members' calls are its own.
     public var attempts: Int
+    /// Time spent waiting between attempts (backoff, `Retry-After`).
+    public var retryWaitSeconds: Double = 0
 }
 
 /// Calls a model route: retries with backoff on retryable failures, then the route's fallbacks in
@@ -51,14 +64,14 @@ public struct Orchestrator: Sendable {
     }
 
     public func complete(_ route: ModelRoute, body: JSONObject, requestID: String) async throws(GatewayError) -> CallOutcome {
-        try await withRetriesAndFallbacks(route, body: body, requestID: requestID) { candidate, request, attempt in
+        try await withRetriesAndFallbacks(route, body: body, requestID: requestID) { candidate, request in
             let t0 = Clock.nanos()
             var answer = try await candidate.provider.completeKeepingText(request)
             let seconds = Double(Clock.nanos() - t0) / 1e9
             events.upstreamFinished(candidate, seconds, nil)
             answer.completion["model"] = .string(candidate.name)
             return CallOutcome(completion: answer.completion, upstreamText: answer.text, route: candidate,
-                               upstreamSeconds: seconds, timeToFirstToken: nil, attempts: attempt)
+                               upstreamSeconds: seconds, timeToFirstToken: nil, attempts: 1)
         }
     }
 
@@ -69,7 +82,7 @@ public struct Orchestrator: Sendable {
                        onStart: @Sendable (ModelRoute) -> Void = { _ in },
                        onRetryWait: @Sendable (Bool) -> Void = { _ in },
                        onChunk: @Sendable (JSONObject) async -> Void) async throws(GatewayError) -> CallOutcome {
-        try await withRetriesAndFallbacks(route, body: body, requestID: requestID, onRetryWait: onRetryWait) { candidate, request, attempt in
+        try await withRetriesAndFallbacks(route, body: body, requestID: requestID, onRetryWait: onRetryWait) { candidate, request in
             let t0 = Clock.nanos()
             var delivered = false
             var ttft: Double?
@@ -77,7 +90,9 @@ public struct Orchestrator: Sendable {
             do {
                 let chunks = try await candidate.provider.stream(request)
                 for try await var chunk in chunks {
-                    if ttft == nil { ttft = Double(Clock.nanos() - t0) / 1e9 }
+                    // The first token, not the first chunk: a role chunk or Anthropic's
+                    // `message_start` comes before the model has produced anything.
+                    if ttft == nil, OpenAIShapes.chunkCarriesContent(chunk) { ttft = Double(Clock.nanos() - t0) / 1e9 }
                     chunk["model"] = .string(candidate.name)
                     if !delivered {
                         delivered = true
@@ -99,7 +114,7 @@ public struct Orchestrator: Sendable {
             var completion = assembler.completion()
             completion["model"] = .string(candidate.name)
             return CallOutcome(completion: completion, route: candidate, upstreamSeconds: seconds,
-                               timeToFirstToken: ttft, attempts: attempt)
+                               timeToFirstToken: ttft, attempts: 1)
         }
     }
 
@@ -107,12 +122,16 @@ public struct Orchestrator: Sendable {
     package struct FinalFailure: Error { let error: GatewayError }
 
     /// Runs `attempt` on the route, then on each fallback, retrying each as its policy allows.
+    /// The outcome's upstream time, attempt count and retry waits cover all of it.
     private func withRetriesAndFallbacks(
         _ route: ModelRoute, body: JSONObject, requestID: String, onRetryWait: @Sendable (Bool) -> Void = { _ in },
-        _ attempt: (ModelRoute, ProviderRequest, Int) async throws -> CallOutcome
+        _ attempt: (ModelRoute, ProviderRequest) async throws -> CallOutcome
     ) async throws(GatewayError) -> CallOutcome {
         var failures: [(ModelRoute, ProviderError)] = []
         let routes = chain(for: route)
+        let firstStart = Clock.nanos()
+        var attempts = 0
+        var waited: UInt64 = 0
         for (index, candidate) in routes.enumerated() {
             if index > 0 { events.fallback(routes[index - 1], candidate) }
             let request = ProviderRequest(body: candidate.upstreamBody(body), requestID: requestID, timeouts: candidate.timeouts)
@@ -122,8 +141,14 @@ public struct Orchestrator: Sendable {
             while true {
                 number += 1
                 if Task.isCancelled { throw GatewayError.clientClosed }
+                attempts += 1
+                events.attemptStarted(candidate)
                 do {
-                    return try await attempt(candidate, request, number)
+                    var outcome = try await attempt(candidate, request)
+                    outcome.upstreamSeconds = Double(Clock.nanos() - firstStart) / 1e9
+                    outcome.attempts = attempts
+                    outcome.retryWaitSeconds = Double(waited) / 1e9
+                    return outcome
                 } catch let final as FinalFailure {
                     throw final.error
                 } catch {
@@ -138,7 +163,11 @@ public struct Orchestrator: Sendable {
                     }
                     onRetryWait(true)
                     defer { onRetryWait(false) }
+                    let waitStart = Clock.nanos()
                     do { try await sleep(wait) } catch { throw GatewayError.clientClosed }
+                    let slept = Clock.nanos() - waitStart
+                    waited += slept
+                    events.retryWaited(candidate, Double(slept) / 1e9)
                 }
             }
         }

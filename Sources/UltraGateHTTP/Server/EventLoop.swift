@@ -1,6 +1,7 @@
 import UltraGateSupport
 import CUltraGateShims
 import Foundation
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -44,6 +45,15 @@ package final class EventLoop: @unchecked Sendable {
     package let wakeFD: Int32
     /// Loop-thread state.
     package var connections: [Int32: HTTPConnection] = [:]
+    /// Loop-thread state: keep-alive connections waiting between requests, the longest waiting
+    /// first (closed first at the connection cap). Changed only through `setKeepAliveIdle`,
+    /// `takeIdlest` and `connectionClosed`, which publish its size in `idleCount`.
+    private var idleConnections = IdleList<HTTPConnection>()
+    /// `idleConnections.count`, readable by other loops (a loop at the cap with none idle of its
+    /// own hands a new client to a loop that has some).
+    package let idleCount = Atomic<Int>(0)
+    /// Loop-thread state: refused clients' sockets waiting to be closed (see `refuse`).
+    package var refusedSockets = Set<Int32>()
     package var now: Double = EventLoop.monotonicNow()
     package var dateHeader: String = ""
     package var dateSecond: Int = -1
@@ -217,11 +227,14 @@ package final class EventLoop: @unchecked Sendable {
             lock.unlock()
             if stop || (draining && connections.isEmpty) { break }
         }
+        draining = true  // work still queued must not register connections on a loop that is gone
         acceptsLocalJobs = false
         runLocalJobs()
         flushQueued()
         for connection in Array(connections.values) { connection.close() }
         runPending()
+        for fd in refusedSockets { close(fd) }
+        refusedSockets = []
         for slot in Array(sources.keys) { removeSource(slot: slot) }
         pthread_setspecific(EventLoop.currentKey, nil)
         lock.lock()
@@ -274,16 +287,31 @@ package final class EventLoop: @unchecked Sendable {
                 }
                 return
             }
-            if connections.count >= server.config.maxConnections {
-                close(fd)
-                continue
-            }
-            _ = ug_set_int_sockopt(fd, UG_IPPROTO_TCP, UG_TCP_NODELAY, 1)
-            let connection = HTTPConnection(fd: fd, loop: self)
-            connections[fd] = connection
-            _ = ug_epoll_ctl(epollFD, UG_EPOLL_CTL_ADD, fd, UG_EPOLLIN | UG_EPOLLRDHUP, UInt64(UInt32(bitPattern: fd)))
-            server.connectionOpened()
+            admit(fd, mayHandOver: true)
         }
+    }
+
+    /// Registers `fd`, which holds a slot of the server's connection limiter, as a connection.
+    package func register(_ fd: Int32) {
+        _ = ug_set_int_sockopt(fd, UG_IPPROTO_TCP, UG_TCP_NODELAY, 1)
+        let connection = HTTPConnection(fd: fd, loop: self)
+        connections[fd] = connection
+        _ = ug_epoll_ctl(epollFD, UG_EPOLL_CTL_ADD, fd, UG_EPOLLIN | UG_EPOLLRDHUP, UInt64(UInt32(bitPattern: fd)))
+        server.connectionOpened()
+    }
+
+    /// A connection of this loop starts or stops waiting between requests (keep-alive idle).
+    package func setKeepAliveIdle(_ connection: HTTPConnection, _ idle: Bool) {
+        guard idle != idleConnections.contains(connection) else { return }
+        if idle { idleConnections.append(connection) } else { idleConnections.remove(connection) }
+        idleCount.store(idleConnections.count, ordering: .relaxed)
+    }
+
+    /// Removes and returns the keep-alive connection of this loop idle the longest.
+    package func takeIdlest() -> HTTPConnection? {
+        guard let idlest = idleConnections.removeOldest() else { return nil }
+        idleCount.store(idleConnections.count, ordering: .relaxed)
+        return idlest
     }
 
     private var acceptPausedUntil: Double?
@@ -365,6 +393,7 @@ package final class EventLoop: @unchecked Sendable {
 
     package func connectionClosed(_ connection: HTTPConnection) {
         if connections[connection.fd] === connection { connections[connection.fd] = nil }
+        setKeepAliveIdle(connection, false)
         server.connectionClosed()
     }
 }

@@ -11,7 +11,7 @@ import Glibc
 /// Requests are answered one at a time, in order: while a response is in progress, further
 /// pipelined requests stay in the parser's buffer. The response decides keep-alive; errors from the
 /// parser are answered with their status and the connection is closed (RFC 9112 §9.6 style).
-package final class HTTPConnection {
+package final class HTTPConnection: IdleListMember {
     package enum State {
         case idle
         case responding(HTTPResponder)
@@ -33,6 +33,13 @@ package final class HTTPConnection {
     private var inProcessInput = false
     private var lastActivity: Double
     private var lastRead: Double
+    private let openedAt: Double
+    /// A response was completed: from then on the connection waits for requests as a keep-alive
+    /// connection (`idleTimeout`, closable at the connection cap); before, it is new
+    /// (`requestReadTimeout`).
+    private var answeredAny = false
+    /// Loop-thread state of the loop's `IdleList`.
+    package var idleLinks = IdleListLinks<HTTPConnection>()
     private var partialSince: Double?
     /// Streaming to a client that reads slower than we write: beyond this, the client is dropped.
     private static let maxBufferedOutput = 64 << 20
@@ -45,6 +52,7 @@ package final class HTTPConnection {
         self.parser = HTTPRequestParser(limits: loop.server.config.limits)
         lastActivity = loop.now
         lastRead = loop.now
+        openedAt = loop.now
     }
 
     package var isIdle: Bool {
@@ -77,6 +85,24 @@ package final class HTTPConnection {
         if events & UG_EPOLLOUT != 0, !isClosed {
             flush()
         }
+        refreshIdleListing()
+    }
+
+    /// Whether the connection waits between requests with nothing in progress (keep-alive idle).
+    private var isKeepAliveIdle: Bool {
+        answeredAny && isIdle && !closeWhenFlushed && !peerHalfClosed
+    }
+
+    /// Bytes (a request) wait in the socket, not yet read. End of file is not input.
+    package var hasUnreadInput: Bool {
+        var byte: UInt8 = 0
+        return recv(fd, &byte, 1, Int32(MSG_PEEK)) > 0  // non-blocking socket
+    }
+
+    /// Joins or leaves the loop's list of idle keep-alive connections. Called after anything that
+    /// may change `isKeepAliveIdle`: at the end of each event and of each response.
+    private func refreshIdleListing() {
+        if !isClosed { loop.setKeepAliveIdle(self, isKeepAliveIdle) }
     }
 
     private func readAvailable() {
@@ -98,6 +124,8 @@ package final class HTTPConnection {
             }
         }
         if gotBytes {
+            // Leaves the idle list now: back in it after this request, it is the newest, not the idlest.
+            loop.setKeepAliveIdle(self, false)
             lastRead = loop.now
             lastActivity = loop.now
             if partialSince == nil, case .idle = state { partialSince = loop.now }
@@ -223,10 +251,10 @@ package final class HTTPConnection {
         flush()
     }
 
-    package func finishStream(_ responder: HTTPResponder) {
+    package func finishStream(_ responder: HTTPResponder, trailers: [HTTPHeaderField] = []) {
         guard isCurrent(responder) else { return }
         if responder.chunked {
-            output.append(contentsOf: ChunkedEncoding.terminator)
+            ChunkedEncoding.appendLastChunk(trailers: trailers, to: &output)
             finishResponse(keepAlive: keepAlive(for: responder))
         } else {
             finishResponse(keepAlive: false)
@@ -236,6 +264,7 @@ package final class HTTPConnection {
 
     private func finishResponse(keepAlive: Bool) {
         state = .idle
+        answeredAny = true
         lastActivity = loop.now
         if !keepAlive { closeWhenFlushed = true }
         if !readInterest && !peerHalfClosed {
@@ -244,6 +273,7 @@ package final class HTTPConnection {
         }
         flush()
         if !isClosed && !inProcessInput { processInput() }
+        refreshIdleListing()
     }
 
     // MARK: Output
@@ -305,7 +335,10 @@ package final class HTTPConnection {
                 if now - partialSince > config.requestReadTimeout || now - lastRead > config.readInactivityTimeout {
                     writeServerError(HTTPParseError(status: 408, message: "The request was not received in time."))
                 }
-            } else if draining || now - lastActivity > config.idleTimeout {
+            } else if draining {
+                close()
+            } else if answeredAny ? now - lastActivity > config.idleTimeout : now - openedAt > config.requestReadTimeout {
+                // A new connection that sent no request is held only as long as a request may take.
                 close()
             }
         }

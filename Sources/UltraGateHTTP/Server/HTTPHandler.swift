@@ -30,15 +30,18 @@ public struct HTTPServerConfig: Sendable {
     /// Event-loop threads; default one per core.
     public var threads: Int = HTTPServerConfig.defaultThreadCount
     public var limits = HTTPParserLimits()
-    /// A keep-alive connection with no request in progress is closed after this many seconds.
+    /// A keep-alive connection with no request in progress is closed after this many seconds (a new
+    /// connection that has sent no request yet, after `requestReadTimeout`).
     public var idleTimeout: Double = 75
-    /// A request must arrive completely within this many seconds of its first byte (slowloris).
+    /// A request must arrive completely within this many seconds of its first byte (slowloris), and
+    /// a new connection must have sent its first request within this many seconds of opening.
     public var requestReadTimeout: Double = 30
     /// Longest silence while a request is partially received.
     public var readInactivityTimeout: Double = 15
     /// On shutdown, requests in flight get this long to finish.
     public var shutdownGracePeriod: Double = 30
-    /// The most connections held at once; more are accepted and closed at once.
+    /// The most client connections held at once, all event loops together. At the cap the idlest
+    /// keep-alive connection is closed to admit a new client; with none idle the client gets a 503.
     public var maxConnections: Int = 16384
 
     public init() {}

@@ -115,8 +115,10 @@ public final class HTTPResponder: @unchecked Sendable {
         loop.execute { connection.writeStreamChunk(self, bytes, flushNow: flushNow) }
     }
 
-    public func finishStream() {
+    /// Ends the stream; `trailers` go in the chunked body's trailer section (announce them with a
+    /// `Trailer` head field). A response that is not chunked (to HTTP/1.0) has none: they are dropped.
+    public func finishStream(trailers: [HTTPHeaderField] = []) {
         let connection = self.connection
-        loop.execute { connection.finishStream(self) }
+        loop.execute { connection.finishStream(self, trailers: trailers) }
     }
 }

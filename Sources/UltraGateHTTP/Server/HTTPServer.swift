@@ -1,6 +1,7 @@
 import UltraGateSupport
 import CUltraGateShims
 import Foundation
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -11,7 +12,9 @@ import Glibc
 public final class HTTPServer: @unchecked Sendable {
     public let config: HTTPServerConfig
     package let handler: HTTPHandler
-    private var loops: [EventLoop] = []
+    /// `config.maxConnections`, counted across all loops.
+    package let connectionLimiter: ConnectionLimiter
+    package private(set) var loops: [EventLoop] = []
     private var listenFD: Int32 = -1
     /// The port actually bound (useful with port 0).
     public private(set) var boundPort: Int = 0
@@ -23,10 +26,30 @@ public final class HTTPServer: @unchecked Sendable {
     public init(config: HTTPServerConfig, handler: HTTPHandler) {
         self.config = config
         self.handler = handler
+        connectionLimiter = ConnectionLimiter(limit: config.maxConnections)
     }
 
     package func connectionOpened() { onConnectionCountChange?(1) }
-    package func connectionClosed() { onConnectionCountChange?(-1) }
+
+    package func connectionClosed() {
+        connectionLimiter.release()
+        onConnectionCountChange?(-1)
+    }
+
+    /// The loop other than `loop` with the most keep-alive connections idle, if any has one.
+    /// O(threads); asked only at the connection cap.
+    package func loopWithMostIdleConnections(besides loop: EventLoop) -> EventLoop? {
+        var best: EventLoop?
+        var bestCount = 0
+        for other in loops where other !== loop {
+            let count = other.idleCount.load(ordering: .relaxed)
+            if count > bestCount {
+                best = other
+                bestCount = count
+            }
+        }
+        return best
+    }
 
     public func start() throws {
         listenFD = try HTTPServer.makeListeningSocket(host: config.host, port: config.port)

@@ -1,3 +1,4 @@
+import UltraGateSupport
 /// An answer the server gives by itself, before or instead of the handler: a malformed, too large or
 /// too slow request, or one still unanswered when the shutdown grace period ends. The handler
 /// renders it (`HTTPHandler.rejection`), so the server stays out of API error shapes.

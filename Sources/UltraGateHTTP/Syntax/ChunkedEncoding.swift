@@ -25,6 +25,22 @@ public enum ChunkedEncoding {
         out.append(contentsOf: terminator)
     }
 
+    /// The last chunk and a trailer section (§7.1.2): `0\r\n`, each field as `name: value\r\n`,
+    /// then `\r\n`. Fields that frame or route the message (Content-Length, Transfer-Encoding,
+    /// Connection, Date, Trailer) are not allowed there and are skipped; CR, LF and NUL in names
+    /// and values become spaces, as in the head.
+    public static func appendLastChunk(trailers: [HTTPHeaderField], to out: inout [UInt8]) {
+        guard !trailers.isEmpty else { return out.append(contentsOf: terminator) }
+        out.append(0x30)
+        out.append(0x0D)
+        out.append(0x0A)
+        for field in trailers where !HTTPResponseHead.isReserved(field.name) && !HTTPResponseHead.isTrailer(field.name) {
+            HTTPResponseHead.appendField(field, to: &out)
+        }
+        out.append(0x0D)
+        out.append(0x0A)
+    }
+
     package static func appendHex(_ value: Int, to out: inout [UInt8]) {
         var shift = (Int.bitWidth - value.leadingZeroBitCount + 3) / 4 * 4 - 4
         if shift < 0 { shift = 0 }

@@ -8,7 +8,8 @@ public enum HTTPResponseHead {
     /// Framing and connection are the server's to decide, so caller headers named Content-Length,
     /// Transfer-Encoding, Connection or Date are skipped, and CR, LF and NUL in caller header
     /// names and values become spaces (no response splitting). No framing header is written for
-    /// 1xx and 204 (RFC 9110 §8.6, RFC 9112 §6.1); 304 keeps a given Content-Length.
+    /// 1xx and 204 (RFC 9110 §8.6, RFC 9112 §6.1); 304 keeps a given Content-Length. A `Trailer`
+    /// field is written only on a chunked body, the only one that can carry trailers (§7.1.2).
     /// A status outside 100...999 is written as 500.
     public static func serialize(status: Int, headers: [HTTPHeaderField], contentLength: Int?, chunked: Bool,
                                  keepAlive: Bool, date: String, into out: inout [UInt8]) {
@@ -23,14 +24,11 @@ public enum HTTPResponseHead {
         append("\r\nDate: ", to: &out)
         out.append(contentsOf: date.utf8)
         append("\r\n", to: &out)
-        for field in headers where !isReserved(field.name) {
-            appendSanitized(field.name, to: &out)
-            out.append(0x3A)
-            out.append(0x20)
-            appendSanitized(field.value, to: &out)
-            append("\r\n", to: &out)
-        }
         let bodyless = status < 200 || status == 204
+        let chunkedBody = !bodyless && contentLength == nil && chunked && status != 304
+        for field in headers where !isReserved(field.name) && (chunkedBody || !isTrailer(field.name)) {
+            appendField(field, to: &out)
+        }
         if !bodyless {
             if let contentLength {
                 append("Content-Length: ", to: &out)
@@ -119,7 +117,20 @@ public enum HTTPResponseHead {
         }
     }
 
-    private static func isReserved(_ name: String) -> Bool {
+    /// `name: value\r\n`, CR, LF and NUL replaced by spaces.
+    package static func appendField(_ field: HTTPHeaderField, to out: inout [UInt8]) {
+        appendSanitized(field.name, to: &out)
+        out.append(0x3A)
+        out.append(0x20)
+        appendSanitized(field.value, to: &out)
+        append("\r\n", to: &out)
+    }
+
+    package static func isTrailer(_ name: String) -> Bool {
+        name.utf8.count == 7 && HTTPSyntax.equalsCaseInsensitive(name.utf8, "trailer".utf8)
+    }
+
+    package static func isReserved(_ name: String) -> Bool {
         switch name.utf8.count {
         case 4: return HTTPSyntax.equalsCaseInsensitive(name.utf8, "date".utf8)
         case 10: return HTTPSyntax.equalsCaseInsensitive(name.utf8, "connection".utf8)

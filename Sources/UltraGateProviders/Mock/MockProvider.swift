@@ -8,7 +8,7 @@ import Foundation
 public struct MockProviderConfig: Sendable, Equatable {
     /// Total simulated time to produce the whole answer (the last stream chunk arrives then).
     public var latencyMs: Double
-    /// Time until the first streamed chunk.
+    /// Time until the first streamed chunk with content (the role chunk comes with it).
     public var timeToFirstTokenMs: Double
     /// Target number of content pieces per choice when streaming.
     public var chunkCount: Int
@@ -73,7 +73,8 @@ public struct MockProvider: ChatProvider {
         }
         let completion = try completion(for: request.body, requestID: request.requestID)
         let chunks = ChatCompletionReplayer.chunks(from: completion, includeUsage: true, piecesPerChoice: config.chunkCount)
-        let schedule = self.schedule(count: chunks.count, delayMs: directives.delayMs)
+        let schedule = self.schedule(count: chunks.count, delayMs: directives.delayMs,
+                                     firstContent: chunks.firstIndex(where: OpenAIShapes.chunkCarriesContent) ?? 0)
         let broken = brokenError
 
         let (stream, continuation) = ChunkStream<JSONObject>.makeStream()
@@ -96,13 +97,17 @@ public struct MockProvider: ChatProvider {
         return stream
     }
 
-    /// When each of `count` chunks is due, in ms from the start: the first at the time to first
-    /// token, the last at the total latency, evenly in between.
-    package func schedule(count: Int, delayMs: Double) -> [Double] {
+    /// When each of `count` chunks is due, in ms from the start: the first with content (index
+    /// `firstContent`) and those before it (the role chunk) at the time to first token, the last
+    /// at the total latency, evenly in between.
+    package func schedule(count: Int, delayMs: Double, firstContent: Int = 0) -> [Double] {
         let first = delayMs + config.timeToFirstTokenMs
         let last = delayMs + max(config.latencyMs, config.timeToFirstTokenMs)
-        guard count > 1 else { return Array(repeating: first, count: count) }
-        return (0..<count).map { first + (last - first) * Double($0) / Double(count - 1) }
+        let start = min(max(0, firstContent), max(0, count - 1))
+        guard count - start > 1 else { return Array(repeating: first, count: count) }
+        return (0..<count).map { i in
+            i <= start ? first : first + (last - first) * Double(i - start) / Double(count - 1 - start)
+        }
     }
 
     package var brokenError: ProviderError {
