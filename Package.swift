@@ -2,12 +2,12 @@
 import PackageDescription
 
 // The module graph is the request path's layering (README "Architecture"): an arrow may only point
-// down this list, and the compiler refuses any other.
+// down this list, and scripts/check-layers.sh refuses any import outside it.
 //
 //   ultragate (executable: CLI) ──► UltraGate, UltraGateBench
 //   UltraGate (gateway: endpoints, validation, orchestration, metrics, config)
-//       ──► UltraGateProviders, UltraGateCache, UltraGateHTTP
-//   UltraGateProviders (adapters, translators, SSE, mock) ──► UltraGateUpstream, UltraGateJSON
+//       ──► UltraGateProviders, UltraGateCache, UltraGateUpstream, UltraGateHTTP, UltraGateJSON, UltraGateSupport
+//   UltraGateProviders (adapters, translators, SSE, mock) ──► UltraGateUpstream, UltraGateHTTP, UltraGateJSON
 //   UltraGateUpstream (libcurl transport) ──► UltraGateHTTP
 //   UltraGateCache (SHA-256, LMDB, response cache) ──► UltraGateJSON
 //   UltraGateHTTP (HTTP/1.1 syntax, epoll server and event loop) ──► UltraGateSupport

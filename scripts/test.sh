@@ -9,6 +9,7 @@ cd "$(dirname "$0")/.."
 ./scripts/ensure-test-deps.sh
 PYTHON="${PYTHON:-python3}"
 
+./scripts/check-layers.sh
 swift build --build-tests
 swift test --skip-build
 # The static release binary, whose shared libraries the runtime image must provide.
