@@ -191,16 +191,33 @@ enum ProviderHTTP {
         guard out.contains("***") || (secret.count >= 12 && (out.contains(secret.prefix(6)) || out.contains(secret.suffix(4)))) else {
             return out
         }
-        let trailing: Set<Character> = [".", ",", ";", ":", ")", "\"", "'"]
         out = out.split(separator: " ", omittingEmptySubsequences: false).map { word -> String in
-            var core = Substring(word)
-            var tail = ""
-            while let last = core.last, trailing.contains(last) { tail = String(last) + tail; core = core.dropLast() }
+            // Trailing punctuation found on the bytes and cut as one slice: prepending character by
+            // character was quadratic, and so was stepping back a `Substring`'s characters.
+            var end = word.utf8.endIndex
+            while end > word.utf8.startIndex {
+                let before = word.utf8.index(before: end)
+                guard Self.isTrailingPunctuation(word.utf8[before]) else { break }
+                end = before
+            }
+            let core = word[..<end]
+            let tail = word[end...]
             let masked = core.contains("***")
             let keyLike = secret.count >= 12 && core.count >= 8 && (core.hasPrefix(secret.prefix(6)) || core.hasSuffix(secret.suffix(4)))
-            return masked || keyLike ? "[redacted]" + tail : String(word)
+            return masked || keyLike ? "[redacted]" + String(tail) : String(word)
         }.joined(separator: " ")
         return out
+    }
+
+    /// `.,;:)"'`, which may follow a key in a sentence.
+    private static func isTrailingPunctuation(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "."), UInt8(ascii: ","), UInt8(ascii: ";"), UInt8(ascii: ":"), UInt8(ascii: ")"),
+             UInt8(ascii: "\""), UInt8(ascii: "'"):
+            return true
+        default:
+            return false
+        }
     }
 
     /// `base` without trailing slashes, so `{base_url}/path` never doubles the slash.
