@@ -11,6 +11,7 @@ from conftest import BINARY
 
 CASES = [
     ("{not json", "not valid JSON"),
+    ('{"server": {"port": 8080, "port": 9090}}', "duplicate key `port` at 'server.port'"),
     (json.dumps({"servr": {}}), "unknown config key `servr`"),
     (json.dumps({"server": {"port": "eighty"}}), "server.port must be an integer"),
     (json.dumps({"cache": {"commit_before_answer": "yes"}}), "cache.commit_before_answer must be a boolean"),
