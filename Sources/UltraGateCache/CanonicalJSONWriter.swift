@@ -1,8 +1,9 @@
 import UltraGateJSON
 import UltraGateSupport
 /// Canonical JSON for cache keys, byte-identical to `JSONWriter(canonical: true)` but without its
-/// per-object `Dictionary` and sorted copy: each object's member order is sorted in a stack buffer of
-/// indices, which matters on the cache-hit path where every message is an object.
+/// per-object `Dictionary` and sorted copy: each object's member order is sorted in a buffer of
+/// indices (on the stack for small objects), which matters on the cache-hit path where every
+/// message is an object.
 /// Strings, numbers and literals go through `JSONWriter` itself so the two can never disagree.
 package struct CanonicalJSONWriter {
     package var writer: JSONWriter
@@ -30,27 +31,28 @@ package struct CanonicalJSONWriter {
     }
 
     /// Members sorted by the UTF-8 bytes of their keys, the last of duplicate keys winning, and the
-    /// members whose key `excluding` accepts left out.
+    /// members whose key `excluding` accepts left out. The order is sorted stably (equal keys stay
+    /// in input order, so the last one of a run wins) in O(n log n): insertion sort in a stack
+    /// buffer for the small objects of chat requests, a merge sort past `StableIndexSort.insertionLimit`.
     package mutating func writeObject(_ object: JSONObject, excluding: ((String) -> Bool)?) {
         let pairs = object.pairs
         writer.bytes.append(UInt8(ascii: "{"))
-        withUnsafeTemporaryAllocation(of: Int.self, capacity: pairs.count) { order in
+        let size = pairs.count
+        let needsScratch = size > StableIndexSort.insertionLimit
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: needsScratch ? 2 * size : size) { buffer in
             var count = 0
             for i in pairs.indices {
                 if let excluding, excluding(pairs[i].key) { continue }
-                // Stable insertion sort: equal keys stay in input order, so the last one of a run wins.
-                var j = count
-                while j > 0, Self.precedes(pairs[i].key, pairs[order[j - 1]].key) {
-                    order[j] = order[j - 1]
-                    j -= 1
-                }
-                order[j] = i
+                buffer[count] = i
                 count += 1
             }
+            let order = UnsafeMutableBufferPointer(rebasing: buffer[0..<count])
+            let scratch = UnsafeMutableBufferPointer(rebasing: needsScratch ? buffer[size..<(size + count)] : buffer[0..<0])
+            StableIndexSort.sort(order, scratch: scratch) { JSONKeyBytes.precedes(pairs[$0].key, pairs[$1].key) }
             var wroteMember = false
             for n in 0..<count {
                 let pair = pairs[order[n]]
-                if n + 1 < count, pairs[order[n + 1]].key.utf8.elementsEqual(pair.key.utf8) { continue }
+                if n + 1 < count, JSONKeyBytes.equal(pairs[order[n + 1]].key, pair.key) { continue }
                 if wroteMember { writer.bytes.append(UInt8(ascii: ",")) }
                 wroteMember = true
                 writer.writeString(pair.key)
@@ -59,9 +61,5 @@ package struct CanonicalJSONWriter {
             }
         }
         writer.bytes.append(UInt8(ascii: "}"))
-    }
-
-    @inline(__always) package static func precedes(_ a: String, _ b: String) -> Bool {
-        a.utf8.lexicographicallyPrecedes(b.utf8)
     }
 }

@@ -50,7 +50,9 @@ public enum JSON: Sendable, Hashable {
 }
 
 /// A JSON object that keeps insertion order. Lookups are linear, which beats hashing for the
-/// small objects of chat requests; later duplicates of a key replace the earlier value on lookup.
+/// small objects of chat requests; later duplicates of a key replace the earlier value on lookup
+/// (`JSONParser` refuses duplicates, so only objects built in code can have them). A lookup or
+/// setter in a loop over another object's members is quadratic: use `update(with:)`.
 public struct JSONObject: Sendable, Hashable, Sequence, ExpressibleByDictionaryLiteral {
     public typealias Element = (key: String, value: JSON)
     public private(set) var pairs: [Element]
@@ -91,6 +93,31 @@ public struct JSONObject: Sendable, Hashable, Sequence, ExpressibleByDictionaryL
     }
 
     public mutating func append(_ key: String, _ value: JSON) { pairs.append((key: key, value: value)) }
+
+    /// Sets each member of `other` whose value `include` accepts, as `self[key] = value` would one
+    /// by one (a key already here keeps its place and loses its later duplicates), in time linear
+    /// in both sizes: a setter per member scans all members, quadratic for a large `other`.
+    public mutating func update(with other: JSONObject, where include: (JSON) -> Bool = { _ in true }) {
+        guard !other.isEmpty else { return }
+        var first: [JSONKeyBytes: Int] = [:]
+        var repeats: [Int: [Int]] = [:]  // the first position of a key → its duplicates' positions
+        first.reserveCapacity(pairs.count + other.count)
+        for i in pairs.indices {
+            let key = JSONKeyBytes(pairs[i].key)
+            if let at = first[key] { repeats[at, default: []].append(i) } else { first[key] = i }
+        }
+        var dropped: Set<Int> = []
+        for (key, value) in other.pairs where include(value) {
+            if let at = first[JSONKeyBytes(key)] {
+                pairs[at].value = value
+                if let later = repeats.removeValue(forKey: at) { dropped.formUnion(later) }
+            } else {
+                first[JSONKeyBytes(key)] = pairs.count
+                pairs.append((key: key, value: value))
+            }
+        }
+        if !dropped.isEmpty { pairs = pairs.indices.filter { !dropped.contains($0) }.map { pairs[$0] } }
+    }
     public mutating func removeValue(forKey key: String) { pairs.removeAll { Self.same($0.key, key) } }
 
     /// Key equality with the length compared first: `String.==` on two different short keys

@@ -11,14 +11,54 @@ public struct JSONParseError: Error, Sendable, Equatable, CustomStringConvertibl
         case invalidUTF8 = "invalid UTF-8"
         case tooDeep = "nesting too deep"
         case trailingData = "unexpected data after the JSON value"
+        case duplicateKey = "duplicate key"
     }
     public let reason: Reason
     public let offset: Int
-    public var description: String { "\(reason.rawValue) at byte \(offset)" }
+    /// For `.duplicateKey`: the key that appears twice in one object.
+    public let key: String?
+    /// For `.duplicateKey`: where the repeated member is, in the form request errors name a
+    /// parameter (`messages[0].content`, `metadata.x`; the key alone at the top level).
+    public internal(set) var path: String?
+
+    public init(reason: Reason, offset: Int, key: String? = nil, path: String? = nil) {
+        self.reason = reason
+        self.offset = offset
+        self.key = key
+        self.path = path
+    }
+
+    public var description: String {
+        guard reason == .duplicateKey, let key else { return "\(reason.rawValue) at byte \(offset)" }
+        let place = path.map { $0 == key ? "" : " at '\($0)'" } ?? ""
+        return "duplicate key `\(key)`\(place) at byte \(offset); each key may appear only once in an object"
+    }
+
+    /// The path one level up: the member `key` of an object, or item `index` of an array, holds
+    /// the value the error is in. Only a duplicate key carries a path.
+    package func inside(key: String) -> JSONParseError {
+        guard reason == .duplicateKey, let path else { return self }
+        var error = self
+        error.path = path.utf8.first == UInt8(ascii: "[") ? key + path : key + "." + path
+        return error
+    }
+
+    package func inside(index: Int) -> JSONParseError {
+        guard reason == .duplicateKey, let path else { return self }
+        var error = self
+        error.path = "[\(index)]" + (path.utf8.first == UInt8(ascii: "[") ? path : "." + path)
+        return error
+    }
 }
 
 /// A strict RFC 8259 parser over raw bytes: no comments, no trailing commas, no NaN, UTF-8 only,
 /// bounded nesting so hostile input (100k `[`) is an error rather than a stack overflow.
+///
+/// A key repeated in one object is an error (`.duplicateKey`, naming the key and its path), as in
+/// I-JSON (RFC 7493 §2.3): parsers disagree on which of the values counts, so a body forwarded as
+/// sent could mean one thing to the gateway (validation, cache key) and another to an upstream.
+/// Keys compare by their bytes after unescaping. The check costs a scan of the earlier keys in
+/// small objects and a hash set in large ones, so it stays linear in the object's size.
 public struct JSONParser {
     public static let defaultMaxDepth = 128
 
@@ -113,6 +153,10 @@ public struct JSONParser {
             if depth > maxDepth { throw fail(.tooDeep) }
         }
 
+        /// Objects with more members than this check for duplicate keys in a hash set; smaller ones
+        /// compare with each earlier key (no allocation, and cheaper at chat-request sizes).
+        package static let duplicateScanLimit = 16
+
         package mutating func parseObject() throws(JSONParseError) -> JSON {
             try enter()
             index += 1
@@ -126,17 +170,23 @@ public struct JSONParser {
             // it at 1, 2 and 4 members (~5k instructions over a miss's two parses).
             var pairs: [JSONObject.Element] = []
             pairs.reserveCapacity(8)
+            var seen: Set<JSONKeyBytes>?
             while true {
                 skipWhitespace()
                 guard index < bytes.count else { throw fail(.unexpectedEnd) }
                 guard bytes[index] == UInt8(ascii: "\"") else { throw fail(.unexpectedCharacter) }
+                let keyOffset = index
                 let key = try parseString()
+                if Self.isDuplicate(key, in: pairs, seen: &seen) {
+                    throw JSONParseError(reason: .duplicateKey, offset: keyOffset, key: key, path: key)
+                }
                 skipWhitespace()
                 guard index < bytes.count else { throw fail(.unexpectedEnd) }
                 guard bytes[index] == UInt8(ascii: ":") else { throw fail(.unexpectedCharacter) }
                 index += 1
                 skipWhitespace()
-                let value = try parseValue()
+                let value: JSON
+                do { value = try parseValue() } catch { throw error.inside(key: key) }
                 pairs.append((key: key, value: value))
                 skipWhitespace()
                 guard index < bytes.count else { throw fail(.unexpectedEnd) }
@@ -149,6 +199,23 @@ public struct JSONParser {
                 default: throw fail(.unexpectedCharacter)
                 }
             }
+        }
+
+        /// Whether `key` is among the keys of `pairs` (the members parsed so far). Past
+        /// `duplicateScanLimit` members the keys go into `seen`, built once, so that a large object
+        /// costs one hash lookup per member instead of a scan.
+        @inline(__always)
+        package static func isDuplicate(_ key: String, in pairs: [JSONObject.Element], seen: inout Set<JSONKeyBytes>?) -> Bool {
+            if pairs.count < duplicateScanLimit {
+                for pair in pairs where JSONKeyBytes.equal(pair.key, key) { return true }
+                return false
+            }
+            if seen == nil {
+                var set = Set<JSONKeyBytes>(minimumCapacity: pairs.count * 2)
+                for pair in pairs { set.insert(JSONKeyBytes(pair.key)) }
+                seen = set
+            }
+            return !seen!.insert(JSONKeyBytes(key)).inserted
         }
 
         package mutating func parseArray() throws(JSONParseError) -> JSON {
@@ -164,7 +231,7 @@ public struct JSONParser {
             items.reserveCapacity(4)
             while true {
                 skipWhitespace()
-                items.append(try parseValue())
+                do { items.append(try parseValue()) } catch { throw error.inside(index: items.count) }
                 skipWhitespace()
                 guard index < bytes.count else { throw fail(.unexpectedEnd) }
                 switch bytes[index] {

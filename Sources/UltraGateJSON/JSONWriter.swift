@@ -43,12 +43,14 @@ public struct JSONWriter {
     package mutating func writeObject(_ object: JSONObject) {
         bytes.append(UInt8(ascii: "{"))
         if canonical {
-            var latest: [String: Int] = [:]
-            for (i, pair) in object.pairs.enumerated() { latest[pair.key] = i }
-            let order = latest.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
+            // Keys are told apart by their bytes, as `CanonicalJSONWriter` does (`String` keys
+            // would merge canonically equivalent spellings).
+            var latest: [JSONKeyBytes: Int] = [:]
+            for (i, pair) in object.pairs.enumerated() { latest[JSONKeyBytes(pair.key)] = i }
+            let order = latest.sorted { JSONKeyBytes.precedes($0.key.key, $1.key.key) }
             for (n, entry) in order.enumerated() {
                 if n > 0 { bytes.append(UInt8(ascii: ",")) }
-                writeString(entry.key)
+                writeString(entry.key.key)
                 bytes.append(UInt8(ascii: ":"))
                 write(object.pairs[entry.value].value)
             }

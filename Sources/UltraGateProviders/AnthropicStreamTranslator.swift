@@ -117,6 +117,6 @@ package struct AnthropicStreamTranslator: SSEChunkTranslator {
     /// `message_delta` usage is cumulative; later values replace earlier ones field by field.
     private mutating func mergeUsage(_ value: JSON?) {
         guard let fields = value?.objectValue else { return }
-        for (key, v) in fields where !v.isNull { usage[key] = v }
+        usage.update(with: fields) { !$0.isNull }
     }
 }

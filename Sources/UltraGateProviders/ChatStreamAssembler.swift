@@ -27,8 +27,29 @@ public struct ChatStreamAssembler: Sendable {
         package var logprobsContent: [JSON]?
         package var logprobsRefusal: [JSON]?
         package var annotations: [JSON] = []
-        /// Non-standard delta fields (e.g. `reasoning_content`), in first-seen order.
-        package var extras = JSONObject()
+        /// Non-standard delta fields (e.g. `reasoning_content`), in first-seen order, and where
+        /// each one is: a stream naming many such fields costs a hash lookup per field, not a
+        /// scan of those seen so far.
+        package var extras: [JSONObject.Element] = []
+        package var extraPositions: [String: Int] = [:]
+
+        /// Strings are concatenated, a null is kept only until a value comes, anything else
+        /// replaces what was there.
+        package mutating func mergeExtra(_ key: String, _ value: JSON) {
+            guard let at = extraPositions[key] else {
+                extraPositions[key] = extras.count
+                extras.append((key: key, value: value))
+                return
+            }
+            if value.isNull { return }
+            if case .string(let text) = value, case .string(var sofar) = extras[at].value {
+                extras[at].value = .null  // drop the stored reference so the append is in place
+                sofar.append(text)
+                extras[at].value = .string(sofar)
+            } else {
+                extras[at].value = value
+            }
+        }
     }
 
     package var id: String?
@@ -62,8 +83,9 @@ public struct ChatStreamAssembler: Sendable {
         if let reason = choice["finish_reason"], !reason.isNull { state.finishReason = reason }
         if let logprobs = choice["logprobs"]?.objectValue {
             state.logprobsSeen = true
-            if let items = logprobs["content"]?.arrayValue { state.logprobsContent = (state.logprobsContent ?? []) + items }
-            if let items = logprobs["refusal"]?.arrayValue { state.logprobsRefusal = (state.logprobsRefusal ?? []) + items }
+            // Appended in place: `(list ?? []) + items` copied the whole list on every chunk.
+            if let items = logprobs["content"]?.arrayValue { append(items, to: &state.logprobsContent) }
+            if let items = logprobs["refusal"]?.arrayValue { append(items, to: &state.logprobsRefusal) }
         }
         guard let delta = choice["delta"]?.objectValue else { return }
         for (key, value) in delta {
@@ -87,14 +109,7 @@ public struct ChatStreamAssembler: Sendable {
             case "annotations":
                 state.annotations += value.arrayValue ?? []
             default:
-                if value.isNull { if state.extras[key] == nil { state.extras[key] = .null }; continue }
-                if case .string(let text) = value, case .string(var sofar)? = state.extras[key] {
-                    state.extras[key] = .null  // drop the stored reference so the append is in place
-                    sofar.append(text)
-                    state.extras[key] = .string(sofar)
-                } else {
-                    state.extras[key] = value
-                }
+                state.mergeExtra(key, value)
             }
         }
     }
@@ -110,6 +125,10 @@ public struct ChatStreamAssembler: Sendable {
 
     private static func append(_ text: String, to field: inout String?) {
         if field == nil { field = text } else { field!.append(text) }
+    }
+
+    private static func append(_ items: [JSON], to list: inout [JSON]?) {
+        if list == nil { list = items } else { list!.append(contentsOf: items) }
     }
 
     /// The assembled `chat.completion`; choices in index order.

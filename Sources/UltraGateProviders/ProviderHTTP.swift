@@ -47,8 +47,16 @@ package enum ProviderHTTP {
     }
 
     /// Parses a 2xx response body as a JSON object.
+    /// A body the parser refuses, a key repeated in one object included, is an invalid response:
+    /// its text would reach the client and the cache while the parsed form (`usage`,
+    /// `finish_reason`) could say something else.
     package static func jsonObject(_ body: [UInt8], provider: String) throws(ProviderError) -> JSONObject {
-        guard let value = try? JSONParser.parse(body), let object = value.objectValue else {
+        let value: JSON
+        do { value = try JSONParser.parse(body) } catch {
+            throw ProviderError(kind: .invalidResponse, provider: provider,
+                                message: "response body is not valid JSON (\(body.count) bytes): \(error)")
+        }
+        guard let object = value.objectValue else {
             throw ProviderError(kind: .invalidResponse, provider: provider,
                                 message: "response body is not a JSON object (\(body.count) bytes)")
         }

@@ -109,23 +109,47 @@ import Testing
         #expect(Self.key(Self.baseText, namespace: "ab", route: "c") != Self.key(Self.baseText, namespace: "a", route: "bc"))
     }
 
+    /// The parser refuses duplicate keys; objects built in code may still have them, and the key
+    /// keeps the last value, in small objects and in those past the insertion-sort size alike.
     @Test func duplicateKeysKeepTheLastValue() {
-        #expect(Self.key(#"{"messages":[],"temperature":1,"temperature":0.5}"#)
-            == Self.key(#"{"messages":[],"temperature":0.5}"#))
+        let duplicated = JSONObject([(key: "messages", value: []), (key: "temperature", value: 1), (key: "temperature", value: 0.5)])
+        #expect(Self.key(duplicated) == Self.key(#"{"messages":[],"temperature":0.5}"#))
+        var large = JSONObject()
+        var clean = JSONObject()
+        for i in (0..<100).reversed() {
+            large.append("k\(i % 40)", .int(i))
+            large.append("k\(i % 40)", .int(-i))
+        }
+        for (key, value) in large { clean[key] = value }  // the setter keeps one value: the last
+        #expect(clean.count == 40)
+        #expect(Self.key(large) == Self.key(clean))
     }
 
     /// The specialised writer must produce exactly what the reference canonical `JSONWriter` does.
     @Test func canonicalWriterMatchesJSONWriter() throws {
         let documents = [
             Self.baseText,
-            #"{"b":1,"a":[{"z":null,"y":false,"x":true}],"a":"dup","é":"x","e":1.5e3,"n":-0,"big":12345678901234567890}"#,
+            #"{"b":1,"a":[{"z":null,"y":false,"x":true}],"é":"x","e":1.5e3,"n":-0,"big":12345678901234567890}"#,
             #"{}"#, #"[]"#, #"{"k":[[],{},[{}]],"s":"\u0001\t\\/"}"#,
         ]
-        for text in documents {
-            let value = try JSONParser.parse(text)
+        var values = try documents.map { try JSONParser.parse($0) }
+        // Built in code: duplicate keys (refused by the parser), and objects past the insertion
+        // sort's size whose keys share prefixes, differ in length, repeat and are not ASCII.
+        values.append(.object(JSONObject([(key: "b", value: 1), (key: "a", value: [1]), (key: "a", value: "dup")])))
+        var generator = SplitMix64(seed: 7)
+        for size in [17, 33, 100, 1000] {
+            var object = JSONObject()
+            for _ in 0..<size {
+                let n = Int(generator.next() % UInt64(size))
+                let key = ["k\(n)", "k\(n)x", "é\(n)", "\(n)", "kk\(n % 7)"][Int(generator.next() % 5)]
+                object.append(key, .int(Int(generator.next() % 1000)))
+            }
+            values.append(.object(object))
+        }
+        for value in values {
             var fast = CanonicalJSONWriter()
             fast.write(value)
-            #expect(fast.bytes == JSONWriter.serialize(value, canonical: true), "\(text)")
+            #expect(fast.bytes == JSONWriter.serialize(value, canonical: true), "\(value.serializedString)")
         }
     }
 }

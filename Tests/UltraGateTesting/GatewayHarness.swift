@@ -10,12 +10,12 @@ import Testing
 @testable import UltraGateBench
 
 /// The real server, gateway, cache (LMDB in a temp dir) and orchestrator, with scripted providers.
-final class GatewayHarness: @unchecked Sendable {
-    let server: HTTPServer
-    let gateway: Gateway
-    let cacheDir: String
+package final class GatewayHarness: @unchecked Sendable {
+    package let server: HTTPServer
+    package let gateway: Gateway
+    package let cacheDir: String
 
-    init(routes: [ModelRoute], serverConfig: HTTPServerConfig = HTTPServerConfig(), keepAlive: Double = 10,
+    package init(routes: [ModelRoute], serverConfig: HTTPServerConfig = HTTPServerConfig(), keepAlive: Double = 10,
          fastRetries: Bool = true, configure: (inout GatewayConfig) -> Void = { _ in }) throws {
         cacheDir = NSTemporaryDirectory() + "ultragate-test-\(UUID().uuidString)"
         var config = GatewayConfig()
@@ -40,17 +40,17 @@ final class GatewayHarness: @unchecked Sendable {
         try server.start()
     }
 
-    var port: Int { server.boundPort }
+    package var port: Int { server.boundPort }
 
-    func client() throws -> TestHTTPClient { try TestHTTPClient(port: port) }
+    package func client() throws -> TestHTTPClient { try TestHTTPClient(port: port) }
 
-    func chat(_ model: String, _ content: String, stream: Bool = false, headers: [String: String] = [:]) throws -> TestHTTPClient.Response {
+    package func chat(_ model: String, _ content: String, stream: Bool = false, headers: [String: String] = [:]) throws -> TestHTTPClient.Response {
         let c = try client()
         c.post("/v1/chat/completions", json: Self.body(model, content, stream: stream), headers: headers)
         return try c.readResponse()
     }
 
-    static func body(_ model: String, _ content: String, stream: Bool = false) -> String {
+    package static func body(_ model: String, _ content: String, stream: Bool = false) -> String {
         #"{"model":"\#(model)","messages":[{"role":"user","content":"\#(content)"}],"stream":\#(stream)}"#
     }
 
@@ -61,7 +61,7 @@ final class GatewayHarness: @unchecked Sendable {
     }
 }
 
-func route(_ name: String, _ provider: ScriptedChatProvider, fallbacks: [String] = [], maxAttempts: Int = 3) -> ModelRoute {
+package func route(_ name: String, _ provider: ScriptedChatProvider, fallbacks: [String] = [], maxAttempts: Int = 3) -> ModelRoute {
     var retry = RetrySettings()
     retry.maxAttempts = maxAttempts
     return ModelRoute(name: name, providerName: provider.name, provider: provider, upstreamModel: name,
@@ -69,7 +69,7 @@ func route(_ name: String, _ provider: ScriptedChatProvider, fallbacks: [String]
 }
 
 /// Runs `count` blocking calls at once, each on a thread of its own, and returns their results in order.
-func concurrently<T: Sendable>(_ count: Int, _ body: @escaping @Sendable (Int) throws -> T) async -> [Result<T, Error>] {
+package func concurrently<T: Sendable>(_ count: Int, _ body: @escaping @Sendable (Int) throws -> T) async -> [Result<T, Error>] {
     await withTaskGroup(of: (Int, Result<T, Error>).self) { group in
         for i in 0..<count {
             group.addTask {

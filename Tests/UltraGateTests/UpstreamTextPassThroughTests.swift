@@ -76,11 +76,14 @@ import Testing
         #expect(object["created"]?.intValue != nil)
     }
 
-    @Test func aDuplicatedModelMemberIsWrittenOut() throws {
-        let h = try harness(ScriptedTransport(.body(#"{"id":"c","object":"chat.completion","created":1,"model":"a","model":"b","choices":[{"index":0,"message":{"role":"assistant","content":"ok"},"finish_reason":"stop"}]}"#)))
+    /// An answer with a key twice is refused, not passed on: its text would reach the client (and
+    /// the cache) while the parsed form, which decides `usage` and whether it is finished, could
+    /// read it differently (the first `finish_reason` for one parser, the last for another).
+    @Test func anAnswerWithADuplicateKeyIsAnInvalidResponse() throws {
+        let h = try harness(ScriptedTransport(.body(#"{"id":"c","object":"chat.completion","created":1,"model":"a","choices":[{"index":0,"message":{"role":"assistant","content":"ok"},"finish_reason":null,"finish_reason":"stop"}]}"#)))
         let miss = try h.chat("gpt-x", "hello")
-        #expect(miss.status == 200)
-        #expect(miss.json?["model"] == "gpt-x")
-        #expect(!miss.text.contains(#""a""#) && !miss.text.contains(#""b""#))
+        #expect(miss.status == 502)
+        #expect(miss.json?["error"]?["code"] == "upstream_invalid_response")
+        #expect(miss.json?["error"]?["message"]?.stringValue?.contains("duplicate key `finish_reason` at 'choices[0].finish_reason'") == true)
     }
 }

@@ -101,8 +101,9 @@ class Behaviour:
     error_message: Optional[str] = None
     #: Number of answer words (the stream sends one word per delta).
     words: Optional[int] = None
-    #: Send this JSON body with `status` as it is (e.g. an error object inside a 200).
-    raw_body: Optional[dict] = None
+    #: Send this JSON body with `status` as it is (e.g. an error object inside a 200); a string is
+    #: sent verbatim (JSON Python cannot write, such as a key given twice).
+    raw_body: Optional[object] = None
 
 
 @dataclass
@@ -651,7 +652,7 @@ def _make_handler(fake: FakeProvider):
             return self._send_json(b.status, fake.completion(model, prompt, body, b), b.headers)
 
         def _send_json(self, status, obj, extra=None):
-            payload = json.dumps(obj).encode()
+            payload = obj.encode() if isinstance(obj, str) else json.dumps(obj).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(payload)))

@@ -11,6 +11,7 @@ from conftest import BINARY
 
 CASES = [
     ("{not json", "not valid JSON"),
+    ('{"server": {"port": 8080, "port": 9090}}', "duplicate key `port` at 'server.port'"),
     (json.dumps({"servr": {}}), "unknown config key `servr`"),
     # Every level is checked against the schema; the message names the key's full path.
     (json.dumps({"server": {"master_key": "sk-1"}}), "unknown config key `server.master_key`; `server` takes "),

@@ -236,7 +236,7 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
         }
         let json: JSON
         do { json = try JSONParser.parse(request.body) } catch {
-            return fail(responder, context, .invalidJSON(error.description))
+            return fail(responder, context, .invalidJSON(error))
         }
         let chat: ChatCompletionRequest
         switch ChatRequestValidator.validate(json) {

@@ -44,8 +44,11 @@ public struct GatewayError: Error, Sendable, Equatable, CustomStringConvertible 
     public static func invalidRequest(_ message: String, param: String? = nil, code: String? = nil) -> GatewayError {
         GatewayError(status: 400, type: "invalid_request_error", message: message, param: param, code: code)
     }
-    public static func invalidJSON(_ detail: String) -> GatewayError {
-        invalidRequest("We could not parse the JSON body of your request. (\(detail))", code: "invalid_json")
+    /// A body that is not JSON, or JSON with a key repeated in one object (`param` then names
+    /// where: `metadata.x`).
+    public static func invalidJSON(_ error: JSONParseError) -> GatewayError {
+        invalidRequest("We could not parse the JSON body of your request. (\(error.description))", param: error.path,
+                       code: "invalid_json")
     }
     /// `suggestions`: a few names that do route, offered in the message.
     public static func modelNotFound(_ model: String, suggestions: [String] = []) -> GatewayError {

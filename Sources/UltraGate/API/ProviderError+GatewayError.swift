@@ -1,3 +1,5 @@
+import UltraGateCache
+import UltraGateJSON
 import UltraGateHTTP
 import UltraGateProviders
 import UltraGateSupport

@@ -1,3 +1,8 @@
+import UltraGateCache
+import UltraGateUpstream
+import UltraGateHTTP
+import UltraGateJSON
+import UltraGateSupport
 import UltraGateProviders
 
 extension SecretRedactor {

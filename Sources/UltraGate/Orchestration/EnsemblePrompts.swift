@@ -79,12 +79,31 @@ public struct EnsemblePrompts: Sendable, Equatable {
     }
 
     /// The template for `key` with its placeholders filled.
+    /// One pass over the template: text put in is not searched again, so an answer that contains
+    /// `{rankings}` is left as written, not filled with every review (which made the prompt the
+    /// size of the answers times the reviews).
     public func render(_ key: String, answers: String, count: Int, labels: String = "", rankings: String = "") -> String {
-        (templates[key] ?? "")
-            .replacingOccurrences(of: "{answers}", with: answers)
-            .replacingOccurrences(of: "{rankings}", with: rankings)
-            .replacingOccurrences(of: "{labels}", with: labels)
-            .replacingOccurrences(of: "{count}", with: String(count))
+        let template = templates[key] ?? ""
+        let fills = [("{answers}", answers), ("{rankings}", rankings), ("{labels}", labels), ("{count}", String(count))]
+        var out = ""
+        var rest = template[...]
+        while let open = rest.firstIndex(of: "{") {
+            out += rest[..<open]
+            let tail = rest[open...]
+            var filled = false
+            for (name, value) in fills where tail.hasPrefix(name) {
+                out += value
+                rest = tail.dropFirst(name.count)
+                filled = true
+                break
+            }
+            if !filled {
+                out += "{"
+                rest = tail.dropFirst()
+            }
+        }
+        out += rest
+        return out
     }
 
     /// `Response A`, `Response B`, …, `Response Z`, `Response AA`, … (anonymous, stable labels).

@@ -43,7 +43,9 @@ public enum RankingParser {
     package static func labels(in text: Substring) -> [String] {
         var out: [String] = []
         var rest = text[...]
-        while let range = rest.range(of: "Response ") {
+        // The standard library's search: Foundation's `range(of:)` on a substring copied the rest
+        // of the text at every call, quadratic in a reply full of labels.
+        while let range = rest.firstRange(of: "Response ") {
             let letters = rest[range.upperBound...].prefix { $0.isASCII && $0.isUppercase }
             let after = rest.index(range.upperBound, offsetBy: letters.count)
             let boundary = after == rest.endIndex || !(rest[after].isLetter || rest[after].isNumber)

@@ -29,10 +29,17 @@ public enum VoteNormalizer {
         let words = s.split(whereSeparator: \.isWhitespace)
         s = words.joined(separator: " ")
         if s.hasPrefix("the answer is ") { s.removeFirst("the answer is ".count) }
-        let trimmable: Set<Character> = [".", "!", "?", ";", ":", ",", "\"", "'", "“", "”", "‘", "’", "(", ")", " "]
-        while let last = s.last, trimmable.contains(last) { s.removeLast() }
-        while let first = s.first, trimmable.contains(first) { s.removeFirst() }
-        return s
+        return trimmingPunctuation(s)
+    }
+
+    package static let trimmable: Set<Character> = [".", "!", "?", ";", ":", ",", "\"", "'", "“", "”", "‘", "’", "(", ")", " "]
+
+    /// `text` without leading and trailing punctuation, quotes and spaces, cut as one slice:
+    /// `removeFirst` one character at a time moved the rest of the text each time.
+    package static func trimmingPunctuation(_ text: String) -> String {
+        guard let start = text.firstIndex(where: { !trimmable.contains($0) }),
+              let last = text.lastIndex(where: { !trimmable.contains($0) }) else { return "" }
+        return String(text[start...last])
     }
 
     /// One group of identical normalized answers.

@@ -101,22 +101,59 @@ public enum MockText {
     /// A plausible value for a JSON-schema-described argument: `enum` and `const` pick a listed
     /// value; `$ref`s into the root's `$defs` / `definitions` are followed; of a union (`anyOf`,
     /// `oneOf`, a `type` list) the first non-null member is used; arrays get one item. Schemas
-    /// deeper than `maxDepth` (a recursive model) end in the smallest valid value.
+    /// deeper than `maxDepth` (a recursive model) end in the smallest valid value, and so does
+    /// everything once the `workBudget` is spent.
     package static func value(for schema: JSON?, root: JSON?, _ rng: inout Generator, depth: Int = 0) -> JSON {
-        guard let schema, depth < maxDepth else { return .null }
+        var budget = workBudget(root ?? schema)
+        return value(for: schema, root: root, &rng, depth: depth, budget: &budget)
+    }
+
+    package static let maxDepth = 8
+
+    /// How much one made-up value may cost, in schema members looked at and answer nodes made:
+    /// twice the schema's own weight and a fixed allowance, so any schema gets a full answer once
+    /// and the work stays linear in its size. Depth alone does not bound it: properties that each
+    /// `$ref` their own definition make width^depth values (16 of them, 600 bytes of schema, took
+    /// 0.5 s; 64 would take hours), and a large schema object is scanned at every visit. With the
+    /// budget spent, values are null (the objects under way still get each property, null).
+    package static func workBudget(_ schema: JSON?) -> Int {
+        100_000 + 2 * (schema.map(weight) ?? 0)
+    }
+
+    /// An arguments object with a value for each property of a function's `parameters` schema.
+    package static func arguments(for schema: JSON?, root: JSON? = nil, _ rng: inout Generator, depth: Int = 0) -> JSONObject {
+        var budget = workBudget(root ?? schema)
+        return arguments(for: schema, root: root, &rng, depth: depth, budget: &budget)
+    }
+
+    private static func value(for schema: JSON?, root: JSON?, _ rng: inout Generator, depth: Int,
+                              budget: inout Int) -> JSON {
+        guard let schema, depth < maxDepth, budget > 0 else { return .null }
+        budget -= 1 + (schema.objectValue?.count ?? 0)  // the lookups below scan the schema's members
         if let ref = schema["$ref"]?.stringValue {
-            return value(for: resolve(ref, in: root), root: root, &rng, depth: depth + 1)
+            return value(for: resolve(ref, in: root, budget: &budget), root: root, &rng, depth: depth + 1, budget: &budget)
         }
-        if let constant = schema["const"] { return constant }
+        if let constant = schema["const"] {
+            budget -= weight(constant)  // copied into the answer at every visit
+            return constant
+        }
         if let options = schema["enum"]?.arrayValue, !options.isEmpty {
-            return options[Int(rng.next() % UInt64(options.count))]
+            let option = options[Int(rng.next() % UInt64(options.count))]
+            budget -= weight(option)
+            return option
         }
         if let union = (schema["anyOf"] ?? schema["oneOf"])?.arrayValue {
-            let member = union.first { $0["type"]?.stringValue != "null" } ?? union.first
-            return value(for: member, root: root, &rng, depth: depth + 1)
+            var member = union.first
+            for candidate in union {
+                budget -= 1 + (candidate.objectValue?.count ?? 0)
+                if candidate["type"]?.stringValue != "null" { member = candidate; break }
+            }
+            return value(for: member, root: root, &rng, depth: depth + 1, budget: &budget)
         }
+        let typeList = schema["type"]?.arrayValue
+        budget -= typeList?.count ?? 0
         let type = schema["type"]?.stringValue
-            ?? schema["type"]?.arrayValue?.compactMap(\.stringValue).first { $0 != "null" }
+            ?? typeList?.compactMap(\.stringValue).first { $0 != "null" }
             ?? (schema["properties"] != nil ? "object" : nil)
         switch type {
         case "integer": return .int(Int(rng.next() % 100))
@@ -125,28 +162,42 @@ public enum MockText {
         case "null": return .null
         case "array":
             guard let items = schema["items"], depth + 1 < maxDepth else { return .array([]) }
-            return .array([value(for: items, root: root, &rng, depth: depth + 1)])
-        case "object": return .object(arguments(for: schema, root: root, &rng, depth: depth + 1))
+            return .array([value(for: items, root: root, &rng, depth: depth + 1, budget: &budget)])
+        case "object": return .object(arguments(for: schema, root: root, &rng, depth: depth + 1, budget: &budget))
         default: return .string(pick(nouns, &rng))
         }
     }
 
-    package static let maxDepth = 8
+    /// What copying `value` into an answer costs: its nodes and the bytes of its strings.
+    package static func weight(_ value: JSON) -> Int {
+        switch value {
+        case .string(let s), .number(let s): return 1 + s.utf8.count
+        case .array(let items): return items.reduce(1) { $0 + weight($1) }
+        case .object(let object): return object.reduce(1) { $0 + $1.key.utf8.count + weight($1.value) }
+        default: return 1
+        }
+    }
 
-    /// An arguments object with a value for each property of a function's `parameters` schema.
-    package static func arguments(for schema: JSON?, root: JSON? = nil, _ rng: inout Generator, depth: Int = 0) -> JSONObject {
+    private static func arguments(for schema: JSON?, root: JSON?, _ rng: inout Generator, depth: Int,
+                                  budget: inout Int) -> JSONObject {
+        guard let properties = schema?["properties"]?.objectValue else { return JSONObject() }
         var out = JSONObject()
-        for (key, property) in schema?["properties"]?.objectValue ?? JSONObject() {
-            out.append(key, value(for: property, root: root ?? schema, &rng, depth: depth))
+        for (key, property) in properties {
+            budget -= 1 + key.utf8.count  // charged even past the depth limit: the member is written
+            out.append(key, value(for: property, root: root ?? schema, &rng, depth: depth, budget: &budget))
         }
         return out
     }
 
     /// The schema a local `$ref` (`#/$defs/Step`, `#/definitions/Step`) points to.
-    package static func resolve(_ ref: String, in root: JSON?) -> JSON? {
+    private static func resolve(_ ref: String, in root: JSON?, budget: inout Int) -> JSON? {
         guard ref.hasPrefix("#") else { return nil }
+        budget -= ref.utf8.count
+        guard budget > 0 else { return nil }
         var node = root
         for token in ref.dropFirst().split(separator: "/") {
+            guard budget > 0 else { return nil }
+            budget -= 1 + (node?.objectValue?.count ?? 0)  // the lookup scans the node's members
             let name = token.replacingOccurrences(of: "~1", with: "/").replacingOccurrences(of: "~0", with: "~")
             node = node?[name]
         }
