@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs="${1:-5}"
-filter="${2:-CurlTransportTests|CurlLoopTransportTests|BenchClientTests|ChunkStreamTests|ResponseCacheTests|EnsembleRunnerTests|LoopTimersTests|StreamFlushTests|GatewayIntegrationTests|FakeUpstreamServerTests}"
+filter="${2:-CurlTransportTests|CurlLoopTransportTests|BenchClientTests|ChunkStreamTests|ResponseCacheTests|EnsembleRunnerTests|LoopTimersTests|StreamFlushTests|GatewayIntegrationTests|FakeUpstreamServerTests|ConnectionAdmissionTests|UpstreamSizeLimitTests|UpstreamTimingTests}"
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT

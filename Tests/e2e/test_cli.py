@@ -1,6 +1,7 @@
 """The command line's own behaviour: `ultragate bench` with several models, repeated
 single-value flags, and `ultragate cache stats|clear` on a directory that holds no cache."""
 import json
+import time
 import os
 import subprocess
 
@@ -31,6 +32,10 @@ def test_bench_runs_each_model_in_turn_and_reports_one_entry_per_model(gateway):
     report = json.loads(out.stdout)
     assert [run["model"] for run in report["runs"]] == ["mock-gpt", "mock-claude"]
     assert all(run["requests"] == 12 and run["succeeded"] == 12 for run in report["runs"])
+    # The gateway counts a request just after its answer went out: give the last one a moment.
+    deadline = time.time() + 10
+    while requests_by_model(gateway) != {"mock-gpt": 12, "mock-claude": 12} and time.time() < deadline:
+        time.sleep(0.05)
     assert requests_by_model(gateway) == {"mock-gpt": 12, "mock-claude": 12}
 
     table = run_cli("bench", "--url", url, "-m", "mock-gpt", "--model=mock-gemini", "-n", "5", "--no-progress")
