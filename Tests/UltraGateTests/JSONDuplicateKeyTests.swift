@@ -30,6 +30,11 @@ import Testing
         #expect(duplicate(#"[{"x":1,"x":2}]"#)?.path == "[0].x")
         #expect(duplicate(#"{"a":[[{"k":1}],[{"k":1,"k":2}]]}"#)?.path == "a[1][0].k")
         #expect(duplicate(#"{"":1,"":2}"#)?.key == "")
+        // Found again from the start past strings holding brackets, escaped keys, spacing and
+        // empty containers.
+        let spaced = #" { "x" : "a}]\"{[" , "e" : {} , "l" : [ 1 , { "s\u0041" : [ ] } , [] , { "k" : 1 , "k\u0041" : 2 , "k" : 3 } ] } "#
+        #expect(duplicate(spaced)?.path == "l[3].k")
+        #expect(duplicate(#"{"a":{"b\n":{"c":1,"c":2}}}"#)?.path == "a.b\n.c")
         // The same key in different objects, or as a value, is no duplicate.
         #expect(throws: Never.self) { try JSONParser.parse(#"{"a":{"a":"a"},"b":[{"a":1},{"a":2}],"c":"a"}"#) }
     }
