@@ -186,7 +186,7 @@ final class FakeUpstreamServer: Sendable {
     var openConnectionCount: Int { core.locked { $0.openFDs.count } }
     /// Responses the client walked away from (closed or reset) before they were complete.
     var abortedResponseCount: Int { core.locked { $0.abortedResponses } }
-    /// Parts of streamed responses written so far, over all connections.
+    /// Parts of streamed responses written (or being written) so far, over all connections.
     var streamedPartsSent: Int { core.locked { $0.partsSent } }
 
     func stop() { core.stop() }
@@ -431,8 +431,10 @@ extension FakeUpstreamServer {
                         if bytes.isEmpty { continue }  // an empty chunk would end the body
                         bytes = Array((String(bytes.count, radix: 16) + "\r\n").utf8) + bytes + [13, 10]
                     }
-                    guard writeAll(fd: fd, bytes) else { return aborted() }
+                    // Counted before the write: the client may read the part before a count
+                    // taken after the write returns shows it.
                     locked { $0.partsSent += 1 }
+                    guard writeAll(fd: fd, bytes) else { return aborted() }
                 }
                 switch ending {
                 case .finish:
