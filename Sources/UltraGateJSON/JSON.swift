@@ -118,6 +118,7 @@ public struct JSONObject: Sendable, Hashable, Sequence, ExpressibleByDictionaryL
         }
         if !dropped.isEmpty { pairs = pairs.indices.filter { !dropped.contains($0) }.map { pairs[$0] } }
     }
+
     public mutating func removeValue(forKey key: String) { pairs.removeAll { Self.same($0.key, key) } }
 
     /// Key equality with the length compared first: `String.==` on two different short keys

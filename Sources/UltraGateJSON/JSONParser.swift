@@ -19,7 +19,7 @@ public struct JSONParseError: Error, Sendable, Equatable, CustomStringConvertibl
     public let key: String?
     /// For `.duplicateKey`: where the repeated member is, in the form request errors name a
     /// parameter (`messages[0].content`, `metadata.x`; the key alone at the top level).
-    public internal(set) var path: String?
+    public let path: String?
 
     public init(reason: Reason, offset: Int, key: String? = nil, path: String? = nil) {
         self.reason = reason
@@ -32,22 +32,6 @@ public struct JSONParseError: Error, Sendable, Equatable, CustomStringConvertibl
         guard reason == .duplicateKey, let key else { return "\(reason.rawValue) at byte \(offset)" }
         let place = path.map { $0 == key ? "" : " at '\($0)'" } ?? ""
         return "duplicate key `\(key)`\(place) at byte \(offset); each key may appear only once in an object"
-    }
-
-    /// The path one level up: the member `key` of an object, or item `index` of an array, holds
-    /// the value the error is in. Only a duplicate key carries a path.
-    package func inside(key: String) -> JSONParseError {
-        guard reason == .duplicateKey, let path else { return self }
-        var error = self
-        error.path = path.utf8.first == UInt8(ascii: "[") ? key + path : key + "." + path
-        return error
-    }
-
-    package func inside(index: Int) -> JSONParseError {
-        guard reason == .duplicateKey, let path else { return self }
-        var error = self
-        error.path = "[\(index)]" + (path.utf8.first == UInt8(ascii: "[") ? path : "." + path)
-        return error
     }
 }
 
@@ -109,12 +93,77 @@ public struct JSONParser {
         }
 
         package mutating func parseDocument() throws(JSONParseError) -> JSON {
+            do throws(JSONParseError) {
+                skipWhitespace()
+                if index >= bytes.count { throw fail(.empty) }
+                let value = try parseValue()
+                skipWhitespace()
+                if index != bytes.count { throw fail(.trailingData) }
+                return value
+            } catch {
+                guard error.reason == .duplicateKey else { throw error }
+                // The path is found again from the start, so that parsing pays nothing for it.
+                throw JSONParseError(reason: .duplicateKey, offset: error.offset, key: error.key,
+                                     path: memberPath(at: error.offset))
+            }
+        }
+
+        // MARK: The path to a repeated key (error path only)
+
+        /// The path of the member whose key starts at byte `target`, in the form request errors
+        /// name a parameter (`a.b[1].c`). The text before `target` is known to parse.
+        package mutating func memberPath(at target: Int) -> String? {
+            index = 0
+            depth = 0
+            var components: [String] = []
             skipWhitespace()
-            if index >= bytes.count { throw fail(.empty) }
-            let value = try parseValue()
+            guard (try? locate(target, &components)) == true else { return nil }
+            var path = ""
+            for component in components {
+                if !path.isEmpty && component.utf8.first != UInt8(ascii: "[") { path += "." }
+                path += component
+            }
+            return path
+        }
+
+        /// Walks the value at `index`, descending into containers, until the key at `target`:
+        /// true with the path's components, else past the value.
+        private mutating func locate(_ target: Int, _ components: inout [String]) throws(JSONParseError) -> Bool {
             skipWhitespace()
-            if index != bytes.count { throw fail(.trailingData) }
-            return value
+            guard index < bytes.count else { throw fail(.unexpectedEnd) }
+            switch bytes[index] {
+            case UInt8(ascii: "{"):
+                index += 1
+                while true {
+                    skipWhitespace()
+                    guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { index += 1; return false }  // `}`
+                    let keyOffset = index
+                    components.append(try parseString())
+                    if keyOffset == target { return true }
+                    skipWhitespace()
+                    index += 1  // `:`
+                    if try locate(target, &components) { return true }
+                    components.removeLast()
+                    skipWhitespace()
+                    if index < bytes.count, bytes[index] == UInt8(ascii: ",") { index += 1 } else { index += 1; return false }
+                }
+            case UInt8(ascii: "["):
+                index += 1
+                var item = 0
+                while true {
+                    skipWhitespace()
+                    if index < bytes.count, bytes[index] == UInt8(ascii: "]") { index += 1; return false }
+                    components.append("[\(item)]")
+                    if try locate(target, &components) { return true }
+                    components.removeLast()
+                    item += 1
+                    skipWhitespace()
+                    if index < bytes.count, bytes[index] == UInt8(ascii: ",") { index += 1 } else { index += 1; return false }
+                }
+            default:
+                _ = try parseValue()
+                return false
+            }
         }
 
         @inline(__always) package mutating func skipWhitespace() {
@@ -170,52 +219,81 @@ public struct JSONParser {
             // it at 1, 2 and 4 members (~5k instructions over a miss's two parses).
             var pairs: [JSONObject.Element] = []
             pairs.reserveCapacity(8)
-            var seen: Set<JSONKeyBytes>?
+            // The lengths (mod 64) of the keys so far: most keys differ in length from all before
+            // them, and then need no comparison at all.
+            var lengths: UInt64 = 0
             while true {
-                skipWhitespace()
-                guard index < bytes.count else { throw fail(.unexpectedEnd) }
-                guard bytes[index] == UInt8(ascii: "\"") else { throw fail(.unexpectedCharacter) }
-                let keyOffset = index
-                let key = try parseString()
-                if Self.isDuplicate(key, in: pairs, seen: &seen) {
-                    throw JSONParseError(reason: .duplicateKey, offset: keyOffset, key: key, path: key)
+                let (key, keyOffset) = try parseKey()
+                let length = UInt64(1) << UInt64(key.utf8.count & 63)
+                if lengths & length != 0, Self.scanFinds(key, in: pairs) {
+                    throw JSONParseError(reason: .duplicateKey, offset: keyOffset, key: key)
                 }
-                skipWhitespace()
-                guard index < bytes.count else { throw fail(.unexpectedEnd) }
-                guard bytes[index] == UInt8(ascii: ":") else { throw fail(.unexpectedCharacter) }
-                index += 1
-                skipWhitespace()
-                let value: JSON
-                do { value = try parseValue() } catch { throw error.inside(key: key) }
-                pairs.append((key: key, value: value))
-                skipWhitespace()
-                guard index < bytes.count else { throw fail(.unexpectedEnd) }
-                switch bytes[index] {
-                case UInt8(ascii: ","): index += 1
-                case UInt8(ascii: "}"):
-                    index += 1
-                    depth -= 1
-                    return .object(JSONObject(pairs))
-                default: throw fail(.unexpectedCharacter)
-                }
+                lengths |= length
+                pairs.append((key: key, value: try parseValue()))
+                if try parseObjectEnd() { return .object(JSONObject(pairs)) }
+                if pairs.count == Self.duplicateScanLimit { return try parseLargeObjectRest(&pairs) }
             }
         }
 
-        /// Whether `key` is among the keys of `pairs` (the members parsed so far). Past
-        /// `duplicateScanLimit` members the keys go into `seen`, built once, so that a large object
-        /// costs one hash lookup per member instead of a scan.
+        /// The members of an object past `duplicateScanLimit`: each key is checked against a hash
+        /// set of those before it, so a large object costs one lookup per member, not a scan.
+        @inline(never)
+        package mutating func parseLargeObjectRest(_ pairs: inout [JSONObject.Element]) throws(JSONParseError) -> JSON {
+            var seen = Set<JSONKeyBytes>(minimumCapacity: 4 * pairs.count)
+            for pair in pairs { seen.insert(JSONKeyBytes(pair.key)) }
+            while true {
+                let (key, keyOffset) = try parseKey()
+                if !seen.insert(JSONKeyBytes(key)).inserted {
+                    throw JSONParseError(reason: .duplicateKey, offset: keyOffset, key: key)
+                }
+                pairs.append((key: key, value: try parseValue()))
+                if try parseObjectEnd() { return .object(JSONObject(pairs)) }
+            }
+        }
+
+        /// A member's key and the colon after it; `offset` is where the key's quote is.
         @inline(__always)
-        package static func isDuplicate(_ key: String, in pairs: [JSONObject.Element], seen: inout Set<JSONKeyBytes>?) -> Bool {
-            if pairs.count < duplicateScanLimit {
-                for pair in pairs where JSONKeyBytes.equal(pair.key, key) { return true }
+        package mutating func parseKey() throws(JSONParseError) -> (key: String, offset: Int) {
+            skipWhitespace()
+            guard index < bytes.count else { throw fail(.unexpectedEnd) }
+            guard bytes[index] == UInt8(ascii: "\"") else { throw fail(.unexpectedCharacter) }
+            let offset = index
+            let key = try parseString()
+            skipWhitespace()
+            guard index < bytes.count else { throw fail(.unexpectedEnd) }
+            guard bytes[index] == UInt8(ascii: ":") else { throw fail(.unexpectedCharacter) }
+            index += 1
+            skipWhitespace()
+            return (key, offset)
+        }
+
+        /// After a member: true at the closing brace, false after a comma.
+        @inline(__always)
+        package mutating func parseObjectEnd() throws(JSONParseError) -> Bool {
+            skipWhitespace()
+            guard index < bytes.count else { throw fail(.unexpectedEnd) }
+            switch bytes[index] {
+            case UInt8(ascii: ","):
+                index += 1
                 return false
+            case UInt8(ascii: "}"):
+                index += 1
+                depth -= 1
+                return true
+            default:
+                throw fail(.unexpectedCharacter)
             }
-            if seen == nil {
-                var set = Set<JSONKeyBytes>(minimumCapacity: pairs.count * 2)
-                for pair in pairs { set.insert(JSONKeyBytes(pair.key)) }
-                seen = set
+        }
+
+        /// Whether `key` is among the keys of `pairs` (fewer than `duplicateScanLimit`).
+        @inline(__always)
+        package static func scanFinds(_ key: String, in pairs: [JSONObject.Element]) -> Bool {
+            var i = 0
+            while i < pairs.count {
+                if JSONKeyBytes.equal(pairs[i].key, key) { return true }
+                i += 1
             }
-            return !seen!.insert(JSONKeyBytes(key)).inserted
+            return false
         }
 
         package mutating func parseArray() throws(JSONParseError) -> JSON {
@@ -231,7 +309,7 @@ public struct JSONParser {
             items.reserveCapacity(4)
             while true {
                 skipWhitespace()
-                do { items.append(try parseValue()) } catch { throw error.inside(index: items.count) }
+                items.append(try parseValue())
                 skipWhitespace()
                 guard index < bytes.count else { throw fail(.unexpectedEnd) }
                 switch bytes[index] {

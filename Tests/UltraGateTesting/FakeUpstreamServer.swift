@@ -2,14 +2,7 @@ import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
-@testable import UltraGateSupport
-@testable import UltraGateJSON
-@testable import UltraGateHTTP
-@testable import UltraGateCache
-@testable import UltraGateUpstream
-@testable import UltraGateProviders
-@testable import UltraGate
-@testable import UltraGateBench
+import UltraGate
 
 /// Linux socket constants that glibc declares in enums. Spelled out because Swift loses sight of
 /// them (`cannot find 'SOCK_STREAM' in scope`) depending on which C module — libcurl's or our
@@ -193,7 +186,7 @@ package final class FakeUpstreamServer: Sendable {
     package var openConnectionCount: Int { core.locked { $0.openFDs.count } }
     /// Responses the client walked away from (closed or reset) before they were complete.
     package var abortedResponseCount: Int { core.locked { $0.abortedResponses } }
-    /// Parts of streamed responses written so far, over all connections.
+    /// Parts of streamed responses written (or being written) so far, over all connections.
     package var streamedPartsSent: Int { core.locked { $0.partsSent } }
 
     package func stop() { core.stop() }
@@ -438,8 +431,10 @@ extension FakeUpstreamServer {
                         if bytes.isEmpty { continue }  // an empty chunk would end the body
                         bytes = Array((String(bytes.count, radix: 16) + "\r\n").utf8) + bytes + [13, 10]
                     }
-                    guard writeAll(fd: fd, bytes) else { return aborted() }
+                    // Counted before the write: the client may read the part before a count
+                    // taken after the write returns shows it.
                     locked { $0.partsSent += 1 }
+                    guard writeAll(fd: fd, bytes) else { return aborted() }
                 }
                 switch ending {
                 case .finish:

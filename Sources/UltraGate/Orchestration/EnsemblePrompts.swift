@@ -78,10 +78,10 @@ public struct EnsemblePrompts: Sendable, Equatable {
         self.templates = templates
     }
 
-    /// The template for `key` with its placeholders filled.
-    /// One pass over the template: text put in is not searched again, so an answer that contains
-    /// `{rankings}` is left as written, not filled with every review (which made the prompt the
-    /// size of the answers times the reviews).
+    /// The template for `key` with its placeholders filled, in one pass over the template: text
+    /// put in is not searched again, so an answer that contains `{rankings}` is left as written,
+    /// not filled with every review (which made the prompt the size of the answers times the
+    /// reviews).
     public func render(_ key: String, answers: String, count: Int, labels: String = "", rankings: String = "") -> String {
         let template = templates[key] ?? ""
         let fills = [("{answers}", answers), ("{rankings}", rankings), ("{labels}", labels), ("{count}", String(count))]
