@@ -14,6 +14,17 @@ import PackageDescription
 //   UltraGateJSON (JSON value, parser, writers) ──► UltraGateSupport
 //   UltraGateSupport (clock, queues, chunk streams)
 //   UltraGateBench (load generator) ──► UltraGateJSON
+// Release builds of the library modules (Benchmarks/README.md, "Module split"):
+// - `-cross-module-optimization`: hot calls cross module boundaries (the JSON parser, chunk
+//   streams, queues, header lookups), so each module exports its bodies for specialization and
+//   inlining in the others; without it generic code ran unspecialized (runtime metadata lookups).
+// - `-enforce-exclusivity=unchecked`: `package` stored properties of classes can no longer be
+//   proven free of overlapping access inside one module, so every access paid a runtime check
+//   (~2k instructions per cache hit). Debug and test builds keep the checks.
+let releaseSettings: [SwiftSetting] = [
+    .unsafeFlags(["-cross-module-optimization", "-enforce-exclusivity=unchecked"], .when(configuration: .release)),
+]
+
 let package = Package(
     name: "UltraGate",
     platforms: [.macOS(.v14)],
@@ -32,24 +43,25 @@ let package = Package(
         // Our own C shims: epoll, eventfd, accept4 (not in Swift's Glibc module), SHA-NI.
         .target(name: "CUltraGateShims", path: "Sources/CUltraGateShims"),
 
-        .target(name: "UltraGateSupport", path: "Sources/UltraGateSupport"),
-        .target(name: "UltraGateJSON", dependencies: ["UltraGateSupport"], path: "Sources/UltraGateJSON"),
+        .target(name: "UltraGateSupport", path: "Sources/UltraGateSupport", swiftSettings: releaseSettings),
+        .target(name: "UltraGateJSON", dependencies: ["UltraGateSupport"], path: "Sources/UltraGateJSON", swiftSettings: releaseSettings),
         .target(name: "UltraGateHTTP", dependencies: ["UltraGateSupport", "CUltraGateShims"],
-                path: "Sources/UltraGateHTTP"),
+                path: "Sources/UltraGateHTTP", swiftSettings: releaseSettings),
         .target(name: "UltraGateCache", dependencies: ["UltraGateJSON", "UltraGateSupport", "CLMDB", "CUltraGateShims"],
-                path: "Sources/UltraGateCache"),
+                path: "Sources/UltraGateCache", swiftSettings: releaseSettings),
         .target(name: "UltraGateUpstream", dependencies: ["UltraGateHTTP", "UltraGateSupport", "CCurl", "CUltraGateShims"],
-                path: "Sources/UltraGateUpstream"),
+                path: "Sources/UltraGateUpstream", swiftSettings: releaseSettings),
         .target(name: "UltraGateProviders", dependencies: ["UltraGateUpstream", "UltraGateHTTP", "UltraGateJSON", "UltraGateSupport"],
-                path: "Sources/UltraGateProviders"),
+                path: "Sources/UltraGateProviders", swiftSettings: releaseSettings),
         .target(
             name: "UltraGate",
             dependencies: ["UltraGateProviders", "UltraGateCache", "UltraGateUpstream", "UltraGateHTTP", "UltraGateJSON",
                            "UltraGateSupport"],
             path: "Sources/UltraGate",
+            swiftSettings: releaseSettings,
             linkerSettings: [.linkedLibrary("m")]),
         .target(name: "UltraGateBench", dependencies: ["UltraGateJSON", "UltraGateSupport", "CUltraGateShims"],
-                path: "Sources/UltraGateBench"),
+                path: "Sources/UltraGateBench", swiftSettings: releaseSettings),
         .executableTarget(name: "ultragate", dependencies: ["UltraGate", "UltraGateBench"], path: "Sources/ultragate"),
         .executableTarget(
             name: "ultragate-microbench", dependencies: ["UltraGate", "UltraGateProviders", "UltraGateCache", "UltraGateUpstream", "UltraGateHTTP", "UltraGateJSON", "UltraGateSupport"], path: "Benchmarks/Micro"),

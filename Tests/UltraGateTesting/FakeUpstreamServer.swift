@@ -2,6 +2,9 @@ import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
+import UltraGateSupport
+import UltraGateJSON
+import UltraGateHTTP
 import UltraGate
 
 /// Linux socket constants that glibc declares in enums. Spelled out because Swift loses sight of
