@@ -96,7 +96,7 @@ def test_huge_error_body_keeps_its_status_and_only_its_start(gw, flood):
     message = r.json()["error"]["message"]
     assert "overloaded" in message and len(message) < 4096
     assert flood.count("error") == 3  # a 500 is retried, each time cut short
-    assert flood.written["error"] < 100 << 20
+    assert flood.written.get("error", 0) < 100 << 20  # (no entry: cut before the first piece)
     assert_healthy(gw)
 
 
