@@ -14,6 +14,7 @@ import PackageDescription
 //   UltraGateJSON (JSON value, parser, writers) ──► UltraGateSupport
 //   UltraGateSupport (clock, queues, chunk streams)
 //   UltraGateBench (load generator) ──► UltraGateJSON
+
 // Release builds of the library modules (Benchmarks/README.md, "Module split"):
 // - `-cross-module-optimization`: hot calls cross module boundaries (the JSON parser, chunk
 //   streams, queues, header lookups), so each module exports its bodies for specialization and
@@ -21,6 +22,8 @@ import PackageDescription
 // - `-enforce-exclusivity=unchecked`: `package` stored properties of classes can no longer be
 //   proven free of overlapping access inside one module, so every access paid a runtime check
 //   (~2k instructions per cache hit). Debug and test builds keep the checks.
+// SwiftPM takes unsafe flags from a root package only: a package that depends on UltraGate by URL
+// would have to drop them (or depend on a tagged build without them).
 let releaseSettings: [SwiftSetting] = [
     .unsafeFlags(["-cross-module-optimization", "-enforce-exclusivity=unchecked"], .when(configuration: .release)),
 ]
