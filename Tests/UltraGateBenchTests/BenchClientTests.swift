@@ -3,11 +3,6 @@ import Testing
 @testable import UltraGateSupport
 @testable import UltraGateTesting
 @testable import UltraGateJSON
-@testable import UltraGateHTTP
-@testable import UltraGateCache
-@testable import UltraGateUpstream
-@testable import UltraGateProviders
-@testable import UltraGate
 @testable import UltraGateBench
 
 /// Runs the bench client against servers whose latency, errors and cache answers are known,

@@ -2,11 +2,6 @@ import Testing
 @testable import UltraGateSupport
 @testable import UltraGateTesting
 @testable import UltraGateJSON
-@testable import UltraGateHTTP
-@testable import UltraGateCache
-@testable import UltraGateUpstream
-@testable import UltraGateProviders
-@testable import UltraGate
 @testable import UltraGateBench
 @testable import ultragate
 

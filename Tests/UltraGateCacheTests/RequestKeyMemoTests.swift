@@ -2,12 +2,7 @@ import Testing
 @testable import UltraGateSupport
 @testable import UltraGateTesting
 @testable import UltraGateJSON
-@testable import UltraGateHTTP
 @testable import UltraGateCache
-@testable import UltraGateUpstream
-@testable import UltraGateProviders
-@testable import UltraGate
-@testable import UltraGateBench
 
 @Suite struct RequestKeyMemoTests {
     let key = CacheKey.make(namespace: "default", route: "mock/mock-gpt", request: ["messages": []])

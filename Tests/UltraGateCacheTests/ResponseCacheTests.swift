@@ -5,12 +5,7 @@ import Testing
 @testable import UltraGateSupport
 @testable import UltraGateTesting
 @testable import UltraGateJSON
-@testable import UltraGateHTTP
 @testable import UltraGateCache
-@testable import UltraGateUpstream
-@testable import UltraGateProviders
-@testable import UltraGate
-@testable import UltraGateBench
 
 /// A fresh cache directory under the temp dir, removed when the test body returns.
 private func withTemporaryDirectory<R>(_ body: (String) async throws -> R) async rethrows -> R {

@@ -1,13 +1,7 @@
 import Testing
 @testable import UltraGateSupport
 @testable import UltraGateTesting
-@testable import UltraGateJSON
 @testable import UltraGateHTTP
-@testable import UltraGateCache
-@testable import UltraGateUpstream
-@testable import UltraGateProviders
-@testable import UltraGate
-@testable import UltraGateBench
 
 /// Feeds `input` in one append and collects events until `.needMoreData` or an error.
 func httpEvents(_ input: [UInt8], limits: HTTPParserLimits = .init()) -> [HTTPParserEvent] {

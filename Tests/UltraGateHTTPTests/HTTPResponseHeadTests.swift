@@ -1,13 +1,7 @@
 import Testing
 @testable import UltraGateSupport
 @testable import UltraGateTesting
-@testable import UltraGateJSON
 @testable import UltraGateHTTP
-@testable import UltraGateCache
-@testable import UltraGateUpstream
-@testable import UltraGateProviders
-@testable import UltraGate
-@testable import UltraGateBench
 
 @Suite struct HTTPResponseHeadTests {
     private func head(status: Int, headers: [HTTPHeaderField] = [], contentLength: Int? = nil,

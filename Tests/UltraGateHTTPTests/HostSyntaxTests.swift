@@ -1,13 +1,7 @@
 import Testing
 @testable import UltraGateSupport
 @testable import UltraGateTesting
-@testable import UltraGateJSON
 @testable import UltraGateHTTP
-@testable import UltraGateCache
-@testable import UltraGateUpstream
-@testable import UltraGateProviders
-@testable import UltraGate
-@testable import UltraGateBench
 
 @Suite struct HostSyntaxTests {
     /// Host = uri-host [ ":" port ] (RFC 9110 §7.2, RFC 3986 §3.2.2–3.2.3); RFC 9112 §3.2 makes an

@@ -2,13 +2,7 @@ import Foundation
 import Testing
 @testable import UltraGateSupport
 @testable import UltraGateTesting
-@testable import UltraGateJSON
 @testable import UltraGateHTTP
-@testable import UltraGateCache
-@testable import UltraGateUpstream
-@testable import UltraGateProviders
-@testable import UltraGate
-@testable import UltraGateBench
 
 /// What a handler typically builds per request: an object holding the responder whose
 /// client-gone callback captures it back (the gateway's streaming session does exactly this).

@@ -2,12 +2,6 @@ import Testing
 @testable import UltraGateSupport
 @testable import UltraGateTesting
 @testable import UltraGateJSON
-@testable import UltraGateHTTP
-@testable import UltraGateCache
-@testable import UltraGateUpstream
-@testable import UltraGateProviders
-@testable import UltraGate
-@testable import UltraGateBench
 
 @Suite struct JSONCommonStringsTests {
     /// Each common string parses to itself, as a key and as a value; a string of the same length

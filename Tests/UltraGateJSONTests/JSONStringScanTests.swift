@@ -3,12 +3,6 @@ import Testing
 @testable import UltraGateSupport
 @testable import UltraGateTesting
 @testable import UltraGateJSON
-@testable import UltraGateHTTP
-@testable import UltraGateCache
-@testable import UltraGateUpstream
-@testable import UltraGateProviders
-@testable import UltraGate
-@testable import UltraGateBench
 
 /// The eight-bytes-at-a-time scan that both the JSON writer and parser rely on, checked against a
 /// byte-by-byte reference, and the writer and parser round trips that depend on it.
@@ -70,15 +64,5 @@ import Testing
         #expect(throws: JSONParseError(reason: .unexpectedEnd, offset: 14)) { try JSONParser.parse(Array("\"abcdefghijklm".utf8)) }
         #expect(throws: JSONParseError(reason: .unexpectedEnd, offset: 16)) { try JSONParser.parse(Array("\"abc\\ndefghijklm".utf8)) }
         #expect(throws: JSONParseError(reason: .invalidUTF8, offset: 1)) { try JSONParser.parse([0x22, 0x61, 0xC3, 0x28, 0x22]) }
-    }
-
-    @Test func fieldNamesMatchCaseInsensitivelyAndOnlyWhole() {
-        #expect(HTTPFieldName.matches("Content-Length", "content-length"))
-        #expect(HTTPFieldName.matches("CONTENT-LENGTH", "content-length"))
-        #expect(!HTTPFieldName.matches("Content-Lengths", "content-length"))
-        #expect(!HTTPFieldName.matches("Content-Lengt", "content-length"))
-        #expect(!HTTPFieldName.matches("Content_Length", "content-length"))
-        #expect(!HTTPFieldName.matches("", "content-length"))
-        #expect(HTTPFieldName.firstValue([HTTPHeaderField("X-A", "1"), HTTPHeaderField("content-type", "a/b")], "content-type") == "a/b")
     }
 }

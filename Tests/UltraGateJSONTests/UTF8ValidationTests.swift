@@ -2,12 +2,6 @@ import Testing
 @testable import UltraGateSupport
 @testable import UltraGateTesting
 @testable import UltraGateJSON
-@testable import UltraGateHTTP
-@testable import UltraGateCache
-@testable import UltraGateUpstream
-@testable import UltraGateProviders
-@testable import UltraGate
-@testable import UltraGateBench
 
 /// The hand-written UTF-8 check that replaced `String(validating:)` in the JSON parser.
 @Suite struct UTF8ValidationTests {

@@ -4,11 +4,8 @@ import Testing
 @testable import UltraGateTesting
 @testable import UltraGateJSON
 @testable import UltraGateHTTP
-@testable import UltraGateCache
 @testable import UltraGateUpstream
 @testable import UltraGateProviders
-@testable import UltraGate
-@testable import UltraGateBench
 
 /// Wire shapes from Anthropic's API reference ("Messages", "Streaming Messages", "Errors") and the
 /// event sequences shown there.

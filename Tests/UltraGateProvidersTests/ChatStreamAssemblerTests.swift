@@ -3,11 +3,8 @@ import Testing
 @testable import UltraGateTesting
 @testable import UltraGateJSON
 @testable import UltraGateHTTP
-@testable import UltraGateCache
 @testable import UltraGateUpstream
 @testable import UltraGateProviders
-@testable import UltraGate
-@testable import UltraGateBench
 
 /// Folding `chat.completion.chunk`s (shapes from OpenAI's "The chat completion chunk object")
 /// into the `chat.completion` a non-streaming call returns.

@@ -3,11 +3,8 @@ import Testing
 @testable import UltraGateTesting
 @testable import UltraGateJSON
 @testable import UltraGateHTTP
-@testable import UltraGateCache
 @testable import UltraGateUpstream
 @testable import UltraGateProviders
-@testable import UltraGate
-@testable import UltraGateBench
 
 /// Wire shapes from the Gemini API reference ("Generating content": generateContent,
 /// streamGenerateContent with alt=sse; "Function calling"; error codes) and googleapis/python-genai types.

@@ -3,11 +3,8 @@ import Testing
 @testable import UltraGateTesting
 @testable import UltraGateJSON
 @testable import UltraGateHTTP
-@testable import UltraGateCache
 @testable import UltraGateUpstream
 @testable import UltraGateProviders
-@testable import UltraGate
-@testable import UltraGateBench
 
 /// Wire shapes from OpenAI's API reference ("Create chat completion", "The chat completion chunk
 /// object") and the OpenAPI document's examples.

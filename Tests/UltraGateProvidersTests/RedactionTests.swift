@@ -3,11 +3,8 @@ import Testing
 @testable import UltraGateTesting
 @testable import UltraGateJSON
 @testable import UltraGateHTTP
-@testable import UltraGateCache
 @testable import UltraGateUpstream
 @testable import UltraGateProviders
-@testable import UltraGate
-@testable import UltraGateBench
 
 @Suite struct RedactionTests {
     let key = "sk-proj-ABCDEFGH1234567890wxyz"

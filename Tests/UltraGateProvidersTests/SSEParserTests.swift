@@ -3,11 +3,8 @@ import Testing
 @testable import UltraGateTesting
 @testable import UltraGateJSON
 @testable import UltraGateHTTP
-@testable import UltraGateCache
 @testable import UltraGateUpstream
 @testable import UltraGateProviders
-@testable import UltraGate
-@testable import UltraGateBench
 
 /// Vectors follow WHATWG HTML §9.2.6 "Interpreting an event stream" and its examples.
 @Suite struct SSEParserTests {

@@ -2,13 +2,6 @@ import Foundation
 import Testing
 @testable import UltraGateSupport
 @testable import UltraGateTesting
-@testable import UltraGateJSON
-@testable import UltraGateHTTP
-@testable import UltraGateCache
-@testable import UltraGateUpstream
-@testable import UltraGateProviders
-@testable import UltraGate
-@testable import UltraGateBench
 
 /// `ChunkStream` keeps `AsyncThrowingStream`'s semantics for everything the streaming path relies
 /// on: order, the bounded buffer, errors after buffered chunks, and termination (once, and

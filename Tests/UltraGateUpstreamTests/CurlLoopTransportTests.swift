@@ -2,13 +2,8 @@ import Foundation
 import Testing
 @testable import UltraGateSupport
 @testable import UltraGateTesting
-@testable import UltraGateJSON
 @testable import UltraGateHTTP
-@testable import UltraGateCache
 @testable import UltraGateUpstream
-@testable import UltraGateProviders
-@testable import UltraGate
-@testable import UltraGateBench
 
 /// A handler that forwards each request to the fake upstream through `CurlTransport`, from a task
 /// running on the connection's event loop: the transfers take the loop-owned multi path.

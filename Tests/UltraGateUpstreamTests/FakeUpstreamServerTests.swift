@@ -3,13 +3,8 @@ import Glibc
 import Testing
 @testable import UltraGateSupport
 @testable import UltraGateTesting
-@testable import UltraGateJSON
 @testable import UltraGateHTTP
-@testable import UltraGateCache
 @testable import UltraGateUpstream
-@testable import UltraGateProviders
-@testable import UltraGate
-@testable import UltraGateBench
 
 /// A blocking TCP client that writes raw bytes, so the fake server is tested without libcurl.
 private final class RawClient {
