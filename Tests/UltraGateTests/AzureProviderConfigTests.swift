@@ -7,7 +7,6 @@ import Testing
 @testable import UltraGateUpstream
 @testable import UltraGateProviders
 @testable import UltraGate
-@testable import UltraGateBench
 
 /// `type: "azure"` in the config and Azure OpenAI from the environment.
 @Suite struct AzureProviderConfigTests {

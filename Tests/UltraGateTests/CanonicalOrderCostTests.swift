@@ -7,7 +7,6 @@ import Testing
 @testable import UltraGateUpstream
 @testable import UltraGateProviders
 @testable import UltraGate
-@testable import UltraGateBench
 
 /// The cache key sorts every object's members. With an insertion sort, 60k keys in descending
 /// order held an event loop for 55 s (n²/2 comparisons); the order must cost O(n log n) whatever

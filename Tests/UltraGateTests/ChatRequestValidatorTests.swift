@@ -7,7 +7,6 @@ import Testing
 @testable import UltraGateUpstream
 @testable import UltraGateProviders
 @testable import UltraGate
-@testable import UltraGateBench
 
 /// One invalid body and the error OpenAI gives for it.
 struct InvalidCase: Sendable, CustomTestStringConvertible {

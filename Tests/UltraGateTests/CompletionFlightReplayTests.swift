@@ -7,7 +7,6 @@ import Testing
 @testable import UltraGateUpstream
 @testable import UltraGateProviders
 @testable import UltraGate
-@testable import UltraGateBench
 
 /// A flight keeps its chunks for clients that join later, but not without bound: past
 /// `maxReplayChunks` the replay is dropped and identical requests start a call of their own.

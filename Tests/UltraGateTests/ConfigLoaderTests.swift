@@ -8,7 +8,6 @@ import Testing
 @testable import UltraGateUpstream
 @testable import UltraGateProviders
 @testable import UltraGate
-@testable import UltraGateBench
 
 @Suite struct ConfigLoaderTests {
     /// Applies a config file's text, as `ultragate serve --config` does before anything starts.

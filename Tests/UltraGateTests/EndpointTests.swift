@@ -7,7 +7,6 @@ import Testing
 @testable import UltraGateUpstream
 @testable import UltraGateProviders
 @testable import UltraGate
-@testable import UltraGateBench
 
 @Suite struct EndpointTests {
     /// RFC 9110 §15.5.6: a 405's Allow lists every method the resource answers, so each route

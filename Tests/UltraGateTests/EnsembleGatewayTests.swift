@@ -8,7 +8,6 @@ import Testing
 @testable import UltraGateUpstream
 @testable import UltraGateProviders
 @testable import UltraGate
-@testable import UltraGateBench
 
 /// The real server, gateway and LMDB cache with a configured ensemble `council` over fake routes.
 final class EnsembleHarness: @unchecked Sendable {

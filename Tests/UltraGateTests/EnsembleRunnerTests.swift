@@ -8,7 +8,6 @@ import Testing
 @testable import UltraGateUpstream
 @testable import UltraGateProviders
 @testable import UltraGate
-@testable import UltraGateBench
 
 /// An ensemble over `FakeLLMProvider` routes `a`, `b`, `c`, `judge`, `backup` (one attempt each,
 /// no retry waits), plus whatever extra routes a test needs.

@@ -8,7 +8,6 @@ import Testing
 @testable import UltraGateUpstream
 @testable import UltraGateProviders
 @testable import UltraGate
-@testable import UltraGateBench
 
 /// `Gateway.finish`: when a finished call may still serve newcomers. Only while its entry is
 /// being committed under the very key it was asked for: they then get what the cache is about to

@@ -8,7 +8,6 @@ import Testing
 @testable import UltraGateUpstream
 @testable import UltraGateProviders
 @testable import UltraGate
-@testable import UltraGateBench
 
 @Suite struct LatencySketchTests {
     /// Nearest-rank percentile of sorted data, the definition the sketch follows.

@@ -8,7 +8,6 @@ import Testing
 @testable import UltraGateUpstream
 @testable import UltraGateProviders
 @testable import UltraGate
-@testable import UltraGateBench
 
 /// A key repeated in one object is refused wherever JSON is read (request bodies, config files,
 /// upstream answers): the body is forwarded as sent, and an upstream keeping the first value would

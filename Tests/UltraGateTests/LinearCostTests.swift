@@ -7,7 +7,6 @@ import Testing
 @testable import UltraGateUpstream
 @testable import UltraGateProviders
 @testable import UltraGate
-@testable import UltraGateBench
 
 /// Steps on the request and response paths that were superlinear in their input (a repeated step
 /// with a linear one inside), each now linear: measured against a baseline of the same size with a

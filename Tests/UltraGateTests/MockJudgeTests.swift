@@ -7,7 +7,6 @@ import Testing
 @testable import UltraGateUpstream
 @testable import UltraGateProviders
 @testable import UltraGate
-@testable import UltraGateBench
 
 /// The mock answers the gateway's own judge prompts in the format the ensemble parsers read.
 @Suite struct MockJudgeTests {

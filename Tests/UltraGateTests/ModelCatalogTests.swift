@@ -8,7 +8,6 @@ import Testing
 @testable import UltraGateUpstream
 @testable import UltraGateProviders
 @testable import UltraGate
-@testable import UltraGateBench
 
 /// A clock tests move by hand.
 final class ManualClock: @unchecked Sendable {

@@ -7,7 +7,6 @@ import Testing
 @testable import UltraGateUpstream
 @testable import UltraGateProviders
 @testable import UltraGate
-@testable import UltraGateBench
 
 /// Model names that reach an upstream URL (Gemini's model, Azure's deployment) stay one path
 /// segment: the audit's `gemini/../../../x#` posted with the operator's key to any path of the

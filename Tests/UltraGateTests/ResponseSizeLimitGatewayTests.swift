@@ -8,7 +8,6 @@ import Testing
 @testable import UltraGateUpstream
 @testable import UltraGateProviders
 @testable import UltraGate
-@testable import UltraGateBench
 
 /// Size limits seen from a client: an upstream answer past its provider's limits is a 502
 /// `upstream_response_too_large` (an error event once a stream has started), tried once on that

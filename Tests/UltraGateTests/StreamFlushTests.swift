@@ -8,7 +8,6 @@ import Testing
 @testable import UltraGateUpstream
 @testable import UltraGateProviders
 @testable import UltraGate
-@testable import UltraGateBench
 
 /// A stream piece written with `flushNow` leaves at once; other pieces wait for the end of the
 /// loop iteration and leave together. The handler blocks its loop after the first piece until the

@@ -7,7 +7,6 @@ import Testing
 @testable import UltraGateUpstream
 @testable import UltraGateProviders
 @testable import UltraGate
-@testable import UltraGateBench
 
 /// An OpenAI-compatible upstream's answer reaches the client as the upstream wrote it, but for
 /// `model` (the route's name), on the miss and on the cache hit after it.

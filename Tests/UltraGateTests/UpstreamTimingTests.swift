@@ -8,7 +8,6 @@ import Testing
 @testable import UltraGateUpstream
 @testable import UltraGateProviders
 @testable import UltraGate
-@testable import UltraGateBench
 
 /// A stream whose role chunk comes at once and whose first token comes `firstTokenMs` later, as
 /// Anthropic's `message_start` or an OpenAI role chunk does before the model has produced anything.
