@@ -1,6 +1,6 @@
 """The test fakes against the official SDKs: what the Anthropic and Gemini fakes of fake_providers.py
 answer, and the provider answers the Swift adapter tests are built on (Tests/Fixtures, read by
-Tests/UltraGateTests/Support/ProviderFixture.swift), must be what the `anthropic` and
+Tests/UltraGateTesting/ProviderFixture.swift), must be what the `anthropic` and
 `google-genai` SDKs read without error, so that a misreading of the API docs shared by a fake and
 an adapter shows up here rather than in production.
 
