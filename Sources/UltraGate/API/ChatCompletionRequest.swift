@@ -26,6 +26,18 @@ public struct ChatCompletionRequest: Sendable {
         self.n = n
     }
 
+    /// The tokens a call may use, reserved against a key's token limit before it runs: the prompt
+    /// by the mock's estimator plus the output limit asked for (`max_completion_tokens`,
+    /// `max_tokens`) or `defaultOutputReservation`. Reconciled with the upstream's usage after.
+    public var estimatedTokens: Int {
+        let prompt = MockTokenEstimator.promptTokens(messages: messages, tools: body["tools"])
+        let output = body["max_completion_tokens"]?.intValue ?? body["max_tokens"]?.intValue ?? Self.defaultOutputReservation
+        return prompt + max(0, output) * max(1, n)
+    }
+
+    /// Output tokens reserved for a request that sets no output limit.
+    public static let defaultOutputReservation = 1024
+
     /// Parses and validates in one step, as the router needs it.
     public static func parse(_ json: JSON) throws(GatewayError) -> ChatCompletionRequest {
         try ChatRequestValidator.validate(json).get()

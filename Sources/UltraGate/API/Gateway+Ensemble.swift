@@ -20,7 +20,7 @@ extension Gateway {
         } catch {
             return fail(responder, context, error)
         }
-        let key = CacheKey.make(namespace: config.cache.namespace, route: spec.cacheRoute, request: spec.cacheRequest(chat.body))
+        let key = CacheKey.make(namespace: context.cacheNamespace, route: spec.cacheRoute, request: spec.cacheRequest(chat.body))
         var cacheStatus = "BYPASS"
         context.cacheResult = .bypass
         if let cache, cacheControl.allowsLookup {
@@ -39,16 +39,18 @@ extension Gateway {
         if created {
             let flights = self.flights
             flight.start(executor: responder.taskExecutor, onAbandon: { flights.remove(key, flight) }) { [self] flight in
-                await runEnsembleFlight(flight, key: key, spec: spec, chat: chat, cacheControl: cacheControl, requestID: context.id)
+                await runEnsembleFlight(flight, key: key, spec: spec, chat: chat, cacheControl: cacheControl, requestID: context.id,
+                                       namespace: context.cacheNamespace)
             }
         }
         attachClient(to: flight, joined: !created, chat: chat, cacheStatus: cacheStatus, responder, context)
     }
 
     private func runEnsembleFlight(_ flight: CompletionFlight, key: CacheKey, spec: EnsembleSpec, chat: ChatCompletionRequest,
-                                   cacheControl: CacheControl, requestID: String) async {
+                                   cacheControl: CacheControl, requestID: String, namespace: String) async {
         let runner = EnsembleRunner(router: router, orchestrator: orchestrator,
-                                    members: GatewayMemberCaller(gateway: self, cacheControl: cacheControl))
+                                    members: GatewayMemberCaller(gateway: self, cacheControl: cacheControl,
+                                                                namespace: namespace))
         do {
             let outcome = flight.streaming
                 ? try await runner.runStreaming(spec, body: chat.body, requestID: requestID) { flight.publish(.chunk($0)) }

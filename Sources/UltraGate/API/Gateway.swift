@@ -17,6 +17,8 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
     public let accessLog: AccessLog?
     package let flights = FlightTable()
     package let keyMemo = RequestKeyMemo()
+    /// Authentication, per-key limits and budgets, and the tenant's cache scope.
+    package let access: AccessGate
     /// What `/v1/models` lists: configured names and the providers' own lists.
     package let catalog: ModelCatalog
     /// The last `/health?deep=1` result, reused for `config.healthCacheSeconds`.
@@ -35,6 +37,7 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
         let metrics = metrics ?? GatewayMetrics(prices: Gateway.prices(config))
         self.metrics = metrics
         self.accessLog = accessLog
+        self.access = AccessGate()
         var orchestrator = orchestrator ?? Orchestrator(router: router)
         orchestrator.events = Gateway.events(metrics)
         let shuttingDown = self.shuttingDown
@@ -114,7 +117,7 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
 
     public func handle(_ request: HTTPRequest, _ responder: HTTPResponder) {
         let context = RequestContext(id: request.head.headers["x-request-id"].flatMap(RequestIDGenerator.sanitized) ?? requestIDs.next(),
-                                     startNanos: Clock.nanos())
+                                     startNanos: Clock.nanos(), cacheNamespace: config.cache.namespace)
         let endpoint = Endpoint.match(method: request.head.method, path: request.head.path, query: request.head.query)
         context.route = endpoint.metricRoute
         metrics.requestStarted()
@@ -122,8 +125,10 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
         let accessLog = self.accessLog
         let method = request.head.method
         let bytesIn = request.body.count
+        let access = self.access
         responder.onComplete = { status, bytesOut, clientGone in
             metrics.requestFinished()
+            access.finished(context)
             let seconds = Double(Clock.nanos() - context.startNanos) / 1e9
             let recordedStatus = clientGone ? 499 : status
             metrics.recordRequest(route: context.route, model: context.model ?? "", status: recordedStatus, durationSeconds: seconds)
@@ -138,6 +143,13 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
                     completionTokens: context.completionTokens, cachedTokens: context.cachedTokens,
                     costUSD: context.costUSD, errorKind: clientGone ? "client_closed" : nil))
             }
+        }
+        switch access.authenticate(request.head, endpoint: endpoint, clientAddress: nil) {
+        case .success(let caller):
+            context.caller = caller
+            if let key = caller.virtualKey { context.cacheNamespace = key.cacheNamespace(base: config.cache.namespace) }
+        case .failure(let error):
+            return fail(responder, context, error)
         }
         switch endpoint {
         case .chatCompletions: handleChat(request, responder, context)
@@ -218,7 +230,7 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
         }
         let cacheControl = CacheControl(headerValues: request.head.headers.values("cache-control"))
         // Fast path: these exact bytes were seen before; answer from the cache without parsing.
-        let digest = cache == nil ? nil : RequestKeyMemo.Digest(namespace: config.cache.namespace, body: request.body)
+        let digest = cache == nil ? nil : RequestKeyMemo.Digest(namespace: context.cacheNamespace, body: request.body)
         /// The key already looked up (and missed) on the fast path: not looked up a second time.
         var missedKey: CacheKey?
         if let digest, let cache, cacheControl.allowsLookup, let known = keyMemo.entry(for: digest) {
@@ -227,6 +239,9 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
             let hit = cache.lookup(known.key, now: Clock.wallNow(), maxAge: cacheControl.maxAge)
             context.timing.record(.cache, seconds: Double(Clock.nanos() - lookupStart) / 1e9)
             if let hit {
+                if let refusal = admit(context, model: known.model, estimatedTokens: 0) {
+                    return fail(responder, context, refusal)
+                }
                 context.model = known.model
                 if serveHit(answer(hit, asked: known.model), stream: known.stream, includeUsage: known.includeUsage, responder, context) {
                     noteHit(hit, model: known.model, context: context)
@@ -243,6 +258,9 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
         case .success(let valid): chat = valid
         case .failure(let error): return fail(responder, context, error)
         }
+        if let refusal = admit(context, model: chat.model, estimatedTokens: chat.estimatedTokens) {
+            return fail(responder, context, refusal)
+        }
         if chat.body["ultra"].map({ !$0.isNull }) == true || router.ensemble(named: chat.model) != nil {
             context.model = chat.model
             return handleEnsemble(chat, cacheControl: cacheControl, responder, context)
@@ -255,7 +273,7 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
         context.model = chat.model
         context.provider = route.providerName
         let merged = route.mergedBody(chat.body)
-        let key = CacheKey.make(namespace: config.cache.namespace, route: route.cacheRoute, request: merged,
+        let key = CacheKey.make(namespace: context.cacheNamespace, route: route.cacheRoute, request: merged,
                                 sizeHint: request.body.count)
         if let digest {
             keyMemo.remember(.init(key: key, model: chat.model, stream: chat.stream, includeUsage: chat.includeUsage), for: digest)
@@ -355,7 +373,8 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
         if created {
             let flights = self.flights
             flight.start(executor: responder.taskExecutor, onAbandon: { flights.remove(key, flight) }) { [self] flight in
-                await runFlight(flight, key: key, route: route, chat: chat, cacheControl: cacheControl, requestID: context.id)
+                await runFlight(flight, key: key, route: route, chat: chat, cacheControl: cacheControl, requestID: context.id,
+                                namespace: context.cacheNamespace)
             }
         }
         attachClient(to: flight, joined: !created, chat: chat, cacheStatus: cacheStatus,
@@ -392,7 +411,7 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
 
     /// The upstream work of one flight: call (with retries and fallbacks), store, then tell everyone.
     private func runFlight(_ flight: CompletionFlight, key: CacheKey, route: ModelRoute, chat: ChatCompletionRequest,
-                           cacheControl: CacheControl, requestID: String) async {
+                           cacheControl: CacheControl, requestID: String, namespace: String) async {
         do {
             let outcome: CallOutcome
             if flight.streaming {
@@ -414,7 +433,7 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
                 // A fallback's answer belongs to the model that produced it, never to the one asked.
                 let answeringKey = outcome.route.name == route.name
                     ? key
-                    : CacheKey.make(namespace: config.cache.namespace, route: outcome.route.cacheRoute,
+                    : CacheKey.make(namespace: namespace, route: outcome.route.cacheRoute,
                                     request: outcome.route.mergedBody(chat.body))
                 entry = (answeringKey, cachedResponse(outcome, body: body, usage: usage))
             }
@@ -499,6 +518,17 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
         }
     }
 
+    // MARK: Access
+
+    /// Asks the access gate whether this request's caller may call `model` now (see
+    /// `AccessGate.admit`). Every front calls it once it knows the model, before the cache: a key
+    /// must not read cached answers of a model it may not call. `estimatedTokens` is evaluated only
+    /// when the key has a token limit: a cache hit passes 0 (it calls no upstream).
+    package func admit(_ context: RequestContext, model: String, estimatedTokens: @autoclosure () -> Int) -> GatewayError? {
+        guard case .key = context.caller else { return nil }
+        return access.admit(context, model: model, estimatedTokens: estimatedTokens())
+    }
+
     // MARK: Models
 
     /// Runs `body` with the model catalog: at once when it is fresh, else once it has been
@@ -536,6 +566,7 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
         var headers = [HTTPHeaderField("X-Request-Id", context.id)]
         if let cacheStatus { headers.append(HTTPHeaderField("X-Cache", cacheStatus)) }
         if let model { headers.append(HTTPHeaderField("X-UltraGate-Model", model)) }
+        if !context.rateLimitHeaders.isEmpty { headers.append(contentsOf: context.rateLimitHeaders) }
         return headers
     }
 
@@ -601,28 +632,7 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
             guard !responder.isClientGone else { return }
             return fail(responder, context, Gateway.upstreamCancelled)
         }
-        responder.respond(error: error, headers: commonHeaders(context, cacheStatus: nil, model: nil))
-    }
-}
-
-/// Per-request facts gathered along the way (touched by one request's code at a time).
-package final class RequestContext: @unchecked Sendable {
-    package let id: String
-    package let startNanos: UInt64
-    package var route = ""
-    package var model: String?
-    package var provider: String?
-    package var cacheResult: CacheLookupResult?
-    package var timing = ServerTiming()
-    package var upstreamSeconds: Double = 0
-    package var promptTokens: Int?
-    package var completionTokens: Int?
-    package var cachedTokens: Int?
-    package var costUSD: Double?
-
-    package init(id: String, startNanos: UInt64) {
-        self.id = id
-        self.startNanos = startNanos
+        responder.respond(error: error, headers: commonHeaders(context, cacheStatus: nil, model: nil), dialect: context.errorDialect)
     }
 }
 

@@ -12,9 +12,10 @@ import Foundation
 package struct GatewayMemberCaller: EnsembleMemberCaller {
     package let gateway: Gateway
     package let cacheControl: CacheControl
+    /// The requesting tenant's cache namespace (`RequestContext.cacheNamespace`).
+    package let namespace: String
 
     package func callMember(_ route: ModelRoute, body: JSONObject, sample: Int, requestID: String) async throws(GatewayError) -> MemberAnswer {
-        let namespace = gateway.config.cache.namespace
         let variant = sample > 0 ? "sample-\(sample)" : nil
         let key = CacheKey.make(namespace: namespace, route: route.cacheRoute, request: route.mergedBody(body), variant: variant)
         if let cache = gateway.cache, cacheControl.allowsLookup,

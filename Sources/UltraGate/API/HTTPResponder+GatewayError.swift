@@ -6,11 +6,11 @@ import UltraGateSupport
 import UltraGateHTTP
 
 extension HTTPResponder {
-    /// An OpenAI-shaped error response.
-    package func respond(error: GatewayError, headers: [HTTPHeaderField] = []) {
+    /// An error response in the shape of `dialect` (OpenAI's unless told).
+    package func respond(error: GatewayError, headers: [HTTPHeaderField] = [], dialect: ErrorDialect = .openAI) {
         var all = [HTTPHeaderField("Content-Type", "application/json")]
         all.append(contentsOf: error.headers)
         all.append(contentsOf: headers)
-        respond(status: error.status, headers: all, body: error.body)
+        respond(status: error.status, headers: all, body: dialect.body(error))
     }
 }

@@ -1,0 +1,36 @@
+import UltraGateCache
+import UltraGateHTTP
+import UltraGateSupport
+
+/// Per-request facts gathered along the way (touched by one request's code at a time).
+package final class RequestContext: @unchecked Sendable {
+    package let id: String
+    package let startNanos: UInt64
+    package var route = ""
+    package var model: String?
+    package var provider: String?
+    package var cacheResult: CacheLookupResult?
+    package var timing = ServerTiming()
+    package var upstreamSeconds: Double = 0
+    package var promptTokens: Int?
+    package var completionTokens: Int?
+    package var cachedTokens: Int?
+    package var costUSD: Double?
+    /// What a cache hit or a joined flight saved this request (booked as the key's saved spend).
+    package var savedUSD: Double?
+    /// Who is asking, as the access gate found out.
+    package var caller: Caller = .open
+    /// The cache namespace of this request's tenant: every cache key, key memo digest and flight
+    /// key of the request is made in it (the caller's cache scope within `cache.namespace`).
+    package var cacheNamespace: String
+    /// The shape errors are drawn in: that of the API the request came in on.
+    package var errorDialect: ErrorDialect = .openAI
+    /// `x-ratelimit-*` fields the access gate computed for a keyed request: sent on every answer.
+    package var rateLimitHeaders: [HTTPHeaderField] = []
+
+    package init(id: String, startNanos: UInt64, cacheNamespace: String = "default") {
+        self.id = id
+        self.startNanos = startNanos
+        self.cacheNamespace = cacheNamespace
+    }
+}

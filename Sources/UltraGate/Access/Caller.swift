@@ -1,0 +1,16 @@
+/// Who sent a request, as the access gate established it.
+package enum Caller: Sendable {
+    /// No authentication is configured (a loopback-only gateway, or `allow_unauthenticated`).
+    case open
+    /// The master key: everything, including `/admin/*`; the shared cache namespace.
+    case master
+    /// The read-only metrics key: `/metrics` and `/v1/stats` only.
+    case metricsReader
+    /// A virtual key.
+    case key(VirtualKey)
+
+    package var virtualKey: VirtualKey? {
+        if case .key(let key) = self { return key }
+        return nil
+    }
+}

@@ -1,0 +1,33 @@
+import UltraGateJSON
+
+/// One finished request's use of a virtual key, booked against its spend and usage.
+package struct KeyUsageEvent: Sendable, Equatable {
+    package var name: String
+    package var model: String
+    package var at: Double
+    package var promptTokens = 0
+    package var completionTokens = 0
+    package var costUSD: Double = 0
+    /// What a cache hit (or a shared in-flight call) saved: the cost the key did not pay.
+    package var savedUSD: Double = 0
+
+    package init(name: String, model: String, at: Double) {
+        self.name = name
+        self.model = model
+        self.at = at
+    }
+}
+
+/// Where virtual keys and their spend live. The access gate asks it on every keyed request, so
+/// `key(hash:)` and `spend` answer from memory; the LMDB store refreshes that memory from disk at
+/// least once a second, so a revocation or change made by any process sharing the directory takes
+/// effect within a second.
+package protocol KeyStore: AnyObject, Sendable {
+    /// The key whose secret hashes to `hash` (SHA-256), if one exists (disabled and expired keys
+    /// included: the gate says why it refuses them).
+    func key(hash: [UInt8]) -> VirtualKey?
+    /// What `name` spent in the budget window starting at `periodStart`, over every process.
+    func spend(name: String, periodStart: Double) -> Double
+    /// Books a finished request.
+    func record(_ usage: KeyUsageEvent)
+}
