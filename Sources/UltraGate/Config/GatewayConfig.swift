@@ -9,6 +9,7 @@ import UltraGateSupport
 public struct GatewayConfig: Sendable {
     public var server = HTTPServerConfig()
     public var cache = CacheSettings()
+    public var auth = AuthSettings()
     public var mock = MockSettings()
     /// Serve from the built-in mock provider even when provider keys are present.
     public var forceMock = false
@@ -44,6 +45,24 @@ public struct CacheSettings: Sendable {
     public var commitBeforeAnswer = false
     /// Answers larger than this are served but not stored.
     public var maxEntryBytes = ResponseCacheConfig.defaultMaxEntryBytes
+    public init() {}
+}
+
+/// Client authentication (`auth.*`): with no master key, no request is authenticated and the
+/// gateway serves only on loopback unless `allowUnauthenticated`.
+public struct AuthSettings: Sendable {
+    /// `auth.master_key` or `ULTRAGATE_MASTER_KEY`: every endpoint but `GET /health` then needs a key.
+    public var masterKey: String?
+    /// `auth.metrics_key`: a read-only key for `/metrics` and `/v1/stats`.
+    public var metricsKey: String?
+    /// `auth.allow_unauthenticated` / `--allow-unauthenticated`: serve a non-loopback address without a master key.
+    public var allowUnauthenticated = false
+    /// `auth.keys_directory`: the LMDB directory of the virtual keys; nil means `cache.directory`.
+    public var keysDirectory: String?
+    /// `auth.failed_attempts_per_second`: failed authentications allowed per client address per second.
+    public var failedAttemptsPerSecond = 20
+
+    public var isEnabled: Bool { masterKey != nil }
     public init() {}
 }
 
