@@ -25,6 +25,8 @@ public struct ServeOptions: Equatable, Sendable {
     public var threads: Int?
     public var mock = false
     public var noCache = false
+    /// Serve a non-loopback address without a master key.
+    public var allowUnauthenticated = false
     public init() {}
 }
 
@@ -33,7 +35,7 @@ public enum CommandLineParser {
         UltraGate \(UltraGateVersion.string): an OpenAI-compatible LLM gateway with an LMDB response cache.
 
         USAGE:
-          ultragate serve [--host H] [--port P] [--config FILE] [--cache-dir DIR] [--threads N] [--mock] [--no-cache]
+          ultragate serve [--host H] [--port P] [--config FILE] [--cache-dir DIR] [--threads N] [--mock] [--no-cache] [--allow-unauthenticated]
           ultragate cache stats|clear [--cache-dir DIR] [--config FILE]
           ultragate check [--config FILE] [--mock]
           ultragate bench --url URL [--model M]... [--concurrency N] [--requests N | --duration S] [--rate R] [--stream] [--mode hit|miss] ...
@@ -119,6 +121,7 @@ public enum CommandLineParser {
                 options.threads = n
             case "--mock": options.mock = true
             case "--no-cache": options.noCache = true
+            case "--allow-unauthenticated": options.allowUnauthenticated = true
             default: throw UsageError("unknown option `\(flag)` for `ultragate serve`; run `ultragate --help`")
             }
         }

@@ -95,6 +95,12 @@ public enum UltraGateCLI {
         if let dir = options.cacheDir { config.cache.directory = dir }
         if options.mock { config.forceMock = true }
         if options.noCache { config.cache.enabled = false }
+        if options.allowUnauthenticated { config.auth.allowUnauthenticated = true }
+        if let refusal = ExposureCheck.refusal(host: config.server.host, auth: config.auth) {
+            printError("ultragate: \(refusal)")
+            return 2
+        }
+        if let warning = ExposureCheck.warning(host: config.server.host, auth: config.auth) { printError("ultragate: \(warning)") }
 
         var builder = GatewayBuilder(config: config)
         let gateway: Gateway

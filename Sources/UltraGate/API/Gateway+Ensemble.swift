@@ -20,6 +20,7 @@ extension Gateway {
         } catch {
             return fail(responder, context, error)
         }
+        if let refusal = memberRefusal(spec, chat: chat, context: context) { return fail(responder, context, refusal) }
         let key = CacheKey.make(namespace: context.cacheNamespace, route: spec.cacheRoute, request: spec.cacheRequest(chat.body))
         var cacheStatus = "BYPASS"
         context.cacheResult = .bypass
@@ -44,6 +45,18 @@ extension Gateway {
             }
         }
         attachClient(to: flight, joined: !created, chat: chat, cacheStatus: cacheStatus, responder, context)
+    }
+
+    /// A virtual key with a model list may call an ensemble it is allowed, with the members and
+    /// synthesizers the configuration gives it; models a request names itself in `ultra` must be
+    /// allowed one by one.
+    private func memberRefusal(_ spec: EnsembleSpec, chat: ChatCompletionRequest, context: RequestContext) -> GatewayError? {
+        guard let key = context.caller.virtualKey, key.models != nil, chat.body["ultra"].map({ !$0.isNull }) == true else { return nil }
+        let configured = router.ensemble(named: chat.model)
+        let given = Set((configured?.ensemble ?? []) + [configured?.synthesizer, configured?.backupSynthesizer].compactMap { $0 })
+        let named = spec.members + [spec.synthesizer, spec.backupSynthesizer].compactMap { $0 }
+        guard let refused = named.first(where: { !given.contains($0) && !key.allows(model: $0) }) else { return nil }
+        return AccessGate.modelNotAllowed(refused)
     }
 
     private func runEnsembleFlight(_ flight: CompletionFlight, key: CacheKey, spec: EnsembleSpec, chat: ChatCompletionRequest,

@@ -28,8 +28,17 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
     /// Set once shutdown begins: no more retries (see `beginShutdown`).
     private let shuttingDown = OnceFlag()
 
-    public init(config: GatewayConfig, router: ModelRouter, cache: ResponseCache?, orchestrator: Orchestrator? = nil,
+    public convenience init(config: GatewayConfig, router: ModelRouter, cache: ResponseCache?, orchestrator: Orchestrator? = nil,
                 metrics: GatewayMetrics? = nil, accessLog: AccessLog? = nil) {
+        self.init(config: config, router: router, cache: cache, orchestrator: orchestrator, metrics: metrics,
+                  accessLog: accessLog, keyStore: nil)
+    }
+
+    /// `keyStore`: where virtual keys live (needed when `config.auth` has a master key);
+    /// `accessClock`: the wall clock of budgets and expiry (tests shift it).
+    package init(config: GatewayConfig, router: ModelRouter, cache: ResponseCache?, orchestrator: Orchestrator? = nil,
+                 metrics: GatewayMetrics? = nil, accessLog: AccessLog? = nil, keyStore: (any KeyStore)?,
+                 accessClock: AccessClock = .system()) {
         self.config = config
         self.router = router
         self.catalog = ModelCatalog(router: router)
@@ -37,7 +46,9 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
         let metrics = metrics ?? GatewayMetrics(prices: Gateway.prices(config))
         self.metrics = metrics
         self.accessLog = accessLog
-        self.access = AccessGate()
+        self.access = AccessGate(settings: config.auth, store: keyStore,
+                                 metrics: config.auth.isEnabled ? KeyMetrics(registry: metrics.registry) : nil,
+                                 clock: accessClock)
         var orchestrator = orchestrator ?? Orchestrator(router: router)
         orchestrator.events = Gateway.events(metrics)
         let shuttingDown = self.shuttingDown
@@ -141,10 +152,11 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
                     provider: context.provider, cache: context.cacheResult, status: recordedStatus, bytesIn: bytesIn,
                     bytesOut: bytesOut, timing: timing, promptTokens: context.promptTokens,
                     completionTokens: context.completionTokens, cachedTokens: context.cachedTokens,
-                    costUSD: context.costUSD, errorKind: clientGone ? "client_closed" : nil))
+                    costUSD: context.costUSD, errorKind: clientGone ? "client_closed" : nil,
+                    key: context.caller.logName, team: context.caller.virtualKey?.team))
             }
         }
-        switch access.authenticate(request.head, endpoint: endpoint, clientAddress: nil) {
+        switch access.authenticate(request.head, endpoint: endpoint, clientAddress: responder.clientAddress) {
         case .success(let caller):
             context.caller = caller
             if let key = caller.virtualKey { context.cacheNamespace = key.cacheNamespace(base: config.cache.namespace) }
@@ -153,10 +165,10 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
         }
         switch endpoint {
         case .chatCompletions: handleChat(request, responder, context)
-        case .listModels: withModelCatalog { [self] in respondJSON(responder, context, listModels($0)) }
+        case .listModels: withModelCatalog { [self] in respondJSON(responder, context, listModels($0, for: context.caller)) }
         case .model(let id):
             withModelCatalog { [self] snapshot in
-                if let entry = catalog.find(id, in: snapshot) {
+                if let entry = catalog.find(id, in: snapshot), context.caller.virtualKey?.allows(model: entry.id) ?? true {
                     respondJSON(responder, context, modelJSON(entry))
                 } else {
                     fail(responder, context, .modelNotFound(id, suggestions: router.suggestions))
@@ -177,6 +189,10 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
                                      "too_large": .int(s.tooLarge)]
                 if let last = s.lastWriteError { c["last_write_error"] = .string(last) }
                 o["cache"] = .object(c)
+                stats = .object(o)
+            }
+            if case .object(var o) = stats, let keys = access.metrics {
+                o["keys"] = .object(keys.statsJSON)
                 stats = .object(o)
             }
             respondJSON(responder, context, stats)
@@ -313,6 +329,8 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
 
     package func noteHit(_ hit: CachedResponse, model: String, context: RequestContext) {
         metrics.recordCacheLookup(.hit, model: model)
+        context.savedUSD = metrics.model(hit.model).price?.cost(prompt: hit.promptTokens, completion: hit.completionTokens,
+                                                                cached: hit.cachedTokens) ?? 0
         metrics.recordCacheSavings(model: hit.model, prompt: hit.promptTokens, completion: hit.completionTokens,
                                    cached: hit.cachedTokens)
     }
@@ -539,8 +557,11 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
         Task { body(await catalog.snapshot()) }
     }
 
-    private func listModels(_ snapshot: ModelCatalog.Snapshot) -> JSON {
-        .object(["object": "list", "data": .array(snapshot.entries.map(modelJSON))])
+    /// A virtual key with a model list sees only the models it may use.
+    private func listModels(_ snapshot: ModelCatalog.Snapshot, for caller: Caller) -> JSON {
+        var entries = snapshot.entries
+        if let key = caller.virtualKey, key.models != nil { entries = entries.filter { key.allows(model: $0.id) } }
+        return .object(["object": "list", "data": .array(entries.map(modelJSON))])
     }
 
     private func modelJSON(_ entry: ModelCatalog.Entry) -> JSON {
@@ -617,6 +638,8 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
         } else {
             metrics.recordCacheSavings(model: result.outcome.route.name, prompt: usage.prompt, completion: usage.completion,
                                        cached: usage.cached)
+            context.savedUSD = metrics.model(result.outcome.route.name).price?.cost(
+                prompt: usage.prompt, completion: usage.completion, cached: usage.cached) ?? 0
         }
     }
 

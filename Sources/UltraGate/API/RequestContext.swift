@@ -16,8 +16,12 @@ package final class RequestContext: @unchecked Sendable {
     package var completionTokens: Int?
     package var cachedTokens: Int?
     package var costUSD: Double?
-    /// What a cache hit or a joined flight saved this request (booked as the key's saved spend).
+    /// Set when the request was answered without an upstream call of its own (a cache hit, or a
+    /// flight another request started): what that saved, 0 without a price. The key is then
+    /// charged nothing; nil means the request's own call is charged (`costUSD`, tokens).
     package var savedUSD: Double?
+    /// What the access gate took for this request (see `AccessGate.admit`).
+    package var admission: KeyAdmission?
     /// Who is asking, as the access gate found out.
     package var caller: Caller = .open
     /// The cache namespace of this request's tenant: every cache key, key memo digest and flight

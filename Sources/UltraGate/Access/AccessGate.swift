@@ -1,25 +1,214 @@
+import UltraGateCache
 import UltraGateHTTP
 import UltraGateJSON
 import UltraGateSupport
+import Foundation
 
 /// Decides who a request comes from and whether it may go on: run by the gateway before any
 /// front (`authenticate`), then by each front once it knows the model and the size of the call
 /// (`admit`), and told when the request is done (`finished`) to book usage and release limits.
+///
+/// Keys are compared by their SHA-256: the presented key is hashed once, then looked up among the
+/// master key's, the metrics key's and the virtual keys' hashes, so no comparison runs on the
+/// secret itself and its timing says nothing about it.
 package final class AccessGate: @unchecked Sendable {
-    package init() {}
+    package let settings: AuthSettings
+    package let store: (any KeyStore)?
+    package let metrics: KeyMetrics?
+    package let clock: AccessClock
+    private let masterHash: [UInt8]?
+    private let metricsHash: [UInt8]?
+    private let limiter = KeyLimiter()
+    private let failures: FailedAttemptLimiter
 
-    /// Who sent the request; an error (401, 403, 429) when it may not reach `endpoint`.
-    package func authenticate(_ head: HTTPRequestHead, endpoint: Endpoint, clientAddress: String?) -> Result<Caller, GatewayError> {
-        .success(.open)
+    package init(settings: AuthSettings = AuthSettings(), store: (any KeyStore)? = nil, metrics: KeyMetrics? = nil,
+                 clock: AccessClock = .system()) {
+        self.settings = settings
+        self.store = store
+        self.metrics = metrics
+        self.clock = clock
+        masterHash = settings.masterKey.map { SHA256.hash($0) }
+        metricsHash = settings.metricsKey.map { SHA256.hash($0) }
+        failures = FailedAttemptLimiter(perSecond: settings.failedAttemptsPerSecond)
     }
 
+    /// Whether clients must authenticate (a master key is set).
+    package var isEnabled: Bool { masterHash != nil }
+
+    // MARK: Authentication
+
+    /// Who sent the request; an error (401, 403, 429) when it may not reach `endpoint`.
+    /// `clientAddress` is asked only when failed attempts are being throttled, or one just failed.
+    package func authenticate(_ head: HTTPRequestHead, endpoint: Endpoint,
+                              clientAddress: @autoclosure () -> String?) -> Result<Caller, GatewayError> {
+        let rule = endpoint.access
+        guard isEnabled else {
+            return rule == .masterOnly ? .failure(AccessGate.adminNeedsMasterKey) : .success(.open)
+        }
+        if rule == .open { return .success(.open) }
+        let nowNanos = Clock.nanos()
+        var address: String??
+        if failures.isThrottling(nowNanos: nowNanos) {
+            address = .some(clientAddress())
+            if let a = address!, failures.isThrottled(a, nowNanos: nowNanos) {
+                metrics?.recordAuthFailure(.throttled)
+                return .failure(AccessGate.throttled(retryAfter: failures.retryAfter))
+            }
+        }
+        guard let credential = AccessGate.credential(head) else {
+            metrics?.recordAuthFailure(.missing)
+            return .failure(AccessGate.invalidKey)
+        }
+        let hash = SHA256.hash(credential)
+        if hash == masterHash { return .success(.master) }
+        if hash == metricsHash {
+            guard rule == .metricsReaders else { return forbidden("The metrics key may only read /metrics and /v1/stats.") }
+            return .success(.metricsReader)
+        }
+        guard let key = store?.key(hash: hash), !key.disabled, !key.isExpired(now: clock.now()) else {
+            // Revoked, disabled, expired and unknown keys look the same from outside.
+            metrics?.recordAuthFailure(.invalid)
+            failures.noteFailure(address.map { $0 } ?? clientAddress(), nowNanos: nowNanos)
+            return .failure(AccessGate.invalidKey)
+        }
+        switch rule {
+        case .anyKey, .open: return .success(.key(key))
+        case .metricsReaders: return forbidden("Virtual keys may not read /metrics or /v1/stats; use the metrics key.")
+        case .masterOnly: return forbidden("The admin API needs the master key.")
+        }
+    }
+
+    private func forbidden(_ message: String) -> Result<Caller, GatewayError> {
+        metrics?.recordAuthFailure(.forbidden)
+        return .failure(GatewayError(status: 403, type: "permission_error", message: message, code: "forbidden",
+                                     headers: [AccessGate.noRetry]))
+    }
+
+    /// The key a request presents: `Authorization: Bearer <key>` (OpenAI clients) or
+    /// `x-api-key: <key>` (Anthropic clients).
+    package static func credential(_ head: HTTPRequestHead) -> String? {
+        if let authorization = head.headers["authorization"] {
+            let value = authorization.trimmingCharacters(in: .whitespaces)
+            guard value.count > 7, value.prefix(7).lowercased() == "bearer " else { return nil }
+            let token = value.dropFirst(7).trimmingCharacters(in: .whitespaces)
+            return token.isEmpty ? nil : token
+        }
+        if let key = head.headers["x-api-key"]?.trimmingCharacters(in: .whitespaces), !key.isEmpty { return key }
+        return nil
+    }
+
+    // MARK: Admission
+
     /// Whether the caller may ask `model` for a call of about `estimatedTokens` (prompt plus the
-    /// output reservation) now; sets `context.rateLimitHeaders`. Nil: go on.
+    /// output reservation) now; sets `context.rateLimitHeaders` and takes what the call holds (a
+    /// request, the token reservation, a parallel slot) until `finished`. Nil: go on.
     package func admit(_ context: RequestContext, model: String, estimatedTokens: Int) -> GatewayError? {
-        nil
+        guard let key = context.caller.virtualKey, context.admission == nil else { return nil }
+        let handles = metrics?.key(key)
+        guard key.allows(model: model) else {
+            handles?.refusals[.model]?.increment()
+            return AccessGate.modelNotAllowed(model)
+        }
+        if let budget = key.budgetUSD, let window = key.budgetWindow(now: clock.now()),
+           let store, store.spend(name: key.name, periodStart: window.start) >= budget {
+            handles?.refusals[.budget]?.increment()
+            return AccessGate.budgetSpent(key: key, budget: budget, resetsAt: window.end)
+        }
+        let now = Double(Clock.nanos()) / 1e9
+        switch limiter.admit(key, tokens: estimatedTokens, now: now) {
+        case .admitted(let headers):
+            context.rateLimitHeaders = headers
+            context.admission = KeyAdmission(name: key.name, reservedTokens: estimatedTokens)
+            return nil
+        case .refused(let reason, let retryAfter, let headers):
+            context.rateLimitHeaders = headers
+            handles?.refusals[reason]?.increment()
+            return AccessGate.rateLimited(reason, key: key, retryAfter: retryAfter)
+        }
     }
 
     /// Books a finished request (tokens, cost, saved cost) against its key and releases what
-    /// `admit` took (a parallel slot, the token reservation).
-    package func finished(_ context: RequestContext) {}
+    /// `admit` took. Tokens are charged only for a call the request itself made upstream: a cache
+    /// hit or a joined flight (`savedUSD` set) costs the key nothing and counts as saved.
+    package func finished(_ context: RequestContext) {
+        guard let key = context.caller.virtualKey else { return }
+        let charged = context.savedUSD == nil
+        let prompt = charged ? context.promptTokens ?? 0 : 0
+        let completion = charged ? context.completionTokens ?? 0 : 0
+        if let admission = context.admission {
+            limiter.release(admission, usedTokens: prompt + completion, now: Double(Clock.nanos()) / 1e9)
+        }
+        var usage = KeyUsageEvent(name: key.name, model: context.model ?? "", at: clock.now())
+        usage.promptTokens = prompt
+        usage.completionTokens = completion
+        usage.costUSD = charged ? context.costUSD ?? 0 : 0
+        usage.savedUSD = context.savedUSD ?? 0
+        store?.record(usage)
+        if let handles = metrics?.key(key) {
+            handles.requests.increment()
+            handles.promptTokens.increment(by: prompt)
+            handles.completionTokens.increment(by: completion)
+            handles.spend.add(usage.costUSD)
+            handles.saved.add(usage.savedUSD)
+        }
+    }
+
+    // MARK: Errors
+
+    /// Tells the official SDKs not to retry (they retry 429s and 5xx otherwise).
+    private static let noRetry = HTTPHeaderField("x-should-retry", "false")
+
+    /// One answer for a missing, unknown, revoked, disabled or expired key: which it was is not said.
+    package static let invalidKey = GatewayError(
+        status: 401, type: "invalid_request_error",
+        message: "Invalid API key. Send a valid key as `Authorization: Bearer <key>` or `x-api-key: <key>`.",
+        code: "invalid_api_key",
+        headers: [HTTPHeaderField("WWW-Authenticate", "Bearer realm=\"ultragate\""), noRetry])
+
+    package static let adminNeedsMasterKey = GatewayError(
+        status: 403, type: "permission_error",
+        message: "The admin API is off because no master key is set (auth.master_key or ULTRAGATE_MASTER_KEY); "
+            + "manage keys with `ultragate keys` on the host instead.",
+        code: "admin_disabled", headers: [noRetry])
+
+    package static func throttled(retryAfter: Int) -> GatewayError {
+        GatewayError(status: 429, type: "invalid_request_error",
+                     message: "Too many failed authentication attempts from this address; try again later.",
+                     code: "too_many_failed_attempts", headers: [HTTPHeaderField("Retry-After", String(retryAfter))])
+    }
+
+    package static func modelNotAllowed(_ model: String) -> GatewayError {
+        GatewayError(status: 403, type: "permission_error",
+                     message: "This key may not use the model `\(model)`.", param: "model", code: "model_not_allowed",
+                     headers: [noRetry])
+    }
+
+    package static func budgetSpent(key: VirtualKey, budget: Double, resetsAt: Double) -> GatewayError {
+        let reset = ISO8601Timestamp.format(secondsSince1970: resetsAt)
+        return GatewayError(status: 429, type: "insufficient_quota",
+                            message: "The key `\(key.name)` has used its budget of $\(budget) for this period; it resets at \(reset).",
+                            code: "insufficient_quota", headers: [noRetry])
+    }
+
+    package static func rateLimited(_ reason: KeyMetrics.Refusal, key: VirtualKey, retryAfter: Double) -> GatewayError {
+        let what: String
+        let type: String
+        switch reason {
+        case .tpm: what = "tokens per minute (TPM): limit \(key.tpm ?? 0)"; type = "tokens"
+        case .maxParallel: what = "parallel requests: limit \(key.maxParallel ?? 0)"; type = "requests"
+        default: what = "requests per minute (RPM): limit \(key.rpm ?? 0)"; type = "requests"
+        }
+        let ms = max(1, Int((retryAfter * 1000).rounded(.up)))
+        return GatewayError(status: 429, type: type,
+                            message: "Rate limit reached for key `\(key.name)` on \(what). Please try again in \(RateLimitHeaders.duration(retryAfter)).",
+                            code: "rate_limit_exceeded",
+                            headers: [HTTPHeaderField("Retry-After", String(max(1, Int(retryAfter.rounded(.up))))),
+                                      HTTPHeaderField("retry-after-ms", String(ms))])
+    }
+}
+
+/// What `AccessGate.admit` took for a request, given back by `finished`.
+package struct KeyAdmission: Sendable {
+    package let name: String
+    package let reservedTokens: Int
 }

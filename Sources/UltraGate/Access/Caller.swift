@@ -9,6 +9,16 @@ package enum Caller: Sendable {
     /// A virtual key.
     case key(VirtualKey)
 
+    /// How the access log names the caller: the key's name, `master`, `metrics`, or nil (open).
+    package var logName: String? {
+        switch self {
+        case .open: return nil
+        case .master: return "master"
+        case .metricsReader: return "metrics"
+        case .key(let key): return key.name
+        }
+    }
+
     package var virtualKey: VirtualKey? {
         if case .key(let key) = self { return key }
         return nil

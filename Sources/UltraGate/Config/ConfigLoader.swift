@@ -37,6 +37,10 @@ public struct ConfigLoader {
             try apply(root, to: &config)
         }
         try addProvidersFromEnvironment(to: &config)
+        if let key = environment["ULTRAGATE_MASTER_KEY"], !key.isEmpty, config.auth.masterKey == nil {
+            config.auth.masterKey = key
+        }
+        try checkAuth(config.auth)
         return config
     }
 
@@ -57,6 +61,7 @@ public struct ConfigLoader {
             if let models = try mock.stringArray("models") { config.mock.models = models }
         }
         try root.section("retry") { r in config.retry = try parseRetry(r, base: config.retry) }
+        try root.section("auth") { a in try applyAuth(a, to: &config.auth) }
         if let log = root.value("access_log") {
             switch log {
             case .bool(false): config.accessLog = nil
@@ -113,6 +118,37 @@ public struct ConfigLoader {
         if let v = try c.int("max_entry_bytes") {
             guard v >= 1024 else { throw ConfigError("cache.max_entry_bytes must be at least 1024") }
             cache.maxEntryBytes = v
+        }
+    }
+
+    /// `auth.*`. Keys may come from the environment (`${VAR}`); a key that substitutes to nothing
+    /// counts as unset, so a missing variable never becomes an empty (guessable) key.
+    private func applyAuth(_ a: ConfigSection, to auth: inout AuthSettings) throws {
+        func key(_ name: String) throws -> String? {
+            guard let raw = try a.string(name) else { return nil }
+            let value = substitute(raw)
+            return value.isEmpty ? nil : value
+        }
+        if let v = try key("master_key") { auth.masterKey = v }
+        if let v = try key("metrics_key") { auth.metricsKey = v }
+        if let v = try a.bool("allow_unauthenticated") { auth.allowUnauthenticated = v }
+        if let v = try a.string("keys_dir") { auth.keysDirectory = v }
+        if let v = try a.int("failed_attempts_per_second") {
+            guard v >= 1 else { throw ConfigError("auth.failed_attempts_per_second must be at least 1") }
+            auth.failedAttemptsPerSecond = v
+        }
+    }
+
+    /// Keys short enough to guess are refused, and the metrics key must differ from the master key
+    /// (it would otherwise grant everything).
+    private func checkAuth(_ auth: AuthSettings) throws {
+        if let master = auth.masterKey, master.utf8.count < 16 {
+            throw ConfigError("auth.master_key (or ULTRAGATE_MASTER_KEY) must be at least 16 characters; generate one with `openssl rand -hex 32`")
+        }
+        if let metrics = auth.metricsKey {
+            guard metrics.utf8.count >= 16 else { throw ConfigError("auth.metrics_key must be at least 16 characters") }
+            guard metrics != auth.masterKey else { throw ConfigError("auth.metrics_key must differ from auth.master_key") }
+            guard auth.masterKey != nil else { throw ConfigError("auth.metrics_key needs auth.master_key: without it nothing is authenticated") }
         }
     }
 

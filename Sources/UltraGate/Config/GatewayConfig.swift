@@ -57,7 +57,7 @@ public struct AuthSettings: Sendable {
     public var metricsKey: String?
     /// `auth.allow_unauthenticated` / `--allow-unauthenticated`: serve a non-loopback address without a master key.
     public var allowUnauthenticated = false
-    /// `auth.keys_directory`: the LMDB directory of the virtual keys; nil means `cache.directory`.
+    /// `auth.keys_dir`: the LMDB directory of the virtual keys; nil means `cache.directory`.
     public var keysDirectory: String?
     /// `auth.failed_attempts_per_second`: failed authentications allowed per client address per second.
     public var failedAttemptsPerSecond = 20

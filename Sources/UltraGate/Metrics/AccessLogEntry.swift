@@ -26,14 +26,19 @@ public struct AccessLogEntry: Sendable {
     public var costUSD: Double?
     /// A short error kind (`upstream_timeout`, …) for failed requests, never a message body.
     public var errorKind: String?
+    /// The virtual key's name (never its secret) and team; `master` for the master key.
+    public var key: String?
+    public var team: String?
 
     public init(
         time: Double = ISO8601Timestamp.currentTime(), requestID: String, method: String, route: String,
         models: [String] = [], provider: String? = nil, cache: CacheLookupResult? = nil, status: Int,
         bytesIn: Int = 0, bytesOut: Int = 0, timing: ServerTiming = ServerTiming(),
         promptTokens: Int? = nil, completionTokens: Int? = nil, cachedTokens: Int? = nil,
-        costUSD: Double? = nil, errorKind: String? = nil
+        costUSD: Double? = nil, errorKind: String? = nil, key: String? = nil, team: String? = nil
     ) {
+        self.key = key
+        self.team = team
         self.time = time
         self.requestID = requestID
         self.method = method
@@ -63,6 +68,8 @@ public struct AccessLogEntry: Sendable {
         if models.count > 1 { o.append("models", .array(models.map(JSON.string))) }
         o.append("provider", provider.map(JSON.string) ?? .null)
         o.append("cache", cache.map { .string($0.rawValue) } ?? .null)
+        if let key { o.append("key", .string(key)) }
+        if let team { o.append("team", .string(team)) }
         o.append("status", .int(status))
         o.append("bytes_in", .int(bytesIn))
         o.append("bytes_out", .int(bytesOut))

@@ -31,6 +31,10 @@ public final class HTTPResponder: @unchecked Sendable {
         self.head = head
     }
 
+    /// The client's IP address (see `HTTPConnection.peerAddress`). Ask on the loop thread, while
+    /// the request is being handled.
+    public var clientAddress: String? { connection.peerAddress() }
+
     /// The executor of the connection's event loop: work for this request preferring it runs on the
     /// loop thread.
     public var taskExecutor: any TaskExecutor { loop }

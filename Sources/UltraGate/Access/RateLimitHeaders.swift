@@ -1,0 +1,32 @@
+import UltraGateHTTP
+
+/// OpenAI's rate-limit response fields: `x-ratelimit-{limit,remaining,reset}-{requests,tokens}`,
+/// the reset being the time until the bucket is full again, written as OpenAI does (`1s`,
+/// `6m0s`, `250ms`).
+package enum RateLimitHeaders {
+    package static func fields(requests: TokenBucket?, tokens: TokenBucket?) -> [HTTPHeaderField] {
+        var fields: [HTTPHeaderField] = []
+        if let requests { append(requests, "requests", to: &fields) }
+        if let tokens { append(tokens, "tokens", to: &fields) }
+        return fields
+    }
+
+    private static func append(_ bucket: TokenBucket, _ kind: String, to fields: inout [HTTPHeaderField]) {
+        fields.append(HTTPHeaderField("x-ratelimit-limit-\(kind)", String(Int(bucket.capacity))))
+        fields.append(HTTPHeaderField("x-ratelimit-remaining-\(kind)", String(max(0, Int(bucket.level.rounded(.down))))))
+        fields.append(HTTPHeaderField("x-ratelimit-reset-\(kind)", duration(bucket.secondsUntilFull)))
+    }
+
+    /// `0s`, `250ms`, `1.5s`, `6m0s`, `1h2m3s`.
+    package static func duration(_ seconds: Double) -> String {
+        guard seconds.isFinite, seconds > 0 else { return "0s" }
+        if seconds < 1 { return "\(max(1, Int((seconds * 1000).rounded(.up))))ms" }
+        if seconds < 60 {
+            let tenths = (seconds * 10).rounded(.up) / 10
+            return tenths == tenths.rounded() ? "\(Int(tenths))s" : "\(tenths)s"
+        }
+        let total = Int(seconds.rounded(.up))
+        let h = total / 3600, m = total % 3600 / 60, s = total % 60
+        return h > 0 ? "\(h)h\(m)m\(s)s" : "\(m)m\(s)s"
+    }
+}
