@@ -16,7 +16,8 @@ package final class GatewayHarness: @unchecked Sendable {
     package let cacheDir: String
 
     package init(routes: [ModelRoute], serverConfig: HTTPServerConfig = HTTPServerConfig(), keepAlive: Double = 10,
-         fastRetries: Bool = true, configure: (inout GatewayConfig) -> Void = { _ in }) throws {
+         fastRetries: Bool = true, keyStore: (any KeyStore)? = nil, accessClock: AccessClock = .system(),
+         configure: (inout GatewayConfig) -> Void = { _ in }) throws {
         cacheDir = NSTemporaryDirectory() + "ultragate-test-\(UUID().uuidString)"
         var config = GatewayConfig()
         config.cache.directory = cacheDir
@@ -32,7 +33,8 @@ package final class GatewayHarness: @unchecked Sendable {
         let cache = try ResponseCache(cacheConfig)
         var orchestrator = Orchestrator(router: router)
         if fastRetries { orchestrator.sleep = { _ in } }
-        gateway = Gateway(config: config, router: router, cache: cache, orchestrator: orchestrator)
+        gateway = Gateway(config: config, router: router, cache: cache, orchestrator: orchestrator, keyStore: keyStore,
+                          accessClock: accessClock)
         var sc = serverConfig
         sc.port = 0
         sc.threads = 2

@@ -329,8 +329,6 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
 
     package func noteHit(_ hit: CachedResponse, model: String, context: RequestContext) {
         metrics.recordCacheLookup(.hit, model: model)
-        context.savedUSD = metrics.model(hit.model).price?.cost(prompt: hit.promptTokens, completion: hit.completionTokens,
-                                                                cached: hit.cachedTokens) ?? 0
         metrics.recordCacheSavings(model: hit.model, prompt: hit.promptTokens, completion: hit.completionTokens,
                                    cached: hit.cachedTokens)
     }
@@ -364,6 +362,11 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
         // may be inside `respond`.
         context.cacheResult = .hit
         context.provider = hit.provider
+        if case .key = context.caller {
+            context.savedUSD = metrics.model(hit.model).price?.cost(prompt: hit.promptTokens, completion: hit.completionTokens,
+                                                                    cached: hit.cachedTokens) ?? 0
+            access.book(context)
+        }
         guard let completion else {
             headers.append(HTTPHeaderField("Content-Type", "application/json"))
             headers.append(serverTiming(context))
@@ -641,6 +644,7 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
             context.savedUSD = metrics.model(result.outcome.route.name).price?.cost(
                 prompt: usage.prompt, completion: usage.completion, cached: usage.cached) ?? 0
         }
+        access.book(context)
     }
 
     private func respondJSON(_ responder: HTTPResponder, _ context: RequestContext, _ json: JSON) {

@@ -22,6 +22,11 @@ package final class RequestContext: @unchecked Sendable {
     package var savedUSD: Double?
     /// What the access gate took for this request (see `AccessGate.admit`).
     package var admission: KeyAdmission?
+    /// Whether the access gate booked this request's usage (see `AccessGate.book`).
+    package var booked = false
+
+    /// Upstream tokens this request's own call used: none for a hit or a joined flight.
+    package var chargedTokens: Int { savedUSD == nil ? (promptTokens ?? 0) + (completionTokens ?? 0) : 0 }
     /// Who is asking, as the access gate found out.
     package var caller: Caller = .open
     /// The cache namespace of this request's tenant: every cache key, key memo digest and flight

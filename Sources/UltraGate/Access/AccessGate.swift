@@ -127,17 +127,27 @@ package final class AccessGate: @unchecked Sendable {
         }
     }
 
-    /// Books a finished request (tokens, cost, saved cost) against its key and releases what
-    /// `admit` took. Tokens are charged only for a call the request itself made upstream: a cache
-    /// hit or a joined flight (`savedUSD` set) costs the key nothing and counts as saved.
+    /// Ends a request: books it (unless `book` already did) and releases what `admit` took.
     package func finished(_ context: RequestContext) {
-        guard let key = context.caller.virtualKey else { return }
+        guard context.caller.virtualKey != nil else { return }
+        book(context)
+        if let admission = context.admission {
+            limiter.release(admission, usedTokens: context.chargedTokens, now: Double(Clock.nanos()) / 1e9)
+        }
+    }
+
+    /// Books what a request used (tokens, cost, saved cost) against its key, once. Fronts call it
+    /// as soon as the answer is known and before it is sent (`Gateway.noteFinished`), so a client
+    /// that sends its next request on reading the answer finds the spend already booked; requests
+    /// that end otherwise are booked by `finished`. Tokens are charged only for a call the request
+    /// itself made upstream: a cache hit or a joined flight (`savedUSD` set) costs the key nothing
+    /// and counts as saved.
+    package func book(_ context: RequestContext) {
+        guard let key = context.caller.virtualKey, !context.booked else { return }
+        context.booked = true
         let charged = context.savedUSD == nil
         let prompt = charged ? context.promptTokens ?? 0 : 0
         let completion = charged ? context.completionTokens ?? 0 : 0
-        if let admission = context.admission {
-            limiter.release(admission, usedTokens: prompt + completion, now: Double(Clock.nanos()) / 1e9)
-        }
         var usage = KeyUsageEvent(name: key.name, model: context.model ?? "", at: clock.now())
         usage.promptTokens = prompt
         usage.completionTokens = completion

@@ -1,0 +1,219 @@
+import Foundation
+import Testing
+@testable import UltraGateSupport
+@testable import UltraGateTesting
+@testable import UltraGateJSON
+@testable import UltraGateHTTP
+@testable import UltraGateCache
+@testable import UltraGateProviders
+@testable import UltraGate
+
+/// Access control through the real server: authentication, model lists, limits, budgets and
+/// tenant cache scopes, with an in-memory key store.
+@Suite(.serialized) struct AccessGatewayTests {
+    static let master = "master-key-0123456789"
+    static let metricsKey = "metrics-key-0123456789"
+
+    final class Fixture: @unchecked Sendable {
+        let provider = ScriptedChatProvider()
+        let store = InMemoryKeyStore()
+        let harness: GatewayHarness
+        init(clock: AccessClock = .system(), configure: (inout GatewayConfig) -> Void = { _ in }) throws {
+            harness = try GatewayHarness(routes: [route("m", provider), route("other", provider)], keyStore: store,
+                                         accessClock: clock) { config in
+                config.auth.masterKey = AccessGatewayTests.master
+                config.auth.metricsKey = AccessGatewayTests.metricsKey
+                var priced = ModelSettings(name: "m")
+                priced.price = ModelPriceSettings(input: 1_000_000, output: 1_000_000)
+                config.models = [priced]
+                configure(&config)
+            }
+        }
+
+        func chat(_ key: String?, model: String = "m", _ content: String = "hello", extra: [String: String] = [:]) throws -> TestHTTPClient.Response {
+            var headers = extra
+            if let key { headers["Authorization"] = "Bearer \(key)" }
+            return try harness.chat(model, content, headers: headers)
+        }
+
+        func get(_ path: String, key: String?) throws -> TestHTTPClient.Response {
+            let c = try harness.client()
+            c.send("GET \(path) HTTP/1.1\r\nHost: t\r\n" + (key.map { "Authorization: Bearer \($0)\r\n" } ?? "") + "\r\n")
+            return try c.readResponse()
+        }
+    }
+
+    @Test func keysAreRequiredExceptForTheLivenessProbe() async throws {
+        let f = try Fixture()
+        f.store.add("alice", secret: "ug-alice-secret")
+        try await blocking {
+            let none = try f.chat(nil)
+            #expect(none.status == 401)
+            #expect(none.json?["error"]?["code"]?.stringValue == "invalid_api_key")
+            #expect(none.json?["error"]?["type"]?.stringValue == "invalid_request_error")
+            #expect(none.header("WWW-Authenticate")?.hasPrefix("Bearer") == true)
+            let wrong = try f.chat("ug-wrong")
+            #expect(wrong.status == 401 && wrong.json?["error"] == none.json?["error"], "missing and wrong keys get the same answer")
+            do { let r = try f.chat(AccessGatewayTests.master); #expect(r.status == 200) }
+            do { let r = try f.chat("ug-alice-secret"); #expect(r.status == 200) }
+            var viaXAPIKey = try f.harness.chat("m", "x", headers: ["x-api-key": "ug-alice-secret"])
+            #expect(viaXAPIKey.status == 200)
+            viaXAPIKey = try f.harness.chat("m", "x", headers: ["x-api-key": "ug-nope"])
+            #expect(viaXAPIKey.status == 401)
+            #expect(try f.get("/health", key: nil).status == 200)
+            #expect(try f.get("/v1/models", key: nil).status == 401)
+            #expect(try f.get("/no/such/path", key: nil).status == 401, "a stranger does not learn which paths exist")
+            #expect(try f.get("/health?deep=1", key: nil).status == 401)
+        }
+    }
+
+    @Test func metricsAndStatsNeedTheMasterOrMetricsKey() async throws {
+        let f = try Fixture()
+        f.store.add("alice", secret: "ug-alice-secret")
+        try await blocking {
+            #expect(try f.get("/metrics", key: nil).status == 401)
+            #expect(try f.get("/metrics", key: "ug-alice-secret").status == 403)
+            #expect(try f.get("/v1/stats", key: "ug-alice-secret").status == 403)
+            #expect(try f.get("/metrics", key: AccessGatewayTests.metricsKey).status == 200)
+            #expect(try f.get("/v1/stats", key: AccessGatewayTests.metricsKey).status == 200)
+            #expect(try f.get("/metrics", key: AccessGatewayTests.master).status == 200)
+            let chat = try f.chat(AccessGatewayTests.metricsKey)
+            #expect(chat.status == 403, "the metrics key is read-only")
+        }
+    }
+
+    @Test func disabledAndExpiredKeysAreRefusedLikeUnknownOnes() async throws {
+        let now = Clock.wallNow()
+        let f = try Fixture()
+        f.store.add("gone", secret: "ug-gone") { $0.disabled = true }
+        f.store.add("old", secret: "ug-old") { $0.expiresAt = now - 1 }
+        f.store.add("fresh", secret: "ug-fresh") { $0.expiresAt = now + 3600 }
+        try await blocking {
+            let unknown = try f.chat("ug-unknown")
+            for secret in ["ug-gone", "ug-old"] {
+                let r = try f.chat(secret)
+                #expect(r.status == 401)
+                #expect(r.json?["error"]?["message"] == unknown.json?["error"]?["message"])
+            }
+            do { let r = try f.chat("ug-fresh"); #expect(r.status == 200) }
+            f.store.update("fresh") { $0.disabled = true }
+            do { let r = try f.chat("ug-fresh"); #expect(r.status == 401, "a change in the store takes effect at once") }
+        }
+    }
+
+    @Test func modelListsLimitWhatAKeyMayCallAndSee() async throws {
+        let f = try Fixture()
+        f.store.add("narrow", secret: "ug-narrow") { $0.models = ["m"] }
+        try await blocking {
+            do { let r = try f.chat("ug-narrow"); #expect(r.status == 200) }
+            let refused = try f.chat("ug-narrow", model: "other")
+            #expect(refused.status == 403)
+            #expect(refused.json?["error"]?["code"]?.stringValue == "model_not_allowed")
+            #expect(refused.json?["error"]?["param"]?.stringValue == "model")
+            let models = try f.get("/v1/models", key: "ug-narrow").json?["data"]?.arrayValue?.compactMap { $0["id"]?.stringValue }
+            #expect(models == ["m"])
+            #expect(try f.get("/v1/models/other", key: "ug-narrow").status == 404)
+        }
+        // The refused request reached no provider, and an ad-hoc ensemble cannot smuggle the model in.
+        let before = f.provider.callCount
+        let body = #"{"model":"m","messages":[{"role":"user","content":"e"}],"ultra":{"models":["m","other"]}}"#
+        let r = try await blocking { () -> TestHTTPClient.Response in
+            let c = try f.harness.client()
+            c.post("/v1/chat/completions", json: body, headers: ["Authorization": "Bearer ug-narrow"])
+            return try c.readResponse()
+        }
+        #expect(r.status == 403 && r.json?["error"]?["message"]?.stringValue?.contains("`other`") == true)
+        #expect(f.provider.callCount == before)
+    }
+
+    @Test func cacheScopesKeepTenantsApart() async throws {
+        let f = try Fixture()
+        f.store.add("red1", secret: "ug-red1") { $0.team = "red" }
+        f.store.add("red2", secret: "ug-red2") { $0.team = "red" }
+        f.store.add("blue", secret: "ug-blue") { $0.team = "blue" }
+        f.store.add("solo", secret: "ug-solo") { $0.team = "red"; $0.cacheScope = .key }
+        try await blocking {
+            do { let r = try f.chat("ug-red1", "scoped"); #expect(r.header("X-Cache") == "MISS") }
+            #expect(f.provider.callCount == 1)
+            do { let r = try f.chat("ug-red2", "scoped"); #expect(r.header("X-Cache") == "HIT", "same team: its cached answer") }
+            do { let r = try f.chat("ug-blue", "scoped"); #expect(r.header("X-Cache") == "MISS", "another team: its own call") }
+            do { let r = try f.chat("ug-solo", "scoped"); #expect(r.header("X-Cache") == "MISS", "key scope: only its own answers") }
+            do { let r = try f.chat(AccessGatewayTests.master, "scoped"); #expect(r.header("X-Cache") == "MISS", "the master key uses the shared namespace") }
+            #expect(f.provider.callCount == 4)
+            do { let r = try f.chat("ug-solo", "scoped"); #expect(r.header("X-Cache") == "HIT") }
+        }
+    }
+
+    @Test func requestRateLimitsAnswer429WithOpenAIsFields() async throws {
+        let f = try Fixture()
+        f.store.add("slow", secret: "ug-slow") { $0.rpm = 1 }
+        try await blocking {
+            let first = try f.chat("ug-slow", "one")
+            #expect(first.status == 200)
+            #expect(first.header("x-ratelimit-limit-requests") == "1")
+            #expect(first.header("x-ratelimit-remaining-requests") == "0")
+            let second = try f.chat("ug-slow", "two")
+            #expect(second.status == 429)
+            #expect(second.json?["error"]?["code"]?.stringValue == "rate_limit_exceeded")
+            #expect(Int(second.header("Retry-After") ?? "") ?? 0 > 50)
+            #expect(second.header("x-ratelimit-reset-requests") != nil)
+            #expect(f.provider.callCount == 1)
+            // The master key has no limits.
+            do { let r = try f.chat(AccessGatewayTests.master, "three"); #expect(r.status == 200) }
+        }
+    }
+
+    @Test func spendIsChargedForCallsAndSavedForHits() async throws {
+        let f = try Fixture()
+        f.store.add("payer", secret: "ug-payer")
+        try await blocking {
+            _ = try f.chat("ug-payer", "pay")
+            _ = try f.chat("ug-payer", "pay")
+            for _ in 0..<200 where f.store.records.count < 2 { usleep(10_000) }
+        }
+        // Each request is booked when its exchange ends: the hit's may come first.
+        let records = f.store.records.sorted { $0.costUSD > $1.costUSD }
+        #expect(records.count == 2)
+        #expect(records[0].promptTokens > 0 && records[0].completionTokens > 0 && records[0].costUSD > 0)
+        #expect(records[1].promptTokens == 0 && records[1].costUSD == 0 && abs(records[1].savedUSD - records[0].costUSD) < 1e-9,
+                "the hit costs nothing and saves what the call cost: \(records)")
+        #expect(records.allSatisfy { $0.name == "payer" && $0.model == "m" })
+    }
+
+    @Test func aSpentBudgetRefusesUntilThePeriodRolls() async throws {
+        let offset = LockedBox(0.0)
+        let base = Clock.wallNow()
+        let f = try Fixture(clock: AccessClock { base + offset.value })
+        f.store.add("capped", secret: "ug-capped", createdAt: base - 10) { $0.budgetUSD = 0.000001; $0.budgetPeriod = .days(1) }
+        try await blocking {
+            do { let r = try f.chat("ug-capped", "spend"); #expect(r.status == 200) }
+            // Spend is booked when the exchange ends, which may be just after the client read it.
+            for _ in 0..<200 where f.store.records.isEmpty { usleep(10_000) }
+            let refused = try f.chat("ug-capped", "more")
+            #expect(refused.status == 429)
+            #expect(refused.json?["error"]?["code"]?.stringValue == "insufficient_quota")
+            #expect(refused.header("x-should-retry") == "false")
+            offset.update { $0 = 86_400 }
+            do { let r = try f.chat("ug-capped", "more"); #expect(r.status == 200, "a new period starts from zero") }
+        }
+    }
+
+    @Test func statsAndMetricsNameKeysNeverSecrets() async throws {
+        let f = try Fixture()
+        f.store.add("named", secret: "ug-super-secret-value") { $0.team = "ops"; $0.rpm = 100 }
+        try await blocking {
+            _ = try f.chat("ug-super-secret-value", "hi")
+            // The request is booked when its exchange ends, which may be just after the client read it.
+            var stats = try f.get("/v1/stats", key: AccessGatewayTests.master)
+            for _ in 0..<200 where stats.json?["keys"]?["named"]?["requests"]?.intValue != 1 {
+                usleep(10_000)
+                stats = try f.get("/v1/stats", key: AccessGatewayTests.master)
+            }
+            #expect(stats.json?["keys"]?["named"]?["requests"]?.intValue == 1)
+            #expect(stats.json?["keys"]?["named"]?["team"]?.stringValue == "ops")
+            let metrics = try f.get("/metrics", key: AccessGatewayTests.metricsKey).text
+            #expect(metrics.contains(#"ultragate_key_requests_total{key="named",team="ops"} 1"#))
+            for text in [stats.text, metrics] { #expect(!text.contains("super-secret")) }
+        }
+    }
+}
