@@ -49,6 +49,7 @@ public struct ConfigLoader {
     public func apply(_ root: JSONObject, to config: inout GatewayConfig) throws {
         try ConfigSection(root, path: "").readAll { root in try apply(root, to: &config) }
         try check(config)
+        try checkAuth(config.auth)
     }
 
     private func apply(_ root: ConfigSection, to config: inout GatewayConfig) throws {
