@@ -232,6 +232,11 @@ def test_compose_services_and_ports():
     expected = {"ultragate": (8080, 8080), "prometheus": (9090, 9090), "grafana": (3000, 3000)}
     for name, port in expected.items():
         assert port in [parse_port(p) for p in services[name].get("ports", [])], name
+        # Safe by default: published on the host's loopback only (the gateway's address can be
+        # opted into another interface through ULTRAGATE_BIND_ADDRESS, defaulting to loopback).
+        for spec in services[name]["ports"]:
+            host_ip = str(spec).rsplit(":", 2)[0]
+            assert host_ip in ("127.0.0.1", "${ULTRAGATE_BIND_ADDRESS:-127.0.0.1}"), f"{name} publishes {spec}"
     assert services["prometheus"]["image"].startswith("prom/prometheus")
     assert services["grafana"]["image"].startswith("grafana/grafana")
 
@@ -329,7 +334,18 @@ def test_prometheus_config_passes_promtool():
     promtool = shutil.which("promtool")
     if promtool is None:
         pytest.skip("promtool is not installed (Debian package `prometheus`)")
-    result = subprocess.run([promtool, "check", "config", str(PROMETHEUS_YML)], capture_output=True, text=True)
+    # promtool checks that the credentials file exists: compose mounts it from ULTRAGATE_METRICS_KEY,
+    # so the check runs on a copy pointing at a temporary one.
+    config = load_yaml(PROMETHEUS_YML)
+    with tempfile.TemporaryDirectory() as tmp:
+        key_file = Path(tmp) / "metrics_key"
+        key_file.write_text("metrics-key-0123456789")
+        for job in config["scrape_configs"]:
+            if "authorization" in job:
+                job["authorization"]["credentials_file"] = str(key_file)
+        copy = Path(tmp) / "prometheus.yml"
+        copy.write_text(yaml.safe_dump(config))
+        result = subprocess.run([promtool, "check", "config", str(copy)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -647,6 +663,27 @@ def stop(proc, tmp, log):
     return proc.returncode
 
 
+def test_compose_requires_the_gateway_keys_and_a_grafana_password():
+    """No open relay and no default passwords: compose stops unless .env sets the master key, the
+    metrics key and Grafana's admin password; Prometheus scrapes with the metrics key."""
+    doc = compose()
+    text = COMPOSE.read_text()
+    env = doc["services"]["ultragate"]["environment"]
+    for var in ("ULTRAGATE_MASTER_KEY", "ULTRAGATE_METRICS_KEY"):
+        assert re.fullmatch(r"\$\{%s:\?[^}]+\}" % var, env[var]), f"{var} must be required (${{{var}:?...}})"
+    grafana_password = doc["services"]["grafana"]["environment"]["GF_SECURITY_ADMIN_PASSWORD"]
+    assert re.fullmatch(r"\$\{GRAFANA_ADMIN_PASSWORD:\?[^}]+\}", grafana_password), "Grafana must have no default password"
+    assert ":-admin" not in text
+    # The metrics key reaches Prometheus as the file its scrape job reads.
+    (job,) = [j for j in load_yaml(PROMETHEUS_YML)["scrape_configs"] if j["job_name"] == "ultragate"]
+    assert job["authorization"]["type"] == "Bearer"
+    (mount,) = doc["services"]["prometheus"]["configs"]
+    assert mount["target"] == job["authorization"]["credentials_file"]
+    assert doc["configs"][mount["source"]]["content"].startswith("${ULTRAGATE_METRICS_KEY:?")
+    # The gateway's config reads the same variable as its metrics key.
+    assert json.loads((DEPLOY / "ultragate.json").read_text())["auth"]["metrics_key"] == "${ULTRAGATE_METRICS_KEY}"
+
+
 def test_entrypoint_and_compose_command_start_the_real_binary():
     """The image's ENTRYPOINT plus compose's `command:` (config path mapped back to the repo file),
     with the port set to 0 and the cache in a temporary folder."""
@@ -663,14 +700,26 @@ def test_entrypoint_and_compose_command_start_the_real_binary():
     args[args.index("--port") + 1] = "0"
     args[args.index("--cache-dir") + 1] = tmp_cache
     args[args.index("--config") + 1] = str(DEPLOY / "ultragate.json")
-    proc, tmp, log, host, port = start(args)
+    # Without a master key the image refuses to serve on all interfaces: one line, exit 2.
+    refused = subprocess.run([BINARY] + args, capture_output=True, text=True, timeout=30,
+                             env={k: v for k, v in os.environ.items() if not k.startswith("ULTRAGATE_")})
+    assert refused.returncode == 2, refused.stderr
+    assert "ULTRAGATE_MASTER_KEY" in refused.stderr and len(refused.stderr.strip().splitlines()) == 1
+    master, metrics_key = "master-0123456789abcdef", "metrics-0123456789abcdef"
+    proc, tmp, log, host, port = start(args, env={"ULTRAGATE_MASTER_KEY": master, "ULTRAGATE_METRICS_KEY": metrics_key})
     try:
         assert host == "0.0.0.0", "the container must listen on all interfaces"
         base = f"http://127.0.0.1:{port}"
         assert requests.get(base + "/health", timeout=10).status_code == 200
+        assert requests.get(base + "/v1/models", timeout=10).status_code == 401
         # deploy/ultragate.json names no providers: with no keys the mock models serve.
-        models = [m["id"] for m in requests.get(base + "/v1/models", timeout=10).json()["data"]]
+        models = [m["id"] for m in requests.get(base + "/v1/models", timeout=10,
+                                                headers={"Authorization": f"Bearer {master}"}).json()["data"]]
         assert "mock-gpt" in models
+        # Prometheus's scrape: the metrics key reads /metrics and nothing else.
+        assert requests.get(base + "/metrics", timeout=10, headers={"Authorization": f"Bearer {metrics_key}"}).status_code == 200
+        assert requests.get(base + "/metrics", timeout=10).status_code == 401
+        assert requests.get(base + "/v1/models", timeout=10, headers={"Authorization": f"Bearer {metrics_key}"}).status_code == 403
         # The image's HEALTHCHECK command succeeds against it (curl, as installed in the image).
         health = only(runtime, "HEALTHCHECK")
         check = json_form(health[health.index("CMD") + 3:].strip())

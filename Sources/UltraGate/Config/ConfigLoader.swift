@@ -40,6 +40,9 @@ public struct ConfigLoader {
         if let key = environment["ULTRAGATE_MASTER_KEY"], !key.isEmpty, config.auth.masterKey == nil {
             config.auth.masterKey = key
         }
+        if let key = environment["ULTRAGATE_METRICS_KEY"], !key.isEmpty, config.auth.metricsKey == nil {
+            config.auth.metricsKey = key
+        }
         try checkAuth(config.auth)
         return config
     }
@@ -49,7 +52,6 @@ public struct ConfigLoader {
     public func apply(_ root: JSONObject, to config: inout GatewayConfig) throws {
         try ConfigSection(root, path: "").readAll { root in try apply(root, to: &config) }
         try check(config)
-        try checkAuth(config.auth)
     }
 
     private func apply(_ root: ConfigSection, to config: inout GatewayConfig) throws {
