@@ -139,6 +139,7 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
         let access = self.access
         responder.onComplete = { status, bytesOut, clientGone in
             metrics.requestFinished()
+            if clientGone { Gateway.chargeAbandonedCall(context, metrics: metrics) }
             access.finished(context)
             let seconds = Double(Clock.nanos() - context.startNanos) / 1e9
             let recordedStatus = clientGone ? 499 : status
@@ -548,6 +549,17 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
     package func admit(_ context: RequestContext, model: String, estimatedTokens: @autoclosure () -> Int) -> GatewayError? {
         guard case .key = context.caller else { return nil }
         return access.admit(context, model: model, estimatedTokens: estimatedTokens())
+    }
+
+    /// A keyed request whose client left before its upstream call was booked (a stream cut short
+    /// on purpose, say) is charged its whole token reservation, at the model's output price:
+    /// otherwise leaving just before the end would read an answer for free.
+    package static func chargeAbandonedCall(_ context: RequestContext, metrics: GatewayMetrics) {
+        guard case .key = context.caller, !context.booked, context.cacheResult == .miss,
+              let admission = context.admission, let model = context.model else { return }
+        context.promptTokens = 0
+        context.completionTokens = admission.reservedTokens
+        context.costUSD = metrics.model(model).price?.cost(prompt: 0, completion: admission.reservedTokens, cached: 0)
     }
 
     // MARK: Models

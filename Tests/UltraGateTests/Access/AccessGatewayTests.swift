@@ -216,4 +216,27 @@ import Testing
             for text in [stats.text, metrics] { #expect(!text.contains("super-secret")) }
         }
     }
+
+    @Test func aStreamLeftBeforeItsEndIsChargedItsReservation() async throws {
+        let provider = ScriptedChatProvider(chunkDelayMs: 50)
+        let store = InMemoryKeyStore()
+        store.add("leaver", secret: "ug-leaver")
+        let h = try GatewayHarness(routes: [route("m", provider)], keyStore: store) { config in
+            config.auth.masterKey = AccessGatewayTests.master
+            var priced = ModelSettings(name: "m")
+            priced.price = ModelPriceSettings(input: 1_000_000, output: 1_000_000)
+            config.models = [priced]
+        }
+        try await blocking {
+            let c = try h.client()
+            c.post("/v1/chat/completions", json: GatewayHarness.body("m", "leave early", stream: true),
+                   headers: ["Authorization": "Bearer ug-leaver"])
+            _ = try c.readLine()  // the status line: the stream has started
+            shutdown(c.fd, Int32(SHUT_RDWR))  // the client leaves
+            for _ in 0..<300 where store.records.isEmpty { usleep(10_000) }
+        }
+        let record = try #require(store.records.first)
+        #expect(record.completionTokens >= ChatCompletionRequest.defaultOutputReservation)
+        #expect(record.costUSD == Double(record.completionTokens), "charged at the output price")
+    }
 }
