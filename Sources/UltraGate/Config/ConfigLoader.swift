@@ -57,6 +57,12 @@ public struct ConfigLoader {
             if let models = try mock.stringArray("models") { config.mock.models = models }
         }
         try root.section("retry") { r in config.retry = try parseRetry(r, base: config.retry) }
+        try root.section("responses") { r in
+            if let ttl = try r.double("ttl") {
+                guard ttl >= 0 else { throw ConfigError("\(r.path("ttl")) must be 0 (never expire) or positive seconds") }
+                config.responses.ttl = ttl
+            }
+        }
         if let log = root.value("access_log") {
             switch log {
             case .bool(false): config.accessLog = nil
@@ -180,6 +186,10 @@ public struct ConfigLoader {
             settings.limits.maxEventBytes = v
         }
         if let file = try p.string("ca_file") { settings.caFile = try checkCAFile(file, "\(path).ca_file") }
+        if let responses = try p.bool("responses") {
+            guard type == "openai" else { throw ConfigError("\(path).responses applies to type openai only") }
+            settings.responses = responses
+        }
         return settings
     }
 
