@@ -45,8 +45,21 @@ package struct InputItemsPage: Sendable, Equatable {
                 o["id"] = .string(ResponseObject.inputItemID(type == "message" ? "msg" : "item", responseID: record.id, index: index))
             }
             if type == "message" {
+                // An assistant turn is listed as the output message it was: `output_text` parts.
+                let assistant = o["role"]?.stringValue == "assistant"
+                let partType: JSON = assistant ? "output_text" : "input_text"
                 if case .string(let text)? = o["content"] {
-                    o["content"] = .array([.object(["type": "input_text", "text": .string(text)])])
+                    o["content"] = .array([.object(["type": partType, "text": .string(text)])])
+                }
+                if assistant, case .array(let parts)? = o["content"] {
+                    o["content"] = .array(parts.map { part in
+                        guard case .object(var p) = part, p["type"]?.stringValue == "input_text" || p["type"]?.stringValue == "output_text"
+                        else { return part }
+                        p["type"] = "output_text"
+                        if p["annotations"] == nil { p["annotations"] = [] }
+                        if p["logprobs"] == nil { p["logprobs"] = [] }
+                        return .object(p)
+                    })
                 }
                 if o["status"] == nil { o["status"] = "completed" }
             }

@@ -63,13 +63,24 @@ package enum ResponseObject {
         }
         o["text"] = .object(text)
         o["tool_choice"] = body["tool_choice"].flatMap { $0.isNull ? nil : $0 } ?? "auto"
-        o["tools"] = body["tools"].flatMap { $0.isNull ? nil : $0 } ?? []
+        o["tools"] = .array((body["tools"]?.arrayValue ?? []).map(echoedTool))
         o["top_p"] = body["top_p"].flatMap { $0.isNull ? nil : $0 } ?? .int(1)
         o["truncation"] = body["truncation"].flatMap { $0.isNull ? nil : $0 } ?? "disabled"
-        o["usage"] = .null
-        o["user"] = body["user"] ?? .null
+        // `usage` is left out until there is one (the schema has no null for it), as is `user`.
+        // `user` is a string or absent (the schema has no null for it).
+        if let user = body["user"]?.stringValue { o["user"] = .string(user) }
         o["metadata"] = body["metadata"].flatMap { $0.isNull ? nil : $0 } ?? .object([:])
         return o
+    }
+
+    /// A tool as the response echoes it: a function tool with its optional fields spelled out
+    /// (`strict`, `description` as null when not given), as OpenAI echoes them.
+    package static func echoedTool(_ tool: JSON) -> JSON {
+        guard case .object(var o) = tool, o["type"]?.stringValue == "function" else { return tool }
+        if o["strict"] == nil { o["strict"] = .null }
+        if o["description"] == nil { o["description"] = .null }
+        if o["parameters"] == nil { o["parameters"] = .null }
+        return .object(o)
     }
 
     /// Why a response ended, from a chat `finish_reason`: `length` is OpenAI's
@@ -115,7 +126,9 @@ package enum ResponseObject {
         let output = usage?["completion_tokens"]?.intValue ?? 0
         return .object([
             "input_tokens": .int(input),
-            "input_tokens_details": .object(["cached_tokens": .int(usage?["prompt_tokens_details"]?["cached_tokens"]?.intValue ?? 0)]),
+            "input_tokens_details": .object([
+                "cached_tokens": .int(usage?["prompt_tokens_details"]?["cached_tokens"]?.intValue ?? 0),
+                "cache_write_tokens": .int(usage?["prompt_tokens_details"]?["cache_write_tokens"]?.intValue ?? 0)]),
             "output_tokens": .int(output),
             "output_tokens_details": .object([
                 "reasoning_tokens": .int(usage?["completion_tokens_details"]?["reasoning_tokens"]?.intValue ?? 0)]),
@@ -142,7 +155,7 @@ package enum ResponseObject {
         }
         o["store"] = body["store"].flatMap { $0.isNull ? nil : $0 } ?? true
         o["metadata"] = body["metadata"].flatMap { $0.isNull ? nil : $0 } ?? .object([:])
-        o["user"] = body["user"] ?? .null
+        o["user"] = body["user"]?.stringValue.map(JSON.string)
         o["safety_identifier"] = body["safety_identifier"] ?? .null
         o["previous_response_id"] = body["previous_response_id"] ?? .null
         return o

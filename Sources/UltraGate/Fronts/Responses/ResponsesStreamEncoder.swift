@@ -288,7 +288,7 @@ package struct ResponsesStreamEncoder: Sendable {
         var shell = response
         shell["status"] = "in_progress"
         shell["output"] = []
-        shell["usage"] = .null
+        shell["usage"] = nil
         shell["completed_at"] = .null
         shell["incomplete_details"] = .null
         shell["error"] = .null
