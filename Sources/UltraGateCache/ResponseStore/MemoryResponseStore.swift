@@ -29,11 +29,7 @@ public final class MemoryResponseStore: ResponseStore, @unchecked Sendable {
     public func get(_ id: String, now: Double) -> StoredResponse? {
         lock.lock()
         defer { lock.unlock() }
-        guard let record = records[id] else { return nil }
-        if record.isExpired(now: now) {
-            records[id] = nil
-            return nil
-        }
+        guard let record = records[id], !record.isExpired(now: now) else { return nil }
         return record
     }
 
