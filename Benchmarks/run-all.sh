@@ -44,6 +44,12 @@ HIT=$(UG_PORT=$(free_port) NG_PORT=$(free_port) Benchmarks/hit-path.sh "$DUR" 64
 echo "$HIT"
 R[hit_ratio]=$(echo "$HIT" | awk '/ratio/ {print $3}')
 
+echo; echo "== 1b. Responses API beside chat completions, hit and miss paths (Benchmarks/responses-path.sh, mock upstream)"
+RESP=$(UG_BIN="$UG" UG_PORT=$(free_port) Benchmarks/responses-path.sh "$DUR" 64 2>/dev/null)
+echo "$RESP"
+R[responses_hit_ratio]=$(echo "$RESP" | awk '/^hit ratio/ {print $4}')
+R[responses_miss_ratio]=$(echo "$RESP" | awk '/^miss ratio/ {print $4}')
+
 # Gateway miss paths: each request unique (bench --mode miss), upstream = local nginx.
 start_gateway() {  # config, port -> pid in GW_PID
   render "$1" "$TMP/gw-$2.json" "127.0.0.1:18082=127.0.0.1:$UP_JSON" "127.0.0.1:18083=127.0.0.1:$UP_SSE"

@@ -21,7 +21,10 @@ package final class CacheEnvironment: @unchecked Sendable {
     private static let registryLock = NSLock()
 
     private init(directory: String, mapSize: Int) throws(LMDBError) {
-        lmdb = try LMDBEnvironment(path: directory, options: .init(mapSize: mapSize))
+        var options = LMDBEnvironment.Options(mapSize: mapSize)
+        // Room for the databases other stores keep beside the cache's two (stored responses, keys …).
+        options.maxDatabases = max(options.maxDatabases, 32)
+        lmdb = try LMDBEnvironment(path: directory, options: options)
         do throws(LMDBError) {
             responses = try lmdb.openDatabase("responses")
             ageIndex = try lmdb.openDatabase("age")

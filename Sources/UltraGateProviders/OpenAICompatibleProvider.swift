@@ -32,6 +32,9 @@ public struct OpenAICompatibleProvider: ChatProvider {
 
     package let connection: ProviderConnection
     public let flavor: Flavor
+    /// Whether `/v1/responses` requests go to this provider's own `/responses` endpoint as written
+    /// (`"responses": true`; see `ResponsesForwarding`) rather than translated to chat.
+    public var servesResponses = false
     public var name: String { connection.name }
     public var type: String { flavor == .openAI ? "openai" : "azure" }
     /// e.g. `https://api.openai.com/v1` (requests go to `{baseURL}/chat/completions`), or an Azure

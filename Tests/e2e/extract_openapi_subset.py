@@ -1,13 +1,15 @@
 """Extracts the schemas the end-to-end tests validate against from OpenAI's published OpenAPI spec.
 
-Usage: python3 Tests/e2e/extract_openapi_subset.py ../shared/openapi/openai-openapi.json
-Writes Tests/e2e/openai-schemas.json: the named schemas plus everything they reference.
+Usage: python3 Tests/e2e/extract_openapi_subset.py ../shared/openapi/openai-openapi.json [--responses]
+Writes Tests/e2e/openai-schemas.json: the named schemas plus everything they reference; with
+`--responses`, Tests/e2e/openai-responses-schemas.json for the Responses API instead.
 """
 import json
 import sys
 from pathlib import Path
 
 ROOTS = ["CreateChatCompletionResponse", "CreateChatCompletionStreamResponse", "ListModelsResponse", "Model", "ErrorResponse"]
+RESPONSES_ROOTS = ["Response", "ResponseStreamEvent", "ResponseItemList", "ErrorResponse"]
 
 
 def refs(node, out):
@@ -22,10 +24,11 @@ def refs(node, out):
             refs(value, out)
 
 
-def main(path):
+def main(path, responses=False):
     spec = json.loads(Path(path).read_text())
+    roots = RESPONSES_ROOTS if responses else ROOTS
     schemas = spec["components"]["schemas"]
-    keep, todo = set(), list(ROOTS)
+    keep, todo = set(), list(roots)
     while todo:
         name = todo.pop()
         if name in keep:
@@ -34,14 +37,18 @@ def main(path):
         found = set()
         refs(schemas[name], found)
         todo.extend(found - keep)
+    source = "openai/openai-openapi openapi.json at f85dbe223d40e1a31cba812ab2d755c7e98a92a3 (MIT)"
+    if responses:
+        source = "openai/openai-openapi openapi.json as in ../shared/openapi/openai-openapi.json (MIT)"
     subset = {
-        "source": "openai/openai-openapi openapi.json at f85dbe223d40e1a31cba812ab2d755c7e98a92a3 (MIT), components.schemas subset",
+        "source": source + ", components.schemas subset",
         "schemas": {name: schemas[name] for name in sorted(keep)},
     }
-    out = Path(__file__).with_name("openai-schemas.json")
+    out = Path(__file__).with_name("openai-responses-schemas.json" if responses else "openai-schemas.json")
     out.write_text(json.dumps(subset, indent=1, sort_keys=True) + "\n")
     print(f"wrote {len(keep)} schemas to {out}")
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "../shared/openapi/openai-openapi.json")
+    args = [a for a in sys.argv[1:] if a != "--responses"]
+    main(args[0] if args else "../shared/openapi/openai-openapi.json", responses="--responses" in sys.argv[1:])

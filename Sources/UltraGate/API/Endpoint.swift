@@ -7,6 +7,12 @@ import UltraGateSupport
 /// The routes the gateway serves, matched from method and path.
 public enum Endpoint: Equatable, Sendable {
     case chatCompletions
+    /// `POST /v1/responses`
+    case responses
+    /// `GET` or `DELETE /v1/responses/{id}`
+    case response(String)
+    /// `GET /v1/responses/{id}/input_items`
+    case responseInputItems(String)
     case listModels
     case model(String)
     case health
@@ -27,11 +33,20 @@ public enum Endpoint: Equatable, Sendable {
         }
         switch path {
         case "/v1/chat/completions", "/chat/completions": return only(["POST"], .chatCompletions)
+        case "/v1/responses", "/responses": return only(["POST"], .responses)
         case "/v1/models", "/models": return only(readMethods, .listModels)
         case "/health", "/healthz", "/v1/health": return only(readMethods, isDeep(query) ? .deepHealth : .health)
         case "/metrics": return only(readMethods, .metrics)
         case "/v1/stats", "/stats": return only(readMethods, .stats)
         default: break
+        }
+        for prefix in ["/v1/responses/", "/responses/"] where path.hasPrefix(prefix) {
+            let rest = path.dropFirst(prefix.count)
+            if rest.hasSuffix("/input_items"), case let id = rest.dropLast("/input_items".count), !id.isEmpty, !id.contains("/") {
+                return only(readMethods, .responseInputItems(percentDecoded(String(id))))
+            }
+            guard !rest.isEmpty, !rest.contains("/") else { break }
+            return only(readMethods + ["DELETE"], .response(percentDecoded(String(rest))))
         }
         for prefix in ["/v1/models/", "/models/"] where path.hasPrefix(prefix) {
             let id = String(path.dropFirst(prefix.count))

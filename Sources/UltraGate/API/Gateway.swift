@@ -23,6 +23,9 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
     package let catalog: ModelCatalog
     /// The last `/health?deep=1` result, reused for `config.healthCacheSeconds`.
     package let deepHealthResults = CoalescedValue<[ModelCheckResult]>()
+    /// Responses kept for `/v1/responses/{id}` and `previous_response_id` (beside the cache in its
+    /// LMDB environment; in memory when the gateway runs without a cache).
+    package let responseStore: any ResponseStore
     package let startedAt = Int(Clock.wallNow())
     private let requestIDs = RequestIDGenerator()
     /// Set once shutdown begins: no more retries (see `beginShutdown`).
@@ -43,6 +46,7 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
         self.router = router
         self.catalog = ModelCatalog(router: router)
         self.cache = cache
+        responseStore = cache.flatMap { try? LMDBResponseStore(cache: $0) } ?? MemoryResponseStore()
         let metrics = metrics ?? GatewayMetrics(prices: Gateway.prices(config))
         self.metrics = metrics
         self.accessLog = accessLog
@@ -167,6 +171,9 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
         switch endpoint {
         case .chatCompletions: handleChat(request, responder, context)
         case .listModels: withModelCatalog { [self] in respondJSON(responder, context, listModels($0, for: context.caller)) }
+        case .responses: handleCreateResponse(request, responder, context)
+        case .response(let id): handleStoredResponse(id, method: request.head.method, responder, context)
+        case .responseInputItems(let id): handleInputItems(id, query: request.head.query, responder, context)
         case .model(let id):
             withModelCatalog { [self] snapshot in
                 if let entry = catalog.find(id, in: snapshot), context.caller.virtualKey?.allows(model: entry.id) ?? true {
@@ -231,20 +238,26 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
         }
     }
 
-    private func handleChat(_ request: HTTPRequest, _ responder: HTTPResponder, _ context: RequestContext) {
+    /// Why a POSTed body cannot be read as JSON (its media type, a content coding, no body), or nil.
+    package static func jsonBodyProblem(_ request: HTTPRequest) -> GatewayError? {
         if let contentType = request.head.headers["content-type"], !Gateway.isJSONMediaType(contentType) {
-            return fail(responder, context, .unsupportedMediaType(contentType))
+            return .unsupportedMediaType(contentType)
         }
         // The body is parsed as it arrived: a coded one (gzip …) would otherwise be misread as bad
         // JSON, or as JSON it does not hold. The parser has read the whole body, so the connection
         // stays usable for the next request.
         if request.head.headers.containsToken("content-encoding", otherThan: "identity") {
             let codings = request.head.headers.values("content-encoding").joined(separator: ", ")
-            return fail(responder, context, .unsupportedContentEncoding(codings))
+            return .unsupportedContentEncoding(codings)
         }
         guard !request.body.isEmpty else {
-            return fail(responder, context, .invalidRequest("The request body is empty; send a JSON object.", code: "empty_body"))
+            return .invalidRequest("The request body is empty; send a JSON object.", code: "empty_body")
         }
+        return nil
+    }
+
+    private func handleChat(_ request: HTTPRequest, _ responder: HTTPResponder, _ context: RequestContext) {
+        if let problem = Gateway.jsonBodyProblem(request) { return fail(responder, context, problem) }
         let cacheControl = CacheControl(headerValues: request.head.headers.values("cache-control"))
         // Fast path: these exact bytes were seen before; answer from the cache without parsing.
         let digest = cache == nil ? nil : RequestKeyMemo.Digest(namespace: context.cacheNamespace, body: request.body)
@@ -344,6 +357,15 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
         return hit.named(asked)
     }
 
+    /// Books a cache hit on a keyed request before it is answered: it costs the key nothing and
+    /// saves what the stored answer cost. Every front calls it on a hit.
+    package func bookHit(_ hit: CachedResponse, _ context: RequestContext) {
+        guard case .key = context.caller else { return }
+        context.savedUSD = metrics.model(hit.model).price?.cost(prompt: hit.promptTokens, completion: hit.completionTokens,
+                                                                cached: hit.cachedTokens) ?? 0
+        access.book(context)
+    }
+
     /// Answers from a cache entry; false when the entry cannot be used (then it is a miss).
     package func serveHit(_ hit: CachedResponse, chat: ChatCompletionRequest, _ responder: HTTPResponder,
                   _ context: RequestContext) -> Bool {
@@ -363,11 +385,7 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
         // may be inside `respond`.
         context.cacheResult = .hit
         context.provider = hit.provider
-        if case .key = context.caller {
-            context.savedUSD = metrics.model(hit.model).price?.cost(prompt: hit.promptTokens, completion: hit.completionTokens,
-                                                                    cached: hit.cachedTokens) ?? 0
-            access.book(context)
-        }
+        bookHit(hit, context)
         guard let completion else {
             headers.append(HTTPHeaderField("Content-Type", "application/json"))
             headers.append(serverTiming(context))
@@ -694,6 +712,9 @@ extension Endpoint {
     package var metricRoute: String {
         switch self {
         case .chatCompletions: return "/v1/chat/completions"
+        case .responses: return "/v1/responses"
+        case .response: return "/v1/responses/{id}"
+        case .responseInputItems: return "/v1/responses/{id}/input_items"
         case .listModels: return "/v1/models"
         case .model: return "/v1/models/{id}"
         case .health: return "/health"

@@ -65,6 +65,12 @@ public struct ConfigLoader {
         }
         try root.section("retry") { r in config.retry = try parseRetry(r, base: config.retry) }
         try root.section("auth") { a in try applyAuth(a, to: &config.auth) }
+        try root.section("responses") { r in
+            if let ttl = try r.double("ttl") {
+                guard ttl >= 0 else { throw ConfigError("\(r.path("ttl")) must be 0 (never expire) or positive seconds") }
+                config.responses.ttl = ttl
+            }
+        }
         if let log = root.value("access_log") {
             switch log {
             case .bool(false): config.accessLog = nil
@@ -219,6 +225,10 @@ public struct ConfigLoader {
             settings.limits.maxEventBytes = v
         }
         if let file = try p.string("ca_file") { settings.caFile = try checkCAFile(file, "\(path).ca_file") }
+        if let responses = try p.bool("responses") {
+            guard type == "openai" else { throw ConfigError("\(path).responses applies to type openai only") }
+            settings.responses = responses
+        }
         return settings
     }
 

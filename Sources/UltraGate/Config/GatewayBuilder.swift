@@ -145,9 +145,11 @@ public struct GatewayBuilder {
         case "openai", "azure":
             let flavor: OpenAICompatibleProvider.Flavor = settings.type == "openai" ? .openAI
                 : .azure(apiVersion: settings.apiVersion ?? OpenAICompatibleProvider.defaultAzureAPIVersion)
-            return OpenAICompatibleProvider(name: settings.name, baseURL: settings.baseURL, apiKey: settings.apiKey,
-                                            headers: settings.headers, flavor: flavor, transport: transport,
-                                            limits: settings.limits, redactor: redactor)
+            var provider = OpenAICompatibleProvider(name: settings.name, baseURL: settings.baseURL, apiKey: settings.apiKey,
+                                                    headers: settings.headers, flavor: flavor, transport: transport,
+                                                    limits: settings.limits, redactor: redactor)
+            provider.servesResponses = settings.servesResponses
+            return provider
         case "anthropic":
             return AnthropicProvider(name: settings.name, baseURL: settings.baseURL, apiKey: settings.apiKey,
                                      headers: settings.headers, transport: transport, limits: settings.limits, redactor: redactor)

@@ -18,6 +18,8 @@ public struct GatewayConfig: Sendable {
     /// Model route name → settings, in the order written.
     public var models: [ModelSettings] = []
     public var retry = RetrySettings()
+    /// Stored responses of `/v1/responses` (`responses.*`).
+    public var responses = ResponsesSettings()
     /// `stderr`, a file path, or nil for no access log.
     public var accessLog: String? = nil
     /// Seconds between SSE comment lines sent while a stream waits for its first token.
@@ -66,6 +68,13 @@ public struct AuthSettings: Sendable {
     public init() {}
 }
 
+/// Stored responses (`store: true` on `/v1/responses`).
+public struct ResponsesSettings: Sendable {
+    /// `responses.ttl`: seconds a stored response is kept; 0 keeps it until the storage is full.
+    public var ttl: Double = 30 * 86_400
+    public init() {}
+}
+
 public struct MockSettings: Sendable {
     /// Whether the mock models answer by their names next to real providers (`mock.enabled`).
     public var enabled = true
@@ -100,6 +109,15 @@ public struct ProviderSettings: Sendable {
     public var limits = UpstreamLimits()
     /// PEM file of the CAs trusted for this provider instead of the system's (`ca_file`).
     public var caFile: String?
+    /// `responses`: send `/v1/responses` requests to this provider's own `/responses` endpoint
+    /// as written (type `openai` only). Nil: yes for OpenAI itself (`api.openai.com`), else no.
+    public var responses: Bool?
+
+    /// Whether this provider takes Responses requests natively.
+    public var servesResponses: Bool {
+        guard type == "openai" else { return false }
+        return responses ?? baseURL.hasPrefix("https://api.openai.com/")
+    }
 
     public init(name: String, type: String, baseURL: String, apiKey: String? = nil) {
         self.name = name

@@ -19,6 +19,14 @@ public struct FlightResult: Sendable {
         self.body = body
         usage = Usage(outcome.completion)
     }
+
+    /// A result whose completion is not a `chat.completion` (a Responses `Response`): its token
+    /// counts are given.
+    package init(outcome: CallOutcome, body: [UInt8], usage: Usage) {
+        self.outcome = outcome
+        self.body = body
+        self.usage = usage
+    }
 }
 
 /// One upstream call shared by every identical request that arrives while it runs (single

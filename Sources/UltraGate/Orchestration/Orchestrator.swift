@@ -123,7 +123,7 @@ public struct Orchestrator: Sendable {
 
     /// Runs `attempt` on the route, then on each fallback, retrying each as its policy allows.
     /// The outcome's upstream time, attempt count and retry waits cover all of it.
-    private func withRetriesAndFallbacks(
+    package func withRetriesAndFallbacks(
         _ route: ModelRoute, body: JSONObject, requestID: String, onRetryWait: @Sendable (Bool) -> Void = { _ in },
         _ attempt: (ModelRoute, ProviderRequest) async throws -> CallOutcome
     ) async throws(GatewayError) -> CallOutcome {
