@@ -6,7 +6,12 @@ import UltraGateSupport
 /// front (`authenticate`), then by each front once it knows the model and the size of the call
 /// (`admit`), and told when the request is done (`finished`) to book usage and release limits.
 package final class AccessGate: @unchecked Sendable {
-    package init() {}
+    /// The virtual keys; nil when no master key is configured (no keyed access).
+    package let keyStore: KeyStore?
+
+    package init(keyStore: KeyStore? = nil) {
+        self.keyStore = keyStore
+    }
 
     /// Who sent the request; an error (401, 403, 429) when it may not reach `endpoint`.
     package func authenticate(_ head: HTTPRequestHead, endpoint: Endpoint, clientAddress: String?) -> Result<Caller, GatewayError> {

@@ -59,7 +59,13 @@ package struct VirtualKey: Sendable, Equatable {
     /// The budget window holding `now`, when the key has a budget.
     package func budgetWindow(now: Double) -> (start: Double, end: Double)? {
         guard budgetUSD != nil else { return nil }
-        return (budgetPeriod ?? .monthly).window(containing: now, anchor: createdAt)
+        return usageWindow(now: now)
+    }
+
+    /// The period holding `now` that usage is filed under: the budget window, or the calendar
+    /// month for a key without a budget. Changing `budget_period` starts a new window.
+    package func usageWindow(now: Double) -> (start: Double, end: Double) {
+        (budgetPeriod ?? .monthly).window(containing: now, anchor: createdAt)
     }
 
     // MARK: JSON
