@@ -32,7 +32,8 @@ package final class GatewayHarness: @unchecked Sendable {
         let cache = try ResponseCache(cacheConfig)
         var orchestrator = Orchestrator(router: router)
         if fastRetries { orchestrator.sleep = { _ in } }
-        gateway = Gateway(config: config, router: router, cache: cache, orchestrator: orchestrator)
+        gateway = Gateway(config: config, router: router, cache: cache, orchestrator: orchestrator,
+                          keyStore: try GatewayBuilder(config: config).makeKeyStore())
         var sc = serverConfig
         sc.port = 0
         sc.threads = 2
@@ -56,6 +57,7 @@ package final class GatewayHarness: @unchecked Sendable {
 
     deinit {
         server.shutdown()
+        gateway.keyStore?.close()
         gateway.cache?.close()
         try? FileManager.default.removeItem(atPath: cacheDir)
     }

@@ -19,6 +19,8 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
     package let keyMemo = RequestKeyMemo()
     /// Authentication, per-key limits and budgets, and the tenant's cache scope.
     package let access: AccessGate
+    /// The virtual keys (LMDB beside the cache); nil unless `auth.master_key` is set.
+    package let keyStore: LMDBKeyStore?
     /// What `/v1/models` lists: configured names and the providers' own lists.
     package let catalog: ModelCatalog
     /// The last `/health?deep=1` result, reused for `config.healthCacheSeconds`.
@@ -28,8 +30,14 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
     /// Set once shutdown begins: no more retries (see `beginShutdown`).
     private let shuttingDown = OnceFlag()
 
-    public init(config: GatewayConfig, router: ModelRouter, cache: ResponseCache?, orchestrator: Orchestrator? = nil,
-                metrics: GatewayMetrics? = nil, accessLog: AccessLog? = nil) {
+    public convenience init(config: GatewayConfig, router: ModelRouter, cache: ResponseCache?, orchestrator: Orchestrator? = nil,
+                            metrics: GatewayMetrics? = nil, accessLog: AccessLog? = nil) {
+        self.init(config: config, router: router, cache: cache, orchestrator: orchestrator, metrics: metrics, accessLog: accessLog,
+                  keyStore: nil)
+    }
+
+    package init(config: GatewayConfig, router: ModelRouter, cache: ResponseCache?, orchestrator: Orchestrator? = nil,
+                 metrics: GatewayMetrics? = nil, accessLog: AccessLog? = nil, keyStore: LMDBKeyStore?) {
         self.config = config
         self.router = router
         self.catalog = ModelCatalog(router: router)
@@ -37,7 +45,8 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
         let metrics = metrics ?? GatewayMetrics(prices: Gateway.prices(config))
         self.metrics = metrics
         self.accessLog = accessLog
-        self.access = AccessGate()
+        self.keyStore = keyStore
+        self.access = AccessGate(keyStore: keyStore)
         var orchestrator = orchestrator ?? Orchestrator(router: router)
         orchestrator.events = Gateway.events(metrics)
         let shuttingDown = self.shuttingDown
@@ -180,6 +189,7 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
                 stats = .object(o)
             }
             respondJSON(responder, context, stats)
+        case .adminKeys, .adminKey, .adminKeyUsage: handleAdmin(endpoint, request, responder, context)
         case .notFound:
             fail(responder, context, .routeNotFound(method: request.head.method, path: request.head.path))
         case .methodNotAllowed(let allowed):
@@ -661,6 +671,9 @@ extension Endpoint {
         case .deepHealth: return "/health?deep=1"
         case .metrics: return "/metrics"
         case .stats: return "/v1/stats"
+        case .adminKeys: return "/admin/keys"
+        case .adminKey: return "/admin/keys/{name}"
+        case .adminKeyUsage: return "/admin/keys/{name}/usage"
         case .notFound: return "unknown"
         case .methodNotAllowed: return "method_not_allowed"
         }

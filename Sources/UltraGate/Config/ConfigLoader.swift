@@ -36,6 +36,7 @@ public struct ConfigLoader {
             guard let root = json.objectValue else { throw ConfigError("config file \(path): the top level must be an object") }
             try apply(root, to: &config)
         }
+        if let key = environment["ULTRAGATE_MASTER_KEY"], !key.isEmpty { config.auth.masterKey = key }
         try addProvidersFromEnvironment(to: &config)
         return config
     }
@@ -57,6 +58,7 @@ public struct ConfigLoader {
             if let models = try mock.stringArray("models") { config.mock.models = models }
         }
         try root.section("retry") { r in config.retry = try parseRetry(r, base: config.retry) }
+        try root.section("auth") { a in try applyAuth(a, to: &config.auth) }
         if let log = root.value("access_log") {
             switch log {
             case .bool(false): config.accessLog = nil
@@ -113,6 +115,20 @@ public struct ConfigLoader {
         if let v = try c.int("max_entry_bytes") {
             guard v >= 1024 else { throw ConfigError("cache.max_entry_bytes must be at least 1024") }
             cache.maxEntryBytes = v
+        }
+    }
+
+    private func applyAuth(_ a: ConfigSection, to auth: inout AuthSettings) throws {
+        for (name, path) in [("master_key", \AuthSettings.masterKey), ("metrics_key", \AuthSettings.metricsKey)] {
+            guard let key = try a.string(name).map(substitute) else { continue }
+            guard !key.isEmpty else { throw ConfigError("\(a.path(name)) is empty (an unset ${VAR}?); give a key or leave it out") }
+            auth[keyPath: path] = key
+        }
+        if let v = try a.bool("allow_unauthenticated") { auth.allowUnauthenticated = v }
+        if let dir = try a.string("keys_directory") { auth.keysDirectory = dir }
+        if let v = try a.int("failed_attempts_per_second") {
+            guard v >= 1 else { throw ConfigError("auth.failed_attempts_per_second must be at least 1") }
+            auth.failedAttemptsPerSecond = v
         }
     }
 
