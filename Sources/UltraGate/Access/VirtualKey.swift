@@ -115,7 +115,7 @@ package struct VirtualKey: Sendable, Equatable {
         budgetPeriod = o["budget_period"]?.stringValue.flatMap(BudgetPeriod.init)
         expiresAt = o["expires_at"]?.doubleValue
         cacheScope = o["cache_scope"]?.stringValue.flatMap(CacheScope.init(rawValue:))
-        metadata = o["metadata"].flatMap { $0.isNull ? nil : $0 }
+        metadata = o["metadata"].flatMap { $0.isNull ? JSON?.none : $0 }  // plain `nil` would be JSON's null literal
         disabled = o["disabled"]?.boolValue ?? false
     }
 

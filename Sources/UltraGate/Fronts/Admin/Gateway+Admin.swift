@@ -1,5 +1,6 @@
 import UltraGateHTTP
 import UltraGateJSON
+import Foundation
 
 /// The admin API: virtual keys, for the master key only (the access gate refuses every other
 /// caller before this runs).
@@ -14,8 +15,9 @@ import UltraGateJSON
 /// | `GET /admin/keys/{name}/usage` | `KeyUsageReport` |
 ///
 /// Bodies are validated by `KeySpecValidator` (400 naming the field in `param`); an unknown name
-/// is 404 `key_not_found`, a name taken 409 `key_exists`. Writes run off the event loop: they may
-/// wait for LMDB's write lock, which other processes share. Every answer is `no-store`.
+/// is 404 `key_not_found`, a name taken 409 `key_exists`. Writes run on a thread of their own, off
+/// the event loop and the task pool: they may wait for LMDB's write lock, which other processes
+/// share. Reads answer inline (a read transaction). Every answer is `no-store`.
 extension Gateway {
     func handleAdmin(_ endpoint: Endpoint, _ request: HTTPRequest, _ responder: HTTPResponder, _ context: RequestContext) {
         guard let store = keyStore else { return fail(responder, context, .adminDisabled) }
@@ -23,7 +25,7 @@ extension Gateway {
         switch (endpoint, method) {
         case (.adminKeys, "POST"):
             guard let body = adminBody(request, responder, context) else { return }
-            Task.detached { [self] in
+            Thread.detachNewThread { [self] in
                 do throws(KeyAdminError) {
                     let (key, secret) = try store.create(body)
                     var json = key.publicJSON
@@ -43,7 +45,7 @@ extension Gateway {
             }
         case (.adminKey(let name), "PATCH"):
             guard let body = adminBody(request, responder, context) else { return }
-            Task.detached { [self] in
+            Thread.detachNewThread { [self] in
                 do throws(KeyAdminError) {
                     respondAdmin(responder, context, .object(try store.update(name: name, body).publicJSON))
                 } catch {
@@ -51,7 +53,7 @@ extension Gateway {
                 }
             }
         case (.adminKey(let name), "DELETE"):
-            Task.detached { [self] in
+            Thread.detachNewThread { [self] in
                 do throws(KeyAdminError) {
                     try store.revoke(name: name)
                     respondAdmin(responder, context, .object(["name": .string(name), "object": "key", "deleted": true]))
