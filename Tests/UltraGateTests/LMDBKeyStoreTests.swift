@@ -249,6 +249,15 @@ private func event(_ name: String, model: String = "mock-gpt", at: Double, cost:
         #expect(usage.allTime[""]?.spendUSD == 3 && usage.currentPeriod[""] == nil)
     }
 
+    /// `monthly` is the calendar month in UTC, December rolling into the next year.
+    @Test func monthlyWindowsAreCalendarMonthsInUTC() {
+        let december = BudgetPeriod.monthly.window(containing: 1_797_465_600, anchor: 0)  // 2026-12-17T00:00:00Z
+        #expect(december.start == 1_796_083_200 && december.end == 1_798_761_600)  // 2026-12-01, 2027-01-01
+        let leap = BudgetPeriod.monthly.window(containing: 1_709_164_800, anchor: 0)  // 2024-02-29T00:00:00Z
+        #expect(leap.start == 1_706_745_600 && leap.end == 1_709_251_200)  // 2024-02-01, 2024-03-01
+        #expect(BudgetPeriod.monthly.window(containing: 1_798_761_600, anchor: 0).start == 1_798_761_600, "a boundary begins its month")
+    }
+
     /// Usage of a key revoked before its usage was written is dropped, never booked on a new key
     /// given the same name; revoking also deletes the key's stored usage.
     @Test func revokedKeysUsageIsNotInherited() throws {
