@@ -119,7 +119,7 @@ package enum KeySpecValidator {
                 guard let seconds = duration(v), seconds > 0, seconds <= maxLifetimeSeconds else {
                     throw KeySpecError("expires_in", "must be a positive duration: seconds, or a number followed by s, m, h or d (`12h`, `30d`), not \(shown(v))")
                 }
-                key.expiresAt = (now + seconds).rounded()
+                key.expiresAt = now + seconds
             }
         }
         if let v = body["cache_scope"] {

@@ -141,11 +141,13 @@ package final class LMDBKeyStore: KeyStore, @unchecked Sendable {
         guard !closed, let key = snapshot.byName[usage.name], let owner = KeyHash(key.secretHash) else { return }
         let start = KeyUsageRow.windowStart(key.usageWindow(now: usage.at).start)
         let delta = KeyUsageCounters(usage)
-        for window in [start, nil] as [Int64?] {
-            for model in [usage.model, ""] {
-                pending[KeyUsageRow(name: usage.name, windowStart: window, model: model), default: KeyUsageCounters()] += delta
-            }
-        }
+        // "" is the all-models row: a request that never named a model is filed as `unknown`.
+        let model = usage.model.isEmpty ? "unknown" : usage.model
+        // Four rows: this window and all time, this model and all models.
+        pending[KeyUsageRow(name: usage.name, windowStart: start, model: model), default: KeyUsageCounters()] += delta
+        pending[KeyUsageRow(name: usage.name, windowStart: start, model: ""), default: KeyUsageCounters()] += delta
+        pending[KeyUsageRow(name: usage.name, windowStart: nil, model: model), default: KeyUsageCounters()] += delta
+        pending[KeyUsageRow(name: usage.name, windowStart: nil, model: ""), default: KeyUsageCounters()] += delta
         owners[usage.name] = owner
     }
 
