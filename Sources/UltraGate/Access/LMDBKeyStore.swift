@@ -121,18 +121,24 @@ package final class LMDBKeyStore: KeyStore, @unchecked Sendable {
     package func spend(name: String, periodStart: Double) -> Double {
         let row = KeyUsageRow(name: name, windowStart: KeyUsageRow.windowStart(periodStart), model: "")
         lock.lock()
-        let unwritten = (pending[row]?.spendUSD ?? 0) + (flushing[row]?.spendUSD ?? 0)
         if let stored = storedSpend[row] {
-            lock.unlock()
-            return stored + unwritten
+            defer { lock.unlock() }
+            return stored + unwrittenSpend(row)
         }
         lock.unlock()
-        // A window not read yet (the period just began, or the key is new): read it once.
-        let stored = readCounters([row])[row]?.spendUSD ?? 0
+        // A window not read yet (the period just began, or the key is new): read it once. A flush
+        // that committed meanwhile has set the newer total, which wins.
+        let read = readCounters([row])[row]?.spendUSD ?? 0
         lock.lock()
-        if storedSpend[row] == nil { storedSpend[row] = stored }
-        lock.unlock()
-        return stored + unwritten
+        defer { lock.unlock() }
+        let stored = storedSpend[row] ?? read
+        storedSpend[row] = stored
+        return stored + unwrittenSpend(row)
+    }
+
+    /// Spend recorded here and not yet committed. Called under `lock`.
+    private func unwrittenSpend(_ row: KeyUsageRow) -> Double {
+        (pending[row]?.spendUSD ?? 0) + (flushing[row]?.spendUSD ?? 0)
     }
 
     package func record(_ usage: KeyUsageEvent) {
