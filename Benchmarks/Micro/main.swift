@@ -80,3 +80,24 @@ measure("response head serialize", iterations: iterations) {
 }
 cache.close()
 try? FileManager.default.removeItem(atPath: dir)
+
+// Virtual keys: what the access gate does per keyed request (target < 1 µs for the key check).
+let keysDir = NSTemporaryDirectory() + "ultragate-microbench-keys-\(getpid())"
+var keyOptions = LMDBKeyStore.Options()
+keyOptions.background = false
+let keyStore = try! LMDBKeyStore(directory: keysDir, mapSize: 16 << 20, options: keyOptions)
+var secrets: [String] = []
+for i in 0..<100 { secrets.append(try! keyStore.create(["name": .string("bench-\(i)"), "budget_usd": 100]).secret) }
+let presented = secrets[57]
+let presentedHash = SHA256.hash(presented)
+let periodStart = keyStore.key(named: "bench-57")!.budgetWindow(now: Date().timeIntervalSince1970)!.start
+measure("key check (SHA-256 + lookup, 100 keys)", iterations: iterations) {
+    blackHole(keyStore.key(hash: SHA256.hash(presented)))
+}
+measure("key lookup by hash alone", iterations: iterations) { blackHole(keyStore.key(hash: presentedHash)) }
+measure("key spend (budget check)", iterations: iterations) { blackHole(keyStore.spend(name: "bench-57", periodStart: periodStart)) }
+var usageEvent = KeyUsageEvent(name: "bench-57", model: "mock-gpt", at: Date().timeIntervalSince1970)
+usageEvent.costUSD = 0.001
+measure("key usage record", iterations: iterations) { keyStore.record(usageEvent) }
+keyStore.close()
+try? FileManager.default.removeItem(atPath: keysDir)

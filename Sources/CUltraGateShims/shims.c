@@ -3,6 +3,7 @@
 #include "ug_shims.h"
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/random.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <fcntl.h>
@@ -55,3 +56,5 @@ int ug_set_nonblocking(int fd) {
 int ug_set_int_sockopt(int fd, int level, int name, int value) {
     return setsockopt(fd, level, name, &value, sizeof value);
 }
+
+ssize_t ug_getrandom(void *buffer, size_t length) { return getrandom(buffer, length, 0); }

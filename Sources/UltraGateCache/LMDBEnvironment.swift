@@ -14,7 +14,8 @@ public final class LMDBEnvironment: @unchecked Sendable {
     public struct Options: Sendable {
         public var mapSize: Int
         public var maxReaders: UInt32 = 1024
-        public var maxDatabases: UInt32 = 8
+        /// Named databases the process may open: the cache's two, the key store's four, room for more.
+        public var maxDatabases: UInt32 = 16
         public var flags: UInt32 = UInt32(MDB_NOSYNC | MDB_NOMETASYNC | MDB_NOTLS)
         /// Of the files LMDB creates (`data.mdb`, `lock.mdb`): owner only, as cached answers may
         /// hold anything a prompt did. The umask can only narrow it; existing files keep theirs.

@@ -11,6 +11,7 @@ public enum CLICommand: Equatable, Sendable {
     case cacheStats(cacheDir: String?, config: String?)
     case cacheClear(cacheDir: String?, config: String?)
     case check(config: String?, mock: Bool)
+    case keys(KeysCommand)
     case bench(BenchOptions)
     case benchHelp
     case help
@@ -38,6 +39,7 @@ public enum CommandLineParser {
           ultragate serve [--host H] [--port P] [--config FILE] [--cache-dir DIR] [--threads N] [--mock] [--no-cache] [--allow-unauthenticated]
           ultragate cache stats|clear [--cache-dir DIR] [--config FILE]
           ultragate check [--config FILE] [--mock]
+          ultragate keys create|list|show|update|revoke|usage ...   (see below)
           ultragate bench --url URL [--model M]... [--concurrency N] [--requests N | --duration S] [--rate R] [--stream] [--mode hit|miss] ...
           ultragate --help | --version
 
@@ -48,6 +50,9 @@ public enum CommandLineParser {
         cache   Show statistics of, or empty, the response cache (safe while a server uses it).
         check   Ask every configured model a tiny prompt and print which ones answer.
         bench   Load-test an OpenAI-compatible endpoint (`ultragate bench --help` lists its options).
+        keys    Manage virtual keys in the key store (`auth.keys_dir`, else the cache directory),
+                with or without a gateway running; running gateways see changes within a second:
+        \(KeysCommand.usage.split(separator: "\n").map { "  " + $0 }.joined(separator: "\n"))
 
         Flags override the config file, which overrides the defaults.
         """
@@ -81,6 +86,7 @@ public enum CommandLineParser {
                 }
             }
             return arguments[1] == "stats" ? .cacheStats(cacheDir: cacheDir, config: config) : .cacheClear(cacheDir: cacheDir, config: config)
+        case "keys": return .keys(try KeysCommand.parse(Array(arguments.dropFirst())))
         case "check":
             var config: String?
             var mock = false

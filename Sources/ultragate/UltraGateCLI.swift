@@ -58,6 +58,8 @@ public enum UltraGateCLI {
             }
         case .check(let configPath, let mock):
             return check(configPath: configPath, mock: mock)
+        case .keys(let command):
+            return KeysCommandRunner.run(command)
         case .bench(let options):
             return BenchCommand.run(options)
         case .benchHelp:
@@ -111,7 +113,7 @@ public enum UltraGateCLI {
             if let destination = config.accessLog {
                 accessLog = try AccessLog(destination: destination == "stderr" ? .standardError : .file(path: destination))
             }
-            gateway = Gateway(config: config, router: router, cache: cache, accessLog: accessLog)
+            gateway = Gateway(config: config, router: router, cache: cache, accessLog: accessLog, keyStore: try builder.makeKeyStore())
         } catch let error as ConfigError {
             printError("ultragate: \(error)")
             return 2
@@ -138,6 +140,7 @@ public enum UltraGateCLI {
         gateway.beginShutdown()
         server.shutdown()
         gateway.accessLog?.close()
+        gateway.keyStore?.close()  // writes the spend not yet written
         gateway.cache?.close()
         return 0
     }

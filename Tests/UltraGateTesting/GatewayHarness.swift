@@ -16,7 +16,7 @@ package final class GatewayHarness: @unchecked Sendable {
     package let cacheDir: String
 
     package init(routes: [ModelRoute], serverConfig: HTTPServerConfig = HTTPServerConfig(), keepAlive: Double = 10,
-         fastRetries: Bool = true, keyStore: (any KeyStore)? = nil, accessClock: AccessClock = .system(),
+         fastRetries: Bool = true, keyStore: (any KeyStore)? = nil, accessClock: AccessClock = .system,
          configure: (inout GatewayConfig) -> Void = { _ in }) throws {
         cacheDir = NSTemporaryDirectory() + "ultragate-test-\(UUID().uuidString)"
         var config = GatewayConfig()
@@ -58,6 +58,7 @@ package final class GatewayHarness: @unchecked Sendable {
 
     deinit {
         server.shutdown()
+        gateway.keyStore?.close()
         gateway.cache?.close()
         try? FileManager.default.removeItem(atPath: cacheDir)
     }

@@ -34,6 +34,10 @@ extern const int UG_SOL_SOCKET, UG_SO_REUSEADDR, UG_SO_REUSEPORT, UG_IPPROTO_TCP
  * CPU once (SHA, SSE4.1, SSSE3) and returns 1 if compress may be called; it is 0 on other
  * architectures. compress runs FIPS 180-4 compression over nblocks consecutive 64-byte blocks,
  * updating state = {a, b, c, d, e, f, g, h} in place. */
+/* getrandom(2) (flags 0: the kernel CSPRNG, blocking only until it is first seeded); Swift's Glibc
+ * module does not import <sys/random.h>. Returns the bytes written or -1 with errno. */
+ssize_t ug_getrandom(void *buffer, size_t length);
+
 int ug_sha256_hw_available(void);
 void ug_sha256_hw_compress(uint32_t state[8], const uint8_t *blocks, size_t nblocks);
 #endif

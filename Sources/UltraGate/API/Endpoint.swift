@@ -20,6 +20,12 @@ public enum Endpoint: Equatable, Sendable {
     case deepHealth
     case metrics
     case stats
+    /// `/admin/keys`: list (GET) or create (POST) virtual keys.
+    case adminKeys
+    /// `/admin/keys/{name}`: show (GET), change (PATCH) or revoke (DELETE) one key.
+    case adminKey(String)
+    /// `/admin/keys/{name}/usage`.
+    case adminKeyUsage(String)
     case notFound
     case methodNotAllowed(allowed: [String])
 
@@ -48,12 +54,27 @@ public enum Endpoint: Equatable, Sendable {
             guard !rest.isEmpty, !rest.contains("/") else { break }
             return only(readMethods + ["DELETE"], .response(percentDecoded(String(rest))))
         }
+        if path == "/admin/keys" { return only(readMethods + ["POST"], .adminKeys) }
+        if path.hasPrefix("/admin/keys/") {
+            let rest = path.dropFirst("/admin/keys/".count).split(separator: "/", omittingEmptySubsequences: false)
+            if rest.count == 1, !rest[0].isEmpty { return only(readMethods + ["PATCH", "DELETE"], .adminKey(percentDecoded(String(rest[0])))) }
+            if rest.count == 2, !rest[0].isEmpty, rest[1] == "usage" { return only(readMethods, .adminKeyUsage(percentDecoded(String(rest[0])))) }
+            return .notFound
+        }
         for prefix in ["/v1/models/", "/models/"] where path.hasPrefix(prefix) {
             let id = String(path.dropFirst(prefix.count))
             guard !id.isEmpty else { break }
             return only(readMethods, .model(percentDecoded(id)))
         }
         return .notFound
+    }
+
+    /// Whether only the master key may call it (the access gate refuses everyone else).
+    package var isAdmin: Bool {
+        switch self {
+        case .adminKeys, .adminKey, .adminKeyUsage: return true
+        default: return false
+        }
     }
 
     /// The methods of every resource that is read: HEAD is answered wherever GET is (the server

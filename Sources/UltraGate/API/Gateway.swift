@@ -19,6 +19,8 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
     package let keyMemo = RequestKeyMemo()
     /// Authentication, per-key limits and budgets, and the tenant's cache scope.
     package let access: AccessGate
+    /// The virtual keys (LMDB beside the cache); nil unless `auth.master_key` is set.
+    package let keyStore: LMDBKeyStore?
     /// What `/v1/models` lists: configured names and the providers' own lists.
     package let catalog: ModelCatalog
     /// The last `/health?deep=1` result, reused for `config.healthCacheSeconds`.
@@ -41,7 +43,7 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
     /// `accessClock`: the wall clock of budgets and expiry (tests shift it).
     package init(config: GatewayConfig, router: ModelRouter, cache: ResponseCache?, orchestrator: Orchestrator? = nil,
                  metrics: GatewayMetrics? = nil, accessLog: AccessLog? = nil, keyStore: (any KeyStore)?,
-                 accessClock: AccessClock = .system()) {
+                 accessClock: AccessClock = .system) {
         self.config = config
         self.router = router
         self.catalog = ModelCatalog(router: router)
@@ -50,6 +52,7 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
         let metrics = metrics ?? GatewayMetrics(prices: Gateway.prices(config))
         self.metrics = metrics
         self.accessLog = accessLog
+        self.keyStore = keyStore as? LMDBKeyStore
         self.access = AccessGate(settings: config.auth, store: keyStore,
                                  metrics: config.auth.isEnabled ? KeyMetrics(registry: metrics.registry) : nil,
                                  clock: accessClock)
@@ -204,6 +207,7 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
                 stats = .object(o)
             }
             respondJSON(responder, context, stats)
+        case .adminKeys, .adminKey, .adminKeyUsage: handleAdmin(endpoint, request, responder, context)
         case .notFound:
             fail(responder, context, .routeNotFound(method: request.head.method, path: request.head.path))
         case .methodNotAllowed(let allowed):
@@ -721,6 +725,9 @@ extension Endpoint {
         case .deepHealth: return "/health?deep=1"
         case .metrics: return "/metrics"
         case .stats: return "/v1/stats"
+        case .adminKeys: return "/admin/keys"
+        case .adminKey: return "/admin/keys/{name}"
+        case .adminKeyUsage: return "/admin/keys/{name}/usage"
         case .notFound: return "unknown"
         case .methodNotAllowed: return "method_not_allowed"
         }

@@ -22,7 +22,7 @@ package final class AccessGate: @unchecked Sendable {
     private let failures: FailedAttemptLimiter
 
     package init(settings: AuthSettings = AuthSettings(), store: (any KeyStore)? = nil, metrics: KeyMetrics? = nil,
-                 clock: AccessClock = .system()) {
+                 clock: AccessClock = .system) {
         self.settings = settings
         self.store = store
         self.metrics = metrics

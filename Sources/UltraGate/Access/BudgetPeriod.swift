@@ -1,4 +1,6 @@
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// How often a key's spend starts again from zero. `1d`, `7d`, `30d` (any `Nd`) are windows of N
 /// days counted from the key's creation; `monthly` is the calendar month in UTC.
@@ -28,13 +30,19 @@ package enum BudgetPeriod: Sendable, Equatable, CustomStringConvertible {
             let start = anchor + index * length
             return (start, start + length)
         case .monthly:
-            var calendar = Calendar(identifier: .gregorian)
-            calendar.timeZone = TimeZone(identifier: "UTC")!
-            let date = Date(timeIntervalSince1970: now)
-            let parts = calendar.dateComponents([.year, .month], from: date)
-            let start = calendar.date(from: parts)!
-            let end = calendar.date(byAdding: .month, value: 1, to: start)!
-            return (start.timeIntervalSince1970, end.timeIntervalSince1970)
+            // gmtime_r/timegm rather than Foundation's Calendar: this runs on every keyed request,
+            // and a Calendar costs microseconds to make.
+            var t = time_t(now.rounded(.down))
+            var parts = tm()
+            gmtime_r(&t, &parts)
+            func firstOfMonth(_ year: Int32, _ month: Int32) -> Double {
+                var first = tm()
+                first.tm_year = year + month / 12
+                first.tm_mon = month % 12
+                first.tm_mday = 1
+                return Double(timegm(&first))
+            }
+            return (firstOfMonth(parts.tm_year, parts.tm_mon), firstOfMonth(parts.tm_year, parts.tm_mon + 1))
         }
     }
 }

@@ -59,7 +59,13 @@ package struct VirtualKey: Sendable, Equatable {
     /// The budget window holding `now`, when the key has a budget.
     package func budgetWindow(now: Double) -> (start: Double, end: Double)? {
         guard budgetUSD != nil else { return nil }
-        return (budgetPeriod ?? .monthly).window(containing: now, anchor: createdAt)
+        return usageWindow(now: now)
+    }
+
+    /// The period holding `now` that usage is filed under: the budget window, or the calendar
+    /// month for a key without a budget. Changing `budget_period` starts a new window.
+    package func usageWindow(now: Double) -> (start: Double, end: Double) {
+        (budgetPeriod ?? .monthly).window(containing: now, anchor: createdAt)
     }
 
     // MARK: JSON
@@ -109,7 +115,7 @@ package struct VirtualKey: Sendable, Equatable {
         budgetPeriod = o["budget_period"]?.stringValue.flatMap(BudgetPeriod.init)
         expiresAt = o["expires_at"]?.doubleValue
         cacheScope = o["cache_scope"]?.stringValue.flatMap(CacheScope.init(rawValue:))
-        metadata = o["metadata"].flatMap { $0.isNull ? nil : $0 }
+        metadata = o["metadata"].flatMap { $0.isNull ? JSON?.none : $0 }  // plain `nil` would be JSON's null literal
         disabled = o["disabled"]?.boolValue ?? false
     }
 

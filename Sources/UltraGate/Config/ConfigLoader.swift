@@ -37,12 +37,9 @@ public struct ConfigLoader {
             try apply(root, to: &config)
         }
         try addProvidersFromEnvironment(to: &config)
-        if let key = environment["ULTRAGATE_MASTER_KEY"], !key.isEmpty, config.auth.masterKey == nil {
-            config.auth.masterKey = key
-        }
-        if let key = environment["ULTRAGATE_METRICS_KEY"], !key.isEmpty, config.auth.metricsKey == nil {
-            config.auth.metricsKey = key
-        }
+        // The environment wins over the file, as containers expect.
+        if let key = environment["ULTRAGATE_MASTER_KEY"], !key.isEmpty { config.auth.masterKey = key }
+        if let key = environment["ULTRAGATE_METRICS_KEY"], !key.isEmpty { config.auth.metricsKey = key }
         try checkAuth(config.auth)
         return config
     }

@@ -182,10 +182,7 @@ extension GatewayBuilder {
     /// cache stats|clear`): where there is none (a mistyped directory), it says so and creates
     /// nothing, neither the directory nor LMDB's files.
     public func openExistingCache() throws -> ResponseCache {
-        // LMDB keeps an environment in `data.mdb` (and `lock.mdb`) inside its directory.
-        let dataFile = URL(fileURLWithPath: config.cache.directory).appendingPathComponent("data.mdb").path
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: dataFile, isDirectory: &isDirectory), !isDirectory.boolValue else {
+        guard GatewayBuilder.holdsLMDB(config.cache.directory) else {
             throw CacheOpenError(directory: config.cache.directory, reason: "no cache exists there")
         }
         var settings = config
@@ -194,6 +191,15 @@ extension GatewayBuilder {
             throw CacheOpenError(directory: config.cache.directory, reason: "the cache is disabled")
         }
         return cache
+    }
+}
+
+extension GatewayBuilder {
+    /// Whether `directory` holds an LMDB environment: LMDB keeps it in `data.mdb` (and `lock.mdb`).
+    package static func holdsLMDB(_ directory: String) -> Bool {
+        let dataFile = URL(fileURLWithPath: directory).appendingPathComponent("data.mdb").path
+        var isDirectory: ObjCBool = false
+        return FileManager.default.fileExists(atPath: dataFile, isDirectory: &isDirectory) && !isDirectory.boolValue
     }
 }
 

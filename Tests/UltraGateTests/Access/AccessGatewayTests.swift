@@ -18,7 +18,7 @@ import Testing
         let provider = ScriptedChatProvider()
         let store = InMemoryKeyStore()
         let harness: GatewayHarness
-        init(clock: AccessClock = .system(), configure: (inout GatewayConfig) -> Void = { _ in }) throws {
+        init(clock: AccessClock = .system, configure: (inout GatewayConfig) -> Void = { _ in }) throws {
             harness = try GatewayHarness(routes: [route("m", provider), route("other", provider)], keyStore: store,
                                          accessClock: clock) { config in
                 config.auth.masterKey = AccessGatewayTests.master
