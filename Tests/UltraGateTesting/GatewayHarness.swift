@@ -33,7 +33,9 @@ package final class GatewayHarness: @unchecked Sendable {
         let cache = try ResponseCache(cacheConfig)
         var orchestrator = Orchestrator(router: router)
         if fastRetries { orchestrator.sleep = { _ in } }
-        gateway = Gateway(config: config, router: router, cache: cache, orchestrator: orchestrator, keyStore: keyStore,
+        // With a master key and no store given, the real LMDB key store in the cache directory.
+        let store: (any KeyStore)? = try keyStore ?? GatewayBuilder(config: config).makeKeyStore()
+        gateway = Gateway(config: config, router: router, cache: cache, orchestrator: orchestrator, keyStore: store,
                           accessClock: accessClock)
         var sc = serverConfig
         sc.port = 0
