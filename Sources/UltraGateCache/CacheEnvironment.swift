@@ -62,13 +62,26 @@ package final class CacheEnvironment: @unchecked Sendable {
             if isDirectory.boolValue { return }
             throw LMDBError(ENOTDIR, "mkdir")
         }
-        let parent = (directory as NSString).deletingLastPathComponent
+        let parent = parentDirectory(of: directory)
         if !parent.isEmpty { try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true) }
         if mkdir(directory, 0o700) == 0 {
             chmod(directory, 0o700)  // a umask that takes the owner's bits would have left it unusable
         } else if errno != EEXIST {  // EEXIST: another process made it just now
             throw LMDBError(errno, "mkdir")
         }
+    }
+
+    /// The directory holding `path`, "" when it has none to create (a relative name of one
+    /// component, or a child of `/`). Written out rather than with `NSString`'s
+    /// `deletingLastPathComponent`, which traps on a one-character relative path (`--cache-dir c`)
+    /// in swift-corelibs-foundation.
+    package static func parentDirectory(of path: String) -> String {
+        var bytes = Array(path.utf8)
+        while bytes.count > 1, bytes.last == UInt8(ascii: "/") { bytes.removeLast() }
+        guard let slash = bytes.lastIndex(of: UInt8(ascii: "/")) else { return "" }
+        var end = slash
+        while end > 0, bytes[end - 1] == UInt8(ascii: "/") { end -= 1 }
+        return end == 0 ? "" : String(decoding: bytes[..<end], as: UTF8.self)
     }
 
     /// Drops one reference; the last one syncs and closes the environment.

@@ -83,3 +83,15 @@ def test_cache_commands_on_a_directory_without_a_cache_say_so_and_create_nothing
     out = run_cli("cache", command, "--cache-dir", str(empty))
     assert out.returncode == 1 and "no cache exists there" in out.stderr
     assert list(empty.iterdir()) == []
+
+
+def test_a_one_letter_relative_cache_directory_works(tmp_path):
+    """`--cache-dir c` (relative, one character) once crashed Foundation's path handling."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ULTRAGATE_")}
+    made = subprocess.run([BINARY, "keys", "create", "--name", "a", "--cache-dir", "c"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=30)
+    assert made.returncode == 0, made.stderr
+    assert (tmp_path / "c" / "data.mdb").exists()
+    stats = subprocess.run([BINARY, "cache", "stats", "--cache-dir", "c"], cwd=tmp_path, env=env,
+                           capture_output=True, text=True, timeout=30)
+    assert stats.returncode == 0, stats.stderr
