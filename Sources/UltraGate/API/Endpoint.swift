@@ -7,6 +7,9 @@ import UltraGateSupport
 /// The routes the gateway serves, matched from method and path.
 public enum Endpoint: Equatable, Sendable {
     case chatCompletions
+    /// Anthropic's Messages API (`Fronts/Messages`).
+    case messages
+    case countTokens
     case listModels
     case model(String)
     case health
@@ -27,6 +30,8 @@ public enum Endpoint: Equatable, Sendable {
         }
         switch path {
         case "/v1/chat/completions", "/chat/completions": return only(["POST"], .chatCompletions)
+        case "/v1/messages", "/messages": return only(["POST"], .messages)
+        case "/v1/messages/count_tokens", "/messages/count_tokens": return only(["POST"], .countTokens)
         case "/v1/models", "/models": return only(readMethods, .listModels)
         case "/health", "/healthz", "/v1/health": return only(readMethods, isDeep(query) ? .deepHealth : .health)
         case "/metrics": return only(readMethods, .metrics)

@@ -72,7 +72,7 @@ extension Gateway {
     }
 
     /// The ensemble as a route, for headers, cache entries and TTL (it is never called).
-    private func ensembleRoute(_ spec: EnsembleSpec) -> ModelRoute {
+    package func ensembleRoute(_ spec: EnsembleSpec) -> ModelRoute {
         ModelRoute(name: spec.name, providerName: "ensemble", provider: EnsembleNoProvider(), upstreamModel: spec.name,
                    ttl: router.ensemble(named: spec.name)?.ttl)
     }

@@ -24,6 +24,8 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
     /// The last `/health?deep=1` result, reused for `config.healthCacheSeconds`.
     package let deepHealthResults = CoalescedValue<[ModelCheckResult]>()
     package let startedAt = Int(Clock.wallNow())
+    /// `startedAt` as RFC 3339 (Anthropic's model `created_at`).
+    package var createdAt: String { ISO8601Timestamp.format(secondsSince1970: Double(startedAt)) }
     private let requestIDs = RequestIDGenerator()
     /// Set once shutdown begins: no more retries (see `beginShutdown`).
     private let shuttingDown = OnceFlag()
@@ -120,6 +122,7 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
                                      startNanos: Clock.nanos(), cacheNamespace: config.cache.namespace)
         let endpoint = Endpoint.match(method: request.head.method, path: request.head.path, query: request.head.query)
         context.route = endpoint.metricRoute
+        context.errorDialect = ErrorDialect.of(endpoint, request.head)
         metrics.requestStarted()
         let metrics = self.metrics
         let accessLog = self.accessLog
@@ -153,11 +156,20 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
         }
         switch endpoint {
         case .chatCompletions: handleChat(request, responder, context)
-        case .listModels: withModelCatalog { [self] in respondJSON(responder, context, listModels($0)) }
+        case .messages: handleMessages(request, responder, context)
+        case .countTokens: handleCountTokens(request, responder, context)
+        case .listModels:
+            let anthropic = AnthropicModelList.wanted(request.head)
+            let query = request.head.query
+            withModelCatalog { [self] snapshot in
+                respondJSON(responder, context, anthropic
+                    ? AnthropicModelList.page(snapshot.entries.map(\.id), query: query, createdAt: createdAt) : listModels(snapshot))
+            }
         case .model(let id):
+            let anthropic = AnthropicModelList.wanted(request.head)
             withModelCatalog { [self] snapshot in
                 if let entry = catalog.find(id, in: snapshot) {
-                    respondJSON(responder, context, modelJSON(entry))
+                    respondJSON(responder, context, anthropic ? AnthropicModelList.model(entry.id, createdAt: createdAt) : modelJSON(entry))
                 } else {
                     fail(responder, context, .modelNotFound(id, suggestions: router.suggestions))
                 }
@@ -214,20 +226,27 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
         }
     }
 
-    private func handleChat(_ request: HTTPRequest, _ responder: HTTPResponder, _ context: RequestContext) {
+    /// What every JSON front refuses before parsing: a media type other than JSON, a coded body,
+    /// an empty one.
+    package static func bodyProblem(_ request: HTTPRequest) -> GatewayError? {
         if let contentType = request.head.headers["content-type"], !Gateway.isJSONMediaType(contentType) {
-            return fail(responder, context, .unsupportedMediaType(contentType))
+            return .unsupportedMediaType(contentType)
         }
         // The body is parsed as it arrived: a coded one (gzip …) would otherwise be misread as bad
         // JSON, or as JSON it does not hold. The parser has read the whole body, so the connection
         // stays usable for the next request.
         if request.head.headers.containsToken("content-encoding", otherThan: "identity") {
             let codings = request.head.headers.values("content-encoding").joined(separator: ", ")
-            return fail(responder, context, .unsupportedContentEncoding(codings))
+            return .unsupportedContentEncoding(codings)
         }
         guard !request.body.isEmpty else {
-            return fail(responder, context, .invalidRequest("The request body is empty; send a JSON object.", code: "empty_body"))
+            return .invalidRequest("The request body is empty; send a JSON object.", code: "empty_body")
         }
+        return nil
+    }
+
+    private func handleChat(_ request: HTTPRequest, _ responder: HTTPResponder, _ context: RequestContext) {
+        if let problem = Gateway.bodyProblem(request) { return fail(responder, context, problem) }
         let cacheControl = CacheControl(headerValues: request.head.headers.values("cache-control"))
         // Fast path: these exact bytes were seen before; answer from the cache without parsing.
         let digest = cache == nil ? nil : RequestKeyMemo.Digest(namespace: context.cacheNamespace, body: request.body)
@@ -300,7 +319,7 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
     /// A call for `key` answered a moment ago and its entry is being committed: its result, as
     /// the cache entry it is about to be.
     package func committingHit(_ key: CacheKey) -> CachedResponse? {
-        flights.finishedResult(for: key).map { cachedResponse($0.outcome, body: $0.body, usage: $0.usage) }
+        flights.finishedResult(for: key).map { cachedResponse($0.outcome, body: $0.body, usage: $0.usage, format: $0.format) }
     }
 
     /// The cache entry for `key` (unless the caller already `lookedUp` and missed), else the result
@@ -335,6 +354,7 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
 
     package func serveHit(_ hit: CachedResponse, stream: Bool, includeUsage: Bool, _ responder: HTTPResponder,
                   _ context: RequestContext) -> Bool {
+        guard hit.format == .chatCompletion else { return false }
         var headers = commonHeaders(context, cacheStatus: "HIT", model: hit.model)
         headers.append(HTTPHeaderField("Age", String(max(0, Int(Clock.wallNow() - hit.createdAt)))))
         var completion: JSONObject?
@@ -357,6 +377,14 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
             bytes.append(contentsOf: SSEWriter.event(chunk))
         }
         bytes.append(contentsOf: SSEWriter.done)
+        respondStream(bytes, headers: headers, responder, context)
+        return true
+    }
+
+    /// A whole stream in one go (a cache hit replayed): the SSE head with what `Server-Timing`
+    /// knows, the events, the trailer.
+    package func respondStream(_ bytes: [UInt8], headers: [HTTPHeaderField], _ responder: HTTPResponder, _ context: RequestContext) {
+        var headers = headers
         headers.append(contentsOf: Gateway.sseHeaders)
         let headersSeconds = Double(Clock.nanos() - context.startNanos) / 1e9
         headers.append(Gateway.streamHeadTiming(cacheSeconds: context.timing[.cache], headersSeconds: headersSeconds))
@@ -364,7 +392,6 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
         responder.startStream(status: 200, headers: headers)
         responder.writeStreamChunk(bytes)
         responder.finishStream(trailers: [serverTimingTrailer(context)])
-        return true
     }
 
     private func serveMiss(key: CacheKey, route: ModelRoute, chat: ChatCompletionRequest, cacheControl: CacheControl,
@@ -381,13 +408,22 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
                      knownModel: route.fallbacks.isEmpty ? route.name : nil, responder, context)
     }
 
-    /// Connects one client to a flight: a streaming session, or one JSON response at the end.
+    /// Connects one chat client to a flight.
     package func attachClient(to flight: CompletionFlight, joined: Bool, chat: ChatCompletionRequest, cacheStatus: String,
                       knownModel: String? = nil,
                       _ responder: HTTPResponder, _ context: RequestContext) {
-        if chat.stream {
+        attachClient(to: flight, joined: joined, stream: chat.stream ? ChatStreamEncoding(includeUsage: chat.includeUsage) : nil,
+                     cacheStatus: cacheStatus, knownModel: knownModel, responder, context)
+    }
+
+    /// Connects one client to a flight: a streaming session writing `stream`'s encoding, or
+    /// (without one) one JSON response at the end.
+    package func attachClient(to flight: CompletionFlight, joined: Bool, stream: (any ClientStreamEncoding)?, cacheStatus: String,
+                      knownModel: String? = nil,
+                      _ responder: HTTPResponder, _ context: RequestContext) {
+        if let stream {
             let session = StreamingClientSession(gateway: self, responder: responder, context: context,
-                                                 includeUsage: chat.includeUsage, cacheStatus: cacheStatus,
+                                                 encoding: stream, cacheStatus: cacheStatus,
                                                  keepAliveInterval: config.streamKeepAliveInterval, joined: joined,
                                                  knownModel: knownModel)
             session.attach(to: flight)
@@ -486,7 +522,8 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
         return choices.allSatisfy { $0["finish_reason"]?.stringValue != nil }
     }
 
-    package func cachedResponse(_ outcome: CallOutcome, body: [UInt8], usage: Usage? = nil) -> CachedResponse {
+    package func cachedResponse(_ outcome: CallOutcome, body: [UInt8], usage: Usage? = nil,
+                                format: CachedResponse.Format = .chatCompletion) -> CachedResponse {
         let now = Clock.wallNow()
         let ttl = outcome.route.ttl ?? config.cache.defaultTTL
         let usage = usage ?? Usage(outcome.completion)
@@ -495,7 +532,7 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
             createdAt: now, expiresAt: expiresAt, model: outcome.route.name,
             provider: outcome.route.providerName, promptTokens: usage.prompt,
             completionTokens: usage.completion, cachedTokens: usage.cached,
-            upstreamLatencyMs: outcome.upstreamSeconds * 1000, body: body)
+            upstreamLatencyMs: outcome.upstreamSeconds * 1000, body: body, format: format)
     }
 
     /// `GET /health?deep=1`: every model asked a tiny prompt; 200 when all answer, else 503. It
@@ -655,6 +692,8 @@ extension Endpoint {
     package var metricRoute: String {
         switch self {
         case .chatCompletions: return "/v1/chat/completions"
+        case .messages: return "/v1/messages"
+        case .countTokens: return "/v1/messages/count_tokens"
         case .listModels: return "/v1/models"
         case .model: return "/v1/models/{id}"
         case .health: return "/health"

@@ -121,11 +121,24 @@ public struct Orchestrator: Sendable {
     /// A failure that ends the call at once: no retry, no fallback.
     package struct FinalFailure: Error { let error: GatewayError }
 
-    /// Runs `attempt` on the route, then on each fallback, retrying each as its policy allows.
-    /// The outcome's upstream time, attempt count and retry waits cover all of it.
+    /// Runs `attempt` on the route, then on each fallback, with the chat request each one is sent.
     private func withRetriesAndFallbacks(
         _ route: ModelRoute, body: JSONObject, requestID: String, onRetryWait: @Sendable (Bool) -> Void = { _ in },
         _ attempt: (ModelRoute, ProviderRequest) async throws -> CallOutcome
+    ) async throws(GatewayError) -> CallOutcome {
+        try await withRetriesAndFallbacks(route, onRetryWait: onRetryWait) { candidate in
+            try await attempt(candidate, ProviderRequest(body: candidate.upstreamBody(body), requestID: requestID,
+                                                         timeouts: candidate.timeouts))
+        }
+    }
+
+    /// Runs `attempt` on the route, then on each fallback, retrying each as its policy allows;
+    /// what an attempt sends is its own affair (a chat request, a Messages body passed through).
+    /// The outcome's upstream time, attempt count and retry waits cover all of it. An attempt
+    /// throws `FinalFailure` to end the call at once.
+    package func withRetriesAndFallbacks(
+        _ route: ModelRoute, onRetryWait: @Sendable (Bool) -> Void = { _ in },
+        _ attempt: (ModelRoute) async throws -> CallOutcome
     ) async throws(GatewayError) -> CallOutcome {
         var failures: [(ModelRoute, ProviderError)] = []
         let routes = chain(for: route)
@@ -134,7 +147,6 @@ public struct Orchestrator: Sendable {
         var waited: UInt64 = 0
         for (index, candidate) in routes.enumerated() {
             if index > 0 { events.fallback(routes[index - 1], candidate) }
-            let request = ProviderRequest(body: candidate.upstreamBody(body), requestID: requestID, timeouts: candidate.timeouts)
             let policy = RetryPolicy(candidate.retry)
             let started = Clock.nanos()
             var number = 0
@@ -144,7 +156,7 @@ public struct Orchestrator: Sendable {
                 attempts += 1
                 events.attemptStarted(candidate)
                 do {
-                    var outcome = try await attempt(candidate, request)
+                    var outcome = try await attempt(candidate)
                     outcome.upstreamSeconds = Double(Clock.nanos() - firstStart) / 1e9
                     outcome.attempts = attempts
                     outcome.retryWaitSeconds = Double(waited) / 1e9
