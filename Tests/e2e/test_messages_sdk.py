@@ -7,6 +7,9 @@ Message), fidelity for what the gateway does not know, and every stream checked 
 against the SDK's published event types."""
 import base64
 import json
+import signal
+import threading
+import time
 
 import anthropic
 import pydantic
@@ -408,3 +411,25 @@ def test_models_in_anthropic_shape_when_asked(make_gateway):
     assert openai_shape["object"] == "list"
     limited = requests.get(gateway.base_url + "/v1/models?limit=1", headers={"anthropic-version": "2023-06-01"}, timeout=10).json()
     assert len(limited["data"]) == 1 and limited["has_more"] is True
+
+
+def test_a_stream_outliving_the_shutdown_grace_period_ends_with_an_anthropic_error_event(make_gateway):
+    gateway = make_gateway(config={"mock": {"latency_ms": 8000, "ttft_ms": 200}, "server": {"shutdown_grace_period": 1}})
+    result = {}
+
+    def stream():
+        body = {"model": "mock-claude", "max_tokens": 300, "stream": True,
+                "messages": [{"role": "user", "content": "a slow stream"}]}
+        with requests.post(gateway.base_url + "/v1/messages", json=body, stream=True, timeout=30) as r:
+            result["body"] = b"".join(r.iter_content(None)).decode()  # raises if the chunked body is cut
+
+    thread = threading.Thread(target=stream)
+    thread.start()
+    time.sleep(1.0)  # the stream has sent its first events
+    gateway.proc.send_signal(signal.SIGTERM)
+    thread.join(30)
+    assert gateway.proc.wait(timeout=30) == 0
+    events = sse_events(type("R", (), {"text": result["body"]}))
+    assert events[0][0] == "message_start"
+    assert events[-1] == ("error", {"type": "error", "error": {
+        "type": "overloaded_error", "message": "The server is shutting down; the stream was ended early."}})

@@ -15,6 +15,12 @@ import UltraGateSupport
 /// gets it translated. The flight's answer is a Message and its stream Anthropic events, stored
 /// and replayed as such.
 extension Gateway {
+    /// A Messages stream the server ends at the end of the shutdown grace period gets an
+    /// `error` event (`overloaded_error`, as a 503), as a failed stream does.
+    package static let messagesShutdownEnding = MessagesSSE.error(
+        GatewayError(status: 503, type: "server_error", message: "The server is shutting down; the stream was ended early.",
+                     code: "server_shutting_down"))
+
     /// The key memo's tag for Messages bodies (`RequestKeyMemo.Digest`).
     package static let messagesDialect: UInt8 = 1
 
@@ -26,6 +32,7 @@ extension Gateway {
 
     package func handleMessages(_ request: HTTPRequest, _ responder: HTTPResponder, _ context: RequestContext) {
         if let problem = Gateway.bodyProblem(request) { return fail(responder, context, problem) }
+        responder.shutdownEnding = Gateway.messagesShutdownEnding
         let cacheControl = CacheControl(headerValues: request.head.headers.values("cache-control"))
         // Fast path: these exact bytes were seen before; answer from the cache without parsing.
         let digest = cache == nil ? nil
