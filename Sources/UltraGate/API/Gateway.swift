@@ -250,24 +250,12 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
         let cacheControl = CacheControl(headerValues: request.head.headers.values("cache-control"))
         // Fast path: these exact bytes were seen before; answer from the cache without parsing.
         let digest = cache == nil ? nil : RequestKeyMemo.Digest(namespace: context.cacheNamespace, body: request.body)
-        /// The key already looked up (and missed) on the fast path: not looked up a second time.
-        var missedKey: CacheKey?
-        if let digest, let cache, cacheControl.allowsLookup, let known = keyMemo.entry(for: digest) {
-            let lookupStart = Clock.nanos()
-            missedKey = known.key
-            let hit = cache.lookup(known.key, now: Clock.wallNow(), maxAge: cacheControl.maxAge)
-            context.timing.record(.cache, seconds: Double(Clock.nanos() - lookupStart) / 1e9)
-            if let hit {
-                if let refusal = admit(context, model: known.model, estimatedTokens: 0) {
-                    return fail(responder, context, refusal)
-                }
-                context.model = known.model
-                if serveHit(answer(hit, asked: known.model), stream: known.stream, includeUsage: known.includeUsage, responder, context) {
-                    noteHit(hit, model: known.model, context: context)
-                    return
-                }
-            }
+        let remembered = answerRemembered(digest, cacheControl: cacheControl, responder, context) { hit, known in
+            serveHit(hit, stream: known.stream, includeUsage: known.includeUsage, responder, context)
         }
+        if remembered.answered { return }
+        /// The key already looked up (and missed) on the fast path: not looked up a second time.
+        let missedKey = remembered.missedKey
         let json: JSON
         do { json = try JSONParser.parse(request.body) } catch {
             return fail(responder, context, .invalidJSON(error))
@@ -314,6 +302,28 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
         }
         metrics.recordCacheLookup(context.cacheResult ?? .bypass, model: chat.model)
         serveMiss(key: key, route: route, chat: chat, cacheControl: cacheControl, cacheStatus: cacheStatus, responder, context)
+    }
+
+    /// The fast path of every front: the key these exact bytes resolved to before is looked up,
+    /// and a hit answered by `serve` (as asked: under the name the bytes asked for) once the access
+    /// gate admits the model. `answered`: the request is done (served, or refused). `missedKey`:
+    /// the key looked up without a usable hit, not to be looked up a second time.
+    package func answerRemembered(_ digest: RequestKeyMemo.Digest?, cacheControl: CacheControl, _ responder: HTTPResponder,
+                                  _ context: RequestContext,
+                                  serve: (CachedResponse, RequestKeyMemo.Entry) -> Bool) -> (answered: Bool, missedKey: CacheKey?) {
+        guard let digest, let cache, cacheControl.allowsLookup, let known = keyMemo.entry(for: digest) else { return (false, nil) }
+        let lookupStart = Clock.nanos()
+        let hit = cache.lookup(known.key, now: Clock.wallNow(), maxAge: cacheControl.maxAge)
+        context.timing.record(.cache, seconds: Double(Clock.nanos() - lookupStart) / 1e9)
+        guard let hit else { return (false, known.key) }
+        if let refusal = admit(context, model: known.model, estimatedTokens: 0) {
+            fail(responder, context, refusal)
+            return (true, known.key)
+        }
+        context.model = known.model
+        guard serve(answer(hit, asked: known.model), known) else { return (false, known.key) }
+        noteHit(hit, model: known.model, context: context)
+        return (true, known.key)
     }
 
     /// A call for `key` answered a moment ago and its entry is being committed: its result, as

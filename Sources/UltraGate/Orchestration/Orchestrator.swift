@@ -102,11 +102,7 @@ public struct Orchestrator: Sendable {
                     await onChunk(chunk)
                 }
             } catch {
-                guard delivered, !Task.isCancelled else { throw error }
-                // Part of the answer already reached the client: no retry, no fallback.
-                let failure = Orchestrator.providerError(error, provider: candidate.providerName)
-                events.attemptFailed(candidate, failure, false)
-                throw FinalFailure(error: failure.gatewayError)
+                throw streamFailure(error, on: candidate, delivered: delivered)
             }
             if Task.isCancelled { throw FinalFailure(error: .clientClosed) }
             let seconds = Double(Clock.nanos() - t0) / 1e9
@@ -120,6 +116,16 @@ public struct Orchestrator: Sendable {
 
     /// A failure that ends the call at once: no retry, no fallback.
     package struct FinalFailure: Error { let error: GatewayError }
+
+    /// What a failed stream attempt throws: its error while nothing was `delivered` (retries and
+    /// fallbacks may follow), else a final failure, since part of the answer already reached the
+    /// client.
+    package func streamFailure(_ error: any Error, on candidate: ModelRoute, delivered: Bool) -> any Error {
+        guard delivered, !Task.isCancelled else { return error }
+        let failure = Orchestrator.providerError(error, provider: candidate.providerName)
+        events.attemptFailed(candidate, failure, false)
+        return FinalFailure(error: failure.gatewayError)
+    }
 
     /// Runs `attempt` on the route, then on each fallback, with the chat request each one is sent.
     private func withRetriesAndFallbacks(

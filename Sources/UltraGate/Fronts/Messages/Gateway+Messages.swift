@@ -37,20 +37,11 @@ extension Gateway {
         // Fast path: these exact bytes were seen before; answer from the cache without parsing.
         let digest = cache == nil ? nil
             : RequestKeyMemo.Digest(namespace: context.cacheNamespace, body: request.body, dialect: Gateway.messagesDialect)
-        var missedKey: CacheKey?
-        if let digest, let cache, cacheControl.allowsLookup, let known = keyMemo.entry(for: digest) {
-            let lookupStart = Clock.nanos()
-            missedKey = known.key
-            let hit = cache.lookup(known.key, now: Clock.wallNow(), maxAge: cacheControl.maxAge)
-            context.timing.record(.cache, seconds: Double(Clock.nanos() - lookupStart) / 1e9)
-            if let hit {
-                if let refusal = admit(context, model: known.model, estimatedTokens: 0) { return fail(responder, context, refusal) }
-                context.model = known.model
-                if serveMessagesHit(answer(hit, asked: known.model), stream: known.stream, responder, context) {
-                    return noteHit(hit, model: known.model, context: context)
-                }
-            }
+        let remembered = answerRemembered(digest, cacheControl: cacheControl, responder, context) { hit, known in
+            serveMessagesHit(hit, stream: known.stream, responder, context)
         }
+        if remembered.answered { return }
+        let missedKey = remembered.missedKey
         let json: JSON
         do { json = try JSONParser.parse(request.body) } catch { return fail(responder, context, .invalidJSON(error)) }
         let messages: MessagesRequest

@@ -93,11 +93,7 @@ extension Orchestrator {
                     for event in encoder.finish() { await deliver(event) }
                 }
             } catch {
-                guard delivered, !Task.isCancelled else { throw error }
-                // Part of the answer already reached the client: no retry, no fallback.
-                let failure = Orchestrator.providerError(error, provider: candidate.providerName)
-                events.attemptFailed(candidate, failure, false)
-                throw FinalFailure(error: failure.gatewayError)
+                throw streamFailure(error, on: candidate, delivered: delivered)
             }
             if Task.isCancelled { throw FinalFailure(error: .clientClosed) }
             guard let message = assembler.result() else {
