@@ -143,6 +143,55 @@ import Testing
         #expect(provider.callCount == 2)
     }
 
+    /// An Anthropic route gets the client's bytes (model renamed) and its answer passes as it
+    /// came; when it fails, its fallback (another provider) answers through translation, and the
+    /// answer is stored under the model that gave it.
+    @Test func passThroughThenFallbackThroughTranslation() async throws {
+        let message = #"{"id":"msg_up","type":"message","role":"assistant","model":"claude-up","content":[{"type":"text","text":"hi","citations":null,"x_new":1}],"stop_reason":"end_turn","stop_sequence":null,"usage":{"input_tokens":3,"output_tokens":1,"x_tokens":2}}"#
+        let overloaded = #"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#
+        let transport = ScriptedTransport(.body(message), .body(overloaded, status: 529), .body(overloaded, status: 529))
+        let anthropic = AnthropicProvider(name: "anthropic", baseURL: "https://api.anthropic.com", apiKey: "sk-ant-provider",
+                                          transport: transport)
+        let translated = ScriptedChatProvider(name: "other")
+        var retry = RetrySettings()
+        retry.maxAttempts = 2
+        let claude = ModelRoute(name: "claude", providerName: "anthropic", provider: anthropic, upstreamModel: "claude-up",
+                                fallbacks: ["backup"], retry: retry)
+        let h = try GatewayHarness(routes: [claude, route("backup", translated)])
+        let body = #"{"model":"claude", "max_tokens":64,"messages":[{"role":"user","content":"one"}],"x_field":{"a":[1.0]}}"#
+        let c = try h.client()
+        c.post("/v1/messages", json: body, headers: ["x-api-key": "client-key", "anthropic-beta": "b1"])
+        let first = try c.readResponse()
+        #expect(first.status == 200)
+        #expect(first.text == message.replacingOccurrences(of: #""model":"claude-up""#, with: #""model":"claude""#))
+        let sent = try #require(transport.requests.first)
+        #expect(sent.body == Array(body.replacingOccurrences(of: #""model":"claude""#, with: #""model":"claude-up""#).utf8))
+        #expect(header(sent, "x-api-key") == "sk-ant-provider" && header(sent, "anthropic-beta") == "b1")
+        #expect(!sent.headers.contains { $0.value == "client-key" })
+
+        let second = try await blocking { try Self.post(h, Self.body("claude", "two")) }
+        #expect(second.status == 200 && second.header("X-UltraGate-Model") == "backup")
+        #expect(second.json?["model"] == "backup" && second.json?["type"] == "message")
+        #expect(transport.requests.count == 3 && translated.callCount == 1)
+        #expect(translated.calls.first?.body["messages"] == [["role": "user", "content": "two"]])
+        // Stored under the model that answered: asking it directly is a hit.
+        let direct = try await blocking { try Self.post(h, Self.body("backup", "two")) }
+        #expect(direct.header("X-Cache") == "HIT")
+    }
+
+    /// An answer without `stop_reason` (cut or malformed) is passed on but never stored.
+    @Test func anAnswerWithoutAStopReasonIsNotStored() async throws {
+        let cut = #"{"id":"msg_up","type":"message","role":"assistant","model":"m","content":[{"type":"text","text":"hal"}],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":3,"output_tokens":1}}"#
+        let transport = ScriptedTransport(.body(cut), .body(cut))
+        let anthropic = AnthropicProvider(name: "anthropic", apiKey: "k", transport: transport)
+        let h = try GatewayHarness(routes: [ModelRoute(name: "claude", providerName: "anthropic", provider: anthropic, upstreamModel: "m")])
+        for _ in 0..<2 {
+            let r = try await blocking { try Self.post(h, Self.body("claude", "cut")) }
+            #expect(r.status == 200 && r.header("X-Cache") == "MISS")
+        }
+        #expect(transport.requests.count == 2)
+    }
+
     static func streamText(_ sse: String) -> String {
         sse.split(separator: "\n").compactMap { line -> String? in
             guard line.hasPrefix("data: {"), let json = try? JSONParser.parse(String(line.dropFirst(6))) else { return nil }
