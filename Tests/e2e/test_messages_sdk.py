@@ -433,3 +433,34 @@ def test_a_stream_outliving_the_shutdown_grace_period_ends_with_an_anthropic_err
     assert events[0][0] == "message_start"
     assert events[-1] == ("error", {"type": "error", "error": {
         "type": "overloaded_error", "message": "The server is shutting down; the stream was ended early."}})
+
+
+def test_metrics_cost_and_timing_say_messages(make_gateway, make_fake):
+    """Requests are labelled with the Messages route; tokens (cache reads and writes included in
+    the prompt), cost and the cost a hit saved are booked as for chat completions."""
+    from conftest import scrape
+    from test_metrics import value
+    fake = NovelAnthropic()
+    try:
+        cfg = config_for(fake)
+        cfg["models"][ALIAS]["price"] = {"input": 1.0, "output": 2.0, "cached_input": 0.5}
+        gateway = make_gateway(config=cfg, env={KEY_ENV: fake.api_key})
+        client = client_for(gateway)
+        ask = dict(model=ALIAS, max_tokens=50, messages=[{"role": "user", "content": "count these words"}])
+        first = client.messages.with_raw_response.create(**ask)
+        timing = first.headers["server-timing"]
+        assert "upstream;dur=" in timing and "total;dur=" in timing
+        client.messages.create(**ask)  # a hit
+        m = scrape(gateway)
+        assert value(m, "ultragate_requests", route="/v1/messages", status="200") == 2
+        assert value(m, "ultragate_cache_lookups", result="hit") == 1
+        usage = first.parse().usage
+        prompt = usage.input_tokens + usage.cache_creation_input_tokens + usage.cache_read_input_tokens
+        assert value(m, "ultragate_tokens", model=ALIAS, kind="prompt") == prompt
+        assert value(m, "ultragate_tokens", model=ALIAS, kind="completion") == usage.output_tokens
+        cached = usage.cache_read_input_tokens
+        expected = ((prompt - cached) * 1.0 + cached * 0.5 + usage.output_tokens * 2.0) / 1e6
+        assert abs(value(m, "ultragate_cost_usd", model=ALIAS) - expected) < 1e-9
+        assert abs(value(m, "ultragate_cost_saved_usd", model=ALIAS) - expected) < 1e-9
+    finally:
+        fake.close()
