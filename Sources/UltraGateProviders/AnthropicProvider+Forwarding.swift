@@ -5,9 +5,13 @@ import UltraGateSupport
 
 /// Anthropic serves the Messages API natively: `/v1/messages` requests pass through.
 extension AnthropicProvider: MessagesForwarding {
+    /// The client's allowed fields go along, except those the provider's configuration sets
+    /// itself (an operator's `anthropic-beta` or `anthropic-version` wins, and is not sent twice).
     private func forwarded(_ path: String, _ request: ForwardedMessagesRequest, stream: Bool) -> UpstreamRequest {
-        connection.post(path, bytes: request.body, authHeader: "x-api-key", headers: request.headers, stream: stream,
-                        timeouts: request.timeouts)
+        let configured = Set(connection.extraHeaders.map { $0.name.lowercased() })
+        let headers = configured.isEmpty ? request.headers : request.headers.filter { !configured.contains($0.name.lowercased()) }
+        return connection.post(path, bytes: request.body, authHeader: "x-api-key", headers: headers, stream: stream,
+                               timeouts: request.timeouts)
     }
 
     /// An error object inside a 2xx answer is the error it reports.

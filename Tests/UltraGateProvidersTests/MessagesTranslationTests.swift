@@ -192,6 +192,13 @@ import Testing
         #expect(counted.object["input_tokens"] == 12)
         #expect(transport.requests.last?.url == "https://api.anthropic.com/v1/messages/count_tokens")
         #expect(MessagesForwardingPolicy.clientHeaders(HTTPHeaders()) == [HTTPHeaderField("anthropic-version", AnthropicWire.apiVersion)])
+        // A provider configured with its own beta header sends that one, once.
+        let configured = AnthropicProvider(baseURL: "https://api.anthropic.com", apiKey: Self.key,
+                                           headers: [HTTPHeaderField("Anthropic-Beta", "operator-beta")], transport: transport)
+        _ = try? await configured.countTokens(ForwardedMessagesRequest(body: body, headers: headers, requestID: "r"))
+        let last = try #require(transport.requests.last)
+        #expect(last.headers.filter { $0.name.lowercased() == "anthropic-beta" }.map(\.value) == ["operator-beta"])
+        #expect(header(last, "anthropic-version") == "2023-06-01")
     }
 
     /// Every event passes as it came (ping included), split anywhere, and assembles into the Message.

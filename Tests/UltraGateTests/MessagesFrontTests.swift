@@ -77,6 +77,20 @@ import Testing
         #expect(throws: Never.self) { try MessagesRequestValidator.check(try JSONParser.parse(count), raw: [], countTokens: true) }
     }
 
+    /// Pass-through bytes: the client's, `model` patched in place; with route params, written out
+    /// again with them merged (the client's values win).
+    @Test func upstreamBytesRenameTheModelAndMergeParams() throws {
+        let raw = #"{"model":"alias", "max_tokens":5,"messages":[{"role":"user","content":"x"}],"n":1.50}"#
+        let request = try MessagesRequestValidator.validate(try JSONParser.parse(raw), raw: Array(raw.utf8)).get()
+        let plain = ModelRoute(name: "alias", providerName: "anthropic", provider: ScriptedChatProvider(), upstreamModel: "claude-up")
+        #expect(String(decoding: request.upstreamBytes(for: plain), as: UTF8.self) == raw.replacingOccurrences(of: "alias", with: "claude-up"))
+        let withParams = ModelRoute(name: "alias", providerName: "anthropic", provider: ScriptedChatProvider(), upstreamModel: "claude-up",
+                                    params: ["temperature": 0.25, "max_tokens": 999])
+        let merged = try JSONParser.parse(request.upstreamBytes(for: withParams))
+        #expect(merged["model"] == "claude-up" && merged["temperature"] == .number("0.25") && merged["max_tokens"] == 5)
+        #expect(merged["n"] == .number("1.50"))
+    }
+
     @Test func errorsComeInAnthropicsShape() throws {
         let h = try GatewayHarness(routes: [route("m", ScriptedChatProvider())])
         let invalid = try Self.post(h, #"{"model":"m","messages":[]}"#)

@@ -18,8 +18,9 @@ extension Gateway {
         }
         if let refusal = admit(context, model: counted.model, estimatedTokens: 0) { return fail(responder, context, refusal) }
         context.model = counted.model
-        let route = router.ensemble(named: counted.model) == nil ? router.route(named: counted.model) : nil
-        if route == nil, router.ensemble(named: counted.model) == nil {
+        let isEnsemble = router.ensemble(named: counted.model) != nil
+        let route = isEnsemble ? nil : router.route(named: counted.model)
+        if !isEnsemble, route == nil {
             return fail(responder, context, .modelNotFound(counted.model, suggestions: router.suggestions))
         }
         guard let route, let native = route.provider as? any MessagesForwarding else {
