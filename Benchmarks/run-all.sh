@@ -16,6 +16,8 @@ bench() { "$UG" bench --no-progress --json --threads 1 "$@"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "n/a"; else printf "%.2f", a / b }'; }
 diffms() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%+.3f", a - b }'; }
 verdict() { awk -v v="$1" -v t="$2" 'BEGIN { print (v < t ? "met" : "MISSED") }'; }
+# noworse A B: A is no worse than B, within the noise of a shared machine (20 % and 0.05 ms).
+noworse() { awk -v a="$1" -v b="$2" 'BEGIN { print (a <= b * 1.2 + 0.05 ? "met" : "MISSED") }'; }
 declare -A R
 
 # Fixed-body nginx (the hit-path baseline), the fake upstream (JSON and SSE) and an nginx reverse
@@ -50,7 +52,9 @@ echo "$RESP"
 R[responses_hit_ratio]=$(echo "$RESP" | awk '/^hit ratio/ {print $4}')
 R[responses_miss_ratio]=$(echo "$RESP" | awk '/^miss ratio/ {print $4}')
 
-# Gateway miss paths: each request unique (bench --mode miss), upstream = local nginx.
+# Gateway miss paths: each request unique (bench --mode miss), upstream = local nginx. miss_path asks
+# MP_MODEL through MP_API (chat completions; sections 5 and 6 switch to the Messages pass-through).
+MP_MODEL=gpt-bench; MP_API=chat
 start_gateway() {  # config, port -> pid in GW_PID
   render "$1" "$TMP/gw-$2.json" "127.0.0.1:18082=127.0.0.1:$UP_JSON" "127.0.0.1:18083=127.0.0.1:$UP_SSE"
   "$UG" serve --config "$TMP/gw-$2.json" --port "$2" --cache-dir "$TMP/cache-$2" 2>"$TMP/gw-$2.log" & GW_PID=$!
@@ -62,18 +66,18 @@ miss_path() {  # label config upstream_port proxy_port stream_flag rates
   local label=$1 config=$2 up=$3 px=$4 stream=$5 rates=$6 port fl fl_pid c rate
   port=$(free_port); start_gateway "$config" "$port"
   fl=$(free_port); "$TMP/curl-forwarder" "$fl" "http://127.0.0.1:$up" & fl_pid=$!; PIDS+=("$fl_pid"); wait_port "$fl"
-  bench --url "http://127.0.0.1:$port/v1" --model gpt-bench --mode miss $stream -n 200 -c 8 > /dev/null  # warm connections
-  bench --url "http://127.0.0.1:$px/v1" --model gpt-bench --mode miss $stream -n 200 -c 8 > /dev/null
-  bench --url "http://127.0.0.1:$fl/v1" --model gpt-bench --mode miss $stream -n 200 -c 8 > /dev/null
+  bench --url "http://127.0.0.1:$port/v1" --model "$MP_MODEL" --api "$MP_API" --mode miss $stream -n 200 -c 8 > /dev/null  # warm connections
+  bench --url "http://127.0.0.1:$px/v1" --model "$MP_MODEL" --api "$MP_API" --mode miss $stream -n 200 -c 8 > /dev/null
+  bench --url "http://127.0.0.1:$fl/v1" --model "$MP_MODEL" --api "$MP_API" --mode miss $stream -n 200 -c 8 > /dev/null
   local key=latency_ms; [ -n "$stream" ] && key=ttft_ms
   # measure NAME ARGS...: the same bench at the upstream (direct), through nginx (proxy), through the
   # libcurl floor and through the gateway.
   measure() {
     local name=$1; shift
-    bench --url "http://127.0.0.1:$up/v1" --model gpt-bench --mode miss $stream "$@" -d "$DUR" > "$TMP/$label-direct-$name.json"
-    bench --url "http://127.0.0.1:$px/v1" --model gpt-bench --mode miss $stream "$@" -d "$DUR" > "$TMP/$label-proxy-$name.json"
-    bench --url "http://127.0.0.1:$fl/v1" --model gpt-bench --mode miss $stream "$@" -d "$DUR" > "$TMP/$label-floor-$name.json"
-    bench --url "http://127.0.0.1:$port/v1" --model gpt-bench --mode miss $stream "$@" -d "$DUR" > "$TMP/$label-gw-$name.json"
+    bench --url "http://127.0.0.1:$up/v1" --model "$MP_MODEL" --api "$MP_API" --mode miss $stream "$@" -d "$DUR" > "$TMP/$label-direct-$name.json"
+    bench --url "http://127.0.0.1:$px/v1" --model "$MP_MODEL" --api "$MP_API" --mode miss $stream "$@" -d "$DUR" > "$TMP/$label-proxy-$name.json"
+    bench --url "http://127.0.0.1:$fl/v1" --model "$MP_MODEL" --api "$MP_API" --mode miss $stream "$@" -d "$DUR" > "$TMP/$label-floor-$name.json"
+    bench --url "http://127.0.0.1:$port/v1" --model "$MP_MODEL" --api "$MP_API" --mode miss $stream "$@" -d "$DUR" > "$TMP/$label-gw-$name.json"
     local d50 d99 p50 p99 f50 f99 g50 g99 drps prps frps grps errs late
     d50=$(json_get "$TMP/$label-direct-$name.json" "j['$key']['p50']"); d99=$(json_get "$TMP/$label-direct-$name.json" "j['$key']['p99']")
     p50=$(json_get "$TMP/$label-proxy-$name.json" "j['$key']['p50']"); p99=$(json_get "$TMP/$label-proxy-$name.json" "j['$key']['p99']")
@@ -119,6 +123,31 @@ ok=$(json_get "$TMP/rss.json" 'j["succeeded"]'); ttft99=$(json_get "$TMP/rss.jso
 R[rss_idle_kb]=$idle; R[rss_peak_kb]=$peak; R[rss_hwm_kb]=$hwm
 echo "idle $((idle / 1024)) MB, peak VmRSS $((peak / 1024)) MB, VmHWM $((hwm / 1024)) MB with 1000 streams ($ok completed, ttft p99 $ttft99 ms)"
 echo "target < 100 MB: $(verdict "$((hwm / 1024))" 100) (ratio to target $(ratio "$hwm" 102400))"
+kill "$GW_PID"; wait "$GW_PID" 2>/dev/null || true
+
+echo; echo "== 5. Messages pass-through miss path, non-streaming (gateway -> anthropic provider -> nginx Message JSON), unique prompts"
+MP_MODEL=claude-bench; MP_API=messages
+miss_path msg_json Benchmarks/configs/miss-messages-json.json "$UP_JSON" "$PX_JSON" "" "1000 5000"
+echo "target: the pass-through adds no more than the chat path (section 2, same run), added p99: c=1 ${R[msg_json_c1_added_p99]} vs ${R[json_c1_added_p99]} ms $(noworse "${R[msg_json_c1_added_p99]}" "${R[json_c1_added_p99]}"), c=64 ${R[msg_json_c64_added_p99]} vs ${R[json_c64_added_p99]} ms $(noworse "${R[msg_json_c64_added_p99]}" "${R[json_c64_added_p99]}")"
+
+echo; echo "== 6. Messages pass-through miss path, streaming (gateway -> anthropic provider -> nginx Message events), unique prompts"
+miss_path msg_sse Benchmarks/configs/miss-messages-stream.json "$UP_SSE" "$PX_SSE" "--stream" "1000 2500"
+echo "target: the pass-through adds no more than the chat path (section 3, same run), added TTFT p99: c=1 ${R[msg_sse_c1_added_p99]} vs ${R[sse_c1_added_p99]} ms $(noworse "${R[msg_sse_c1_added_p99]}" "${R[sse_c1_added_p99]}"), c=64 ${R[msg_sse_c64_added_p99]} vs ${R[sse_c64_added_p99]} ms $(noworse "${R[msg_sse_c64_added_p99]}" "${R[sse_c64_added_p99]}")"
+MP_MODEL=gpt-bench; MP_API=chat
+
+echo; echo "== 7. hit path, Messages vs chat completions (ultragate bench, 64 connections, one gateway with the mock provider)"
+port=$(free_port)
+"$UG" serve --port "$port" --cache-dir "$TMP/cache-hit-$port" --mock --threads 1 2>"$TMP/gw-hit.log" & GW_PID=$!; PIDS+=("$GW_PID")
+wait_port "$port"
+for api in chat messages; do  # the first request of each fills the cache; the rest warm the connections
+  model=mock-gpt; [ "$api" = messages ] && model=mock-claude
+  bench --url "http://127.0.0.1:$port/v1" --api "$api" --model "$model" -n 500 -c 8 > /dev/null
+  bench --url "http://127.0.0.1:$port/v1" --api "$api" --model "$model" -c 64 -d "$DUR" > "$TMP/hit-$api.json"
+  R[hit_${api}_rps]=$(json_get "$TMP/hit-$api.json" 'j["throughput_rps"]')
+  R[hit_${api}_p50]=$(json_get "$TMP/hit-$api.json" "j['latency_ms']['p50']"); R[hit_${api}_p99]=$(json_get "$TMP/hit-$api.json" "j['latency_ms']['p99']")
+  echo "$api: ${R[hit_${api}_rps]} req/s, latency p50 ${R[hit_${api}_p50]} p99 ${R[hit_${api}_p99]} ms, hit ratio $(json_get "$TMP/hit-$api.json" 'j["cache"]["hit_ratio"]')"
+done
+echo "target: a Messages hit costs no more than a chat hit: throughput ratio messages/chat $(ratio "${R[hit_messages_rps]}" "${R[hit_chat_rps]}"), p99 ${R[hit_messages_p99]} vs ${R[hit_chat_p99]} ms $(noworse "${R[hit_messages_p99]}" "${R[hit_chat_p99]}")"
 kill "$GW_PID"; wait "$GW_PID" 2>/dev/null || true
 
 { echo "{"; first=1; for k in "${!R[@]}"; do [ $first = 1 ] || echo ","; first=0; printf '  "%s": "%s"' "$k" "${R[$k]}"; done; echo; echo "}"; } > "$RESULTS"

@@ -2,7 +2,9 @@ import UltraGateJSON
 import UltraGateSupport
 /// Watches a response body as it arrives: for an SSE stream it times each `data:` event that
 /// carries content (TTFT, inter-token gaps) and picks up the usage chunk; for a plain body it keeps
-/// the bytes to read `usage.completion_tokens` at the end. Byte scanning, no JSON parse, so the
+/// the bytes to read `usage.completion_tokens` at the end. Anthropic Messages answers are read
+/// the same way: a non-empty `"text"` is content, `output_tokens` the completion tokens (the last
+/// one seen: `message_delta` carries the final count). Byte scanning, no JSON parse, so the
 /// client stays cheap next to the server it measures.
 package struct BenchBodyScanner {
     package var isEventStream = false
@@ -78,13 +80,20 @@ package struct BenchBodyScanner {
     }
 
     private static let contentKey = Array(#""content":"#.utf8)
+    private static let textKey = Array(#""text":"#.utf8)
     private static let tokensKey = Array(#""completion_tokens":"#.utf8)
+    private static let outputTokensKey = Array(#""output_tokens":"#.utf8)
 
-    /// True when the event has `"content": "<at least one character>"`.
+    /// True when the event has `"content": "<at least one character>"` (chat) or such a `"text"`
+    /// (a Messages `text_delta`).
     package static func hasNonEmptyContent(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        hasNonEmptyString(contentKey, bytes) || hasNonEmptyString(textKey, bytes)
+    }
+
+    private static func hasNonEmptyString(_ key: [UInt8], _ bytes: UnsafeRawBufferPointer) -> Bool {
         var from = 0
-        while let at = find(contentKey, in: bytes, from: from) {
-            var i = at + contentKey.count
+        while let at = find(key, in: bytes, from: from) {
+            var i = at + key.count
             while i < bytes.count, bytes[i] == 0x20 { i += 1 }
             if i + 1 < bytes.count, bytes[i] == 0x22, bytes[i + 1] != 0x22 { return true }
             from = at + 1
@@ -93,8 +102,10 @@ package struct BenchBodyScanner {
     }
 
     package static func completionTokens(in bytes: UnsafeRawBufferPointer) -> Int? {
-        guard let at = find(tokensKey, in: bytes, from: 0) else { return nil }
-        var i = at + tokensKey.count
+        let key = find(tokensKey, in: bytes, from: 0).map { ($0, tokensKey) }
+            ?? find(outputTokensKey, in: bytes, from: 0).map { ($0, outputTokensKey) }
+        guard let (at, found) = key else { return nil }
+        var i = at + found.count
         while i < bytes.count, bytes[i] == 0x20 { i += 1 }
         var n = 0
         var digits = 0

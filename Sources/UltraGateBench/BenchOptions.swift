@@ -8,6 +8,8 @@ import Glibc
 /// `environment` argument) so it can be tested.
 public struct BenchOptions: Equatable, Sendable {
     public enum Mode: String, Sendable { case hit, miss }
+    /// The API asked: OpenAI chat completions, or Anthropic's Messages.
+    public enum API: String, Sendable { case chat, messages }
 
     public var target: BenchTarget
     /// The model this run asks for: one of `models`.
@@ -25,6 +27,7 @@ public struct BenchOptions: Equatable, Sendable {
     public var promptsFile: String?
     public var stream = false
     public var mode = Mode.hit
+    public var api = API.chat
     public var apiKey: String?
     public var json = false
     public var warmup = 0
@@ -40,11 +43,15 @@ public struct BenchOptions: Equatable, Sendable {
     public static let usage = """
         USAGE: ultragate bench --url URL [options]
 
-        Load-generates chat completions against any OpenAI-compatible endpoint and reports
+        Load-generates chat completions against any OpenAI-compatible endpoint (or Anthropic
+        Messages against any Messages endpoint, with --api messages) and reports
         throughput, latency percentiles, TTFT and inter-token latency (--stream), tokens/s,
         errors by kind and the X-Cache hit ratio.
 
           --url URL            http://host:port/v1 (chat/completions is appended) or the full URL
+          --api chat|messages  chat: POST …/chat/completions (default); messages: POST …/messages
+                               in Anthropic's shape (system prompt in `system`, max_tokens 256
+                               unless --max-tokens, `anthropic-version`, the key as x-api-key)
           --model NAME         model to ask for (default mock-gpt); repeat it to run each model in
                                turn and compare them side by side
           --concurrency N, -c  connections kept busy at once (default 8)
@@ -82,7 +89,7 @@ public struct BenchOptions: Equatable, Sendable {
         // `--model` repeats by design: each model is run in turn.
         var seen = SeenFlags([["--url"], ["--concurrency", "-c", "--connections"], ["--requests", "-n"], ["--duration", "-d"],
                               ["--rate", "-r"], ["--prompts"], ["--mode"], ["--api-key"], ["--warmup"], ["--max-tokens"],
-                              ["--threads", "-t"], ["--timeout"]], hint: " (only --model may repeat)")
+                              ["--threads", "-t"], ["--timeout"], ["--api"]], hint: " (only --model may repeat)")
         var rest = CommandLineArguments.splittingFlagValues(arguments)[...]
         while let flag = rest.popFirst() {
             try seen.note(flag)
@@ -103,6 +110,10 @@ public struct BenchOptions: Equatable, Sendable {
                 let v = try value(flag, &rest)
                 guard let mode = Mode(rawValue: v) else { throw UsageError("--mode must be `hit` or `miss`, not `\(v)`") }
                 options.mode = mode
+            case "--api":
+                let v = try value(flag, &rest)
+                guard let api = API(rawValue: v) else { throw UsageError("--api must be `chat` or `messages`, not `\(v)`") }
+                options.api = api
             case "--api-key": options.apiKey = try value(flag, &rest)
             case "--json": options.json = true
             case "--warmup": options.warmup = try integer(flag, &rest, 0...1_000_000_000)
@@ -116,7 +127,7 @@ public struct BenchOptions: Equatable, Sendable {
         guard let url else { throw UsageError("`ultragate bench` needs --url (e.g. --url http://127.0.0.1:8080/v1)") }
         if !models.isEmpty { options.models = models }
         options.model = options.models[0]
-        options.target = try BenchTarget(url: url)
+        options.target = try BenchTarget(url: url, api: options.api)
         if options.duration != nil {
             if sawRequests { throw UsageError("give either --requests or --duration, not both") }
             options.requests = nil
@@ -159,8 +170,8 @@ public struct BenchTarget: Equatable, Sendable {
     }
 
     /// Accepts `http://host[:port]/v1`, `http://host[:port]` (adds `/v1/chat/completions`) or a full
-    /// URL ending in `/chat/completions`.
-    public init(url: String) throws(UsageError) {
+    /// URL ending in `/chat/completions` (for `.messages`: `/v1/messages`, `/messages`).
+    public init(url: String, api: BenchOptions.API = .chat) throws(UsageError) {
         guard url.hasPrefix("http://") else {
             if url.hasPrefix("https://") { throw UsageError("--url: https is not supported by the bench client; use plain http (e.g. through a local proxy)") }
             throw UsageError("--url must start with http://, not `\(url)`")
@@ -172,7 +183,8 @@ public struct BenchTarget: Equatable, Sendable {
         if let q = path.firstIndex(of: "?") { path = String(path[..<q]) }
         while path.hasSuffix("/") { path.removeLast() }
         if path.isEmpty { path = "/v1" }
-        if !path.hasSuffix("/chat/completions") { path += "/chat/completions" }
+        let endpoint = api == .chat ? "/chat/completions" : "/messages"
+        if !path.hasSuffix(endpoint) { path += endpoint }
         var host = String(authority)
         var port = 80
         if authority.hasPrefix("[") {

@@ -106,9 +106,15 @@ public struct PromptSource: Sendable {
         }
         if let max = options.maxTokens { body["max_tokens"] = .number(String(max)) }
         if options.mode == .miss { body["messages"] = .array(withNonce(body["messages"]?.arrayValue ?? [])) }
+        if options.api == .messages { body = messagesBody(body) }
 
         var head = "POST \(options.target.path) HTTP/1.1\r\nHost: \(options.target.authority)\r\nContent-Type: application/json\r\nAccept: */*\r\n"
-        if let key = options.apiKey { head += "Authorization: Bearer \(key)\r\n" }
+        if options.api == .messages {
+            head += "anthropic-version: 2023-06-01\r\n"
+            if let key = options.apiKey { head += "x-api-key: \(key)\r\n" }
+        } else if let key = options.apiKey {
+            head += "Authorization: Bearer \(key)\r\n"
+        }
         head += "Content-Length: "
         let bytes = JSONWriter.serialize(.object(body))
         if options.mode == .miss, let at = find(Array(marker.utf8), in: bytes) {
@@ -117,6 +123,26 @@ public struct PromptSource: Sendable {
         }
         let fixed = Array((head + "\(bytes.count)\r\n\r\n").utf8) + bytes
         return Template(head: [], bodyPrefix: [], bodySuffix: [], fixed: fixed)
+    }
+
+    /// A chat request in Anthropic's Messages shape: system messages' text in `system`, the
+    /// required `max_tokens` (256 unless given), no `stream_options`.
+    package static func messagesBody(_ chat: JSONObject) -> JSONObject {
+        var body = JSONObject()
+        var system: [String] = []
+        var turns: [JSON] = []
+        for message in chat["messages"]?.arrayValue ?? [] {
+            if message["role"] == "system" || message["role"] == "developer" {
+                if let text = message["content"]?.stringValue { system.append(text) }
+            } else {
+                turns.append(message)
+            }
+        }
+        for (key, value) in chat.pairs where key != "messages" && key != "stream_options" { body[key] = value }
+        if !system.isEmpty { body["system"] = .string(system.joined(separator: "\n\n")) }
+        body["messages"] = .array(turns)
+        if body["max_tokens"] == nil { body["max_tokens"] = 256 }
+        return body
     }
 
     /// Appends ` [run <marker>]` to the text of the last message that has text, or adds a user

@@ -1,8 +1,20 @@
 import UltraGateJSON
 import UltraGateSupport
-/// A completed, non-streamed chat completion as stored in the cache, plus what the gateway needs
-/// to answer from it (usage, provenance) without parsing the body.
+/// A completed, non-streamed answer as stored in the cache, plus what the gateway needs to answer
+/// from it (usage, provenance) without parsing the body.
 public struct CachedResponse: Sendable, Equatable {
+    /// The dialect of the stored body. Keys already tell dialects apart; an entry also says what
+    /// it holds, so a front never serves a body of another shape.
+    public enum Format: UInt8, Sendable {
+        /// An OpenAI `chat.completion`.
+        case chatCompletion = 0
+        /// An Anthropic `Message`.
+        case anthropicMessage = 1
+        /// An OpenAI Responses `Response`.
+        case openAIResponse = 2
+    }
+
+
     /// Unix seconds.
     public var createdAt: Double
     /// Unix seconds; `.infinity` (or 0) means the entry never expires.
@@ -14,16 +26,18 @@ public struct CachedResponse: Sendable, Equatable {
     public var completionTokens: Int
     public var cachedTokens: Int
     public var upstreamLatencyMs: Double
-    /// The complete OpenAI `chat.completion` JSON.
+    /// The complete answer's JSON, in `format`'s shape.
     public var body: [UInt8]
+    public var format: Format
 
     public static let neverExpires = Double.infinity
 
     public init(
         createdAt: Double, expiresAt: Double, model: String, provider: String,
         promptTokens: Int = 0, completionTokens: Int = 0, cachedTokens: Int = 0,
-        upstreamLatencyMs: Double = 0, body: [UInt8]
+        upstreamLatencyMs: Double = 0, body: [UInt8], format: Format = .chatCompletion
     ) {
+        self.format = format
         self.createdAt = createdAt
         self.expiresAt = expiresAt
         self.model = model
@@ -63,7 +77,7 @@ extension CachedResponse {
 /// The binary form: a fixed little-endian header, then model, provider and body bytes.
 ///
 ///     0  "UGRC"            magic
-///     4  u8  version (1)   5..7 reserved (0)
+///     4  u8  version (1)   5 u8 format (0 chat completion, 1 Anthropic Message)   6..7 reserved (0)
 ///     8  f64 createdAt     16 f64 expiresAt    24 f64 upstreamLatencyMs
 ///     32 i64 promptTokens  40 i64 completionTokens  48 i64 cachedTokens
 ///     56 u32 model length  60 u32 provider length   64 u32 body length  68 u32 reserved
@@ -87,6 +101,7 @@ extension CachedResponse {
             raw.initializeMemory(as: UInt8.self, repeating: 0)
             raw.storeBytes(of: Self.magic.littleEndian, toByteOffset: 0, as: UInt32.self)
             raw[4] = Self.codecVersion
+            raw[5] = format.rawValue
             raw.storeBytes(of: createdAt.bitPattern.littleEndian, toByteOffset: 8, as: UInt64.self)
             raw.storeBytes(of: expiresAt.bitPattern.littleEndian, toByteOffset: 16, as: UInt64.self)
             raw.storeBytes(of: upstreamLatencyMs.bitPattern.littleEndian, toByteOffset: 24, as: UInt64.self)
@@ -123,7 +138,7 @@ extension CachedResponse {
     }
 
     public init?(decoding raw: UnsafeRawBufferPointer) {
-        guard let times = Self.peekTimes(raw) else { return nil }
+        guard let times = Self.peekTimes(raw), let format = Format(rawValue: raw[5]) else { return nil }
         func u32(_ at: Int) -> Int { Int(UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: at, as: UInt32.self))) }
         func i64(_ at: Int) -> Int { Int(Int64(littleEndian: raw.loadUnaligned(fromByteOffset: at, as: Int64.self))) }
         let modelBytes = u32(56), providerBytes = u32(60), bodyBytes = u32(64)
@@ -135,7 +150,7 @@ extension CachedResponse {
             provider: String(decoding: UnsafeRawBufferPointer(start: base + providerStart, count: providerBytes), as: UTF8.self),
             promptTokens: i64(32), completionTokens: i64(40), cachedTokens: i64(48),
             upstreamLatencyMs: Double(bitPattern: UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 24, as: UInt64.self))),
-            body: [UInt8](UnsafeRawBufferPointer(start: base + bodyStart, count: bodyBytes)))
+            body: [UInt8](UnsafeRawBufferPointer(start: base + bodyStart, count: bodyBytes)), format: format)
     }
 
     public init?(decoding bytes: [UInt8]) {

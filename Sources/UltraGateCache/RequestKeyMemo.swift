@@ -26,8 +26,12 @@ package final class RequestKeyMemo: @unchecked Sendable {
     package struct Digest: Hashable, Sendable {
         package let a, b, c, d: UInt64
 
-        package init(namespace: String, body: [UInt8]) {
+        /// `dialect`: the API the body came in on, nil for chat completions. Bodies of two APIs
+        /// never share a digest: another dialect's input starts with 0xFF, a byte that no UTF-8
+        /// namespace (the start of a chat digest's input) can begin with.
+        package init(namespace: String, body: [UInt8], dialect: UInt8? = nil) {
             var hasher = SHA256()
+            if let dialect { hasher.update([0xFF, dialect]) }
             hasher.update(namespace)
             withUnsafeBytes(of: UInt8(0)) { hasher.update($0) }
             hasher.update(body)

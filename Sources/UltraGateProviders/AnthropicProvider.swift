@@ -8,7 +8,7 @@ import UltraGateSupport
 /// `anthropic-version: 2023-06-01` and `content-type: application/json`; errors are
 /// `{"type":"error","error":{"type","message"}}` (docs.anthropic.com/en/api/errors).
 public struct AnthropicProvider: ChatProvider {
-    public static let apiVersion = "2023-06-01"
+    public static let apiVersion = AnthropicWire.apiVersion
     package let connection: ProviderConnection
     public var name: String { connection.name }
     public var type: String { "anthropic" }

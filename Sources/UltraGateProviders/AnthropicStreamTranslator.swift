@@ -85,7 +85,7 @@ package struct AnthropicStreamTranslator: SSEChunkTranslator {
             }
         case "message_delta":
             mergeUsage(object["usage"])
-            guard let reason = AnthropicTranslator.finishReason(object["delta"]?["stop_reason"]?.stringValue) else { return [] }
+            guard let reason = AnthropicWire.finishReason(object["delta"]?["stop_reason"]?.stringValue) else { return [] }
             sawStopReason = true
             return [builder.delta([:], finishReason: reason)]
         case "message_stop":
@@ -111,7 +111,7 @@ package struct AnthropicStreamTranslator: SSEChunkTranslator {
             throw ProviderError(kind: .transport(.broken("stream ended before message_stop")), provider: provider,
                                 message: "stream ended before message_stop")
         }
-        return usage.isEmpty ? [] : [builder.usageChunk(AnthropicTranslator.usage(.object(usage)))]
+        return usage.isEmpty ? [] : [builder.usageChunk(AnthropicWire.chatUsage(.object(usage)))]
     }
 
     /// `message_delta` usage is cumulative; later values replace earlier ones field by field.

@@ -231,31 +231,9 @@ package struct AnthropicTranslator: Sendable {
         }
         let content: String? = texts.isEmpty && !toolCalls.isEmpty ? nil : texts.joined()
         let choice = OpenAIShapes.choice(index: 0, content: content, toolCalls: toolCalls,
-                                         finishReason: Self.finishReason(stopReason) ?? "stop")
+                                         finishReason: AnthropicWire.finishReason(stopReason) ?? "stop")
         return OpenAIShapes.completion(id: OpenAIShapes.completionID(), created: OpenAIShapes.now(),
                                        model: message["model"]?.stringValue ?? requestModel,
-                                       choices: [choice], usage: message["usage"].map(Self.usage))
-    }
-
-    /// `StopReason` → OpenAI `finish_reason`.
-    package static func finishReason(_ stopReason: String?) -> String? {
-        switch stopReason {
-        case nil: return nil
-        case "end_turn", "stop_sequence", "pause_turn": return "stop"
-        case "max_tokens", "model_context_window_exceeded": return "length"
-        case "tool_use": return "tool_calls"
-        case "refusal": return "content_filter"
-        default: return "stop"
-        }
-    }
-
-    /// Anthropic `Usage` → `CompletionUsage`. Anthropic's `input_tokens` excludes cached input, so
-    /// cache writes and reads are added to give OpenAI's all-inclusive `prompt_tokens`.
-    package static func usage(_ usage: JSON) -> JSON {
-        let input = usage["input_tokens"]?.intValue ?? 0
-        let cacheWrite = usage["cache_creation_input_tokens"]?.intValue ?? 0
-        let cacheRead = usage["cache_read_input_tokens"]?.intValue
-        let output = usage["output_tokens"]?.intValue ?? 0
-        return OpenAIShapes.usage(prompt: input + cacheWrite + (cacheRead ?? 0), completion: output, cached: cacheRead)
+                                       choices: [choice], usage: message["usage"].map(AnthropicWire.chatUsage))
     }
 }

@@ -108,6 +108,7 @@ package struct GeminiTranslator: Sendable {
         }
         copy("temperature", "temperature")
         copy("top_p", "topP")
+        copy("top_k", "topK")  // not an OpenAI field: the Messages front's translation sets it
         if let v = body["max_completion_tokens"], !v.isNull { config["maxOutputTokens"] = v } else { copy("max_tokens", "maxOutputTokens") }
         switch body["stop"] {
         case .string(let s)?: config["stopSequences"] = [.string(s)]

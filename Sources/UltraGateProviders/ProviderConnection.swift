@@ -35,6 +35,13 @@ package struct ProviderConnection: Sendable {
     /// `authHeader: <key>` when a key is set.
     package func post(_ path: String, query: String? = nil, body: JSONObject, authHeader: String, authPrefix: String = "",
               headers: [HTTPHeaderField] = [], stream: Bool, timeouts: UpstreamTimeouts) -> UpstreamRequest {
+        post(path, query: query, bytes: JSONWriter.serialize(.object(body)), authHeader: authHeader, authPrefix: authPrefix,
+             headers: headers, stream: stream, timeouts: timeouts)
+    }
+
+    /// The same with a body already written (a client's request passed through).
+    package func post(_ path: String, query: String? = nil, bytes: [UInt8], authHeader: String, authPrefix: String = "",
+              headers: [HTTPHeaderField] = [], stream: Bool, timeouts: UpstreamTimeouts) -> UpstreamRequest {
         var all: [HTTPHeaderField] = []
         all.reserveCapacity(3 + headers.count + extraHeaders.count)
         all.append(HTTPHeaderField("content-type", "application/json"))
@@ -42,7 +49,7 @@ package struct ProviderConnection: Sendable {
         if stream { all.append(HTTPHeaderField("accept", "text/event-stream")) }
         if let apiKey, !apiKey.isEmpty { all.append(HTTPHeaderField(authHeader, authPrefix + apiKey)) }
         all += extraHeaders
-        return UpstreamRequest(url: base.url(path, query: query), headers: all, body: JSONWriter.serialize(.object(body)),
+        return UpstreamRequest(url: base.url(path, query: query), headers: all, body: bytes,
                                timeouts: timeouts, maxResponseBytes: limits.maxResponseBytes)
     }
 

@@ -211,3 +211,42 @@ import Testing
         #expect(server.requestsServed >= 3 + r.requests - 1)
     }
 }
+
+/// `--api messages` against the gateway's own Messages front: the requests are Messages requests
+/// it accepts, and streams, TTFT, output tokens and cache hits are read from Anthropic's shapes.
+@Suite(.serialized) struct BenchMessagesAPITests {
+    @Test func measuresMessagesStreamsAndHits() throws {
+        let h = try GatewayHarness(routes: [route("claude-bench", ScriptedChatProvider(chunkDelayMs: 2))])
+        let url = "http://127.0.0.1:\(h.port)/v1"
+        var o = try BenchOptions.parse(["--url", url, "--api", "messages", "--model", "claude-bench", "--stream", "--mode", "miss",
+                                        "-n", "12", "-c", "3", "--no-progress"], environment: [:])
+        o.progress = false
+        #expect(o.target.path == "/v1/messages")
+        let streamed = try BenchClient(options: o, promptLines: nil).run()
+        #expect(streamed.succeeded == 12 && streamed.errors.isEmpty)
+        #expect(streamed.timeToFirstToken?.count == 12)
+        #expect(streamed.tally.responsesWithUsage == 12 && streamed.tally.completionTokens > 12)
+        #expect(streamed.tally.cacheMisses == 12)
+        o.stream = false
+        o.mode = .hit
+        let hits = try BenchClient(options: o, promptLines: nil).run()
+        #expect(hits.succeeded == 12 && hits.tally.cacheHits >= 12 - 3)  // the first three may share the one call
+        #expect(hits.tally.responsesWithUsage == 12 && hits.tally.completionTokens > 12)
+    }
+
+    @Test func writesMessagesRequests() throws {
+        var o = try BenchOptions.parse(["--url", "http://h:1", "--api", "messages", "--api-key", "k", "--stream"], environment: [:])
+        o.mode = .miss
+        let p = try PromptSource(lines: nil, options: o, runID: "r")
+        let body = try JSONParser.parse(p.body(0))
+        #expect(body["system"]?.stringValue?.isEmpty == false)
+        #expect(body["messages"]?.arrayValue?.count == 1 && body["messages"]?.arrayValue?.first?["role"] == "user")
+        #expect(body["max_tokens"] == 256 && body["stream"] == true && body["stream_options"] == nil)
+        var request: [UInt8] = []
+        p.request(0, into: &request)
+        let text = String(decoding: request, as: UTF8.self)
+        #expect(text.hasPrefix("POST /v1/messages HTTP/1.1\r\n"))
+        #expect(text.contains("anthropic-version: 2023-06-01\r\nx-api-key: k\r\n") && !text.contains("Authorization"))
+        #expect(throws: UsageError.self) { try BenchOptions.parse(["--url", "http://h/v1", "--api", "grpc"], environment: [:]) }
+    }
+}

@@ -18,6 +18,10 @@ import Testing
         // One byte more, or another namespace, is another request.
         #expect(memo.entry(for: RequestKeyMemo.Digest(namespace: "default", body: body + [0x20])) == nil)
         #expect(memo.entry(for: RequestKeyMemo.Digest(namespace: "tenant-b", body: body)) == nil)
+        // The same bytes on another API (a Messages body) are another request too.
+        #expect(memo.entry(for: RequestKeyMemo.Digest(namespace: "default", body: body, dialect: 1)) == nil)
+        #expect(RequestKeyMemo.Digest(namespace: "default", body: body, dialect: 1)
+                != RequestKeyMemo.Digest(namespace: "default", body: body, dialect: 2))
     }
 
     @Test func staysBounded() {

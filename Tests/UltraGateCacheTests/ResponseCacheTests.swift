@@ -43,6 +43,20 @@ private func response(_ n: Int, createdAt: Double = 1_000_000, expiresAt: Double
         #expect(CachedResponse(decoding: lying) == nil)
     }
 
+    /// An entry says what shape its body has; entries written before formats existed read as chat
+    /// completions (the byte was reserved, so 0), an unknown format as no entry.
+    @Test func theBodysFormatRoundTrips() {
+        var message = response(8)
+        message.format = .anthropicMessage
+        let bytes = message.encoded()
+        #expect(bytes[5] == 1)
+        #expect(CachedResponse(decoding: bytes)?.format == .anthropicMessage)
+        #expect(CachedResponse(decoding: response(8).encoded())?.format == .chatCompletion)
+        var unknown = bytes
+        unknown[5] = 7
+        #expect(CachedResponse(decoding: unknown) == nil)
+    }
+
     @Test func storeThenLookup() async throws {
         try await withTemporaryDirectory { dir in
             let cache = try ResponseCache(ResponseCacheConfig(directory: dir))

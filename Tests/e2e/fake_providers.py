@@ -610,6 +610,15 @@ def _make_handler(fake: FakeProvider):
 
             expected = {"openai": "/v1/chat/completions", "anthropic": "/v1/messages"}.get(fake.kind)
             route, _, query = self.path.partition("?")
+            if fake.kind == "anthropic" and route == "/v1/messages/count_tokens":
+                # docs.anthropic.com/en/api/messages-count-tokens: `{"input_tokens": N}`.
+                reason = fake.check_auth(headers)
+                if reason:
+                    return self._send_json(401, fake.error_body(401, reason))
+                if b.status >= 400:
+                    return self._send_json(b.status, fake.error_body(b.status, b.error_message or f"scripted {b.status}"),
+                                           b.headers)
+                return self._send_json(200, {"input_tokens": fake.usage_numbers(fake.prompt_of(body or {}), "")[0]})
             if fake.kind == "gemini":
                 ok_path = self.path.startswith("/v1beta/models/") and (
                     self.path.endswith(":generateContent") or self.path.endswith(":streamGenerateContent?alt=sse"))

@@ -13,6 +13,9 @@ public enum Endpoint: Equatable, Sendable {
     case response(String)
     /// `GET /v1/responses/{id}/input_items`
     case responseInputItems(String)
+    /// Anthropic's Messages API (`Fronts/Messages`).
+    case messages
+    case countTokens
     case listModels
     case model(String)
     case health
@@ -40,6 +43,8 @@ public enum Endpoint: Equatable, Sendable {
         switch path {
         case "/v1/chat/completions", "/chat/completions": return only(["POST"], .chatCompletions)
         case "/v1/responses", "/responses": return only(["POST"], .responses)
+        case "/v1/messages", "/messages": return only(["POST"], .messages)
+        case "/v1/messages/count_tokens", "/messages/count_tokens": return only(["POST"], .countTokens)
         case "/v1/models", "/models": return only(readMethods, .listModels)
         case "/health", "/healthz", "/v1/health": return only(readMethods, isDeep(query) ? .deepHealth : .health)
         case "/metrics": return only(readMethods, .metrics)

@@ -29,6 +29,8 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
     /// LMDB environment; in memory when the gateway runs without a cache).
     package let responseStore: any ResponseStore
     package let startedAt = Int(Clock.wallNow())
+    /// `startedAt` as RFC 3339 (Anthropic's model `created_at`).
+    package var createdAt: String { ISO8601Timestamp.format(secondsSince1970: Double(startedAt)) }
     private let requestIDs = RequestIDGenerator()
     /// Set once shutdown begins: no more retries (see `beginShutdown`).
     private let shuttingDown = OnceFlag()
@@ -138,6 +140,7 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
                                      startNanos: Clock.nanos(), cacheNamespace: config.cache.namespace)
         let endpoint = Endpoint.match(method: request.head.method, path: request.head.path, query: request.head.query)
         context.route = endpoint.metricRoute
+        context.errorDialect = ErrorDialect.of(endpoint, request.head)
         metrics.requestStarted()
         let metrics = self.metrics
         let accessLog = self.accessLog
@@ -173,14 +176,24 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
         }
         switch endpoint {
         case .chatCompletions: handleChat(request, responder, context)
-        case .listModels: withModelCatalog { [self] in respondJSON(responder, context, listModels($0, for: context.caller)) }
         case .responses: handleCreateResponse(request, responder, context)
         case .response(let id): handleStoredResponse(id, method: request.head.method, responder, context)
         case .responseInputItems(let id): handleInputItems(id, query: request.head.query, responder, context)
+        case .messages: handleMessages(request, responder, context)
+        case .countTokens: handleCountTokens(request, responder, context)
+        case .listModels:
+            let anthropic = AnthropicModelList.wanted(request.head)
+            let query = request.head.query
+            withModelCatalog { [self] snapshot in
+                respondJSON(responder, context, anthropic
+                    ? AnthropicModelList.page(visibleModels(snapshot, to: context.caller).map(\.id), query: query, createdAt: createdAt)
+                    : listModels(snapshot, for: context.caller))
+            }
         case .model(let id):
+            let anthropic = AnthropicModelList.wanted(request.head)
             withModelCatalog { [self] snapshot in
                 if let entry = catalog.find(id, in: snapshot), context.caller.virtualKey?.allows(model: entry.id) ?? true {
-                    respondJSON(responder, context, modelJSON(entry))
+                    respondJSON(responder, context, anthropic ? AnthropicModelList.model(entry.id, createdAt: createdAt) : modelJSON(entry))
                 } else {
                     fail(responder, context, .modelNotFound(id, suggestions: router.suggestions))
                 }
@@ -242,8 +255,9 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
         }
     }
 
-    /// Why a POSTed body cannot be read as JSON (its media type, a content coding, no body), or nil.
-    package static func jsonBodyProblem(_ request: HTTPRequest) -> GatewayError? {
+    /// What every JSON front refuses before parsing: a media type other than JSON, a coded body,
+    /// an empty one.
+    package static func bodyProblem(_ request: HTTPRequest) -> GatewayError? {
         if let contentType = request.head.headers["content-type"], !Gateway.isJSONMediaType(contentType) {
             return .unsupportedMediaType(contentType)
         }
@@ -261,28 +275,16 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
     }
 
     private func handleChat(_ request: HTTPRequest, _ responder: HTTPResponder, _ context: RequestContext) {
-        if let problem = Gateway.jsonBodyProblem(request) { return fail(responder, context, problem) }
+        if let problem = Gateway.bodyProblem(request) { return fail(responder, context, problem) }
         let cacheControl = CacheControl(headerValues: request.head.headers.values("cache-control"))
         // Fast path: these exact bytes were seen before; answer from the cache without parsing.
         let digest = cache == nil ? nil : RequestKeyMemo.Digest(namespace: context.cacheNamespace, body: request.body)
-        /// The key already looked up (and missed) on the fast path: not looked up a second time.
-        var missedKey: CacheKey?
-        if let digest, let cache, cacheControl.allowsLookup, let known = keyMemo.entry(for: digest) {
-            let lookupStart = Clock.nanos()
-            missedKey = known.key
-            let hit = cache.lookup(known.key, now: Clock.wallNow(), maxAge: cacheControl.maxAge)
-            context.timing.record(.cache, seconds: Double(Clock.nanos() - lookupStart) / 1e9)
-            if let hit {
-                if let refusal = admit(context, model: known.model, estimatedTokens: 0) {
-                    return fail(responder, context, refusal)
-                }
-                context.model = known.model
-                if serveHit(answer(hit, asked: known.model), stream: known.stream, includeUsage: known.includeUsage, responder, context) {
-                    noteHit(hit, model: known.model, context: context)
-                    return
-                }
-            }
+        let remembered = answerRemembered(digest, cacheControl: cacheControl, responder, context) { hit, known in
+            serveHit(hit, stream: known.stream, includeUsage: known.includeUsage, responder, context)
         }
+        if remembered.answered { return }
+        /// The key already looked up (and missed) on the fast path: not looked up a second time.
+        let missedKey = remembered.missedKey
         let json: JSON
         do { json = try JSONParser.parse(request.body) } catch {
             return fail(responder, context, .invalidJSON(error))
@@ -331,10 +333,32 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
         serveMiss(key: key, route: route, chat: chat, cacheControl: cacheControl, cacheStatus: cacheStatus, responder, context)
     }
 
+    /// The fast path of every front: the key these exact bytes resolved to before is looked up,
+    /// and a hit answered by `serve` (as asked: under the name the bytes asked for) once the access
+    /// gate admits the model. `answered`: the request is done (served, or refused). `missedKey`:
+    /// the key looked up without a usable hit, not to be looked up a second time.
+    package func answerRemembered(_ digest: RequestKeyMemo.Digest?, cacheControl: CacheControl, _ responder: HTTPResponder,
+                                  _ context: RequestContext,
+                                  serve: (CachedResponse, RequestKeyMemo.Entry) -> Bool) -> (answered: Bool, missedKey: CacheKey?) {
+        guard let digest, let cache, cacheControl.allowsLookup, let known = keyMemo.entry(for: digest) else { return (false, nil) }
+        let lookupStart = Clock.nanos()
+        let hit = cache.lookup(known.key, now: Clock.wallNow(), maxAge: cacheControl.maxAge)
+        context.timing.record(.cache, seconds: Double(Clock.nanos() - lookupStart) / 1e9)
+        guard let hit else { return (false, known.key) }
+        if let refusal = admit(context, model: known.model, estimatedTokens: 0) {
+            fail(responder, context, refusal)
+            return (true, known.key)
+        }
+        context.model = known.model
+        guard serve(answer(hit, asked: known.model), known) else { return (false, known.key) }
+        noteHit(hit, model: known.model, context: context)
+        return (true, known.key)
+    }
+
     /// A call for `key` answered a moment ago and its entry is being committed: its result, as
     /// the cache entry it is about to be.
     package func committingHit(_ key: CacheKey) -> CachedResponse? {
-        flights.finishedResult(for: key).map { cachedResponse($0.outcome, body: $0.body, usage: $0.usage) }
+        flights.finishedResult(for: key).map { cachedResponse($0.outcome, body: $0.body, usage: $0.usage, format: $0.format) }
     }
 
     /// The cache entry for `key` (unless the caller already `lookedUp` and missed), else the result
@@ -378,6 +402,7 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
 
     package func serveHit(_ hit: CachedResponse, stream: Bool, includeUsage: Bool, _ responder: HTTPResponder,
                   _ context: RequestContext) -> Bool {
+        guard hit.format == .chatCompletion else { return false }
         var headers = commonHeaders(context, cacheStatus: "HIT", model: hit.model)
         headers.append(HTTPHeaderField("Age", String(max(0, Int(Clock.wallNow() - hit.createdAt)))))
         var completion: JSONObject?
@@ -401,6 +426,14 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
             bytes.append(contentsOf: SSEWriter.event(chunk))
         }
         bytes.append(contentsOf: SSEWriter.done)
+        respondStream(bytes, headers: headers, responder, context)
+        return true
+    }
+
+    /// A whole stream in one go (a cache hit replayed): the SSE head with what `Server-Timing`
+    /// knows, the events, the trailer.
+    package func respondStream(_ bytes: [UInt8], headers: [HTTPHeaderField], _ responder: HTTPResponder, _ context: RequestContext) {
+        var headers = headers
         headers.append(contentsOf: Gateway.sseHeaders)
         let headersSeconds = Double(Clock.nanos() - context.startNanos) / 1e9
         headers.append(Gateway.streamHeadTiming(cacheSeconds: context.timing[.cache], headersSeconds: headersSeconds))
@@ -408,7 +441,6 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
         responder.startStream(status: 200, headers: headers)
         responder.writeStreamChunk(bytes)
         responder.finishStream(trailers: [serverTimingTrailer(context)])
-        return true
     }
 
     private func serveMiss(key: CacheKey, route: ModelRoute, chat: ChatCompletionRequest, cacheControl: CacheControl,
@@ -425,13 +457,22 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
                      knownModel: route.fallbacks.isEmpty ? route.name : nil, responder, context)
     }
 
-    /// Connects one client to a flight: a streaming session, or one JSON response at the end.
+    /// Connects one chat client to a flight.
     package func attachClient(to flight: CompletionFlight, joined: Bool, chat: ChatCompletionRequest, cacheStatus: String,
                       knownModel: String? = nil,
                       _ responder: HTTPResponder, _ context: RequestContext) {
-        if chat.stream {
+        attachClient(to: flight, joined: joined, stream: chat.stream ? ChatStreamEncoding(includeUsage: chat.includeUsage) : nil,
+                     cacheStatus: cacheStatus, knownModel: knownModel, responder, context)
+    }
+
+    /// Connects one client to a flight: a streaming session writing `stream`'s encoding, or
+    /// (without one) one JSON response at the end.
+    package func attachClient(to flight: CompletionFlight, joined: Bool, stream: (any ClientStreamEncoding)?, cacheStatus: String,
+                      knownModel: String? = nil,
+                      _ responder: HTTPResponder, _ context: RequestContext) {
+        if let stream {
             let session = StreamingClientSession(gateway: self, responder: responder, context: context,
-                                                 includeUsage: chat.includeUsage, cacheStatus: cacheStatus,
+                                                 encoding: stream, cacheStatus: cacheStatus,
                                                  keepAliveInterval: config.streamKeepAliveInterval, joined: joined,
                                                  knownModel: knownModel)
             session.attach(to: flight)
@@ -530,7 +571,8 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
         return choices.allSatisfy { $0["finish_reason"]?.stringValue != nil }
     }
 
-    package func cachedResponse(_ outcome: CallOutcome, body: [UInt8], usage: Usage? = nil) -> CachedResponse {
+    package func cachedResponse(_ outcome: CallOutcome, body: [UInt8], usage: Usage? = nil,
+                                format: CachedResponse.Format = .chatCompletion) -> CachedResponse {
         let now = Clock.wallNow()
         let ttl = outcome.route.ttl ?? config.cache.defaultTTL
         let usage = usage ?? Usage(outcome.completion)
@@ -539,7 +581,7 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
             createdAt: now, expiresAt: expiresAt, model: outcome.route.name,
             provider: outcome.route.providerName, promptTokens: usage.prompt,
             completionTokens: usage.completion, cachedTokens: usage.cached,
-            upstreamLatencyMs: outcome.upstreamSeconds * 1000, body: body)
+            upstreamLatencyMs: outcome.upstreamSeconds * 1000, body: body, format: format)
     }
 
     /// `GET /health?deep=1`: every model asked a tiny prompt; 200 when all answer, else 503. It
@@ -594,11 +636,15 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
         Task { body(await catalog.snapshot()) }
     }
 
-    /// A virtual key with a model list sees only the models it may use.
+    /// The catalog entries `caller` may see: a virtual key with a model list sees only the models
+    /// it may use.
+    private func visibleModels(_ snapshot: ModelCatalog.Snapshot, to caller: Caller) -> [ModelCatalog.Entry] {
+        guard let key = caller.virtualKey, key.models != nil else { return snapshot.entries }
+        return snapshot.entries.filter { key.allows(model: $0.id) }
+    }
+
     private func listModels(_ snapshot: ModelCatalog.Snapshot, for caller: Caller) -> JSON {
-        var entries = snapshot.entries
-        if let key = caller.virtualKey, key.models != nil { entries = entries.filter { key.allows(model: $0.id) } }
-        return .object(["object": "list", "data": .array(entries.map(modelJSON))])
+        .object(["object": "list", "data": .array(visibleModels(snapshot, to: caller).map(modelJSON))])
     }
 
     private func modelJSON(_ entry: ModelCatalog.Entry) -> JSON {
@@ -719,6 +765,8 @@ extension Endpoint {
         case .responses: return "/v1/responses"
         case .response: return "/v1/responses/{id}"
         case .responseInputItems: return "/v1/responses/{id}/input_items"
+        case .messages: return "/v1/messages"
+        case .countTokens: return "/v1/messages/count_tokens"
         case .listModels: return "/v1/models"
         case .model: return "/v1/models/{id}"
         case .health: return "/health"

@@ -6,7 +6,8 @@ import UltraGateJSON
 import UltraGateSupport
 import Foundation
 
-/// One streaming client attached to a flight: writes each chunk as an SSE event as it arrives,
+/// One streaming client attached to a flight: writes each chunk as an SSE event as it arrives
+/// (in its front's dialect, `encoding`),
 /// keeps the connection alive with SSE comments while the first token is awaited, and turns a
 /// failure into an HTTP error (before anything was sent) or an SSE error event (after).
 /// `Server-Timing` goes out in two parts: the head tells the cache lookup and the time to the
@@ -16,7 +17,7 @@ package final class StreamingClientSession: @unchecked Sendable {
     private let gateway: Gateway
     private let responder: HTTPResponder
     private let context: RequestContext
-    private let includeUsage: Bool
+    private let encoding: any ClientStreamEncoding
     private let cacheStatus: String
     private let keepAliveInterval: Double
     /// This client joined a flight another request started.
@@ -42,14 +43,14 @@ package final class StreamingClientSession: @unchecked Sendable {
     /// one event at a time.
     private var tokenSent = false
 
-    package init(gateway: Gateway, responder: HTTPResponder, context: RequestContext, includeUsage: Bool,
+    package init(gateway: Gateway, responder: HTTPResponder, context: RequestContext, encoding: any ClientStreamEncoding,
          cacheStatus: String, keepAliveInterval: Double, joined: Bool, knownModel: String? = nil) {
         self.joined = joined
         self.knownModel = knownModel
         self.gateway = gateway
         self.responder = responder
         self.context = context
-        self.includeUsage = includeUsage
+        self.encoding = encoding
         self.cacheStatus = cacheStatus
         self.keepAliveInterval = keepAliveInterval
         cacheSeconds = context.timing[.cache]
@@ -144,15 +145,15 @@ package final class StreamingClientSession: @unchecked Sendable {
             if mustStart { markStarted() }
             sawChunk = true
             lock.unlock()
-            if mustStart { startStream(model: chunk["model"]?.stringValue) }
-            if let bytes = encode(chunk) {
+            if mustStart { startStream(model: encoding.model(of: chunk)) }
+            if let bytes = encoding.encode(chunk) {
                 // Until the first token has gone, chunks leave at once when this is the only call
                 // in flight; otherwise (and after it) chunks produced together share one `send`
                 // per loop iteration. Measured: at c=1 the first token arrived 10-30 µs sooner;
                 // flushing early under load cost 14 % of streams/s at 64 connections.
                 var flushNow = false
                 if !tokenSent {
-                    if OpenAIShapes.chunkCarriesContent(chunk) { tokenSent = true }
+                    if encoding.carriesContent(chunk) { tokenSent = true }
                     flushNow = gateway.flights.count <= 1
                 }
                 responder.writeStreamChunk(bytes, flushNow: flushNow)
@@ -167,15 +168,9 @@ package final class StreamingClientSession: @unchecked Sendable {
             lock.unlock()
             stopKeepAlive()
             if mustStart { startStream(model: result.outcome.route.name) }
-            var bytes: [UInt8] = []
-            if replay {
-                // The flight ran without streaming (another client asked first): replay its answer.
-                for chunk in ChatCompletionReplayer.chunks(from: result.outcome.completion, includeUsage: includeUsage) {
-                    bytes.append(contentsOf: SSEWriter.event(chunk))
-                }
-            }
-            bytes.append(contentsOf: SSEWriter.done)
-            responder.writeStreamChunk(bytes)
+            // Without chunks the flight ran without streaming (another client asked first): the
+            // answer is replayed.
+            responder.writeStreamChunk(encoding.end(result, replay: replay))
             finishStream()
         case .failed(let error):
             lock.lock()
@@ -189,19 +184,9 @@ package final class StreamingClientSession: @unchecked Sendable {
             } else {
                 if error.isClientClosed && responder.isClientGone { return }
                 let shown = error.isClientClosed ? Gateway.upstreamCancelled : error
-                responder.writeStreamChunk(SSEWriter.error(shown) + SSEWriter.done)
+                responder.writeStreamChunk(encoding.failure(shown))
                 finishStream()
             }
         }
-    }
-
-    /// The chunk as the client asked for it: without usage unless `include_usage` was set.
-    private func encode(_ chunk: JSONObject) -> [UInt8]? {
-        if includeUsage { return SSEWriter.event(chunk) }
-        // The usage-only chunk goes, unless it carries an ensemble's `ultra` detail.
-        if chunk["choices"]?.arrayValue?.isEmpty == true && chunk["ultra"] == nil { return nil }
-        var trimmed = chunk
-        if trimmed["usage"] != nil { trimmed["usage"] = nil }
-        return SSEWriter.event(trimmed)
     }
 }

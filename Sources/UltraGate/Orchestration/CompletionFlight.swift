@@ -13,6 +13,8 @@ public struct FlightResult: Sendable {
     public var body: [UInt8]
     /// The completion's token counts, read once for the metrics, the cache entry and every client.
     package let usage: Usage
+    /// The shape of `body` (and of `outcome.completion`): a Messages flight's answer is a Message.
+    package var format: CachedResponse.Format = .chatCompletion
 
     package init(outcome: CallOutcome, body: [UInt8]) {
         self.outcome = outcome
@@ -20,17 +22,20 @@ public struct FlightResult: Sendable {
         usage = Usage(outcome.completion)
     }
 
-    /// A result whose completion is not a `chat.completion` (a Responses `Response`): its token
-    /// counts are given.
-    package init(outcome: CallOutcome, body: [UInt8], usage: Usage) {
+    /// An answer of another `format`, whose token counts the caller read.
+    package init(outcome: CallOutcome, body: [UInt8], usage: Usage, format: CachedResponse.Format) {
         self.outcome = outcome
         self.body = body
         self.usage = usage
+        self.format = format
     }
 }
 
 /// One upstream call shared by every identical request that arrives while it runs (single
 /// flight). Subscribers get the chunks seen so far, then each new one as it arrives, then the end.
+/// A chunk is one piece of the stream in the flight's dialect: a `chat.completion.chunk` on chat
+/// flights, an Anthropic stream event on Messages flights (their keys differ, so no client ever
+/// joins a flight of another dialect).
 /// The upstream work is cancelled only when every subscriber has gone.
 public final class CompletionFlight: @unchecked Sendable {
     public enum Event: Sendable {

@@ -102,11 +102,7 @@ public struct Orchestrator: Sendable {
                     await onChunk(chunk)
                 }
             } catch {
-                guard delivered, !Task.isCancelled else { throw error }
-                // Part of the answer already reached the client: no retry, no fallback.
-                let failure = Orchestrator.providerError(error, provider: candidate.providerName)
-                events.attemptFailed(candidate, failure, false)
-                throw FinalFailure(error: failure.gatewayError)
+                throw streamFailure(error, on: candidate, delivered: delivered)
             }
             if Task.isCancelled { throw FinalFailure(error: .clientClosed) }
             let seconds = Double(Clock.nanos() - t0) / 1e9
@@ -121,11 +117,34 @@ public struct Orchestrator: Sendable {
     /// A failure that ends the call at once: no retry, no fallback.
     package struct FinalFailure: Error { let error: GatewayError }
 
-    /// Runs `attempt` on the route, then on each fallback, retrying each as its policy allows.
-    /// The outcome's upstream time, attempt count and retry waits cover all of it.
+    /// What a failed stream attempt throws: its error while nothing was `delivered` (retries and
+    /// fallbacks may follow), else a final failure, since part of the answer already reached the
+    /// client.
+    package func streamFailure(_ error: any Error, on candidate: ModelRoute, delivered: Bool) -> any Error {
+        guard delivered, !Task.isCancelled else { return error }
+        let failure = Orchestrator.providerError(error, provider: candidate.providerName)
+        events.attemptFailed(candidate, failure, false)
+        return FinalFailure(error: failure.gatewayError)
+    }
+
+    /// Runs `attempt` on the route, then on each fallback, with the chat request each one is sent.
     package func withRetriesAndFallbacks(
         _ route: ModelRoute, body: JSONObject, requestID: String, onRetryWait: @Sendable (Bool) -> Void = { _ in },
         _ attempt: (ModelRoute, ProviderRequest) async throws -> CallOutcome
+    ) async throws(GatewayError) -> CallOutcome {
+        try await withRetriesAndFallbacks(route, onRetryWait: onRetryWait) { candidate in
+            try await attempt(candidate, ProviderRequest(body: candidate.upstreamBody(body), requestID: requestID,
+                                                         timeouts: candidate.timeouts))
+        }
+    }
+
+    /// Runs `attempt` on the route, then on each fallback, retrying each as its policy allows;
+    /// what an attempt sends is its own affair (a chat request, a Messages body passed through).
+    /// The outcome's upstream time, attempt count and retry waits cover all of it. An attempt
+    /// throws `FinalFailure` to end the call at once.
+    package func withRetriesAndFallbacks(
+        _ route: ModelRoute, onRetryWait: @Sendable (Bool) -> Void = { _ in },
+        _ attempt: (ModelRoute) async throws -> CallOutcome
     ) async throws(GatewayError) -> CallOutcome {
         var failures: [(ModelRoute, ProviderError)] = []
         let routes = chain(for: route)
@@ -134,7 +153,6 @@ public struct Orchestrator: Sendable {
         var waited: UInt64 = 0
         for (index, candidate) in routes.enumerated() {
             if index > 0 { events.fallback(routes[index - 1], candidate) }
-            let request = ProviderRequest(body: candidate.upstreamBody(body), requestID: requestID, timeouts: candidate.timeouts)
             let policy = RetryPolicy(candidate.retry)
             let started = Clock.nanos()
             var number = 0
@@ -144,7 +162,7 @@ public struct Orchestrator: Sendable {
                 attempts += 1
                 events.attemptStarted(candidate)
                 do {
-                    var outcome = try await attempt(candidate, request)
+                    var outcome = try await attempt(candidate)
                     outcome.upstreamSeconds = Double(Clock.nanos() - firstStart) / 1e9
                     outcome.attempts = attempts
                     outcome.retryWaitSeconds = Double(waited) / 1e9

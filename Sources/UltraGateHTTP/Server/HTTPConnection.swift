@@ -355,7 +355,7 @@ package final class HTTPConnection: IdleListMember {
             return
         }
         if responder.chunked {
-            let ending = loop.server.handler.streamEndingForShutdown()
+            let ending = responder.shutdownEnding ?? loop.server.handler.streamEndingForShutdown()
             if !ending.isEmpty { ChunkedEncoding.appendChunk(ending, to: &output) }
             output.append(contentsOf: ChunkedEncoding.terminator)
             closeWhenFlushed = true

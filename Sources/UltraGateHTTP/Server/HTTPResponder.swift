@@ -13,6 +13,10 @@ public final class HTTPResponder: @unchecked Sendable {
     /// Runs once when the exchange ends: the status sent, the body bytes written, and whether the
     /// client went away first. Set it before answering.
     public var onComplete: (@Sendable (_ status: Int, _ bodyBytes: Int, _ clientGone: Bool) -> Void)?
+    /// The last body bytes of this stream when the server ends it at the end of the shutdown
+    /// grace period, for an API whose streams end otherwise than the handler's
+    /// `streamEndingForShutdown`. Set it before answering.
+    public var shutdownEnding: [UInt8]?
     /// Loop-thread bookkeeping for `onComplete`.
     package var status = 0
     package var bodyBytes = 0

@@ -57,7 +57,7 @@ extension Gateway {
     // MARK: POST /v1/responses
 
     package func handleCreateResponse(_ request: HTTPRequest, _ responder: HTTPResponder, _ context: RequestContext) {
-        if let problem = Gateway.jsonBodyProblem(request) { return fail(responder, context, problem) }
+        if let problem = Gateway.bodyProblem(request) { return fail(responder, context, problem) }
         let json: JSON
         do { json = try JSONParser.parse(request.body) } catch {
             return fail(responder, context, .invalidJSON(error))
@@ -161,7 +161,7 @@ extension Gateway {
     /// when `store` is true), as JSON or replayed as stream events.
     private func serveResponseHit(_ hit: CachedResponse, call: ResponsesCall, _ responder: HTTPResponder,
                                   _ context: RequestContext) -> Bool {
-        guard case .object(let stored)? = try? JSONParser.parse(hit.body) else { return false }
+        guard hit.format == .openAIResponse, case .object(let stored)? = try? JSONParser.parse(hit.body) else { return false }
         let response = ResponseObject.personalized(stored, id: ResponseObject.newID(), createdAt: Int(Clock.wallNow()),
                                                    request: call.request.body)
         context.cacheResult = .hit
@@ -226,13 +226,13 @@ extension Gateway {
             }
             let body = JSONWriter.serialize(.object(outcome.completion))
             let usage = Usage(response: outcome.completion)
-            let result = FlightResult(outcome: outcome, body: body, usage: usage)
+            let result = FlightResult(outcome: outcome, body: body, usage: usage, format: .openAIResponse)
             metrics.recordTokens(model: outcome.route.name, prompt: usage.prompt, completion: usage.completion, cached: usage.cached)
             var entry: (key: CacheKey, value: CachedResponse)?
             let complete = outcome.completion["status"]?.stringValue == "completed"
                 && (outcome.completion["ultra"]?["degraded"]?.boolValue != true)
             if cache != nil, complete, !cacheControl.noStore, !Task.isCancelled {
-                entry = (answeringKey, cachedResponse(outcome, body: body, usage: usage))
+                entry = (answeringKey, cachedResponse(outcome, body: body, usage: usage, format: .openAIResponse))
             }
             await finish(flight, key: key, result: result, storing: entry)
         } catch {
