@@ -298,3 +298,19 @@ def test_non_loopback_start_without_a_key_is_refused(tmp_path):
         assert requests.get(g.base_url + "/v1/models").status_code == 200
     finally:
         g.close()
+
+
+def test_anthropic_clients_send_virtual_keys_as_x_api_key(gw):
+    import anthropic
+    secret = create_key(gw, name="claude-app", models=["m"])
+    client_ = anthropic.Anthropic(base_url=gw.base_url, api_key=secret, max_retries=0)
+    message = client_.messages.create(model="m", max_tokens=64, messages=[{"role": "user", "content": "hi"}])
+    assert message.content[0].text
+    # Refusals come in Anthropic's shape on Anthropic paths, as typed SDK exceptions.
+    with pytest.raises(anthropic.AuthenticationError) as e:
+        anthropic.Anthropic(base_url=gw.base_url, api_key="ug-wrong", max_retries=0).messages.create(
+            model="m", max_tokens=64, messages=[{"role": "user", "content": "hi"}])
+    assert e.value.body["type"] == "error" and e.value.body["error"]["type"] == "authentication_error"
+    with pytest.raises(anthropic.PermissionDeniedError) as e:
+        client_.messages.create(model="n", max_tokens=64, messages=[{"role": "user", "content": "hi"}])
+    assert e.value.body["error"]["type"] == "permission_error"
