@@ -97,6 +97,8 @@ import Testing
         #expect(refusal { $0["messages"] = [["role": "user", "content": [["type": "document", "source": ["type": "url", "url": "https://x/a.pdf"]]]]] }?.param
                 == "messages.0.content.0.source.type")
         #expect(refusal { $0["tools"] = [["type": "custom", "name": "f", "input_schema": ["type": "object"]]] } == nil)
+        // Coding agents send context editing: dropped, not refused.
+        #expect(refusal { $0["context_management"] = ["edits": [["type": "clear_tool_uses_20250919"]]] } == nil)
     }
 
     // MARK: Answer

@@ -11,7 +11,8 @@ import UltraGateSupport
 /// how Anthropic serves the call are dropped, as the README documents: `thinking` (and thinking
 /// blocks in the history), `cache_control` (on the request and on blocks), `service_tier`,
 /// `top_k` (kept for Gemini, as `topK`), `metadata` other than `user_id`, a tool result's
-/// `is_error`, `citations` on text blocks, and the request-level `inference_geo` and `speed`.
+/// `is_error`, `citations` on text blocks, and the request-level `inference_geo`, `speed` and
+/// `context_management`.
 ///
 /// Reference: anthropic-sdk-python `types/message_create_params.py` and the block params it
 /// names (`TextBlockParam`, `ImageBlockParam`, `DocumentBlockParam`, `ToolUseBlockParam`,
@@ -31,6 +32,9 @@ package struct MessagesRequestTranslator: Sendable {
     private static let handled: Set<String> = [
         "model", "messages", "max_tokens", "system", "stop_sequences", "temperature", "top_p", "top_k", "metadata",
         "tools", "tool_choice", "thinking", "service_tier", "stream", "cache_control", "inference_geo", "speed", "ultra",
+        // Anthropic's server-side context editing (coding agents send it): without it the model
+        // sees the whole history, which changes no answer's meaning.
+        "context_management",
     ]
 
     package func request(_ body: JSONObject) throws(ProviderError) -> JSONObject {
