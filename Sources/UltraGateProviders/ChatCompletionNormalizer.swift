@@ -16,7 +16,7 @@ package enum ChatCompletionNormalizer {
 
     /// Fills the members `CreateChatCompletionResponse` requires and the upstream left out:
     /// - top level: `id` (a new `chatcmpl-…`), `object`, `created` (the gateway's clock), `model`;
-    /// - each choice: `index` (its position), `message` with `role: "assistant"`, `content: null`,
+    /// - each choice: `index` (its position; a value sent is kept, whatever it is), `message` with `role: "assistant"`, `content: null`,
     ///   `refusal: null`; `logprobs: null`; a `finish_reason` left out (absent or `""`) is read from
     ///   the message (`tool_calls`, `function_call`, else `stop`): the whole answer came, so the
     ///   upstream stopped. A `null` one is kept: it marks a cut answer, which is not cached;
@@ -24,7 +24,7 @@ package enum ChatCompletionNormalizer {
     /// Returns whether anything was filled.
     @discardableResult
     package static func fill(_ completion: inout JSONObject, model: String, now: () -> Int = OpenAIShapes.now) -> Bool {
-        var filled = fillHeader(&completion, object: "chat.completion", id: nil, created: nil, model: model, now: now)
+        var filled = fillHeader(&completion, object: "chat.completion", model: model, now: now)
         if case .array(var choices)? = completion["choices"], fillChoices(&choices) {
             completion["choices"] = .array(choices)
             filled = true
@@ -37,13 +37,15 @@ package enum ChatCompletionNormalizer {
     }
 
     /// Fills `id`, `object`, `created` and `model` when missing (or not of their type), from the
-    /// values given (a stream's first chunk) or new ones. Returns whether anything was filled.
-    package static func fillHeader(_ object: inout JSONObject, object kind: JSON, id: JSON?, created: JSON?, model: String,
+    /// values given (a stream's first chunk; read only when needed) or new ones. Returns whether
+    /// anything was filled.
+    package static func fillHeader(_ object: inout JSONObject, object kind: JSON, id: @autoclosure () -> JSON? = nil,
+                                   created: @autoclosure () -> JSON? = nil, model: String,
                                    now: () -> Int = OpenAIShapes.now) -> Bool {
         var filled = false
-        if object["id"]?.stringValue == nil { object["id"] = id ?? .string(OpenAIShapes.completionID()); filled = true }
+        if object["id"]?.stringValue == nil { object["id"] = id() ?? .string(OpenAIShapes.completionID()); filled = true }
         if object["object"] == nil { object["object"] = kind; filled = true }
-        if object["created"]?.intValue == nil { object["created"] = created ?? .int(now()); filled = true }
+        if object["created"]?.intValue == nil { object["created"] = created() ?? .int(now()); filled = true }
         if object["model"]?.stringValue == nil { object["model"] = .string(model); filled = true }
         return filled
     }
@@ -54,13 +56,12 @@ package enum ChatCompletionNormalizer {
         for i in choices.indices {
             guard case .object(let choice) = choices[i] else { continue }
             let message = choice["message"]?.objectValue
-            let finish = choice["finish_reason"]
-            let needsFinish = finish == nil || finish == .string("")
-            let complete = choice["index"]?.intValue != nil && choice["logprobs"] != nil && !needsFinish
+            let needsFinish = isLeftOut(choice["finish_reason"])
+            let complete = choice["index"] != nil && choice["logprobs"] != nil && !needsFinish
                 && message.map { $0["role"] != nil && $0["content"] != nil && $0["refusal"] != nil } == true
             if complete { continue }
             var filled = choice
-            if choice["index"]?.intValue == nil { filled["index"] = .int(i) }
+            if choice["index"] == nil { filled["index"] = .int(i) }
             var m = message ?? JSONObject()
             if m["role"] == nil { m["role"] = "assistant" }
             if m["content"] == nil { m["content"] = .null }
@@ -72,6 +73,14 @@ package enum ChatCompletionNormalizer {
             changed = true
         }
         return changed
+    }
+
+    /// A `finish_reason` the upstream left out: absent, or `""` (Go servers' zero value).
+    @inline(__always)
+    private static func isLeftOut(_ finish: JSON?) -> Bool {
+        guard let finish else { return true }
+        if case .string(let reason) = finish { return reason.isEmpty }
+        return false
     }
 
     /// Why a whole answer whose upstream did not say stopped: it called tools, or it ended.
@@ -87,12 +96,13 @@ package enum ChatCompletionNormalizer {
         var changed = false
         for i in choices.indices {
             guard case .object(let choice) = choices[i] else { continue }
-            let finish = choice["finish_reason"]
-            let badFinish = finish == nil || finish == .string("")
-            guard badFinish || choice["index"]?.intValue == nil || choice["delta"]?.objectValue == nil else { continue }
+            let badFinish = isLeftOut(choice["finish_reason"])
+            let noIndex = choice["index"] == nil
+            let noDelta = choice["delta"]?.isNull ?? true
+            guard badFinish || noIndex || noDelta else { continue }
             var filled = choice
-            if choice["index"]?.intValue == nil { filled["index"] = .int(i) }
-            if choice["delta"]?.objectValue == nil { filled["delta"] = .object(JSONObject()) }
+            if noIndex { filled["index"] = .int(i) }
+            if noDelta { filled["delta"] = .object(JSONObject()) }
             if badFinish { filled["finish_reason"] = .null }
             choices[i] = .object(filled)
             changed = true

@@ -144,17 +144,16 @@ package struct OpenAIChunkPassThrough: SSEChunkTranslator {
         guard case .array(var choices)? = chunk["choices"], !choices.isEmpty else { return [] }  // usage only: sent at the end
         // Most chunks pass unchanged: the choices are rebuilt only when one lacks a member.
         if ChatCompletionNormalizer.fillChunkChoices(&choices) { chunk["choices"] = .array(choices) }
-        var out: [JSONObject] = []
-        for choice in choices {
-            guard case .object(let choice) = choice else { continue }
+        var roleChunks: [JSONObject]?
+        for case .object(let choice) in choices {
             let index = choice["index"]?.intValue ?? 0
             if let reason = choice["finish_reason"], !reason.isNull { finishedChoices.insert(index) }
             if rolesSent.insert(index).inserted, choice["delta"]?["role"] == nil {
-                out.append(ChatCompletionNormalizer.roleChunk(like: chunk, index: index))
+                roleChunks = (roleChunks ?? []) + [ChatCompletionNormalizer.roleChunk(like: chunk, index: index)]
             }
         }
-        out.append(chunk)
-        return out
+        guard let roleChunks else { return [chunk] }
+        return roleChunks + [chunk]
     }
 
     package mutating func finish() throws(ProviderError) -> [JSONObject] {
