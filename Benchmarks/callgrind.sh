@@ -5,7 +5,9 @@
 # For each binary (a copy with `strip -g`, whose debug info valgrind can read): a gateway (1 loop thread) in front of the nginx fake upstream
 # (nginx-upstream.conf) runs under `valgrind --tool=callgrind`; after a warm-up, the counters are
 # zeroed, N requests are sent at c=1 and the counters dumped: non-streaming misses (each prompt
-# unique), streaming misses, and hits. Prints instructions per request for each.
+# unique), streaming misses, hits, and non-streaming misses on an answer that lacks what OpenAI's
+# schema requires (`sparse`: filled in, usage estimated). Prints instructions per request for each.
+# CALLGRIND_KINDS="json sparse" measures only those.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . Benchmarks/lib.sh
@@ -32,14 +34,15 @@ for original in "$@"; do
   # valgrind cannot read the debug info of these binaries: measure a stripped copy.
   bin="$TMP/ultragate-$(basename "$(dirname "$(dirname "$(dirname "$original")")")")-$RANDOM"
   cp "$original" "$bin" && strip -g "$bin"
-  for kind in json sse hit; do
+  for kind in ${CALLGRIND_KINDS:-json sse hit sparse}; do
     port=$(free_port)
-    up=$UP_JSON; stream=""; mode=miss
+    up=$UP_JSON; stream=""; mode=miss; path=/v1
     [ "$kind" = sse ] && { up=$UP_SSE; stream="--stream"; }
+    [ "$kind" = sparse ] && path=/sparse/v1
     [ "$kind" = hit ] && mode=hit
     cat > "$TMP/config.json" <<EOF
 {"server": {"host": "127.0.0.1", "port": $port, "threads": 1},
- "providers": {"upstream": {"type": "openai", "base_url": "http://127.0.0.1:$up/v1", "api_key": "sk-bench",
+ "providers": {"upstream": {"type": "openai", "base_url": "http://127.0.0.1:$up$path", "api_key": "sk-bench",
                             "retry": {"max_attempts": 1}}},
  "models": {"gpt-bench": {"provider": "upstream", "model": "gpt-bench"}}, "access_log": false}
 EOF
@@ -60,6 +63,6 @@ EOF
     ir=$(total_ir "$dump")
     # CALLGRIND_KEEP=DIR keeps each dump there, for callgrind_annotate.
     [ -n "${CALLGRIND_KEEP:-}" ] && mkdir -p "$CALLGRIND_KEEP" && cp "$dump" "$CALLGRIND_KEEP/$(basename "$bin")-$kind.out"
-    printf '%s\t%-4s\t%s ok of %s\t%d instructions/request\n' "$original" "$kind" "$ok" "$N" $(( ir / N ))
+    printf '%s\t%-6s\t%s ok of %s\t%d instructions/request\n' "$original" "$kind" "$ok" "$N" $(( ir / N ))
   done
 done

@@ -75,7 +75,8 @@ public struct OpenAICompatibleProvider: ChatProvider {
         try await completeKeepingText(request).completion
     }
 
-    /// The upstream's text is kept unless a required field had to be filled in.
+    /// The upstream's text is kept unless a member OpenAI's schema requires had to be filled in
+    /// (`ChatCompletionNormalizer`).
     public func completeKeepingText(_ request: ProviderRequest) async throws -> ProviderCompletion {
         let answer = try await connection.sendJSONKeepingText(try upstreamRequest(request, stream: false))
         var object = answer.object
@@ -85,11 +86,7 @@ public struct OpenAICompatibleProvider: ChatProvider {
             }
             throw ProviderError(kind: .invalidResponse, provider: name, message: "response has no `choices` array")
         }
-        var filled = false
-        if object["id"]?.stringValue == nil { object["id"] = .string(OpenAIShapes.completionID()); filled = true }
-        if object["object"] == nil { object["object"] = "chat.completion"; filled = true }
-        if object["created"]?.intValue == nil { object["created"] = .int(OpenAIShapes.now()); filled = true }
-        if object["model"]?.stringValue == nil { object["model"] = .string(request.model); filled = true }
+        let filled = ChatCompletionNormalizer.fill(&object, model: request.model)
         return ProviderCompletion(completion: object, text: filled ? nil : answer.text)
     }
 
@@ -101,8 +98,10 @@ public struct OpenAICompatibleProvider: ChatProvider {
 }
 
 /// Passes OpenAI chunks through, holding back usage so that it always comes last in a
-/// `choices: []` chunk (some servers put it on the finish chunk), and making sure the first chunk
-/// of each choice names the assistant role.
+/// `choices: []` chunk (some servers put it on the finish chunk), and completing what
+/// `CreateChatCompletionStreamResponse` requires (`ChatCompletionNormalizer`): the header members,
+/// each choice's `index`, `delta` and `finish_reason`, and a role-only first chunk for each choice
+/// whose first chunk named no role, as OpenAI opens every choice.
 package struct OpenAIChunkPassThrough: SSEChunkTranslator {
     package let provider: String
     package let model: String
@@ -136,29 +135,28 @@ package struct OpenAIChunkPassThrough: SSEChunkTranslator {
             throw ProviderHTTP.embeddedError(.object(chunk), provider: provider, redactor: redactor)
         }
         if let u = chunk["usage"] {
-            if !u.isNull { usage = u }
+            if case .object(var reported) = u {
+                ChatCompletionNormalizer.fillUsage(&reported)
+                usage = .object(reported)
+            }
             chunk.removeValue(forKey: "usage")
         }
-        if chunk["id"]?.stringValue == nil { chunk["id"] = .string(template?["id"]?.stringValue ?? OpenAIShapes.completionID()) }
-        if chunk["object"] == nil { chunk["object"] = "chat.completion.chunk" }
-        if chunk["created"]?.intValue == nil { chunk["created"] = template?["created"] ?? .int(OpenAIShapes.now()) }
-        if chunk["model"]?.stringValue == nil { chunk["model"] = .string(model) }
+        _ = ChatCompletionNormalizer.fillHeader(&chunk, object: "chat.completion.chunk", id: template?["id"],
+                                                created: template?["created"], model: model)
         if template == nil { template = chunk }
         guard case .array(var choices)? = chunk["choices"], !choices.isEmpty else { return [] }  // usage only: sent at the end
-        // Most chunks pass unchanged: the choices are rebuilt only when one needs its role added.
-        var changed = false
-        for i in choices.indices {
-            guard case .object(var choice) = choices[i] else { continue }
+        // Most chunks pass unchanged: the choices are rebuilt only when one lacks a member.
+        if ChatCompletionNormalizer.fillChunkChoices(&choices) { chunk["choices"] = .array(choices) }
+        var roleChunks: [JSONObject]?
+        for case .object(let choice) in choices {
             let index = choice["index"]?.intValue ?? 0
             if let reason = choice["finish_reason"], !reason.isNull { finishedChoices.insert(index) }
-            if rolesSent.insert(index).inserted, case .object(let delta)? = choice["delta"], delta["role"] == nil {
-                choice["delta"] = .object(JSONObject([(key: "role", value: "assistant")] + delta.pairs))
-                choices[i] = .object(choice)
-                changed = true
+            if rolesSent.insert(index).inserted, choice["delta"]?["role"] == nil {
+                roleChunks = (roleChunks ?? []) + [ChatCompletionNormalizer.roleChunk(like: chunk, index: index)]
             }
         }
-        if changed { chunk["choices"] = .array(choices) }
-        return [chunk]
+        guard let roleChunks else { return [chunk] }
+        return roleChunks + [chunk]
     }
 
     package mutating func finish() throws(ProviderError) -> [JSONObject] {
@@ -167,9 +165,9 @@ package struct OpenAIChunkPassThrough: SSEChunkTranslator {
                                 message: "stream ended before [DONE]")
         }
         guard let usage, let template else { return [] }
-        var last = template
-        last["choices"] = []
-        last["usage"] = usage
-        return [JSONObject(last.pairs.filter { ["id", "object", "created", "model", "system_fingerprint", "choices", "usage"].contains($0.key) })]
+        var last = JSONObject(template.pairs.filter { ChatCompletionNormalizer.chunkHeaderKeys.contains($0.key) })
+        last.append("choices", [])
+        last.append("usage", usage)
+        return [last]
     }
 }

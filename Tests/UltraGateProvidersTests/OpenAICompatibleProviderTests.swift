@@ -91,7 +91,7 @@ import Testing
         }
     }
 
-    @Test func usageOnTheFinishChunkMovesToATrailingUsageChunkAndRoleIsAdded() async throws {
+    @Test func usageOnTheFinishChunkMovesToATrailingUsageChunkAndARoleChunkOpensTheStream() async throws {
         // Some servers omit the role and attach usage to the last content chunk.
         let sse = """
         data: {"id":"c1","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"a"},"finish_reason":null}]}
@@ -106,8 +106,45 @@ import Testing
         let (chunks, error) = await collect(try await provider(transport).stream(try request(#"{"model":"m","messages":[]}"#)))
         #expect(error == nil)
         try expectValidStream(chunks)
-        #expect(chunks.count == 3)
+        #expect(chunks.count == 4)
+        #expect(chunks[0]["choices"] == [["index": 0, "delta": ["role": "assistant", "content": ""], "logprobs": .null,
+                                           "finish_reason": .null]])
+        #expect(chunks[1]["choices"]?.arrayValue?.first?["delta"] == ["content": "a"], "the upstream's chunk passes unchanged")
         #expect(finishReasons(chunks) == ["length"])
+    }
+
+    /// A sparse server's stream (no role, no `created`, no `finish_reason` key until the end, no
+    /// usage although asked): every chunk comes out valid, the upstream's text unchanged.
+    @Test func aSparseStreamIsCompletedToTheChunkSchema() async throws {
+        let sse = """
+        data: {"id":"c1","object":"chat.completion.chunk","model":"m","choices":[{"index":0,"delta":{"content":"Hel"}}]}
+
+        data: {"id":"c1","object":"chat.completion.chunk","model":"m","choices":[{"index":0,"delta":{"content":"lo"},"finish_reason":""}]}
+
+        data: {"id":"c1","object":"chat.completion.chunk","model":"m","choices":[{"delta":{},"finish_reason":"stop"}]}
+
+        data: [DONE]
+
+
+        """
+        let (chunks, error) = await collect(try await provider(ScriptedTransport(.body(sse))).stream(try request(#"{"model":"m","messages":[]}"#)))
+        #expect(error == nil)
+        try expectValidStream(chunks, expectUsage: false)
+        #expect(chunks.count == 4)
+        #expect(streamedContent(chunks) == "Hello")
+        #expect(finishReasons(chunks) == ["stop"])
+        #expect(chunks.map { $0["choices"]?.arrayValue?.first?["finish_reason"] } == [.null, .null, .null, "stop"])
+        #expect(Set(chunks.compactMap { $0["created"]?.intValue }).count == 1, "one `created` for the whole stream")
+    }
+
+    @Test func aSparseAnswerLosesItsTextOnlyWhenSomethingWasFilled() async throws {
+        let complete = try await provider(ScriptedTransport(.body(Self.completionJSON)))
+            .completeKeepingText(try request(#"{"model":"m","messages":[]}"#))
+        #expect(complete.text == Array(Self.completionJSON.utf8))
+        let sparse = try await provider(ScriptedTransport(.body(ChatCompletionNormalizerTests.llamaCpp)))
+            .completeKeepingText(try request(#"{"model":"m","messages":[]}"#))
+        #expect(sparse.text == nil)
+        try expectValidCompletion(sparse.completion)
     }
 
     @Test func errorStatusKeepsStatusMessageCodeAndRetryAfter() async throws {

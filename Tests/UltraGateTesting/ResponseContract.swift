@@ -18,7 +18,7 @@ package func expectValidCompletion(_ completion: JSONObject, sourceLocation: Sou
 }
 
 /// Every chunk satisfies `CreateChatCompletionStreamResponse`; all share one id; the first names the
-/// assistant role; a usage chunk, when present, is last and has `choices: []`.
+/// assistant role; a usage chunk (a non-null `usage`), when present, is last and has `choices: []`.
 package func expectValidStream(_ chunks: [JSONObject], expectUsage: Bool = true,
                        sourceLocation: SourceLocation = #_sourceLocation) throws {
     let spec = try #require(OpenAPISchema.shared, "OpenAPI document not readable at \(OpenAPISchema.path)")
@@ -30,7 +30,8 @@ package func expectValidStream(_ chunks: [JSONObject], expectUsage: Bool = true,
     }
     #expect(Set(chunks.compactMap { $0["id"]?.stringValue }).count == 1, sourceLocation: sourceLocation)
     #expect(chunks.first?["choices"]?.arrayValue?.first?["delta"]?["role"] == "assistant", sourceLocation: sourceLocation)
-    let usageChunks = chunks.enumerated().filter { $0.element["usage"] != nil }
+    // OpenAI sends `usage: null` on every chunk but the last when usage is asked for.
+    let usageChunks = chunks.enumerated().filter { $0.element["usage"].map { !$0.isNull } == true }
     if expectUsage {
         #expect(usageChunks.map(\.offset) == [chunks.count - 1], sourceLocation: sourceLocation)
         #expect(chunks.last?["choices"] == .array([]), sourceLocation: sourceLocation)

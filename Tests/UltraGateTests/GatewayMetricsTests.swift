@@ -133,6 +133,7 @@ import Testing
             "ultragate_gateway_overhead_seconds": "histogram", "ultragate_upstream_retries_total": "counter",
             "ultragate_fallbacks_total": "counter", "ultragate_upstream_errors_total": "counter",
             "ultragate_tokens_total": "counter", "ultragate_cost_usd_total": "counter",
+            "ultragate_estimated_tokens_total": "counter",
             "ultragate_cost_saved_usd_total": "counter", "ultragate_in_flight_requests": "gauge",
             "ultragate_open_connections": "gauge", "ultragate_ensemble_members_total": "counter",
             "ultragate_upstream_attempts_total": "counter", "ultragate_upstream_retry_wait_seconds": "histogram",

@@ -97,8 +97,10 @@ import Testing
         let r = try await blocking { try h.chat("m", "endless line", stream: true) }
         #expect(r.status == 200)
         let events = r.text.components(separatedBy: "\n\n").filter { !$0.isEmpty }
-        #expect(events.first?.contains("Hello") == true)
-        #expect(events.count >= 3)
+        // The role chunk the gateway opens the choice with (the upstream sent none), then its text.
+        #expect(events.first?.contains(#""role":"assistant""#) == true)
+        #expect(events.dropFirst().first?.contains("Hello") == true)
+        #expect(events.count >= 4)
         let error = try JSONParser.parse(Array(events[events.count - 2].dropFirst("data: ".count).utf8))
         #expect(error["error"]?["code"]?.stringValue == "upstream_response_too_large")
         #expect(error["error"]?["message"]?.stringValue?.contains("max_event_bytes") == true)

@@ -512,7 +512,8 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
             } ?? JSONWriter.serialize(.object(outcome.completion))
             let result = FlightResult(outcome: outcome, body: body)
             let usage = result.usage
-            metrics.recordTokens(model: outcome.route.name, prompt: usage.prompt, completion: usage.completion, cached: usage.cached)
+            metrics.recordTokens(model: outcome.route.name, prompt: usage.prompt, completion: usage.completion, cached: usage.cached,
+                                 estimated: usage.estimated)
             var entry: (key: CacheKey, value: CachedResponse)?
             if cache != nil, !cacheControl.noStore, !Task.isCancelled, Gateway.isFinished(outcome.completion) {
                 // A fallback's answer belongs to the model that produced it, never to the one asked.
@@ -748,12 +749,15 @@ package struct Usage {
     package var prompt = 0
     package var completion = 0
     package var cached = 0
+    /// The counts are the gateway's estimate (`EstimatedUsage`): the upstream reported none.
+    package var estimated = false
 
     package init(_ completion: JSONObject) {
         guard let usage = completion["usage"] else { return }
         prompt = usage["prompt_tokens"]?.intValue ?? 0
         self.completion = usage["completion_tokens"]?.intValue ?? 0
         cached = usage["prompt_tokens_details"]?["cached_tokens"]?.intValue ?? 0
+        estimated = EstimatedUsage.isEstimate(usage)
     }
 }
 

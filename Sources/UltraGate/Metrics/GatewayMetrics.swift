@@ -73,6 +73,7 @@ public final class GatewayMetrics: @unchecked Sendable {
         package let fallbacks: MetricFamily<Counter>
         package let upstreamErrors: MetricFamily<Counter>
         package let tokens: MetricFamily<Counter>
+        package let estimatedTokens: MetricFamily<Counter>
         package let cost: MetricFamily<Counter>
         package let costSaved: MetricFamily<Counter>
         package let inFlight: MetricFamily<Gauge>
@@ -96,6 +97,7 @@ public final class GatewayMetrics: @unchecked Sendable {
             fallbacks = r.counterFamily("ultragate_fallbacks_total", help: "Requests that fell back from one model or provider to another.", labelNames: ["from", "to"])
             upstreamErrors = r.counterFamily("ultragate_upstream_errors_total", help: "Failed upstream calls by kind.", labelNames: ["provider", "model", "kind"])
             tokens = r.counterFamily("ultragate_tokens_total", help: "Tokens used upstream, by model and kind (cached is the part of prompt served from the provider's prompt cache).", labelNames: ["model", "kind"])
+            estimatedTokens = r.counterFamily("ultragate_estimated_tokens_total", help: "The part of ultragate_tokens_total the gateway estimated because the upstream reported no usage, by model and kind.", labelNames: ["model", "kind"])
             cost = r.counterFamily("ultragate_cost_usd_total", help: "Estimated upstream cost in USD from the configured price table.", labelNames: ["model"])
             costSaved = r.counterFamily("ultragate_cost_saved_usd_total", help: "Estimated upstream cost in USD avoided by response cache hits.", labelNames: ["model"])
             inFlight = r.gaugeFamily("ultragate_in_flight_requests", help: "Requests being handled.")
@@ -294,9 +296,10 @@ public final class GatewayMetrics: @unchecked Sendable {
         families.upstreamErrors.labels(provider, self.model(model).name, kind).increment()
     }
 
-    /// Token usage of an upstream call; also adds its cost (see `ModelPrice.cost`).
-    public func recordTokens(model: String, prompt: Int, completion: Int, cached: Int) {
-        self.model(model).recordTokens(prompt: prompt, completion: completion, cached: cached)
+    /// Token usage of an upstream call; also adds its cost (see `ModelPrice.cost`). `estimated`:
+    /// the counts are the gateway's estimate (the upstream reported none).
+    public func recordTokens(model: String, prompt: Int, completion: Int, cached: Int, estimated: Bool = false) {
+        self.model(model).recordTokens(prompt: prompt, completion: completion, cached: cached, estimated: estimated)
     }
 
     /// A cache hit: adds the cost of the upstream call the hit avoided (the stored usage).

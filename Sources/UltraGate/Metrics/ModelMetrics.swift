@@ -25,6 +25,8 @@ public final class ModelMetrics: @unchecked Sendable {
     package let promptTokens: Counter
     package let completionTokens: Counter
     package let cachedTokens: Counter
+    package let estimatedPromptTokens: Counter
+    package let estimatedCompletionTokens: Counter
     package let cost: Counter
     package let costSaved: Counter
 
@@ -44,6 +46,8 @@ public final class ModelMetrics: @unchecked Sendable {
         promptTokens = families.tokens.labels(name, "prompt")
         completionTokens = families.tokens.labels(name, "completion")
         cachedTokens = families.tokens.labels(name, "cached")
+        estimatedPromptTokens = families.estimatedTokens.labels(name, "prompt")
+        estimatedCompletionTokens = families.estimatedTokens.labels(name, "completion")
         cost = families.cost.labels(name)
         costSaved = families.costSaved.labels(name)
     }
@@ -72,11 +76,16 @@ public final class ModelMetrics: @unchecked Sendable {
         latency.record(seconds: durationSeconds)
     }
 
-    /// Token usage of a call that went upstream; adds its cost from the price table.
-    public func recordTokens(prompt: Int, completion: Int, cached: Int) {
+    /// Token usage of a call that went upstream; adds its cost from the price table. Estimated
+    /// counts (the upstream reported none) are counted as tokens and also as estimated tokens.
+    public func recordTokens(prompt: Int, completion: Int, cached: Int, estimated: Bool = false) {
         promptTokens.increment(by: prompt)
         completionTokens.increment(by: completion)
         cachedTokens.increment(by: cached)
+        if estimated {
+            estimatedPromptTokens.increment(by: prompt)
+            estimatedCompletionTokens.increment(by: completion)
+        }
         if let price { cost.add(price.cost(prompt: prompt, completion: completion, cached: cached)) }
     }
 

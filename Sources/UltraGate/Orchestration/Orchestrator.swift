@@ -63,12 +63,17 @@ public struct Orchestrator: Sendable {
         [route] + route.fallbacks.compactMap { router.route(named: $0) }.filter { $0.name != route.name }
     }
 
+    /// Calls a model route for a whole answer; one without `usage` gets the gateway's estimate.
     public func complete(_ route: ModelRoute, body: JSONObject, requestID: String) async throws(GatewayError) -> CallOutcome {
         try await withRetriesAndFallbacks(route, body: body, requestID: requestID) { candidate, request in
             let t0 = Clock.nanos()
             var answer = try await candidate.provider.completeKeepingText(request)
             let seconds = Double(Clock.nanos() - t0) / 1e9
             events.upstreamFinished(candidate, seconds, nil)
+            if !EstimatedUsage.isReported(in: answer.completion) {
+                answer.completion["usage"] = EstimatedUsage.usage(request: request.body, completion: answer.completion)
+                answer.text = nil
+            }
             answer.completion["model"] = .string(candidate.name)
             return CallOutcome(completion: answer.completion, upstreamText: answer.text, route: candidate,
                                upstreamSeconds: seconds, timeToFirstToken: nil, attempts: 1)
@@ -76,7 +81,8 @@ public struct Orchestrator: Sendable {
     }
 
     /// Streams a model route. `onChunk` receives each `chat.completion.chunk` (model set to the
-    /// answering route's name) in order; returns the assembled outcome when the stream ended well.
+    /// answering route's name) in order, the last one a usage chunk (`EstimatedUsage` when the
+    /// upstream sent none); returns the assembled outcome when the stream ended well.
     /// `onRetryWait` is told when a wait before a retry begins (true) and ends (false).
     public func stream(_ route: ModelRoute, body: JSONObject, requestID: String,
                        onStart: @Sendable (ModelRoute) -> Void = { _ in },
@@ -107,6 +113,15 @@ public struct Orchestrator: Sendable {
             if Task.isCancelled { throw FinalFailure(error: .clientClosed) }
             let seconds = Double(Clock.nanos() - t0) / 1e9
             events.upstreamFinished(candidate, seconds, ttft)
+            if delivered, assembler.usage == nil {
+                // The upstream reported no usage (it ignored `include_usage`): the gateway's
+                // estimate goes out as the usage chunk, for the client that asked and the metrics.
+                let usage = EstimatedUsage.usage(request: request.body, completion: assembler.completion())
+                let chunk = EstimatedUsage.chunk(usage, id: assembler.id ?? OpenAIShapes.completionID(),
+                                                 created: assembler.created?.intValue ?? OpenAIShapes.now(), model: candidate.name)
+                assembler.add(chunk)
+                await onChunk(chunk)
+            }
             var completion = assembler.completion()
             completion["model"] = .string(candidate.name)
             return CallOutcome(completion: completion, route: candidate, upstreamSeconds: seconds,

@@ -10,6 +10,8 @@ package struct UsageTotal: Sendable {
     package private(set) var completion = 0
     package private(set) var total = 0
     package private(set) var calls = 0
+    /// Some call's usage was the gateway's estimate, so the sum is one too.
+    package private(set) var estimated = false
 
     package mutating func add(_ usage: JSON?) {
         guard let usage, case .object = usage else { return }
@@ -19,9 +21,12 @@ package struct UsageTotal: Sendable {
         completion += c
         total += usage["total_tokens"]?.intValue ?? (p + c)
         calls += 1
+        if EstimatedUsage.isEstimate(usage) { estimated = true }
     }
 
     package var json: JSON {
-        ["prompt_tokens": .int(prompt), "completion_tokens": .int(completion), "total_tokens": .int(total)]
+        var usage: JSONObject = ["prompt_tokens": .int(prompt), "completion_tokens": .int(completion), "total_tokens": .int(total)]
+        if estimated { usage[EstimatedUsage.marker] = true }
+        return .object(usage)
     }
 }
