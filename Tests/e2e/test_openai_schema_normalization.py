@@ -187,3 +187,30 @@ def test_the_openai_sdk_reads_a_sparse_servers_answers(sparse, make_gateway):
     assert chunks[0].choices[0].delta.role == "assistant"
     assert chunks[-1].choices == [] and chunks[-1].usage.completion_tokens > 0
     assert chunks[-1].usage.model_extra == {"estimated": True}
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_messages_and_responses_carry_usage_when_the_upstream_sends_none(make_gateway, sparse, stream):
+    """The other dialects keep the same promise: a sparse upstream's answer still comes with usage
+    (the gateway's estimate) as Anthropic's and the Responses schema require, and it is costed."""
+    import anthropic
+    fake = sparse(ALL)
+    g = start(make_gateway, fake)
+    claude = anthropic.Anthropic(base_url=g.base_url, api_key="unused", max_retries=0)
+    ask = dict(model="local-model", max_tokens=64, messages=[{"role": "user", "content": "count my tokens please"}])
+    if stream:
+        with claude.messages.stream(**ask) as s:
+            message = s.get_final_message()
+    else:
+        message = claude.messages.create(**ask)
+    assert message.usage.input_tokens > 0 and message.usage.output_tokens > 0
+    responses = openai.OpenAI(base_url=g.base_url + "/v1", api_key="unused", max_retries=0).responses
+    if stream:
+        with responses.stream(model="local-model", input="count these tokens too") as s:
+            response = s.get_final_response()
+    else:
+        response = responses.create(model="local-model", input="count these tokens too")
+    assert response.usage.input_tokens > 0 and response.usage.output_tokens > 0
+    assert response.usage.total_tokens == response.usage.input_tokens + response.usage.output_tokens
+    cost = scrape(g)["ultragate_cost_usd"]
+    assert sum(s.value for s in cost.samples if s.labels.get("model") == "local-model") > 0

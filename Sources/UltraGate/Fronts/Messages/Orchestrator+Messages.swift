@@ -48,7 +48,8 @@ extension Orchestrator {
                 message = answer.object
                 text = answer.text
             } else {
-                let completion = try await candidate.provider.complete(try call.hubRequest(for: candidate))
+                let hubRequest = try call.hubRequest(for: candidate)
+                let completion = HubUsageWatch.completing(try await candidate.provider.complete(hubRequest), request: hubRequest.body)
                 message = try MessagesResponseTranslator(provider: candidate.providerName)
                     .message(completion, model: candidate.name, stopSequences: call.request.stopSequences)
             }
@@ -87,7 +88,13 @@ extension Orchestrator {
                     }
                 } else {
                     var encoder = MessagesStreamEncoder(model: candidate.name, stopSequences: call.request.stopSequences)
-                    for try await chunk in try await candidate.provider.stream(try call.hubRequest(for: candidate)) {
+                    let hubRequest = try call.hubRequest(for: candidate)
+                    var usage = HubUsageWatch(request: hubRequest.body)
+                    for try await chunk in try await candidate.provider.stream(hubRequest) {
+                        usage.add(chunk)
+                        for event in encoder.add(chunk) { await deliver(event) }
+                    }
+                    if let chunk = usage.missingUsageChunk(model: candidate.name) {
                         for event in encoder.add(chunk) { await deliver(event) }
                     }
                     for event in encoder.finish() { await deliver(event) }

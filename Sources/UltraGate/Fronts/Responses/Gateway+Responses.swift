@@ -286,10 +286,15 @@ extension Gateway {
             let shell = ResponseObject.shell(request: call.request.body, id: responseID, createdAt: createdAt, model: candidate.name)
             if flight.streaming {
                 var encoder = ResponsesStreamEncoder(shell: shell)
+                var usage = HubUsageWatch(request: chat)
                 do {
                     for try await chunk in try await candidate.provider.stream(chatRequest) {
                         if ttft == nil, OpenAIShapes.chunkCarriesContent(chunk) { ttft = Double(Clock.nanos() - t0) / 1e9 }
                         delivered = true
+                        usage.add(chunk)
+                        for event in encoder.add(chunk) { flight.publish(.chunk(event)) }
+                    }
+                    if delivered, let chunk = usage.missingUsageChunk(model: candidate.name) {
                         for event in encoder.add(chunk) { flight.publish(.chunk(event)) }
                     }
                 } catch {
@@ -300,7 +305,7 @@ extension Gateway {
                 for event in encoder.finish(completedAt: Int(Clock.wallNow())) { flight.publish(.chunk(event)) }
                 finished = encoder.response ?? shell
             } else {
-                let completion = try await candidate.provider.complete(chatRequest)
+                let completion = HubUsageWatch.completing(try await candidate.provider.complete(chatRequest), request: chat)
                 finished = ResponsesChatCodec.response(fromChat: completion, shell: shell, completedAt: Int(Clock.wallNow()))
             }
         }
