@@ -7,6 +7,7 @@ import UltraGateSupport
 /// The routes the gateway serves, matched from method and path.
 public enum Endpoint: Equatable, Sendable {
     case chatCompletions
+    case embeddings
     case listModels
     case model(String)
     case health
@@ -27,6 +28,7 @@ public enum Endpoint: Equatable, Sendable {
         }
         switch path {
         case "/v1/chat/completions", "/chat/completions": return only(["POST"], .chatCompletions)
+        case "/v1/embeddings", "/embeddings": return only(["POST"], .embeddings)
         case "/v1/models", "/models": return only(readMethods, .listModels)
         case "/health", "/healthz", "/v1/health": return only(readMethods, isDeep(query) ? .deepHealth : .health)
         case "/metrics": return only(readMethods, .metrics)

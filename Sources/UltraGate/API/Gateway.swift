@@ -24,6 +24,8 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
     /// The last `/health?deep=1` result, reused for `config.healthCacheSeconds`.
     package let deepHealthResults = CoalescedValue<[ModelCheckResult]>()
     package let startedAt = Int(Clock.wallNow())
+    /// `/v1/embeddings`: the per-item cache, item flights and the batcher.
+    package let embeddings: EmbeddingPipeline
     private let requestIDs = RequestIDGenerator()
     /// Set once shutdown begins: no more retries (see `beginShutdown`).
     private let shuttingDown = OnceFlag()
@@ -43,6 +45,9 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
         let shuttingDown = self.shuttingDown
         orchestrator.retriesAllowed = { !shuttingDown.isRaised }
         self.orchestrator = orchestrator
+        embeddings = EmbeddingPipeline(cache: cache?.embeddingItems, orchestrator: orchestrator, callEvents: orchestrator.events,
+                                       requestEvents: Gateway.embeddingRequestEvents(metrics),
+                                       windowSeconds: config.embeddings.batchWindowMs / 1000, defaultTTL: config.cache.defaultTTL)
         if let cache {
             metrics.setCacheStatsSource {
                 let s = cache.stats()
@@ -153,6 +158,7 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
         }
         switch endpoint {
         case .chatCompletions: handleChat(request, responder, context)
+        case .embeddings: handleEmbeddings(request, responder, context)
         case .listModels: withModelCatalog { [self] in respondJSON(responder, context, listModels($0)) }
         case .model(let id):
             withModelCatalog { [self] snapshot in
@@ -214,20 +220,27 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
         }
     }
 
-    private func handleChat(_ request: HTTPRequest, _ responder: HTTPResponder, _ context: RequestContext) {
+    /// Why a POST body cannot be read as JSON (a media type or content coding the gateway does
+    /// not take, or no body at all), nil when it can.
+    package func jsonBodyProblem(_ request: HTTPRequest) -> GatewayError? {
         if let contentType = request.head.headers["content-type"], !Gateway.isJSONMediaType(contentType) {
-            return fail(responder, context, .unsupportedMediaType(contentType))
+            return .unsupportedMediaType(contentType)
         }
         // The body is parsed as it arrived: a coded one (gzip …) would otherwise be misread as bad
         // JSON, or as JSON it does not hold. The parser has read the whole body, so the connection
         // stays usable for the next request.
         if request.head.headers.containsToken("content-encoding", otherThan: "identity") {
             let codings = request.head.headers.values("content-encoding").joined(separator: ", ")
-            return fail(responder, context, .unsupportedContentEncoding(codings))
+            return .unsupportedContentEncoding(codings)
         }
         guard !request.body.isEmpty else {
-            return fail(responder, context, .invalidRequest("The request body is empty; send a JSON object.", code: "empty_body"))
+            return .invalidRequest("The request body is empty; send a JSON object.", code: "empty_body")
         }
+        return nil
+    }
+
+    private func handleChat(_ request: HTTPRequest, _ responder: HTTPResponder, _ context: RequestContext) {
+        if let problem = jsonBodyProblem(request) { return fail(responder, context, problem) }
         let cacheControl = CacheControl(headerValues: request.head.headers.values("cache-control"))
         // Fast path: these exact bytes were seen before; answer from the cache without parsing.
         let digest = cache == nil ? nil : RequestKeyMemo.Digest(namespace: context.cacheNamespace, body: request.body)
@@ -270,6 +283,7 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
         guard let route = router.route(named: chat.model) else {
             return fail(responder, context, .modelNotFound(chat.model, suggestions: router.suggestions))
         }
+        if route.kind == .embedding { return fail(responder, context, .wrongModelKind(chat.model, kind: .embedding)) }
         context.model = chat.model
         context.provider = route.providerName
         let merged = route.mergedBody(chat.body)
@@ -655,6 +669,7 @@ extension Endpoint {
     package var metricRoute: String {
         switch self {
         case .chatCompletions: return "/v1/chat/completions"
+        case .embeddings: return "/v1/embeddings"
         case .listModels: return "/v1/models"
         case .model: return "/v1/models/{id}"
         case .health: return "/health"

@@ -65,6 +65,7 @@ public struct Orchestrator: Sendable {
 
     public func complete(_ route: ModelRoute, body: JSONObject, requestID: String) async throws(GatewayError) -> CallOutcome {
         try await withRetriesAndFallbacks(route, body: body, requestID: requestID) { candidate, request in
+            events.attemptStarted(candidate)
             let t0 = Clock.nanos()
             var answer = try await candidate.provider.completeKeepingText(request)
             let seconds = Double(Clock.nanos() - t0) / 1e9
@@ -83,6 +84,7 @@ public struct Orchestrator: Sendable {
                        onRetryWait: @Sendable (Bool) -> Void = { _ in },
                        onChunk: @Sendable (JSONObject) async -> Void) async throws(GatewayError) -> CallOutcome {
         try await withRetriesAndFallbacks(route, body: body, requestID: requestID, onRetryWait: onRetryWait) { candidate, request in
+            events.attemptStarted(candidate)
             let t0 = Clock.nanos()
             var delivered = false
             var ttft: Double?
@@ -127,6 +129,39 @@ public struct Orchestrator: Sendable {
         _ route: ModelRoute, body: JSONObject, requestID: String, onRetryWait: @Sendable (Bool) -> Void = { _ in },
         _ attempt: (ModelRoute, ProviderRequest) async throws -> CallOutcome
     ) async throws(GatewayError) -> CallOutcome {
+        let done = try await withRetriesAndFallbacks(route, onRetryWait: onRetryWait) { candidate in
+            try await attempt(candidate, ProviderRequest(body: candidate.upstreamBody(body), requestID: requestID,
+                                                         timeouts: candidate.timeouts))
+        }
+        var outcome = done.value
+        outcome.upstreamSeconds = done.seconds
+        outcome.attempts = done.attempts
+        outcome.retryWaitSeconds = done.retryWaitSeconds
+        return outcome
+    }
+
+    /// What `withRetriesAndFallbacks` produced: the answering attempt's value, and what it took.
+    package struct Attempted<Value> {
+        package var value: Value
+        /// The route whose attempt answered (the asked one or a fallback).
+        package var route: ModelRoute
+        /// Attempts made, the answering one included.
+        package var attempts: Int
+        /// Time spent waiting between attempts (backoff, `Retry-After`).
+        package var retryWaitSeconds: Double
+        /// From the first attempt's start to the answer.
+        package var seconds: Double
+    }
+
+    /// Runs `attempt` on the route, then on each fallback, retrying each as its policy allows:
+    /// the retry and fallback policy of every kind of call (chat, streams, embeddings), generic
+    /// over what an attempt produces. `attempt` reports its own upstream calls to `events` (an
+    /// attempt may make none, or share one with other requests); failures, retries, waits and
+    /// fallbacks are reported here. A `FinalFailure` ends it at once.
+    package func withRetriesAndFallbacks<Value>(
+        _ route: ModelRoute, onRetryWait: @Sendable (Bool) -> Void = { _ in },
+        _ attempt: (ModelRoute) async throws -> Value
+    ) async throws(GatewayError) -> Attempted<Value> {
         var failures: [(ModelRoute, ProviderError)] = []
         let routes = chain(for: route)
         let firstStart = Clock.nanos()
@@ -134,7 +169,6 @@ public struct Orchestrator: Sendable {
         var waited: UInt64 = 0
         for (index, candidate) in routes.enumerated() {
             if index > 0 { events.fallback(routes[index - 1], candidate) }
-            let request = ProviderRequest(body: candidate.upstreamBody(body), requestID: requestID, timeouts: candidate.timeouts)
             let policy = RetryPolicy(candidate.retry)
             let started = Clock.nanos()
             var number = 0
@@ -142,13 +176,10 @@ public struct Orchestrator: Sendable {
                 number += 1
                 if Task.isCancelled { throw GatewayError.clientClosed }
                 attempts += 1
-                events.attemptStarted(candidate)
                 do {
-                    var outcome = try await attempt(candidate, request)
-                    outcome.upstreamSeconds = Double(Clock.nanos() - firstStart) / 1e9
-                    outcome.attempts = attempts
-                    outcome.retryWaitSeconds = Double(waited) / 1e9
-                    return outcome
+                    let value = try await attempt(candidate)
+                    return Attempted(value: value, route: candidate, attempts: attempts, retryWaitSeconds: Double(waited) / 1e9,
+                                     seconds: Double(Clock.nanos() - firstStart) / 1e9)
                 } catch let final as FinalFailure {
                     throw final.error
                 } catch {
