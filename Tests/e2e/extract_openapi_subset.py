@@ -7,7 +7,8 @@ import json
 import sys
 from pathlib import Path
 
-ROOTS = ["CreateChatCompletionResponse", "CreateChatCompletionStreamResponse", "ListModelsResponse", "Model", "ErrorResponse"]
+ROOTS = ["CreateChatCompletionResponse", "CreateChatCompletionStreamResponse", "ListModelsResponse", "Model", "ErrorResponse",
+         "CreateEmbeddingResponse"]
 
 
 def refs(node, out):
