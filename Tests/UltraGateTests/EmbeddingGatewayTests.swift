@@ -203,6 +203,9 @@ private func vectors(_ response: TestHTTPClient.Response) -> [[Float]] {
         #expect(tokens.status == 400 && tokens.json?["error"]?["param"] == "input")
         let unknown = try await blocking { try h.embed("nope", "hello") }
         #expect(unknown.status == 404)
+        #expect(unknown.json?["error"]?["message"]?.stringValue?.hasSuffix("try one of: emb, gem-embed.") == true)
+        let unknownChat = try await blocking { try h.chat("nope", "hello") }
+        #expect(unknownChat.json?["error"]?["message"]?.stringValue?.hasSuffix("try one of: chatty, claude.") == true)
         #expect(embedder.calls.isEmpty && chat.callCount == 0)
     }
 
