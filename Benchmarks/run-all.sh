@@ -115,5 +115,10 @@ echo "idle $((idle / 1024)) MB, peak VmRSS $((peak / 1024)) MB, VmHWM $((hwm / 1
 echo "target < 100 MB: $(verdict "$((hwm / 1024))" 100) (ratio to target $(ratio "$hwm" 102400))"
 kill "$GW_PID"; wait "$GW_PID" 2>/dev/null || true
 
+echo; echo "== 5. embeddings (Benchmarks/embeddings.sh): 1-item hit vs nginx, 256 items 90 % cached vs the 26 straight upstream, micro-batching"
+Benchmarks/embeddings.sh "$DUR" > "$TMP/embeddings.out"
+sed '/^emb_[a-z0-9_]*=/d' "$TMP/embeddings.out"
+while IFS='=' read -r k v; do R[$k]=$v; done < <(grep '^emb_[a-z0-9_]*=' "$TMP/embeddings.out")
+
 { echo "{"; first=1; for k in "${!R[@]}"; do [ $first = 1 ] || echo ","; first=0; printf '  "%s": "%s"' "$k" "${R[$k]}"; done; echo; echo "}"; } > "$RESULTS"
 echo; echo "all benchmarks done in $(( $(date +%s) - started )) s; figures in $RESULTS"

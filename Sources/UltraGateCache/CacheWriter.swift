@@ -408,6 +408,14 @@ package final class CacheWriter: @unchecked Sendable {
         try txn.put(env.ageIndex, CacheEnvironment.ageKey(createdAt: job.createdAt, key: job.key), [])
     }
 
+    /// Deletes the entry of `key` from the store that holds it: keys of different stores never
+    /// collide (each hashes its own version tag). (A loop over the stores inside the eviction's
+    /// typed-throws closure crashed the release compiler, 6.3.1.)
+    private func deleteEntry(_ key: [UInt8], _ txn: LMDBTransaction) throws(LMDBError) {
+        if try txn.delete(env.responses, key) { return }
+        try txn.delete(env.embeddings, key)
+    }
+
     package static func pagesNeeded(_ bytes: Int, pageSize: Int) -> Int { (bytes + 64) / max(pageSize, 1) + 1 }
 
     // MARK: Eviction
@@ -429,11 +437,7 @@ package final class CacheWriter: @unchecked Sendable {
                     while let e = entry, usage.used > target || (force && removed == 0), removed < limit {
                         let key = [UInt8](UnsafeRawBufferPointer(rebasing: e.key[8...]))
                         try cursor.deleteCurrent()
-                        // Keys of different stores never collide (each hashes its own version tag),
-                        // so the entry is in whichever store has the key.
-                        if key.count == SHA256.digestSize {
-                            for store in CacheStore.allCases { if try txn.delete(env.database(store), key) { break } }
-                        }
+                        if key.count == SHA256.digestSize { try deleteEntry(key, txn) }
                         removed += 1
                         usage = try CacheEnvironment.usage(txn, env.databases)
                         entry = try cursor.move(MDB_NEXT)

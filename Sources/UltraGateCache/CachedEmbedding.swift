@@ -51,11 +51,7 @@ extension CachedEmbedding {
             raw.storeBytes(of: expiresAt.bitPattern.littleEndian, toByteOffset: 16, as: UInt64.self)
             raw.storeBytes(of: Int64(tokens).littleEndian, toByteOffset: 24, as: Int64.self)
             raw.storeBytes(of: UInt32(vector.count).littleEndian, toByteOffset: 32, as: UInt32.self)
-            var offset = Self.headerSize
-            for value in vector {
-                raw.storeBytes(of: value.bitPattern.littleEndian, toByteOffset: offset, as: UInt32.self)
-                offset += 4
-            }
+            LittleEndianFloats.store(vector, into: UnsafeMutableRawBufferPointer(rebasing: raw[Self.headerSize...]))
             initialized = total
         }
     }
@@ -75,14 +71,7 @@ extension CachedEmbedding {
 
     public init?(decoding raw: UnsafeRawBufferPointer) {
         guard let times = Self.peekTimes(raw) else { return nil }
-        let count = (raw.count - Self.headerSize) / 4
-        let vector = [Float](unsafeUninitializedCapacity: count) { out, initialized in
-            for i in 0..<count {
-                let bits = UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: Self.headerSize + 4 * i, as: UInt32.self))
-                out[i] = Float(bitPattern: bits)
-            }
-            initialized = count
-        }
+        let vector = LittleEndianFloats.floats(UnsafeRawBufferPointer(rebasing: raw[Self.headerSize...]))
         self.init(createdAt: times.createdAt, expiresAt: times.expiresAt,
                   tokens: Int(Int64(littleEndian: raw.loadUnaligned(fromByteOffset: 24, as: Int64.self))), vector: vector)
     }

@@ -113,9 +113,7 @@ package enum EmbeddingVectors {
         switch value {
         case .string(let text)?:
             guard let bytes = Base64.decode(text.utf8), bytes.count % 4 == 0 else { return nil }
-            return bytes.withUnsafeBytes { raw in
-                (0..<bytes.count / 4).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self))) }
-            }
+            return bytes.withUnsafeBytes { LittleEndianFloats.floats($0) }
         case .array(let numbers)?:
             var out = [Float]()
             out.reserveCapacity(numbers.count)

@@ -179,6 +179,7 @@ def test_a_partly_cached_batch_sends_only_the_missing_items(make_fake, make_gate
     assert fake.embedding_items == 100 and len(fake.embedding_calls) == 2
     assert again.json() == body
 
+    assert requests.get(gw.base_url + "/v1/stats", timeout=30).json()["cache"]["embedding_items"] == 100
     metrics = scrape(gw)
     items = {tuple(sorted(s.labels.items())): s.value for s in metrics["ultragate_embedding_items"].samples
              if s.name == "ultragate_embedding_items_total"}

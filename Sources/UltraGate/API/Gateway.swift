@@ -178,7 +178,8 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
             var stats = metrics.statsJSON()
             if case .object(var o) = stats, let cache {
                 let s = cache.stats()
-                var c: JSONObject = ["entries": .int(s.entries), "used_bytes": .int(s.usedBytes), "map_size": .int(s.mapSize),
+                var c: JSONObject = ["entries": .int(s.entries), "embedding_items": .int(s.embeddingItems),
+                                     "used_bytes": .int(s.usedBytes), "map_size": .int(s.mapSize),
                                      "evictions": .int(s.evictions), "write_errors": .int(s.writeErrors),
                                      "too_large": .int(s.tooLarge)]
                 if let last = s.lastWriteError { c["last_write_error"] = .string(last) }

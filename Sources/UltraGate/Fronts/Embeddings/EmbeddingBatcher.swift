@@ -193,7 +193,9 @@ package final class EmbeddingBatcher: @unchecked Sendable {
             }
             let seconds = Double(Clock.nanos() - start) / 1e9
             events.upstreamFinished(route, seconds, nil)
-            deliver(answer, to: slices, seconds: seconds)
+            // Stored at once, inline when small: yielding first so that the waiting requests
+            // answer before the commit measured slower (the task came back later, elsewhere).
+            store(deliver(answer, to: slices, seconds: seconds))
         } catch {
             let failure = Orchestrator.providerError(error, provider: route.providerName)
             events.attemptFailed(route, failure, false)
@@ -223,9 +225,12 @@ package final class EmbeddingBatcher: @unchecked Sendable {
         }
     }
 
-    /// Ends the slices' flights with their vectors, then stores the items (their flights leave the
-    /// table once committed, so a request arriving meanwhile is answered from the flight).
-    private func deliver(_ answer: EmbeddingAnswer, to slices: [Slice], seconds: Double) {
+    /// Items to store, and the flights that leave the table once they are committed.
+    private typealias Storing = (entries: [(key: CacheKey, value: CachedEmbedding)], flights: [(CacheKey, EmbeddingItemFlight)])
+
+    /// Ends the slices' flights with their vectors; returns the items to store (their flights stay
+    /// in the table until then, so a request arriving meanwhile is answered from the flight).
+    private func deliver(_ answer: EmbeddingAnswer, to slices: [Slice], seconds: Double) -> Storing {
         var offset = 0
         var entries: [(key: CacheKey, value: CachedEmbedding)] = []
         var stored: [(CacheKey, EmbeddingItemFlight)] = []
@@ -244,10 +249,14 @@ package final class EmbeddingBatcher: @unchecked Sendable {
                 }
             }
         }
-        guard let cache, !entries.isEmpty else { return }
+        return (entries, stored)
+    }
+
+    private func store(_ storing: Storing) {
+        guard let cache, !storing.entries.isEmpty else { return }
         let table = flights
-        let committing = stored
-        cache.storeLater(entries) {
+        let committing = storing.flights
+        cache.storeLater(storing.entries) {
             for (key, flight) in committing { table.remove(key, flight) }
         }
     }

@@ -69,9 +69,103 @@ package final class EmbeddingPipeline: @unchecked Sendable {
         package var promptTokens: Int { itemOf.reduce(0) { $0 + tokens[$1] } }
     }
 
-    package func run(_ plan: Plan, route: ModelRoute) async throws(GatewayError) -> Outcome {
+    /// A request's items keyed for one route and looked up in the cache: what `answered` gives at
+    /// once when every item was there, and where an attempt that must fetch the rest starts.
+    package struct Prepared: Sendable {
+        package var route: ModelRoute
+        package var template: EmbeddingCallTemplate
+        package var optionsText: String
+        /// Per distinct item: its key, its input, and what the cache had.
+        package var keys: [CacheKey]
+        package var distinct: [EmbeddingInput]
+        package var vectors: [[Float]?]
+        package var tokens: [Int]
+        package var hit: [Bool]
+        /// Per input item, its distinct item.
+        package var itemOf: [Int]
+        package var lookupSeconds: Double
+
+        /// The outcome, when the cache held every item.
+        package var answered: Outcome? {
+            guard !vectors.contains(where: { $0 == nil }) else { return nil }
+            return outcome(sent: [], upstreamSeconds: 0)
+        }
+
+        func outcome(sent: [Bool], upstreamSeconds: Double) -> Outcome {
+            let hits = itemOf.reduce(0) { $0 + (hit[$1] ? 1 : 0) }
+            let sentTokens = sent.indices.reduce(0) { $0 + (sent[$1] ? tokens[$1] : 0) }
+            return Outcome(route: route, vectors: vectors.map { $0! }, tokens: tokens, itemOf: itemOf, hits: hits,
+                           sentTokens: sentTokens, upstreamSeconds: upstreamSeconds, lookupSeconds: lookupSeconds,
+                           attempts: 1, retryWaitSeconds: 0)
+        }
+    }
+
+    /// Keys the request's items for `route` and looks them up, on the calling thread (an event
+    /// loop: one read transaction, no suspension), so a request answered wholly from the cache
+    /// needs no task at all.
+    package func prepare(_ plan: Plan, route: ModelRoute, provider: any EmbeddingProvider) -> Prepared {
+        let template = Self.template(plan.request, route: route, provider: provider, requestID: plan.requestID)
+        let optionsText = template.options.isEmpty
+            ? "" : String(decoding: JSONWriter.serialize(.object(template.options), canonical: true), as: UTF8.self)
+        let prefix = EmbeddingKeyPrefix(namespace: plan.namespace, route: route.cacheRoute, upstreamModel: route.upstreamModel,
+                                        dimensions: template.dimensions, options: optionsText)
+        let inputs = plan.request.inputs
+        var itemOf: [Int] = []
+        itemOf.reserveCapacity(inputs.count)
+        var keys: [CacheKey] = []
+        var distinct: [EmbeddingInput] = []
+        func key(_ input: EmbeddingInput) -> CacheKey {
+            switch input {
+            case .text(let text): return prefix.key(text: text)
+            case .tokens(let ids): return prefix.key(tokens: ids)
+            }
+        }
+        if inputs.count == 1 {
+            keys = [key(inputs[0])]
+            distinct = inputs
+            itemOf = [0]
+        } else {
+            var firstOf: [CacheKey: Int] = [:]
+            for input in inputs {
+                let k = key(input)
+                if let known = firstOf[k] {
+                    itemOf.append(known)
+                } else {
+                    firstOf[k] = keys.count
+                    itemOf.append(keys.count)
+                    keys.append(k)
+                    distinct.append(input)
+                }
+            }
+        }
+        var prepared = Prepared(route: route, template: template, optionsText: optionsText, keys: keys, distinct: distinct,
+                                vectors: Array(repeating: nil, count: keys.count), tokens: Array(repeating: 0, count: keys.count),
+                                hit: Array(repeating: false, count: keys.count), itemOf: itemOf, lookupSeconds: 0)
+        if let cache, plan.cacheControl.allowsLookup {
+            let start = Clock.nanos()
+            for (u, found) in cache.lookup(keys, now: Clock.wallNow(), maxAge: plan.cacheControl.maxAge).enumerated() {
+                guard let found else { continue }
+                prepared.vectors[u] = found.vector
+                prepared.tokens[u] = found.tokens
+                prepared.hit[u] = true
+            }
+            prepared.lookupSeconds = Double(Clock.nanos() - start) / 1e9
+        }
+        return prepared
+    }
+
+    /// The answer for a request `prepared` for `route` found incomplete: its first attempt goes on
+    /// from there, later ones (retries, fallbacks) look up again.
+    package func run(_ plan: Plan, route: ModelRoute, prepared: Prepared? = nil) async throws(GatewayError) -> Outcome {
+        var first = prepared
         let done = try await orchestrator.withRetriesAndFallbacks(route) { candidate in
-            try await attempt(plan, candidate)
+            guard let provider = candidate.provider as? any EmbeddingProvider else {
+                throw Orchestrator.FinalFailure(error: EmbeddingPipeline.noEmbeddings(candidate))
+            }
+            var start = first.flatMap { $0.route.name == candidate.name ? $0 : nil } ?? prepare(plan, route: candidate, provider: provider)
+            first = nil
+            if let answered = start.answered { return answered }
+            return try await fetch(&start, plan)
         }
         var outcome = done.value
         outcome.attempts = done.attempts
@@ -84,105 +178,65 @@ package final class EmbeddingPipeline: @unchecked Sendable {
     package static func template(_ request: EmbeddingRequest, route: ModelRoute, provider: any EmbeddingProvider,
                                  requestID: String) -> EmbeddingCallTemplate {
         var options = request.options
-        options.update(with: JSONObject(route.params.pairs.filter {
-            !EmbeddingRequest.knownFields.contains($0.key) && request.options[$0.key] == nil
-        }))
+        if !route.params.isEmpty {
+            options.update(with: JSONObject(route.params.pairs.filter {
+                !EmbeddingRequest.knownFields.contains($0.key) && request.options[$0.key] == nil
+            }))
+        }
         return EmbeddingCallTemplate(route: route, provider: provider,
                                      dimensions: request.dimensions ?? route.params["dimensions"]?.intValue,
                                      user: request.user ?? route.params["user"]?.stringValue, options: options,
                                      requestID: requestID)
     }
 
-    /// One attempt on `route`. Throws the `ProviderError` of a call that carried this request's
-    /// items; a call another request made for a shared item and that failed with an error that
-    /// request's own items may have caused is not this request's failure: the item is sent again,
-    /// by this request.
-    private func attempt(_ plan: Plan, _ route: ModelRoute) async throws -> Outcome {
-        guard let provider = route.provider as? any EmbeddingProvider else {
-            throw Orchestrator.FinalFailure(error: EmbeddingPipeline.noEmbeddings(route))
-        }
+    /// Fetches the items the cache lacked: joins the flights of items already on their way, sends
+    /// the rest as this attempt's group, and waits. Throws the `ProviderError` of a call that
+    /// carried this request's items; a call another request made for a shared item and that failed
+    /// with an error that request's own items may have caused is not this request's failure: the
+    /// item is sent again, by this request.
+    private func fetch(_ p: inout Prepared, _ plan: Plan) async throws -> Outcome {
         let owner = owners.add(1, ordering: .relaxed).newValue
-        let template = Self.template(plan.request, route: route, provider: provider, requestID: plan.requestID)
-        let optionsText = template.options.isEmpty
-            ? "" : String(decoding: JSONWriter.serialize(.object(template.options), canonical: true), as: UTF8.self)
-        let prefix = EmbeddingKeyPrefix(namespace: plan.namespace, route: route.cacheRoute, upstreamModel: route.upstreamModel,
-                                        dimensions: template.dimensions, options: optionsText)
-        let inputs = plan.request.inputs
-        var itemOf: [Int] = []
-        itemOf.reserveCapacity(inputs.count)
-        var firstOf: [CacheKey: Int] = [:]
-        var keys: [CacheKey] = []
-        var distinct: [EmbeddingInput] = []
-        for input in inputs {
-            let key: CacheKey
-            switch input {
-            case .text(let text): key = prefix.key(text: text)
-            case .tokens(let ids): key = prefix.key(tokens: ids)
-            }
-            if let known = firstOf[key] {
-                itemOf.append(known)
-            } else {
-                firstOf[key] = keys.count
-                itemOf.append(keys.count)
-                keys.append(key)
-                distinct.append(input)
-            }
-        }
-
-        var vectors = [[Float]?](repeating: nil, count: keys.count)
-        var tokens = [Int](repeating: 0, count: keys.count)
-        var hit = [Bool](repeating: false, count: keys.count)
-        var lookupSeconds = 0.0
-        if let cache, plan.cacheControl.allowsLookup {
-            let start = Clock.nanos()
-            for (u, found) in cache.lookup(keys, now: Clock.wallNow(), maxAge: plan.cacheControl.maxAge).enumerated() {
-                guard let found else { continue }
-                vectors[u] = found.vector
-                tokens[u] = found.tokens
-                hit[u] = true
-            }
-            lookupSeconds = Double(Clock.nanos() - start) / 1e9
-        }
-
+        let route = p.route
         let ttl = route.ttl ?? defaultTTL
         let expiresAt: Double? = cache == nil || plan.cacheControl.noStore ? nil : (ttl > 0 ? Clock.wallNow() + ttl : .infinity)
-        let batchKey = EmbeddingBatchKey(route: route.cacheRoute, dimensions: template.dimensions, user: template.user,
-                                         options: optionsText, tokens: inputs.first?.isTokens ?? false)
-        var sent = [Bool](repeating: false, count: keys.count)
+        let batchKey = EmbeddingBatchKey(route: route.cacheRoute, dimensions: p.template.dimensions, user: p.template.user,
+                                         options: p.optionsText, tokens: plan.request.inputs.first?.isTokens ?? false)
+        var sent = [Bool](repeating: false, count: p.keys.count)
         var upstreamSeconds = 0.0
-        var missing = (0..<keys.count).filter { vectors[$0] == nil }
+        var missing = (0..<p.keys.count).filter { p.vectors[$0] == nil }
         for round in 0..<2 where !missing.isEmpty {
             var group = EmbeddingBatchGroup(owner: owner, inputs: [], keys: [], flights: [], expiresAt: expiresAt)
             var waiting: [(item: Int, flight: EmbeddingItemFlight)] = []
             for u in missing {
-                let (flight, created) = flights.join(keys[u])
+                let (flight, created) = flights.join(p.keys[u])
                 if created {
-                    group.inputs.append(distinct[u])
-                    group.keys.append(keys[u])
+                    group.inputs.append(p.distinct[u])
+                    group.keys.append(p.keys[u])
                     group.flights.append(flight)
                     sent[u] = true
                 } else if case .embedded(let vector, let count, _)? = flight.outcome {
                     // Answered a moment ago and being stored: the cache hit it is about to be.
-                    vectors[u] = vector
-                    tokens[u] = count
-                    hit[u] = true
+                    p.vectors[u] = vector
+                    p.tokens[u] = count
+                    p.hit[u] = true
                     continue
                 }
                 waiting.append((u, flight))
             }
-            if !group.inputs.isEmpty { batcher.submit(group, key: batchKey, template: template, scheduler: plan.scheduler) }
+            if !group.inputs.isEmpty { batcher.submit(group, key: batchKey, template: p.template, scheduler: plan.scheduler) }
             var again: [Int] = []
             var failure: ProviderError?
             for (k, outcome) in await EmbeddingItemFlight.outcomes(of: waiting.map(\.flight)).enumerated() {
                 let u = waiting[k].item
                 switch outcome {
                 case .embedded(let vector, let count, let seconds):
-                    vectors[u] = vector
-                    tokens[u] = count
+                    p.vectors[u] = vector
+                    p.tokens[u] = count
                     upstreamSeconds = max(upstreamSeconds, seconds)
                 case .failed(let error, let by):
                     if by != owner, round == 0, EmbeddingBatcher.mayBeOneRequestsFault(error) {
                         again.append(u)
+                        sent[u] = true
                     } else if failure == nil {
                         failure = error
                     }
@@ -191,14 +245,7 @@ package final class EmbeddingPipeline: @unchecked Sendable {
             if let failure { throw failure }
             missing = again
         }
-        guard !missing.isEmpty else {
-            let hits = itemOf.reduce(0) { $0 + (hit[$1] ? 1 : 0) }
-            let sentTokens = (0..<keys.count).reduce(0) { $0 + (sent[$1] ? tokens[$1] : 0) }
-            return Outcome(route: route, vectors: vectors.map { $0! }, tokens: tokens, itemOf: itemOf, hits: hits,
-                           sentTokens: sentTokens, upstreamSeconds: upstreamSeconds, lookupSeconds: lookupSeconds,
-                           attempts: 1, retryWaitSeconds: 0)
-        }
-        throw ProviderError(kind: .invalidResponse, provider: route.providerName, message: "an item could not be embedded")
+        return p.outcome(sent: sent, upstreamSeconds: upstreamSeconds)
     }
 
     /// The 400 for a model whose provider has no embeddings API.

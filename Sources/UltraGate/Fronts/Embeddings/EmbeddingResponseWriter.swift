@@ -13,7 +13,6 @@ package enum EmbeddingResponseWriter {
         let perItem = encoding == .base64 ? Base64.encodedCount(4 * dimensions) : 12 * dimensions
         var w = JSONWriter(capacity: 96 + model.utf8.count + itemOf.count * (48 + perItem))
         w.appendASCII(#"{"object":"list","data":["#)
-        var scratch: [UInt8] = []
         for (index, item) in itemOf.enumerated() {
             if index > 0 { w.bytes.append(UInt8(ascii: ",")) }
             w.appendASCII(#"{"object":"embedding","index":"#)
@@ -22,11 +21,8 @@ package enum EmbeddingResponseWriter {
             let vector = vectors[item]
             switch encoding {
             case .base64:
-                scratch.removeAll(keepingCapacity: true)
-                scratch.reserveCapacity(4 * vector.count)
-                for value in vector { withUnsafeBytes(of: value.bitPattern.littleEndian) { scratch.append(contentsOf: $0) } }
                 w.bytes.append(UInt8(ascii: "\""))
-                scratch.withUnsafeBytes { Base64.encode($0, into: &w.bytes) }
+                LittleEndianFloats.appendBase64(vector, to: &w.bytes)
                 w.bytes.append(UInt8(ascii: "\""))
             case .float:
                 w.bytes.append(UInt8(ascii: "["))

@@ -51,9 +51,14 @@ extension Gateway {
                                            executor: responder.taskExecutor)
         let plan = EmbeddingPipeline.Plan(request: embedding, namespace: context.cacheNamespace, cacheControl: cacheControl,
                                           requestID: context.id, scheduler: scheduler)
+        // Every item in the cache: answered here, on the event loop, with no task.
+        let prepared = embeddings.prepare(plan, route: route, provider: provider)
+        if let answered = prepared.answered {
+            return respondEmbeddings(answered, embedding, cacheControl: cacheControl, responder, context)
+        }
         let task = Task.immediate(executorPreference: responder.taskExecutor) { [self] in
             do throws(GatewayError) {
-                let outcome = try await embeddings.run(plan, route: route)
+                let outcome = try await embeddings.run(plan, route: route, prepared: prepared)
                 respondEmbeddings(outcome, embedding, cacheControl: cacheControl, responder, context)
             } catch {
                 fail(responder, context, error)
