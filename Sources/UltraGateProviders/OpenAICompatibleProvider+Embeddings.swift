@@ -26,16 +26,10 @@ extension OpenAICompatibleProvider: EmbeddingProvider {
         body.append("encoding_format", "base64")
         if let dimensions = call.dimensions { body.append("dimensions", .int(dimensions)) }
         if let user = call.user { body.append("user", .string(user)) }
-        for (key, value) in call.options where body[key] == nil { body.append(key, value) }
-        switch flavor {
-        case .openAI:
-            return connection.post("/embeddings", body: body, authHeader: "Authorization", authPrefix: "Bearer ",
-                                   stream: false, timeouts: call.timeouts)
-        case .azure(let apiVersion):
-            let deployment = try ModelPathSegment.encoded(call.model, provider: name)
-            return connection.post("/openai/deployments/\(deployment)/embeddings", query: "api-version=\(apiVersion)",
-                                   body: body, authHeader: "api-key", stream: false, timeouts: call.timeouts)
-        }
+        // One pass (a lookup per option would be quadratic in a client's many unknown fields).
+        let own: Set<String> = ["model", "input", "encoding_format", "dimensions", "user"]
+        for (key, value) in call.options where !own.contains(key) { body.append(key, value) }
+        return try post("/embeddings", model: call.model, body: body, stream: false, timeouts: call.timeouts)
     }
 
     public func embed(_ call: EmbeddingCall) async throws -> EmbeddingAnswer {
