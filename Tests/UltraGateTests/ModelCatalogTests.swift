@@ -84,7 +84,7 @@ final class GatedCounter: @unchecked Sendable {
         let catalog = try catalog(transport, type: "openai", name: "openai", environmentOnly: true)
         let snapshot = await catalog.snapshot()
         #expect(snapshot.entries.map(\.id) == ["openai/gpt-4o", "gpt-4o", "openai/text-embedding-3-small",
-                                                "mock-gpt", "mock-claude", "mock-gemini"])
+                                                "mock-gpt", "mock-claude", "mock-gemini", "mock-embedding"])
         #expect(transport.requests.map(\.url) == ["http://fake/v1/models"])
         #expect(transport.requests.first?.method == "GET")
         #expect(header(transport.requests[0], "authorization") == "Bearer k-123")
