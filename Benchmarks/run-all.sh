@@ -150,5 +150,10 @@ done
 echo "target: a Messages hit costs no more than a chat hit: throughput ratio messages/chat $(ratio "${R[hit_messages_rps]}" "${R[hit_chat_rps]}"), p99 ${R[hit_messages_p99]} vs ${R[hit_chat_p99]} ms $(noworse "${R[hit_messages_p99]}" "${R[hit_chat_p99]}")"
 kill "$GW_PID"; wait "$GW_PID" 2>/dev/null || true
 
+echo; echo "== 8. embeddings (Benchmarks/embeddings.sh): 1-item hit vs nginx, 256 items 90 % cached vs the 26 straight upstream, micro-batching"
+Benchmarks/embeddings.sh "$DUR" > "$TMP/embeddings.out"
+sed '/^emb_[a-z0-9_]*=/d' "$TMP/embeddings.out"
+while IFS='=' read -r k v; do R[$k]=$v; done < <(grep '^emb_[a-z0-9_]*=' "$TMP/embeddings.out")
+
 { echo "{"; first=1; for k in "${!R[@]}"; do [ $first = 1 ] || echo ","; first=0; printf '  "%s": "%s"' "$k" "${R[$k]}"; done; echo; echo "}"; } > "$RESULTS"
 echo; echo "all benchmarks done in $(( $(date +%s) - started )) s; figures in $RESULTS"

@@ -37,6 +37,14 @@ public struct BenchOptions: Equatable, Sendable {
     public var timeout: Double = 30
     /// Whether to draw the live progress line (only when stderr is a terminal).
     public var progress = true
+    /// Embeddings requests of this many items each (`--embeddings N`, to `/v1/embeddings`)
+    /// instead of chat completions.
+    public var embeddingItems: Int?
+    /// Of those items, how many are new in every request (`--fresh K`); the others repeat in every
+    /// request. nil: all of them in miss mode, none in hit mode.
+    public var freshItems: Int?
+    /// `encoding_format` of embeddings requests: `base64` (the official SDK's default) or `float`.
+    public var encodingFormat = "base64"
 
     public init(target: BenchTarget) { self.target = target }
 
@@ -71,6 +79,10 @@ public struct BenchOptions: Equatable, Sendable {
           --warmup N           send N requests first, not counted
           --threads N          client event-loop threads (default 1)
           --timeout S          seconds before a request counts as timed out (default 30)
+          --embeddings N       send embeddings requests of N items each to /v1/embeddings instead
+          --fresh K            with --embeddings: K items new in every request, the others the same
+                               in every request (default: all new with --mode miss, none with hit)
+          --encoding-format F  with --embeddings: base64 (the openai SDK's default) or float
           --json               print the report as JSON
           --no-progress        no live progress line on stderr
         """
@@ -89,7 +101,8 @@ public struct BenchOptions: Equatable, Sendable {
         // `--model` repeats by design: each model is run in turn.
         var seen = SeenFlags([["--url"], ["--concurrency", "-c", "--connections"], ["--requests", "-n"], ["--duration", "-d"],
                               ["--rate", "-r"], ["--prompts"], ["--mode"], ["--api-key"], ["--warmup"], ["--max-tokens"],
-                              ["--threads", "-t"], ["--timeout"], ["--api"]], hint: " (only --model may repeat)")
+                              ["--threads", "-t"], ["--timeout"], ["--api"], ["--embeddings"], ["--fresh"], ["--encoding-format"]],
+                             hint: " (only --model may repeat)")
         var rest = CommandLineArguments.splittingFlagValues(arguments)[...]
         while let flag = rest.popFirst() {
             try seen.note(flag)
@@ -121,6 +134,12 @@ public struct BenchOptions: Equatable, Sendable {
             case "--threads", "-t": options.threads = try integer(flag, &rest, 1...64)
             case "--timeout": options.timeout = try number(flag, &rest, positive: true)
             case "--no-progress": options.progress = false
+            case "--embeddings": options.embeddingItems = try integer(flag, &rest, 1...2048)
+            case "--fresh": options.freshItems = try integer(flag, &rest, 0...2048)
+            case "--encoding-format":
+                let v = try value(flag, &rest)
+                guard v == "base64" || v == "float" else { throw UsageError("--encoding-format must be `base64` or `float`, not `\(v)`") }
+                options.encodingFormat = v
             default: throw UsageError("unknown option `\(flag)` for `ultragate bench`; run `ultragate bench --help`")
             }
         }
@@ -128,6 +147,14 @@ public struct BenchOptions: Equatable, Sendable {
         if !models.isEmpty { options.models = models }
         options.model = options.models[0]
         options.target = try BenchTarget(url: url, api: options.api)
+        if let items = options.embeddingItems {
+            if options.stream { throw UsageError("--stream does not apply to --embeddings") }
+            if options.api != .chat { throw UsageError("--api does not apply to --embeddings") }
+            if let fresh = options.freshItems, fresh > items { throw UsageError("--fresh \(fresh) is more than --embeddings \(items)") }
+            options.target.path = BenchTarget.embeddingsPath(options.target.path)
+        } else if options.freshItems != nil {
+            throw UsageError("--fresh applies to --embeddings only")
+        }
         if options.duration != nil {
             if sawRequests { throw UsageError("give either --requests or --duration, not both") }
             options.requests = nil
@@ -184,7 +211,11 @@ public struct BenchTarget: Equatable, Sendable {
         while path.hasSuffix("/") { path.removeLast() }
         if path.isEmpty { path = "/v1" }
         let endpoint = api == .chat ? "/chat/completions" : "/messages"
-        if !path.hasSuffix(endpoint) { path += endpoint }
+        if path.hasSuffix("/embeddings") {
+            path = String(path.dropLast("/embeddings".count)) + endpoint  // `--embeddings` picks the endpoint
+        } else if !path.hasSuffix(endpoint) {
+            path += endpoint
+        }
         var host = String(authority)
         var port = 80
         if authority.hasPrefix("[") {
@@ -204,6 +235,12 @@ public struct BenchTarget: Equatable, Sendable {
         }
         guard !host.isEmpty else { throw UsageError("--url has no host: `\(url)`") }
         self.init(host: host, port: port, path: path)
+    }
+
+    /// The embeddings endpoint beside a chat-completions path: `/v1/chat/completions` → `/v1/embeddings`.
+    package static func embeddingsPath(_ path: String) -> String {
+        let chat = "/chat/completions"
+        return path.hasSuffix(chat) ? String(path.dropLast(chat.count)) + "/embeddings" : path
     }
 
     public var url: String {

@@ -13,12 +13,14 @@ public struct PromptFileError: Error, CustomStringConvertible, Equatable {
 /// The bytes of every request the bench sends, prepared up front so that the event loop only
 /// copies bytes. In hit mode each prompt is one fixed request; in miss mode each request gets a
 /// unique nonce (run id + sequence number) appended to its last message, so no cache can answer it.
+/// An embeddings request (`--embeddings N`) carries N items: `--fresh K` of them carry the nonce
+/// (new in every request), the others are the same in every request (cached after the first).
 public struct PromptSource: Sendable {
-    /// One request split around the place where the nonce goes.
+    /// One request split around the places where the nonce goes.
     package struct Template: Sendable {
         package var head: [UInt8]          // request line and headers up to "Content-Length: "
-        package var bodyPrefix: [UInt8]
-        package var bodySuffix: [UInt8]
+        /// The body's pieces: the nonce goes between each two.
+        package var bodyParts: [[UInt8]]
         package var fixed: [UInt8]?        // the whole request when nothing varies (hit mode)
     }
 
@@ -50,6 +52,9 @@ public struct PromptSource: Sendable {
                 }
             }
             if requests.isEmpty { throw PromptFileError(message: "the prompts file has no prompts") }
+        } else if let items = options.embeddingItems {
+            requests = [Self.embeddingsRequest(items: items, fresh: options.freshItems ?? (options.mode == .miss ? items : 0),
+                                               encodingFormat: options.encodingFormat)]
         } else {
             requests = [["messages": [
                 ["role": "system", "content": "You are a helpful assistant answering a load test."],
@@ -79,11 +84,23 @@ public struct PromptSource: Sendable {
         nonce.append(0x2D)
         nonce.append(contentsOf: String(sequence).utf8)
         out.append(contentsOf: t.head)
-        out.append(contentsOf: String(t.bodyPrefix.count + nonce.count + t.bodySuffix.count).utf8)
+        let length = t.bodyParts.reduce(0) { $0 + $1.count } + nonce.count * (t.bodyParts.count - 1)
+        out.append(contentsOf: String(length).utf8)
         out.append(contentsOf: [0x0D, 0x0A, 0x0D, 0x0A])
-        out.append(contentsOf: t.bodyPrefix)
-        out.append(contentsOf: nonce)
-        out.append(contentsOf: t.bodySuffix)
+        for (i, part) in t.bodyParts.enumerated() {
+            if i > 0 { out.append(contentsOf: nonce) }
+            out.append(contentsOf: part)
+        }
+    }
+
+    /// An embeddings request of `items` inputs, the last `fresh` of them carrying the nonce, each
+    /// a sentence of a typical chunk's length.
+    package static func embeddingsRequest(items: Int, fresh: Int, encodingFormat: String) -> JSONObject {
+        let sentence = "a paragraph of a document being indexed, about as long as a retrieval chunk usually is"
+        let inputs = (0..<items).map { i -> JSON in
+            i < items - fresh ? .string("Cached item \(i): \(sentence).") : .string("Fresh item \(i) \(marker): \(sentence).")
+        }
+        return ["input": .array(inputs), "encoding_format": .string(encodingFormat)]
     }
 
     /// The body alone (for tests and the report).
@@ -97,7 +114,9 @@ public struct PromptSource: Sendable {
     package static func template(_ request: JSONObject, options: BenchOptions) -> Template {
         var body = request
         body["model"] = .string(options.model)
-        if options.stream {
+        if options.embeddingItems != nil {
+            // An embeddings request: no chat fields.
+        } else if options.stream {
             body["stream"] = true
             body["stream_options"] = ["include_usage": true]
         } else {
@@ -105,7 +124,7 @@ public struct PromptSource: Sendable {
             body.removeValue(forKey: "stream_options")
         }
         if let max = options.maxTokens { body["max_tokens"] = .number(String(max)) }
-        if options.mode == .miss { body["messages"] = .array(withNonce(body["messages"]?.arrayValue ?? [])) }
+        if options.mode == .miss, options.embeddingItems == nil { body["messages"] = .array(withNonce(body["messages"]?.arrayValue ?? [])) }
         if options.api == .messages { body = messagesBody(body) }
 
         var head = "POST \(options.target.path) HTTP/1.1\r\nHost: \(options.target.authority)\r\nContent-Type: application/json\r\nAccept: */*\r\n"
@@ -117,12 +136,19 @@ public struct PromptSource: Sendable {
         }
         head += "Content-Length: "
         let bytes = JSONWriter.serialize(.object(body))
-        if options.mode == .miss, let at = find(Array(marker.utf8), in: bytes) {
-            return Template(head: Array(head.utf8), bodyPrefix: Array(bytes[..<at]),
-                            bodySuffix: Array(bytes[(at + marker.utf8.count)...]), fixed: nil)
+        let needle = Array(marker.utf8)
+        var parts: [[UInt8]] = []
+        var start = 0
+        while let at = find(needle, in: bytes, from: start) {
+            parts.append(Array(bytes[start..<at]))
+            start = at + needle.count
+        }
+        if !parts.isEmpty {
+            parts.append(Array(bytes[start...]))
+            return Template(head: Array(head.utf8), bodyParts: parts, fixed: nil)
         }
         let fixed = Array((head + "\(bytes.count)\r\n\r\n").utf8) + bytes
-        return Template(head: [], bodyPrefix: [], bodySuffix: [], fixed: fixed)
+        return Template(head: [], bodyParts: [], fixed: fixed)
     }
 
     /// A chat request in Anthropic's Messages shape: system messages' text in `system`, the
@@ -172,9 +198,9 @@ public struct PromptSource: Sendable {
         return messages
     }
 
-    package static func find(_ needle: [UInt8], in haystack: [UInt8]) -> Int? {
+    package static func find(_ needle: [UInt8], in haystack: [UInt8], from start: Int = 0) -> Int? {
         guard needle.count <= haystack.count else { return nil }
-        var i = 0
+        var i = start
         while i <= haystack.count - needle.count {
             if haystack[i] == needle[0] && Array(haystack[i..<(i + needle.count)]) == needle { return i }
             i += 1

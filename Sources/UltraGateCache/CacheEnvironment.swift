@@ -3,7 +3,7 @@ import UltraGateSupport
 import CLMDB
 import Foundation
 
-/// The LMDB environment of one cache directory and its two databases, shared by every
+/// The LMDB environment of one cache directory and its databases, shared by every
 /// `ResponseCache` of this process that opens the same directory. LMDB must not be opened twice in
 /// one process (its first-opener detection uses per-process POSIX locks), so instances share this
 /// one, reference-counted; other processes open their own, which is LMDB's normal multi-process mode.
@@ -11,8 +11,11 @@ package final class CacheEnvironment: @unchecked Sendable {
     package let lmdb: LMDBEnvironment
     /// CacheKey bytes → `CachedResponse` encoding.
     package let responses: LMDBDatabase
-    /// Big-endian creation time in microseconds + CacheKey bytes → empty: oldest entries first.
+    /// Big-endian creation time in microseconds + CacheKey bytes → empty: oldest entries first, of
+    /// every store (one eviction order for all of them, bounded together by the map size).
     package let ageIndex: LMDBDatabase
+    /// Embedding item key bytes → `CachedEmbedding` encoding (the per-item embeddings cache).
+    package let embeddings: LMDBDatabase
     package let directory: String
     /// Guarded by `registryLock`.
     private var references = 0
@@ -28,6 +31,7 @@ package final class CacheEnvironment: @unchecked Sendable {
         do throws(LMDBError) {
             responses = try lmdb.openDatabase("responses")
             ageIndex = try lmdb.openDatabase("age")
+            embeddings = try lmdb.openDatabase("embeddings")
         } catch {
             lmdb.close()
             throw error
@@ -110,7 +114,18 @@ package final class CacheEnvironment: @unchecked Sendable {
         key.withUnsafeBytes { ageKey(createdAt: createdAt, key: $0) }
     }
 
-    /// Pages held by the two databases, and the pages the map can hold.
+    /// The database holding `store`'s entries.
+    package func database(_ store: CacheStore) -> LMDBDatabase {
+        switch store {
+        case .responses: return responses
+        case .embeddings: return embeddings
+        }
+    }
+
+    /// Every database of the cache: what its usage counts and `clear` empties.
+    package var databases: [LMDBDatabase] { [responses, ageIndex, embeddings] }
+
+    /// Pages held by the given databases, and the pages the map can hold.
     package static func usage(_ txn: LMDBTransaction, _ dbs: [LMDBDatabase]) throws(LMDBError) -> (used: Int, total: Int, pageSize: Int) {
         var used = 0
         var pageSize = 4096

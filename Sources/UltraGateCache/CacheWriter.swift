@@ -92,6 +92,8 @@ package final class CacheWriter: @unchecked Sendable {
         /// Nobody waits for it (the request was answered already): it may wait a moment for
         /// company in a larger group commit.
         package var deferrable = false
+        /// Which database it goes to.
+        package var store: CacheStore = .responses
     }
 
     /// Evict when the databases hold more than this share of the map's pages…
@@ -146,7 +148,8 @@ package final class CacheWriter: @unchecked Sendable {
     private var dirty = false
     private var lastSync = Date()
     private var lastSweep = Date()
-    private var sweepResumeKey: [UInt8]?
+    /// Per store, where the next sweep resumes.
+    private var sweepResumeKeys: [CacheStore: [UInt8]] = [:]
 
     package init(env: CacheEnvironment, counters: CacheCounters, syncInterval: Double, sweepInterval: Double = 60, sweepBatch: Int = 2000) {
         self.env = env
@@ -154,7 +157,7 @@ package final class CacheWriter: @unchecked Sendable {
         self.syncInterval = syncInterval > 0 ? syncInterval : 1
         self.sweepInterval = sweepInterval
         self.sweepBatch = sweepBatch
-        if let usage = env.lmdb.withReadTransaction({ txn in try? CacheEnvironment.usage(txn, [env.responses, env.ageIndex]) }) {
+        if let usage = env.lmdb.withReadTransaction({ txn in try? CacheEnvironment.usage(txn, env.databases) }) {
             usedPagesEstimate = usage.used
             totalPagesEstimate = usage.total
         }
@@ -165,13 +168,22 @@ package final class CacheWriter: @unchecked Sendable {
 
     /// Queues a job; false (and the job is not taken) once the writer is stopping.
     package func enqueue(_ job: Job) -> Bool {
+        enqueue([job])
+    }
+
+    /// Queues jobs together: the writer takes all of them into the same group commit, and runs
+    /// their `done`s in order once it is in. False (and none is taken) once the writer is stopping.
+    package func enqueue(_ jobs: [Job]) -> Bool {
         condition.lock()
         defer { condition.unlock() }
         guard !stopping else { return false }
-        queue.append(job)
-        // A deferrable job joins the batch being gathered; the writer is woken for the first job,
+        let before = queue.count
+        queue.append(contentsOf: jobs)
+        // Deferrable jobs join the batch being gathered; the writer is woken for the first job,
         // a full batch, or one somebody waits for.
-        if !job.deferrable || queue.count == 1 || queue.count >= Self.groupCommitBatch { condition.signal() }
+        if jobs.contains(where: { !$0.deferrable }) || before == 0 || queue.count >= Self.groupCommitBatch {
+            condition.signal()
+        }
         return true
     }
 
@@ -204,10 +216,19 @@ package final class CacheWriter: @unchecked Sendable {
     /// mark. Returns false, having changed nothing, when the caller should enqueue instead
     /// (including on any LMDB error such as `MDB_MAP_FULL`, which the writer then handles).
     /// Must not be called across an `await`: it begins and commits on this thread.
-    package func commitInline(key: [UInt8], value: [UInt8], createdAt: Double) -> Bool {
-        guard value.count <= Self.inlineMaxBytes else { return false }
+    package func commitInline(key: [UInt8], value: [UInt8], createdAt: Double, store: CacheStore = .responses) -> Bool {
+        var job = Job(key: key, value: value, createdAt: createdAt, done: {})
+        job.store = store
+        return commitInline([job])
+    }
+
+    /// Commits `jobs` in one write transaction on the calling thread under the same conditions,
+    /// their values together no larger than `inlineMaxBytes`; all or none. Their `done`s are not run.
+    package func commitInline(_ jobs: [Job]) -> Bool {
+        let bytes = jobs.reduce(0) { $0 + $1.value.count }
+        guard !jobs.isEmpty, bytes <= Self.inlineMaxBytes else { return false }
         let pageSize = env.lmdb.pageSize
-        let incomingPages = Self.pagesNeeded(value.count + key.count, pageSize: pageSize)
+        let incomingPages = jobs.reduce(0) { $0 + Self.pagesNeeded($1.value.count + $1.key.count, pageSize: pageSize) }
         condition.lock()
         let now = DispatchTime.now().uptimeNanoseconds
         guard queue.isEmpty, !writerBusy, !inlineActive, !stopping, totalPagesEstimate > 0,
@@ -224,10 +245,10 @@ package final class CacheWriter: @unchecked Sendable {
         do {
             after = try env.lmdb.withWriteTransaction { txn throws(LMDBError) -> (used: Int, total: Int, pageSize: Int)? in
                 // The exact figures: another process may have filled the map since the estimate.
-                let before = try CacheEnvironment.usage(txn, [env.responses, env.ageIndex])
+                let before = try CacheEnvironment.usage(txn, env.databases)
                 guard before.used + incomingPages <= Int(Double(before.total) * Self.inlineHighWater) else { return nil }
-                try put(key: key, value: value, createdAt: createdAt, txn)
-                return try CacheEnvironment.usage(txn, [env.responses, env.ageIndex])
+                for job in jobs { try put(job, txn) }
+                return try CacheEnvironment.usage(txn, env.databases)
             }
         } catch {
             after = nil
@@ -246,13 +267,13 @@ package final class CacheWriter: @unchecked Sendable {
         if stopping { condition.signal() }
         condition.unlock()
         guard after != nil else { return false }
-        counters.update { $0.commits += 1; $0.stored += 1; $0.inlineCommits += 1 }
+        counters.update { $0.commits += 1; $0.stored += jobs.count; $0.inlineCommits += 1 }
         return true
     }
 
     /// Records the usage seen inside a write transaction of the writer thread.
     private func publishUsage(_ txn: LMDBTransaction) throws(LMDBError) {
-        let usage = try CacheEnvironment.usage(txn, [env.responses, env.ageIndex])
+        let usage = try CacheEnvironment.usage(txn, env.databases)
         condition.lock()
         usedPagesEstimate = usage.used
         totalPagesEstimate = usage.total
@@ -359,7 +380,7 @@ package final class CacheWriter: @unchecked Sendable {
         for attempt in 0..<4 {
             do {
                 try env.lmdb.withWriteTransaction { txn throws(LMDBError) in
-                    for job in jobs { try put(key: job.key, value: job.value, createdAt: job.createdAt, txn) }
+                    for job in jobs { try put(job, txn) }
                     try publishUsage(txn)
                 }
                 dirty = true
@@ -378,12 +399,21 @@ package final class CacheWriter: @unchecked Sendable {
     }
 
     /// Puts one entry and its age-index entry, replacing the age entry of the value it overwrites.
-    private func put(key: [UInt8], value: [UInt8], createdAt: Double, _ txn: LMDBTransaction) throws(LMDBError) {
-        if let old = try txn.get(env.responses, key), let times = CachedResponse.peekTimes(old) {
-            try txn.delete(env.ageIndex, CacheEnvironment.ageKey(createdAt: times.createdAt, key: key))
+    private func put(_ job: Job, _ txn: LMDBTransaction) throws(LMDBError) {
+        let db = env.database(job.store)
+        if let old = try txn.get(db, job.key), let times = job.store.peekTimes(old) {
+            try txn.delete(env.ageIndex, CacheEnvironment.ageKey(createdAt: times.createdAt, key: job.key))
         }
-        try txn.put(env.responses, key, value)
-        try txn.put(env.ageIndex, CacheEnvironment.ageKey(createdAt: createdAt, key: key), [])
+        try txn.put(db, job.key, job.value)
+        try txn.put(env.ageIndex, CacheEnvironment.ageKey(createdAt: job.createdAt, key: job.key), [])
+    }
+
+    /// Deletes the entry of `key` from the store that holds it: keys of different stores never
+    /// collide (each hashes its own version tag). (A loop over the stores inside the eviction's
+    /// typed-throws closure crashed the release compiler, 6.3.1.)
+    private func deleteEntry(_ key: [UInt8], _ txn: LMDBTransaction) throws(LMDBError) {
+        if try txn.delete(env.responses, key) { return }
+        try txn.delete(env.embeddings, key)
     }
 
     package static func pagesNeeded(_ bytes: Int, pageSize: Int) -> Int { (bytes + 64) / max(pageSize, 1) + 1 }
@@ -397,7 +427,7 @@ package final class CacheWriter: @unchecked Sendable {
         for _ in 0..<3 {
             do {
                 try env.lmdb.withWriteTransaction { txn throws(LMDBError) in
-                    var usage = try CacheEnvironment.usage(txn, [env.responses, env.ageIndex])
+                    var usage = try CacheEnvironment.usage(txn, env.databases)
                     let high = Int(Double(usage.total) * Self.highWater)
                     guard force || usage.used + incomingPages > high else { return }
                     let target = Int(Double(usage.total) * max(Self.lowWater - extraShare, 0)) - incomingPages
@@ -407,9 +437,9 @@ package final class CacheWriter: @unchecked Sendable {
                     while let e = entry, usage.used > target || (force && removed == 0), removed < limit {
                         let key = [UInt8](UnsafeRawBufferPointer(rebasing: e.key[8...]))
                         try cursor.deleteCurrent()
-                        if key.count == SHA256.digestSize { try txn.delete(env.responses, key) }
+                        if key.count == SHA256.digestSize { try deleteEntry(key, txn) }
                         removed += 1
-                        usage = try CacheEnvironment.usage(txn, [env.responses, env.ageIndex])
+                        usage = try CacheEnvironment.usage(txn, env.databases)
                         entry = try cursor.move(MDB_NEXT)
                     }
                     counters.update { $0.evictions += removed }
@@ -429,14 +459,20 @@ package final class CacheWriter: @unchecked Sendable {
 
     // MARK: Expiry
 
-    /// Removes expired (and unreadable) entries, at most `sweepBatch` visited per call, resuming
-    /// where the previous call stopped so a large cache is swept in short transactions.
+    /// Removes expired (and unreadable) entries of every store, at most `sweepBatch` visited per
+    /// store and call, resuming where the previous call stopped so a large cache is swept in short
+    /// transactions.
     private func sweepExpired(now: Double) {
+        for store in CacheStore.allCases { sweepExpired(store, now: now) }
+    }
+
+    private func sweepExpired(_ store: CacheStore, now: Double) {
+        let db = env.database(store)
         do {
             try env.lmdb.withWriteTransaction { txn throws(LMDBError) in
-                let cursor = try txn.openCursor(env.responses)
+                let cursor = try txn.openCursor(db)
                 var entry: (key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer)?
-                if let resume = sweepResumeKey {
+                if let resume = sweepResumeKeys[store] {
                     entry = try cursor.move(MDB_SET_RANGE, seek: resume)
                 } else {
                     entry = try cursor.move(MDB_FIRST)
@@ -445,7 +481,7 @@ package final class CacheWriter: @unchecked Sendable {
                 var removed = 0
                 while let e = entry, visited < sweepBatch {
                     visited += 1
-                    let times = CachedResponse.peekTimes(e.value)
+                    let times = store.peekTimes(e.value)
                     if times == nil || CachedResponse.isExpired(expiresAt: times!.expiresAt, now: now) {
                         let key = [UInt8](e.key)
                         try cursor.deleteCurrent()
@@ -454,7 +490,7 @@ package final class CacheWriter: @unchecked Sendable {
                     }
                     entry = try cursor.move(MDB_NEXT)
                 }
-                sweepResumeKey = entry.map { [UInt8]($0.key) }
+                sweepResumeKeys[store] = entry.map { [UInt8]($0.key) }
                 counters.update { $0.expiredRemoved += removed }
                 try publishUsage(txn)
             }

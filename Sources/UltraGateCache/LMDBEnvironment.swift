@@ -14,8 +14,10 @@ public final class LMDBEnvironment: @unchecked Sendable {
     public struct Options: Sendable {
         public var mapSize: Int
         public var maxReaders: UInt32 = 1024
-        /// Named databases the process may open: the cache's two, the key store's four, room for more.
-        public var maxDatabases: UInt32 = 16
+        /// Named databases one environment may hold: the response cache, its age index and the
+        /// embeddings cache take three; stores of other features (keys, stored responses) open
+        /// theirs in the same environment. Generous, as LMDB sizes only a small table by it.
+        public var maxDatabases: UInt32 = 64
         public var flags: UInt32 = UInt32(MDB_NOSYNC | MDB_NOMETASYNC | MDB_NOTLS)
         /// Of the files LMDB creates (`data.mdb`, `lock.mdb`): owner only, as cached answers may
         /// hold anything a prompt did. The umask can only narrow it; existing files keep theirs.

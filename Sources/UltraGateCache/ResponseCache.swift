@@ -28,7 +28,9 @@ public struct ResponseCacheConfig: Sendable {
 
 public struct CacheStats: Sendable, Equatable {
     public var entries: Int
-    /// Bytes of the pages the cache's databases occupy.
+    /// Embedding items in the per-item embeddings cache (`EmbeddingItemCache`).
+    public var embeddingItems: Int = 0
+    /// Bytes of the pages the cache's databases occupy (answers and embedding items together).
     public var usedBytes: Int
     public var mapSize: Int
     /// Counters of this instance since it opened.
@@ -59,11 +61,15 @@ public final class ResponseCache: @unchecked Sendable {
     private let counters = CacheCounters()
     private let closeLock = NSLock()
     private var closed = false
+    /// Embedding vectors item by item, in the same environment and under the same bounds.
+    public let embeddingItems: EmbeddingItemCache
 
     public init(_ config: ResponseCacheConfig) throws {
         self.config = config
         environment = try CacheEnvironment.acquire(directory: config.directory, mapSize: config.maxBytes)
         writer = CacheWriter(env: environment, counters: counters, syncInterval: config.syncInterval)
+        embeddingItems = EmbeddingItemCache(environment: environment, writer: writer, counters: counters,
+                                            maxEntryBytes: config.maxEntryBytes)
     }
 
     deinit { close() }
@@ -131,15 +137,16 @@ public final class ResponseCache: @unchecked Sendable {
 
     public func stats() -> CacheStats {
         let env = environment
-        let pages = env.lmdb.withReadTransaction { txn -> (entries: Int, used: Int, pageSize: Int)? in
-            guard let usage = try? CacheEnvironment.usage(txn, [env.responses, env.ageIndex]),
-                let s = try? txn.stat(env.responses)
+        let pages = env.lmdb.withReadTransaction { txn -> (entries: Int, items: Int, used: Int, pageSize: Int)? in
+            guard let usage = try? CacheEnvironment.usage(txn, env.databases),
+                let s = try? txn.stat(env.responses), let e = try? txn.stat(env.embeddings)
             else { return nil }
-            return (Int(s.ms_entries), usage.used, usage.pageSize)
+            return (Int(s.ms_entries), Int(e.ms_entries), usage.used, usage.pageSize)
         }
         let c = counters.snapshot
         return CacheStats(
-            entries: pages?.entries ?? 0, usedBytes: (pages?.used ?? 0) * (pages?.pageSize ?? 0),
+            entries: pages?.entries ?? 0, embeddingItems: pages?.items ?? 0,
+            usedBytes: (pages?.used ?? 0) * (pages?.pageSize ?? 0),
             mapSize: env.lmdb.info.me_mapsize, evictions: c.evictions, expiredRemoved: c.expiredRemoved,
             writeErrors: c.writeErrors, lastWriteError: c.lastWriteError, oversizedSkipped: c.oversizedSkipped,
             tooLarge: c.tooLarge, commits: c.commits, inlineCommits: c.inlineCommits)
@@ -150,8 +157,7 @@ public final class ResponseCache: @unchecked Sendable {
     public func clear() throws {
         let env = environment
         try env.lmdb.withWriteTransaction { txn throws(LMDBError) in
-            try txn.empty(env.responses)
-            try txn.empty(env.ageIndex)
+            for db in env.databases { try txn.empty(db) }
         }
     }
 

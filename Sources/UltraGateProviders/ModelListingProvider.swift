@@ -70,7 +70,8 @@ extension AnthropicProvider: ModelListingProvider {
 }
 
 /// Gemini `GET {base}/v1beta/models?pageSize=1000`: `{"models":[{"name":"models/gemini-…",
-/// "supportedGenerationMethods":[…]}],"nextPageToken"}`; only models that `generateContent`.
+/// "supportedGenerationMethods":[…]}],"nextPageToken"}`; only models that `generateContent` or
+/// `embedContent` (the two the gateway calls).
 extension GeminiProvider: ModelListingProvider {
     package func listModels(limits: ModelListLimits) async throws(ProviderError) -> ProviderModelList {
         var list = ModelListCollector(limits: limits)
@@ -80,7 +81,9 @@ extension GeminiProvider: ModelListingProvider {
             let page = try await connection.getJSON("/v1beta/models" + query, authHeader: "x-goog-api-key", limits: limits)
             list.add(page["models"]?.arrayValue?.compactMap { model -> String? in
                 if let methods = model["supportedGenerationMethods"]?.arrayValue,
-                   !methods.contains(where: { $0.stringValue == "generateContent" }) { return nil }
+                   !methods.contains(where: { $0.stringValue == "generateContent" || $0.stringValue == "embedContent" }) {
+                    return nil
+                }
                 guard let name = model["name"]?.stringValue else { return nil }
                 return name.hasPrefix("models/") ? String(name.dropFirst("models/".count)) : name
             })
@@ -96,7 +99,7 @@ extension GeminiProvider: ModelListingProvider {
 /// The built-in mock knows its models without asking anyone.
 extension MockProvider: ModelListingProvider {
     package func listModels(limits: ModelListLimits) async throws(ProviderError) -> ProviderModelList {
-        ProviderModelList(ids: config.models, isComplete: true)
+        ProviderModelList(ids: config.models + config.embeddingModels, isComplete: true)
     }
 }
 

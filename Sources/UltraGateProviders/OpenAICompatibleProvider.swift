@@ -60,14 +60,21 @@ public struct OpenAICompatibleProvider: ChatProvider {
             body["stream"] = true
             body["stream_options"] = ["include_usage": true]
         }
+        return try post("/chat/completions", model: request.model, body: body, stream: stream, timeouts: request.timeouts)
+    }
+
+    /// A POST to one of the API's operations (`/chat/completions`, `/embeddings`) as the flavor
+    /// addresses it: under the base URL, or under Azure's deployment (the model) with the API version.
+    package func post(_ operation: String, model: String, body: JSONObject, stream: Bool,
+                      timeouts: UpstreamTimeouts) throws(ProviderError) -> UpstreamRequest {
         switch flavor {
         case .openAI:
-            return connection.post("/chat/completions", body: body, authHeader: "Authorization", authPrefix: "Bearer ",
-                                   stream: stream, timeouts: request.timeouts)
+            return connection.post(operation, body: body, authHeader: "Authorization", authPrefix: "Bearer ",
+                                   stream: stream, timeouts: timeouts)
         case .azure(let apiVersion):
-            let deployment = try ModelPathSegment.encoded(request.model, provider: name)
-            return connection.post("/openai/deployments/\(deployment)/chat/completions", query: "api-version=\(apiVersion)",
-                                   body: body, authHeader: "api-key", stream: stream, timeouts: request.timeouts)
+            let deployment = try ModelPathSegment.encoded(model, provider: name)
+            return connection.post("/openai/deployments/\(deployment)\(operation)", query: "api-version=\(apiVersion)",
+                                   body: body, authHeader: "api-key", stream: stream, timeouts: timeouts)
         }
     }
 

@@ -41,6 +41,7 @@ public enum UltraGateCLI {
                 let s = cache.stats()
                 print("directory: \(cache.config.directory)")
                 print("entries:   \(s.entries)")
+                print("embedding items: \(s.embeddingItems)")
                 print("used:      \(s.usedBytes) bytes of \(s.mapSize)")
                 return 0
             }

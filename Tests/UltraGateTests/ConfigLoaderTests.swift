@@ -143,7 +143,7 @@ import Testing
         }
         #expect(try error(#"{"server":{"master_key":"k"}}"#)?.hasSuffix("`server` takes health_cache_seconds, host, idle_timeout, "
             + "max_body_bytes, max_connections, port, request_timeout, shutdown_grace_period, threads") == true)
-        #expect(try error(#"{"servr":{}}"#)?.contains("the top level takes access_log, auth, cache, mock, models, providers,") == true)
+        #expect(try error(#"{"servr":{}}"#)?.contains("the top level takes access_log, auth, cache, embeddings, mock, models, providers,") == true)
     }
 
     @Test func wrongTypesAreRefusedAtEveryLevelWithTheirPath() throws {

@@ -115,6 +115,7 @@ import Testing
         m.recordTokens(model: "gpt-4o", prompt: 10, completion: 20, cached: 0)
         m.recordCacheSavings(model: "gpt-4o", prompt: 10, completion: 20, cached: 0)
         m.recordEnsembleMember(ensemble: "trio", result: "ok")
+        m.recordEmbeddingItems(model: "emb", hits: 3, misses: 1)
         m.connectionOpened()
         m.connectionOpened()
         m.connectionClosed()
@@ -137,11 +138,14 @@ import Testing
             "ultragate_cost_saved_usd_total": "counter", "ultragate_in_flight_requests": "gauge",
             "ultragate_open_connections": "gauge", "ultragate_ensemble_members_total": "counter",
             "ultragate_upstream_attempts_total": "counter", "ultragate_upstream_retry_wait_seconds": "histogram",
+            "ultragate_embedding_items_total": "counter",
         ]
         #expect(check.types == expectedTypes)
         #expect(check.value("ultragate_requests_total", ["route": "/v1/chat/completions", "model": "gpt-4o", "status": "200"]) == 1)
         for result in ["hit", "miss", "bypass"] { #expect(check.value("ultragate_cache_lookups_total", ["result": result]) == 1) }
         #expect(check.value("ultragate_cache_entries") == 12)
+        #expect(check.value("ultragate_embedding_items_total", ["model": "emb", "result": "hit"]) == 3)
+        #expect(check.value("ultragate_embedding_items_total", ["model": "emb", "result": "miss"]) == 1)
         #expect(check.value("ultragate_cache_bytes") == 3_456)
         #expect(check.value("ultragate_cache_evictions_total") == 7)
         #expect(check.value("ultragate_cache_write_errors_total") == 2)

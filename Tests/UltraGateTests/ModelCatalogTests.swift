@@ -84,7 +84,7 @@ final class GatedCounter: @unchecked Sendable {
         let catalog = try catalog(transport, type: "openai", name: "openai", environmentOnly: true)
         let snapshot = await catalog.snapshot()
         #expect(snapshot.entries.map(\.id) == ["openai/gpt-4o", "gpt-4o", "openai/text-embedding-3-small",
-                                                "mock-gpt", "mock-claude", "mock-gemini"])
+                                                "mock-gpt", "mock-claude", "mock-gemini", "mock-embedding"])
         #expect(transport.requests.map(\.url) == ["http://fake/v1/models"])
         #expect(transport.requests.first?.method == "GET")
         #expect(header(transport.requests[0], "authorization") == "Bearer k-123")
@@ -154,18 +154,19 @@ final class GatedCounter: @unchecked Sendable {
         #expect(catalog.find("p/claude-z", in: snapshot) != nil, "more pages were left: the list is not complete")
     }
 
-    @Test func geminiListsOnlyModelsThatGenerateContent() async throws {
+    @Test func geminiListsOnlyModelsThatGenerateContentOrEmbed() async throws {
         let transport = ScriptedTransport(
             .body(#"{"models":[{"name":"models/gemini-x","supportedGenerationMethods":["generateContent"]},"#
-                  + #"{"name":"models/embed","supportedGenerationMethods":["embedContent"]}],"nextPageToken":"t/1"}"#),
+                  + #"{"name":"models/embed","supportedGenerationMethods":["embedContent"]},"#
+                  + #"{"name":"models/aqa","supportedGenerationMethods":["generateAnswer"]}],"nextPageToken":"t/1"}"#),
             .body(#"{"models":[{"name":"models/gemini-y"}]}"#))
         let catalog = try catalog(transport, type: "gemini", models: [ModelSettings(name: "x", provider: "p", model: "gemini-x")])
         let snapshot = await catalog.snapshot()
         #expect(transport.requests.map(\.url) == ["http://fake/v1beta/models?pageSize=1000",
                                                   "http://fake/v1beta/models?pageSize=1000&pageToken=t%2F1"])
         #expect(header(transport.requests[0], "x-goog-api-key") == "k-123")
-        #expect(snapshot.entries.map(\.id) == ["x", "p/gemini-x", "gemini-x", "p/gemini-y", "gemini-y"])
-        #expect(catalog.find("p/embed", in: snapshot) == nil)
+        #expect(snapshot.entries.map(\.id) == ["x", "p/gemini-x", "gemini-x", "p/embed", "p/gemini-y", "gemini-y"])
+        #expect(catalog.find("p/aqa", in: snapshot) == nil)
         #expect(catalog.find("gemini-z", in: snapshot) == nil, "a bare name is looked up in its provider's list too")
     }
 

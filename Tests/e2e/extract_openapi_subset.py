@@ -8,7 +8,8 @@ import json
 import sys
 from pathlib import Path
 
-ROOTS = ["CreateChatCompletionResponse", "CreateChatCompletionStreamResponse", "ListModelsResponse", "Model", "ErrorResponse"]
+ROOTS = ["CreateChatCompletionResponse", "CreateChatCompletionStreamResponse", "ListModelsResponse", "Model", "ErrorResponse",
+         "CreateEmbeddingResponse"]
 RESPONSES_ROOTS = ["Response", "ResponseStreamEvent", "ResponseItemList", "ErrorResponse"]
 
 

@@ -75,6 +75,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Optional
 from urllib.parse import parse_qs
 
+import fake_embeddings
+
 
 @dataclass
 class Behaviour:
@@ -165,6 +167,8 @@ class FakeProvider:
         self.model_list_requests: list[Recorded] = []
         #: HTTPS only: handshakes that failed (the client rejected the certificate).
         self.tls_failures = 0
+        #: Items per embeddings call, in arrival order (fake_embeddings.py answers those calls).
+        self.embedding_calls: list[int] = []
         handler = _make_handler(self)
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self.server.daemon_threads = True
@@ -197,6 +201,12 @@ class FakeProvider:
     def record_model_list(self, r: Recorded):
         with self._lock:
             self.model_list_requests.append(r)
+
+    @property
+    def embedding_items(self) -> int:
+        """Items received by the embeddings endpoint, all calls together."""
+        with self._lock:
+            return sum(self.embedding_calls)
 
     def chat_requests(self) -> list[Recorded]:
         with self._lock:
@@ -606,6 +616,8 @@ def _make_handler(fake: FakeProvider):
                 body = None
             headers = {k.lower(): v for k, v in self.headers.items()}
             fake.record(Recorded("POST", self.path, headers, body, time.time()))
+            if fake_embeddings.answer(fake, self, body if isinstance(body, dict) else {}):
+                return
             b = fake.next_behaviour()
 
             expected = {"openai": "/v1/chat/completions", "anthropic": "/v1/messages"}.get(fake.kind)

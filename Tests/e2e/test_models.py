@@ -82,7 +82,7 @@ def test_anthropic_and_gemini_lists_are_read_page_by_page(make_fake, make_gatewa
     ids = ids_of(gw)
     assert ids[0] == "fast"  # configured names first
     assert {"ant/claude-a", "ant/claude-b", "ant/claude-c", "gem/gemini-x", "gem/gemini-y"} <= set(ids)
-    assert "gem/text-embedding-004" not in ids  # it does not generateContent
+    assert "gem/text-embedding-004" in ids  # it embeds: /v1/embeddings serves it
     assert len(anthropic.model_list_requests) == 2 and "after_id=claude-b" in anthropic.model_list_requests[1].path
     assert len(gemini.model_list_requests) == 2 and "pageToken=2" in gemini.model_list_requests[1].path
     assert anthropic.model_list_requests[0].headers["anthropic-version"]

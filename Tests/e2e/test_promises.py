@@ -265,7 +265,7 @@ def test_mock_flag_serves_the_mock_even_with_keys_in_the_environment(make_fake, 
     gw = make_gateway(env=environment_keys(oa, an, "env-gemini-key"), args=["--mock"], unset=ENVIRONMENT_ROUTING)
     s = direct_session()
     listed = sorted(m["id"] for m in s.get(gw.base_url + "/v1/models", timeout=30).json()["data"])
-    assert listed == ["mock-claude", "mock-gemini", "mock-gpt"]
+    assert listed == ["mock-claude", "mock-embedding", "mock-gemini", "mock-gpt"]
     r = s.post(gw.base_url + CHAT, json={"model": "mock-gpt", "messages": [{"role": "user", "content": "hi"}]},
                timeout=30)
     assert r.status_code == 200 and r.json()["model"] == "mock-gpt"

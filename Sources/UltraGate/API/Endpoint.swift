@@ -16,6 +16,7 @@ public enum Endpoint: Equatable, Sendable {
     /// Anthropic's Messages API (`Fronts/Messages`).
     case messages
     case countTokens
+    case embeddings
     case listModels
     case model(String)
     case health
@@ -45,6 +46,7 @@ public enum Endpoint: Equatable, Sendable {
         case "/v1/responses", "/responses": return only(["POST"], .responses)
         case "/v1/messages", "/messages": return only(["POST"], .messages)
         case "/v1/messages/count_tokens", "/messages/count_tokens": return only(["POST"], .countTokens)
+        case "/v1/embeddings", "/embeddings": return only(["POST"], .embeddings)
         case "/v1/models", "/models": return only(readMethods, .listModels)
         case "/health", "/healthz", "/v1/health": return only(readMethods, isDeep(query) ? .deepHealth : .health)
         case "/metrics": return only(readMethods, .metrics)

@@ -31,6 +31,8 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
     package let startedAt = Int(Clock.wallNow())
     /// `startedAt` as RFC 3339 (Anthropic's model `created_at`).
     package var createdAt: String { ISO8601Timestamp.format(secondsSince1970: Double(startedAt)) }
+    /// `/v1/embeddings`: the per-item cache, item flights and the batcher.
+    package let embeddings: EmbeddingPipeline
     private let requestIDs = RequestIDGenerator()
     /// Set once shutdown begins: no more retries (see `beginShutdown`).
     private let shuttingDown = OnceFlag()
@@ -63,6 +65,9 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
         let shuttingDown = self.shuttingDown
         orchestrator.retriesAllowed = { !shuttingDown.isRaised }
         self.orchestrator = orchestrator
+        embeddings = EmbeddingPipeline(cache: cache?.embeddingItems, orchestrator: orchestrator, callEvents: orchestrator.events,
+                                       requestEvents: Gateway.embeddingRequestEvents(metrics),
+                                       windowSeconds: config.embeddings.batchWindowMs / 1000, defaultTTL: config.cache.defaultTTL)
         if let cache {
             metrics.setCacheStatsSource {
                 let s = cache.stats()
@@ -176,6 +181,7 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
         }
         switch endpoint {
         case .chatCompletions: handleChat(request, responder, context)
+        case .embeddings: handleEmbeddings(request, responder, context)
         case .responses: handleCreateResponse(request, responder, context)
         case .response(let id): handleStoredResponse(id, method: request.head.method, responder, context)
         case .responseInputItems(let id): handleInputItems(id, query: request.head.query, responder, context)
@@ -208,7 +214,8 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
             var stats = metrics.statsJSON()
             if case .object(var o) = stats, let cache {
                 let s = cache.stats()
-                var c: JSONObject = ["entries": .int(s.entries), "used_bytes": .int(s.usedBytes), "map_size": .int(s.mapSize),
+                var c: JSONObject = ["entries": .int(s.entries), "embedding_items": .int(s.embeddingItems),
+                                     "used_bytes": .int(s.usedBytes), "map_size": .int(s.mapSize),
                                      "evictions": .int(s.evictions), "write_errors": .int(s.writeErrors),
                                      "too_large": .int(s.tooLarge)]
                 if let last = s.lastWriteError { c["last_write_error"] = .string(last) }
@@ -306,6 +313,7 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
         guard let route = router.route(named: chat.model) else {
             return fail(responder, context, .modelNotFound(chat.model, suggestions: router.suggestions))
         }
+        if route.kind == .embedding { return fail(responder, context, .wrongModelKind(chat.model, kind: .embedding)) }
         context.model = chat.model
         context.provider = route.providerName
         let merged = route.mergedBody(chat.body)
@@ -771,6 +779,7 @@ extension Endpoint {
         case .responseInputItems: return "/v1/responses/{id}/input_items"
         case .messages: return "/v1/messages"
         case .countTokens: return "/v1/messages/count_tokens"
+        case .embeddings: return "/v1/embeddings"
         case .listModels: return "/v1/models"
         case .model: return "/v1/models/{id}"
         case .health: return "/health"

@@ -18,7 +18,7 @@ extension Endpoint {
         case .health: return .open
         case .metrics, .stats: return .metricsReaders
         case .deepHealth, .chatCompletions, .listModels, .model: return .anyKey
-        case .responses, .response, .responseInputItems, .messages, .countTokens: return .anyKey
+        case .responses, .response, .responseInputItems, .messages, .countTokens, .embeddings: return .anyKey
         case .adminKeys, .adminKey, .adminKeyUsage: return .masterOnly
         // An unknown path or method still needs a key: the 404 or 405 must not tell a stranger
         // which paths exist.

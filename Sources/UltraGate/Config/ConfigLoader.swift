@@ -59,6 +59,19 @@ public struct ConfigLoader {
             config.mock.latencyMs = try mock.double("latency_ms") ?? config.mock.latencyMs
             config.mock.timeToFirstTokenMs = try mock.double("ttft_ms") ?? config.mock.timeToFirstTokenMs
             if let models = try mock.stringArray("models") { config.mock.models = models }
+            if let models = try mock.stringArray("embedding_models") { config.mock.embeddingModels = models }
+            if let dimensions = try mock.int("embedding_dimensions") {
+                guard (1...MockProvider.maxEmbeddingDimensions).contains(dimensions) else {
+                    throw ConfigError("mock.embedding_dimensions must be between 1 and \(MockProvider.maxEmbeddingDimensions)")
+                }
+                config.mock.embeddingDimensions = dimensions
+            }
+        }
+        try root.section("embeddings") { e in
+            if let window = try e.double("batch_window_ms") {
+                guard window <= 1000 else { throw ConfigError("embeddings.batch_window_ms must be at most 1000") }
+                config.embeddings.batchWindowMs = window
+            }
         }
         try root.section("retry") { r in config.retry = try parseRetry(r, base: config.retry) }
         try root.section("auth") { a in try applyAuth(a, to: &config.auth) }
@@ -271,6 +284,17 @@ public struct ConfigLoader {
         model.deadline = try m.double("deadline")
         model.minAnswers = try m.int("min_answers")
         for (k, s) in try m.stringMap("prompts") ?? [] { model.prompts[k] = s }
+        if let kind = try m.string("kind") {
+            guard let known = ModelKind(rawValue: kind) else {
+                throw ConfigError("\(path).kind `\(kind)` is not one of \(ModelKind.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            model.kind = known
+        }
+        model.dimensions = try m.int("dimensions")
+        for (key, value) in [("dimensions", model.dimensions), ("params.dimensions", model.params["dimensions"].map { $0.intValue ?? 0 })] {
+            guard let value else { continue }
+            guard value >= 1 else { throw ConfigError("\(path).\(key) must be a positive integer") }
+        }
         if model.ensemble == nil && model.provider == nil && !name.contains("/") {
             throw ConfigError("\(path) needs a `provider` (or an `ensemble`)")
         }

@@ -33,13 +33,16 @@ public struct GatewayBuilder {
         var listed: [(id: String, ownedBy: String)] = []
         let mock = MockProvider(config: MockProviderConfig(latencyMs: config.mock.latencyMs,
                                                            timeToFirstTokenMs: config.mock.timeToFirstTokenMs,
-                                                           models: config.mock.models))
+                                                           models: config.mock.models,
+                                                           embeddingModels: config.mock.embeddingModels,
+                                                           embeddingDimensions: config.mock.embeddingDimensions))
+        let mockNames = config.mock.models + config.mock.embeddingModels
         if usesMock {
             providers["mock"] = mock
             addMockModels(mock, to: &routes, &listed)
-            notes.append("serving the built-in mock provider: \(config.mock.models.joined(separator: ", "))")
+            notes.append("serving the built-in mock provider: \(mockNames.joined(separator: ", "))")
             return ModelRouter(routes: routes, providers: providers, providerSettings: [:], defaultRetry: config.retry,
-                               listed: listed, checked: config.mock.models)
+                               listed: listed, checked: mockNames)
         }
         let transport = try self.transport ?? CurlTransport()
         for settings in config.providers {
@@ -77,7 +80,8 @@ public struct GatewayBuilder {
                                      upstreamModel: model.model ?? model.name, params: model.params,
                                      fallbacks: model.fallbacks, ttl: model.ttl,
                                      retry: settings?.retry ?? config.retry,
-                                     timeouts: settings?.timeouts ?? UpstreamTimeouts(), price: model.price))
+                                     timeouts: settings?.timeouts ?? UpstreamTimeouts(), price: model.price,
+                                     kind: model.kind, dimensions: model.dimensions))
             listed.append((model.name, providerName))
         }
         let checked = routes.map(\.name)
@@ -93,13 +97,14 @@ public struct GatewayBuilder {
         // real providers, after the configured names, unless `mock.enabled` is false.
         if config.mock.enabled {
             addMockModels(mock, to: &routes, &listed)
-            notes.append("the built-in mock models answer too: \(config.mock.models.joined(separator: ", ")) (`mock.enabled: false` turns them off)")
+            notes.append("the built-in mock models answer too: \(mockNames.joined(separator: ", ")) (`mock.enabled: false` turns them off)")
         }
         let assumedChecked = assumed.keys.sorted().flatMap { name in assumed[name]!.map { "\(name)/\($0)" } }
         let router = ModelRouter(routes: routes, ensembles: ensembles, providers: providers, providerSettings: settingsByName,
                                  defaultRetry: config.retry, listed: listed, assumedModels: assumed,
                                  checked: checked + assumedChecked)
         try checkReferencedModels(router)
+        try checkEmbeddingModels(router)
         return router
     }
 
@@ -107,7 +112,13 @@ public struct GatewayBuilder {
     private func addMockModels(_ mock: MockProvider, to routes: inout [ModelRoute], _ listed: inout [(id: String, ownedBy: String)]) {
         let taken = Set(routes.map(\.name) + listed.map(\.id))
         for model in config.mock.models where !taken.contains(model) {
-            routes.append(ModelRoute(name: model, providerName: "mock", provider: mock, upstreamModel: model, retry: config.retry))
+            routes.append(ModelRoute(name: model, providerName: "mock", provider: mock, upstreamModel: model, retry: config.retry,
+                                     kind: .chat))
+            listed.append((model, "ultragate-mock"))
+        }
+        for model in config.mock.embeddingModels where !taken.contains(model) {
+            routes.append(ModelRoute(name: model, providerName: "mock", provider: mock, upstreamModel: model, retry: config.retry,
+                                     kind: .embedding, dimensions: config.mock.embeddingDimensions))
             listed.append((model, "ultragate-mock"))
         }
     }

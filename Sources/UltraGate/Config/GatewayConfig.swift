@@ -11,6 +11,7 @@ public struct GatewayConfig: Sendable {
     public var cache = CacheSettings()
     public var auth = AuthSettings()
     public var mock = MockSettings()
+    public var embeddings = EmbeddingSettings()
     /// Serve from the built-in mock provider even when provider keys are present.
     public var forceMock = false
     /// Provider name → settings, in the order written.
@@ -81,6 +82,9 @@ public struct MockSettings: Sendable {
     public var latencyMs: Double = 0
     public var timeToFirstTokenMs: Double = 0
     public var models = ["mock-gpt", "mock-claude", "mock-gemini"]
+    /// The mock's embedding models and their vectors' default length.
+    public var embeddingModels = MockProviderConfig.defaultEmbeddingModels
+    public var embeddingDimensions = MockProviderConfig.defaultEmbeddingDimensions
     public init() {}
 }
 
@@ -170,6 +174,9 @@ public struct ModelSettings: Sendable {
     public var deadline: Double?
     public var minAnswers: Int?
     public var prompts: [String: String] = [:]
+    /// What the model serves (`kind`), and an embedding model's vector length (`dimensions`).
+    public var kind: ModelKind?
+    public var dimensions: Int?
 
     public init(name: String, provider: String? = nil, model: String? = nil) {
         self.name = name

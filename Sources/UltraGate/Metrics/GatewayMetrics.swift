@@ -79,6 +79,7 @@ public final class GatewayMetrics: @unchecked Sendable {
         package let inFlight: MetricFamily<Gauge>
         package let openConnections: MetricFamily<Gauge>
         package let ensembleMembers: MetricFamily<Counter>
+        package let embeddingItems: MetricFamily<Counter>
 
         package init(_ r: MetricsRegistry) {
             requests = r.counterFamily("ultragate_requests_total", help: "Requests answered, by route, model and HTTP status.", labelNames: ["route", "model", "status"])
@@ -103,6 +104,7 @@ public final class GatewayMetrics: @unchecked Sendable {
             inFlight = r.gaugeFamily("ultragate_in_flight_requests", help: "Requests being handled.")
             openConnections = r.gaugeFamily("ultragate_open_connections", help: "Open client connections.")
             ensembleMembers = r.counterFamily("ultragate_ensemble_members_total", help: "Ensemble member calls by ensemble and result.", labelNames: ["ensemble", "result"])
+            embeddingItems = r.counterFamily("ultragate_embedding_items_total", help: "Embedding input items by model and per-item cache result (hit: answered from the cache; miss: not in it).", labelNames: ["model", "result"])
         }
     }
 

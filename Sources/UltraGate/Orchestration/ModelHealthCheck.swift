@@ -20,7 +20,8 @@ public struct ModelCheckResult: Sendable {
     }
 }
 
-/// Asks every listed model a tiny prompt at once (no retries, no cache) and reports which answer:
+/// Asks every listed model a tiny prompt (an embedding model: to embed a word) at once (no
+/// retries, no cache) and reports which answer:
 /// `ultragate check` and `GET /health?deep=1`.
 public struct ModelHealthCheck: Sendable {
     public let router: ModelRouter
@@ -66,9 +67,16 @@ public struct ModelHealthCheck: Sendable {
         let request = ProviderRequest(body: body, requestID: "check-\(route.name)", timeouts: timeouts)
         let start = Clock.nanos()
         do {
-            let completion = try await route.provider.complete(request)
+            let ok: Bool
+            if route.kind == .embedding, let provider = route.provider as? any EmbeddingProvider {
+                // An embedding model is asked to embed one word, with the route's default length.
+                let call = EmbeddingCall(model: route.upstreamModel, inputs: [.text("OK")], dimensions: route.params["dimensions"]?.intValue,
+                                         requestID: request.requestID, timeouts: timeouts)
+                ok = try await provider.embed(call).vectors.first?.isEmpty == false
+            } else {
+                ok = try await route.provider.complete(request)["choices"]?.arrayValue?.isEmpty == false
+            }
             let ms = Double(Clock.nanos() - start) / 1e6
-            let ok = completion["choices"]?.arrayValue?.isEmpty == false
             return ModelCheckResult(model: route.name, provider: route.providerName, available: ok, latencyMs: ms,
                                     error: ok ? nil : "the answer had no choices")
         } catch {

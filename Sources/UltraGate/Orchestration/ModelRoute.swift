@@ -19,11 +19,16 @@ public struct ModelRoute: Sendable {
     public let retry: RetrySettings
     public let timeouts: UpstreamTimeouts
     public let price: ModelPriceSettings?
+    /// What the model serves, when declared (nil: whatever its provider takes).
+    public let kind: ModelKind?
+    /// The length of an embedding model's vectors when a request names no `dimensions`, when
+    /// declared (`models.NAME.dimensions`); `params.dimensions` sets it too (`defaultDimensions`).
+    public let dimensions: Int?
 
     public init(name: String, providerName: String, provider: ChatProvider, upstreamModel: String,
                 params: JSONObject = [:], fallbacks: [String] = [], ttl: Double? = nil,
                 retry: RetrySettings = RetrySettings(), timeouts: UpstreamTimeouts = UpstreamTimeouts(),
-                price: ModelPriceSettings? = nil) {
+                price: ModelPriceSettings? = nil, kind: ModelKind? = nil, dimensions: Int? = nil) {
         self.name = name
         self.providerName = providerName
         self.provider = provider
@@ -34,7 +39,13 @@ public struct ModelRoute: Sendable {
         self.retry = retry
         self.timeouts = timeouts
         self.price = price
+        self.kind = kind
+        self.dimensions = dimensions
     }
+
+    /// The vector length of an embeddings request naming no `dimensions`, when known: the
+    /// route's `params.dimensions`, else its declared `dimensions`.
+    public var defaultDimensions: Int? { params["dimensions"]?.intValue ?? dimensions }
 
     /// What the cache key calls this route: two aliases of one provider model share answers
     /// (their params are part of the request body the key covers).

@@ -20,8 +20,11 @@ public final class ModelRouter: Sendable {
     public let assumedModels: [String: [String]]
     /// The names `ultragate check` and `GET /health?deep=1` ask (default: every route).
     public let checked: [String]
-    /// A few names that route, offered in the message of a 404 for an unknown model.
+    /// A few names that route, offered in the message of a 404 for an unknown model (chat models:
+    /// no embedding model, which a chat request could not use).
     public let suggestions: [String]
+    /// The same for embeddings requests: a few embedding models.
+    public let embeddingSuggestions: [String]
 
     public init(routes: [ModelRoute], ensembles: [ModelSettings] = [], providers: [String: ChatProvider],
                 providerSettings: [String: ProviderSettings], defaultRetry: RetrySettings,
@@ -36,7 +39,10 @@ public final class ModelRouter: Sendable {
         self.assumedModels = assumedModels
         self.checked = checked ?? routes.map(\.name)
         var seen = Set<String>()
-        suggestions = Array((listed.map(\.id) + self.checked).filter { seen.insert($0).inserted }.prefix(5))
+        let embedding = Set(routes.filter { $0.kind == .embedding }.map(\.name))
+        let names = (listed.map(\.id) + self.checked).filter { seen.insert($0).inserted }
+        suggestions = Array(names.filter { !embedding.contains($0) }.prefix(5))
+        embeddingSuggestions = Array(names.filter { embedding.contains($0) }.prefix(5))
     }
 
     /// The names of the configured providers, in a fixed order.

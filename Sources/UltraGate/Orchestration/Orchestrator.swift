@@ -66,6 +66,7 @@ public struct Orchestrator: Sendable {
     /// Calls a model route for a whole answer; one without `usage` gets the gateway's estimate.
     public func complete(_ route: ModelRoute, body: JSONObject, requestID: String) async throws(GatewayError) -> CallOutcome {
         try await withRetriesAndFallbacks(route, body: body, requestID: requestID) { candidate, request in
+            events.attemptStarted(candidate)
             let t0 = Clock.nanos()
             var answer = try await candidate.provider.completeKeepingText(request)
             let seconds = Double(Clock.nanos() - t0) / 1e9
@@ -89,6 +90,7 @@ public struct Orchestrator: Sendable {
                        onRetryWait: @Sendable (Bool) -> Void = { _ in },
                        onChunk: @Sendable (JSONObject) async -> Void) async throws(GatewayError) -> CallOutcome {
         try await withRetriesAndFallbacks(route, body: body, requestID: requestID, onRetryWait: onRetryWait) { candidate, request in
+            events.attemptStarted(candidate)
             let t0 = Clock.nanos()
             var delivered = false
             var ttft: Double?
@@ -147,20 +149,49 @@ public struct Orchestrator: Sendable {
         _ route: ModelRoute, body: JSONObject, requestID: String, onRetryWait: @Sendable (Bool) -> Void = { _ in },
         _ attempt: (ModelRoute, ProviderRequest) async throws -> CallOutcome
     ) async throws(GatewayError) -> CallOutcome {
-        try await withRetriesAndFallbacks(route, onRetryWait: onRetryWait) { candidate in
+        try await callWithRetries(route, onRetryWait: onRetryWait) { candidate in
             try await attempt(candidate, ProviderRequest(body: candidate.upstreamBody(body), requestID: requestID,
                                                          timeouts: candidate.timeouts))
         }
     }
 
-    /// Runs `attempt` on the route, then on each fallback, retrying each as its policy allows;
-    /// what an attempt sends is its own affair (a chat request, a Messages body passed through).
-    /// The outcome's upstream time, attempt count and retry waits cover all of it. An attempt
-    /// throws `FinalFailure` to end the call at once.
-    package func withRetriesAndFallbacks(
+    /// `withRetriesAndFallbacks` for attempts that each make a whole `CallOutcome` (a chat call, a
+    /// Messages body passed through): the outcome's upstream time, attempt count and retry waits
+    /// then cover every attempt.
+    package func callWithRetries(
         _ route: ModelRoute, onRetryWait: @Sendable (Bool) -> Void = { _ in },
         _ attempt: (ModelRoute) async throws -> CallOutcome
     ) async throws(GatewayError) -> CallOutcome {
+        let done = try await withRetriesAndFallbacks(route, onRetryWait: onRetryWait, attempt)
+        var outcome = done.value
+        outcome.upstreamSeconds = done.seconds
+        outcome.attempts = done.attempts
+        outcome.retryWaitSeconds = done.retryWaitSeconds
+        return outcome
+    }
+
+    /// What `withRetriesAndFallbacks` produced: the answering attempt's value, and what it took.
+    package struct Attempted<Value> {
+        package var value: Value
+        /// The route whose attempt answered (the asked one or a fallback).
+        package var route: ModelRoute
+        /// Attempts made, the answering one included.
+        package var attempts: Int
+        /// Time spent waiting between attempts (backoff, `Retry-After`).
+        package var retryWaitSeconds: Double
+        /// From the first attempt's start to the answer.
+        package var seconds: Double
+    }
+
+    /// Runs `attempt` on the route, then on each fallback, retrying each as its policy allows:
+    /// the retry and fallback policy of every kind of call (chat, streams, embeddings), generic
+    /// over what an attempt produces. `attempt` reports its own upstream calls to `events` (an
+    /// attempt may make none, or share one with other requests); failures, retries, waits and
+    /// fallbacks are reported here. A `FinalFailure` ends it at once.
+    package func withRetriesAndFallbacks<Value>(
+        _ route: ModelRoute, onRetryWait: @Sendable (Bool) -> Void = { _ in },
+        _ attempt: (ModelRoute) async throws -> Value
+    ) async throws(GatewayError) -> Attempted<Value> {
         var failures: [(ModelRoute, ProviderError)] = []
         let routes = chain(for: route)
         let firstStart = Clock.nanos()
@@ -175,13 +206,10 @@ public struct Orchestrator: Sendable {
                 number += 1
                 if Task.isCancelled { throw GatewayError.clientClosed }
                 attempts += 1
-                events.attemptStarted(candidate)
                 do {
-                    var outcome = try await attempt(candidate)
-                    outcome.upstreamSeconds = Double(Clock.nanos() - firstStart) / 1e9
-                    outcome.attempts = attempts
-                    outcome.retryWaitSeconds = Double(waited) / 1e9
-                    return outcome
+                    let value = try await attempt(candidate)
+                    return Attempted(value: value, route: candidate, attempts: attempts, retryWaitSeconds: Double(waited) / 1e9,
+                                     seconds: Double(Clock.nanos() - firstStart) / 1e9)
                 } catch let final as FinalFailure {
                     throw final.error
                 } catch {

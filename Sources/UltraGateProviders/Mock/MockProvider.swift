@@ -14,13 +14,25 @@ public struct MockProviderConfig: Sendable, Equatable {
     public var chunkCount: Int
     /// Model names it answers to; others get a 404 `model_not_found`.
     public var models: [String]
+    /// Embedding model names it answers to (`MockProvider.embed`).
+    public var embeddingModels: [String]
+    /// Length of its vectors when a request names no `dimensions`.
+    public var embeddingDimensions: Int
+
+    public static let defaultEmbeddingModels = ["mock-embedding"]
+    /// text-embedding-3-small's length, so responses are the size real ones are.
+    public static let defaultEmbeddingDimensions = 1536
 
     public init(latencyMs: Double = 0, timeToFirstTokenMs: Double = 0, chunkCount: Int = 8,
-                models: [String] = ["mock-gpt", "mock-claude", "mock-gemini"]) {
+                models: [String] = ["mock-gpt", "mock-claude", "mock-gemini"],
+                embeddingModels: [String] = MockProviderConfig.defaultEmbeddingModels,
+                embeddingDimensions: Int = MockProviderConfig.defaultEmbeddingDimensions) {
         self.latencyMs = latencyMs
         self.timeToFirstTokenMs = timeToFirstTokenMs
         self.chunkCount = chunkCount
         self.models = models
+        self.embeddingModels = embeddingModels
+        self.embeddingDimensions = embeddingDimensions
     }
 }
 

@@ -36,7 +36,7 @@ package struct MessagesCall: Sendable {
 /// `completion` is a Message named after the answering route, and streams deliver Anthropic events.
 extension Orchestrator {
     package func completeMessage(_ route: ModelRoute, call: MessagesCall) async throws(GatewayError) -> CallOutcome {
-        try await withRetriesAndFallbacks(route) { candidate in
+        try await callWithRetries(route) { candidate in
             let t0 = Clock.nanos()
             var message: JSONObject
             var text: [UInt8]?
@@ -66,7 +66,7 @@ extension Orchestrator {
     /// for chat streams, nothing is retried once an event went out.
     package func streamMessage(_ route: ModelRoute, call: MessagesCall, onRetryWait: @Sendable (Bool) -> Void = { _ in },
                                onEvent: @Sendable (JSONObject) async -> Void) async throws(GatewayError) -> CallOutcome {
-        try await withRetriesAndFallbacks(route, onRetryWait: onRetryWait) { candidate in
+        try await callWithRetries(route, onRetryWait: onRetryWait) { candidate in
             let t0 = Clock.nanos()
             var delivered = false
             var ttft: Double?
