@@ -118,6 +118,9 @@ public final class ResponseCache: @unchecked Sendable {
         enqueue(key, encoded: value.encoded(), createdAt: value.createdAt, deferrable: true, committed)
     }
 
+    /// Whether `value` is small enough to be stored (nothing counted).
+    package func fits(_ value: CachedResponse) -> Bool { value.encodedSize <= config.maxEntryBytes }
+
     /// Whether `value` is small enough to store; a larger one is counted, and neither copied nor kept.
     private func admits(_ value: CachedResponse) -> Bool {
         guard value.encodedSize > config.maxEntryBytes else { return true }

@@ -47,4 +47,22 @@ import Testing
         joined.subscribe { event in if case .chunk = event { replayed.update { $0 += 1 } } }
         #expect(replayed.value == CompletionFlight.maxReplayChunks + 10)
     }
+
+    /// A flight started with `Task.immediate` can run to its end before its creator subscribes
+    /// (its upstream's chunks were all buffered): the creator still gets every chunk, then the end.
+    @Test func aFlightThatEndsBeforeItsFirstSubscriberKeepsItsChunks() {
+        let table = FlightTable()
+        let (flight, _) = table.join(key, streaming: true)
+        for i in 0..<5 { flight.publish(.chunk(chunk(i))) }
+        flight.publish(.failed(.clientClosed))
+        let seen = LockedBox<[String]>([])
+        flight.subscribe { event in
+            switch event {
+            case .chunk: seen.update { $0.append("chunk") }
+            case .finished: seen.update { $0.append("finished") }
+            case .failed: seen.update { $0.append("failed") }
+            }
+        }
+        #expect(seen.value == Array(repeating: "chunk", count: 5) + ["failed"])
+    }
 }

@@ -54,4 +54,44 @@ import Testing
         #expect((h.gateway.cache?.lookup(key, now: Clock.wallNow()) != nil) == (storing == .sameKey))
         #expect((h.gateway.cache?.lookup(otherKey, now: Clock.wallNow()) != nil) == (storing == .otherKey))
     }
+
+    func outcome(_ id: String) -> (CallOutcome, [UInt8]) {
+        let completion: JSONObject = ["id": .string(id), "object": "chat.completion", "created": 1, "model": "m", "choices": []]
+        return (CallOutcome(completion: completion, route: route("m", ScriptedChatProvider()), upstreamSeconds: 0,
+                            timeToFirstToken: nil, attempts: 1), JSONWriter.serialize(.object(completion)))
+    }
+
+    /// A refresh (`no-cache`, `max-age`) answered a moment ago is newer than the entry it replaces:
+    /// while its entry is being committed, lookups get it, not the older stored one.
+    @Test func aCommittingAnswerWinsOverTheStoredOneItReplaces() async throws {
+        let h = try GatewayHarness(routes: [route("m", ScriptedChatProvider())])
+        let cache = try #require(h.gateway.cache)
+        let key = CacheKey(bytes: [UInt8](repeating: 5, count: 32))
+        let (old, oldBody) = outcome("old")
+        await cache.store(key, h.gateway.cachedResponse(old, body: oldBody))
+        let (flight, _) = h.gateway.flights.join(key, streaming: false)
+        let (new, newBody) = outcome("new")
+        flight.publish(.finished(FlightResult(outcome: new, body: newBody)))  // finished, not yet committed
+        #expect(h.gateway.cachedOrCommitting(cache, key, maxAge: nil)?.body == newBody)
+    }
+
+    /// An answer too large to store must not serve newcomers as a hit while its store is refused.
+    @Test func anAnswerTooLargeToStoreLeavesTheTableBeforeItIsAnswered() async throws {
+        let h = try GatewayHarness(routes: [route("m", ScriptedChatProvider())]) { $0.cache.maxEntryBytes = 1024 }
+        let key = CacheKey(bytes: [UInt8](repeating: 6, count: 32))
+        let (flight, _) = h.gateway.flights.join(key, streaming: false)
+        let gateway = h.gateway
+        let joinableWhenAnswered = LockedBox<Bool?>(nil)
+        flight.subscribe { event in
+            guard case .finished = event else { return }
+            joinableWhenAnswered.update { $0 = gateway.committingHit(key) != nil }
+        }
+        let (big, _) = outcome("big")
+        let body = Array(repeating: UInt8(ascii: "x"), count: 4096)
+        await h.gateway.finish(flight, key: key, result: FlightResult(outcome: big, body: body),
+                               storing: (key, h.gateway.cachedResponse(big, body: body)))
+        #expect(joinableWhenAnswered.value == false)
+        #expect(h.gateway.cache?.lookup(key, now: Clock.wallNow()) == nil)
+        #expect(h.gateway.cache?.stats().tooLarge == 1)
+    }
 }

@@ -350,7 +350,8 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
                                   serve: (CachedResponse, RequestKeyMemo.Entry) -> Bool) -> (answered: Bool, missedKey: CacheKey?) {
         guard let digest, let cache, cacheControl.allowsLookup, let known = keyMemo.entry(for: digest) else { return (false, nil) }
         let lookupStart = Clock.nanos()
-        let hit = cache.lookup(known.key, now: Clock.wallNow(), maxAge: cacheControl.maxAge)
+        // A call answered a moment ago whose entry is being committed is newer than what is stored.
+        let hit = committingHit(known.key) ?? cache.lookup(known.key, now: Clock.wallNow(), maxAge: cacheControl.maxAge)
         context.timing.record(.cache, seconds: Double(Clock.nanos() - lookupStart) / 1e9)
         guard let hit else { return (false, known.key) }
         if let refusal = admit(context, model: known.model, estimatedTokens: 0) {
@@ -369,10 +370,12 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
         flights.finishedResult(for: key).map { cachedResponse($0.outcome, body: $0.body, usage: $0.usage, format: $0.format) }
     }
 
-    /// The cache entry for `key` (unless the caller already `lookedUp` and missed), else the result
-    /// of a call whose entry is being committed. The table is read once more after the flight
+    /// The result of a call whose entry is being committed (it is newer than any stored entry: a
+    /// `no-cache` or `max-age` refresh replaces one), else the cache entry for `key` (unless the
+    /// caller already `lookedUp` and missed). The table is read once more after a second flight
     /// check: that commit may have ended, and the flight left, in between.
     package func cachedOrCommitting(_ cache: ResponseCache, _ key: CacheKey, maxAge: Double?, lookedUp: Bool = false) -> CachedResponse? {
+        if let committing = committingHit(key) { return committing }
         if !lookedUp, let hit = cache.lookup(key, now: Clock.wallNow(), maxAge: maxAge) { return hit }
         return committingHit(key) ?? cache.lookup(key, now: Clock.wallNow(), maxAge: maxAge)
     }
@@ -555,7 +558,9 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
     package func finish(_ flight: CompletionFlight, key: CacheKey, result: FlightResult,
                 storing entry: (key: CacheKey, value: CachedResponse)?) async {
         let commitFirst = config.cache.commitBeforeAnswer
-        guard let cache, let entry, entry.key == key, !commitFirst else {
+        // An answer too large to store leaves the table at once, like one that is not stored: it
+        // must not reach later requests as the hit it will never be.
+        guard let cache, let entry, entry.key == key, !commitFirst, cache.fits(entry.value) else {
             if let cache, let entry, commitFirst { await cache.store(entry.key, entry.value) }
             flights.remove(key, flight)
             flight.publish(.finished(result))

@@ -167,7 +167,10 @@ public final class CompletionFlight: @unchecked Sendable {
             break
         case .finished, .failed:
             end = event
-            history = []
+            // A flight can end before its first client subscribes: one started with
+            // `Task.immediate` runs synchronously while its upstream's chunks are already buffered.
+            // That client still gets the stream as it came, not only the end.
+            if everSubscribed { history = [] }
         }
         for handler in subscribers.values { handler(event) }
         if end != nil {
