@@ -99,5 +99,27 @@ measure("key spend (budget check)", iterations: iterations) { blackHole(keyStore
 var usageEvent = KeyUsageEvent(name: "bench-57", model: "mock-gpt", at: Date().timeIntervalSince1970)
 usageEvent.costUSD = 0.001
 measure("key usage record", iterations: iterations) { keyStore.record(usageEvent) }
+// The whole gate, as a keyed hit pays it: authenticate (header, SHA-256, lookup, expiry), then
+// admit (model list, budget, rpm and tpm buckets, rate-limit fields) and finished (book, release).
+var gateSettings = AuthSettings()
+gateSettings.masterKey = "microbench-master-key-0123456789"
+let gate = AccessGate(settings: gateSettings, store: keyStore)
+_ = try! keyStore.update(name: "bench-57", ["rpm": .int(1_000_000_000), "tpm": .int(1_000_000_000), "models": ["mock-*"]])
+var gateHeaders = HTTPHeaders()
+gateHeaders.append("Authorization", "Bearer \(presented)")
+let gateHead = HTTPRequestHead(method: "POST", target: "/v1/chat/completions", path: "/v1/chat/completions", query: nil,
+                               versionMinor: 1, headers: gateHeaders, keepAlive: true, expectsContinue: false)
+measure("access gate: authenticate", iterations: iterations) {
+    blackHole(gate.authenticate(gateHead, endpoint: .chatCompletions, clientAddress: nil))
+}
+let gateCaller = try! gate.authenticate(gateHead, endpoint: .chatCompletions, clientAddress: nil).get()
+measure("access gate: authenticate + admit + finished", iterations: iterations) {
+    let context = RequestContext(id: "r", startNanos: 0, cacheNamespace: "default")
+    if case .success(let caller) = gate.authenticate(gateHead, endpoint: .chatCompletions, clientAddress: nil) { context.caller = caller }
+    blackHole(gate.admit(context, model: "mock-gpt", estimatedTokens: 0))
+    context.savedUSD = 0
+    gate.finished(context)
+}
+blackHole(gateCaller)
 keyStore.close()
 try? FileManager.default.removeItem(atPath: keysDir)

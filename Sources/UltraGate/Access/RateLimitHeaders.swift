@@ -22,8 +22,9 @@ package enum RateLimitHeaders {
         guard seconds.isFinite, seconds > 0 else { return "0s" }
         if seconds < 1 { return "\(max(1, Int((seconds * 1000).rounded(.up))))ms" }
         if seconds < 60 {
-            let tenths = (seconds * 10).rounded(.up) / 10
-            return tenths == tenths.rounded() ? "\(Int(tenths))s" : "\(tenths)s"
+            // Integer arithmetic: a Double's description costs more than everything else here.
+            let tenths = Int((seconds * 10).rounded(.up))
+            return tenths % 10 == 0 ? "\(tenths / 10)s" : "\(tenths / 10).\(tenths % 10)s"
         }
         let total = Int(seconds.rounded(.up))
         let h = total / 3600, m = total % 3600 / 60, s = total % 60
