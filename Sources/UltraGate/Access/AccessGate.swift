@@ -118,26 +118,30 @@ package final class AccessGate: @unchecked Sendable {
     /// output reservation) now; sets `context.rateLimitHeaders` and takes what the call holds (a
     /// request, the token reservation, a parallel slot) until `finished`. Nil: go on.
     package func admit(_ context: RequestContext, model: String, estimatedTokens: Int) -> GatewayError? {
-        guard let key = context.caller.virtualKey, context.admission == nil else { return nil }
-        let handles = metrics?.key(key)
+        guard case .key(let key) = context.caller, context.admission == nil else { return nil }
         guard key.allows(model: model) else {
-            handles?.refusals[.model]?.increment()
+            metrics?.key(key).refusals[.model]?.increment()
             return AccessGate.modelNotAllowed(model)
         }
         if let budget = key.budgetUSD, let window = key.budgetWindow(now: clock.now()),
            let store, store.spend(name: key.name, periodStart: window.start) >= budget {
-            handles?.refusals[.budget]?.increment()
+            metrics?.key(key).refusals[.budget]?.increment()
             return AccessGate.budgetSpent(key: key, budget: budget, resetsAt: window.end)
+        }
+        // A key without rate limits takes nothing from the limiter (and gives nothing back).
+        guard key.rpm != nil || key.tpm != nil || key.maxParallel != nil else {
+            context.admission = KeyAdmission(name: key.name, reservedTokens: estimatedTokens, limited: false)
+            return nil
         }
         let now = Double(Clock.nanos()) / 1e9
         switch limiter.admit(key, tokens: estimatedTokens, now: now) {
         case .admitted(let headers):
             context.rateLimitHeaders = headers
-            context.admission = KeyAdmission(name: key.name, reservedTokens: estimatedTokens)
+            context.admission = KeyAdmission(name: key.name, reservedTokens: estimatedTokens, limited: true)
             return nil
         case .refused(let reason, let retryAfter, let headers):
             context.rateLimitHeaders = headers
-            handles?.refusals[reason]?.increment()
+            metrics?.key(key).refusals[reason]?.increment()
             return AccessGate.rateLimited(reason, key: key, retryAfter: retryAfter)
         }
     }
@@ -146,7 +150,7 @@ package final class AccessGate: @unchecked Sendable {
     package func finished(_ context: RequestContext) {
         guard context.caller.virtualKey != nil else { return }
         book(context)
-        if let admission = context.admission {
+        if let admission = context.admission, admission.limited {
             limiter.release(admission, usedTokens: context.chargedTokens, now: Double(Clock.nanos()) / 1e9)
         }
     }
@@ -158,7 +162,7 @@ package final class AccessGate: @unchecked Sendable {
     /// itself made upstream: a cache hit or a joined flight (`savedUSD` set) costs the key nothing
     /// and counts as saved.
     package func book(_ context: RequestContext) {
-        guard let key = context.caller.virtualKey, !context.booked else { return }
+        guard case .key(let key) = context.caller, !context.booked else { return }
         context.booked = true
         let charged = context.savedUSD == nil
         let prompt = charged ? context.promptTokens ?? 0 : 0
@@ -236,4 +240,6 @@ package final class AccessGate: @unchecked Sendable {
 package struct KeyAdmission: Sendable {
     package let name: String
     package let reservedTokens: Int
+    /// Whether the limiter holds something of it (the key has rate limits).
+    package var limited = true
 }

@@ -1,3 +1,4 @@
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -30,8 +31,20 @@ package enum BudgetPeriod: Sendable, Equatable, CustomStringConvertible {
             let start = anchor + index * length
             return (start, start + length)
         case .monthly:
-            // gmtime_r/timegm rather than Foundation's Calendar: this runs on every keyed request,
-            // and a Calendar costs microseconds to make.
+            // The month in hand is remembered: this runs on every keyed request (usage is filed
+            // by window), and gmtime_r and timegm cost more than the rest of the booking.
+            if let known = BudgetPeriod.currentMonth.withLock({ $0 }), known.start <= now, now < known.end { return known }
+            let window = BudgetPeriod.month(containing: now)
+            BudgetPeriod.currentMonth.withLock { $0 = window }
+            return window
+        }
+    }
+
+    private static let currentMonth = Mutex<(start: Double, end: Double)?>(nil)
+
+    private static func month(containing now: Double) -> (start: Double, end: Double) {
+        do {
+            // gmtime_r/timegm rather than Foundation's Calendar, which costs microseconds to make.
             var t = time_t(now.rounded(.down))
             var parts = tm()
             gmtime_r(&t, &parts)

@@ -149,11 +149,11 @@ package final class LMDBKeyStore: KeyStore, @unchecked Sendable {
         let delta = KeyUsageCounters(usage)
         // "" is the all-models row: a request that never named a model is filed as `unknown`.
         let model = usage.model.isEmpty ? "unknown" : usage.model
-        // Four rows: this window and all time, this model and all models.
+        // Two rows of this window, this model and all models (the one budgets read); the two
+        // all-time rows are added from them when written (`withAllTimeRows`): this runs on every
+        // keyed request, and each row is a dictionary update.
         pending[KeyUsageRow(name: usage.name, windowStart: start, model: model), default: KeyUsageCounters()] += delta
         pending[KeyUsageRow(name: usage.name, windowStart: start, model: ""), default: KeyUsageCounters()] += delta
-        pending[KeyUsageRow(name: usage.name, windowStart: nil, model: model), default: KeyUsageCounters()] += delta
-        pending[KeyUsageRow(name: usage.name, windowStart: nil, model: ""), default: KeyUsageCounters()] += delta
         owners[usage.name] = owner
     }
 
@@ -257,11 +257,8 @@ package final class LMDBKeyStore: KeyStore, @unchecked Sendable {
         let owned = owners[name].map { $0 == KeyHash(report.key.secretHash) } ?? false
         if owned {
             for (row, delta) in pending.merging(flushing, uniquingKeysWith: Self.sum) where row.name == name {
-                if row.windowStart == nil {
-                    report.allTime[row.model, default: KeyUsageCounters()] += delta
-                } else if row.windowStart == start {
-                    report.currentPeriod[row.model, default: KeyUsageCounters()] += delta
-                }
+                report.allTime[row.model, default: KeyUsageCounters()] += delta
+                if row.windowStart == start { report.currentPeriod[row.model, default: KeyUsageCounters()] += delta }
             }
         }
         lock.unlock()
@@ -324,6 +321,15 @@ package final class LMDBKeyStore: KeyStore, @unchecked Sendable {
         lock.unlock()
     }
 
+    /// `rows` (recorded per window) plus the all-time rows they add to.
+    private static func withAllTimeRows(_ rows: [KeyUsageRow: KeyUsageCounters]) -> [KeyUsageRow: KeyUsageCounters] {
+        var out = rows
+        for (row, delta) in rows where row.windowStart != nil {
+            out[KeyUsageRow(name: row.name, windowStart: nil, model: row.model), default: KeyUsageCounters()] += delta
+        }
+        return out
+    }
+
     /// Writes the recorded usage in one transaction (each row read, added to and written back);
     /// on failure the usage stays pending for the next flush.
     package func flush() {
@@ -333,7 +339,7 @@ package final class LMDBKeyStore: KeyStore, @unchecked Sendable {
         pending = [:]
         let owners = self.owners
         self.owners = [:]
-        let batch = flushing
+        let batch = Self.withAllTimeRows(flushing)
         lock.unlock()
         do {
             let (totals, generation) = try environment.lmdb.withWriteTransaction { txn throws(LMDBError) -> ([KeyUsageRow: Double], UInt64) in
