@@ -314,3 +314,22 @@ def test_anthropic_clients_send_virtual_keys_as_x_api_key(gw):
     with pytest.raises(anthropic.PermissionDeniedError) as e:
         client_.messages.create(model="n", max_tokens=64, messages=[{"role": "user", "content": "hi"}])
     assert e.value.body["error"]["type"] == "permission_error"
+
+
+def test_stored_responses_belong_to_their_key(gw):
+    """A stored response is the tenant's data: another key gets a 404 for its id, its input items
+    and as a `previous_response_id`; the owner and no one else may delete it."""
+    alice = client(gw, create_key(gw, name="alice-r"), max_retries=0)
+    bob = client(gw, create_key(gw, name="bob-r"), max_retries=0)
+    mine = alice.responses.create(model="m", input="a private question")
+    assert alice.responses.retrieve(mine.id).id == mine.id
+    with pytest.raises(openai.NotFoundError):
+        bob.responses.retrieve(mine.id)
+    with pytest.raises(openai.NotFoundError):
+        bob.responses.input_items.list(mine.id)
+    with pytest.raises(openai.NotFoundError):
+        bob.responses.create(model="m", input="continue theirs", previous_response_id=mine.id)
+    with pytest.raises(openai.NotFoundError):
+        bob.responses.delete(mine.id)
+    assert alice.responses.retrieve(mine.id).id == mine.id
+    alice.responses.delete(mine.id)
