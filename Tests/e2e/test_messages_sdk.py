@@ -464,3 +464,30 @@ def test_metrics_cost_and_timing_say_messages(make_gateway, make_fake):
         assert abs(value(m, "ultragate_cost_saved_usd", model=ALIAS) - expected) < 1e-9
     finally:
         fake.close()
+
+
+def test_the_servers_own_refusals_take_anthropics_shape_on_messages_paths(make_gateway):
+    """A body over server.max_body_bytes is refused by the HTTP server before any front runs;
+    on /v1/messages the refusal is still in Anthropic's error shape (OpenAI's on OpenAI paths)."""
+    import json as _json
+    import socket
+    g = make_gateway(config={"server": {"max_body_bytes": 4096}})
+
+    def refused(path):
+        with socket.create_connection(("127.0.0.1", g.port), timeout=10) as s:
+            s.sendall(f"POST {path} HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+                      f"Content-Length: 100000\r\n\r\n".encode())
+            data = b""
+            while b"\r\n\r\n" not in data or len(data.split(b"\r\n\r\n", 1)[1]) < int(
+                    [l for l in data.split(b"\r\n") if l.lower().startswith(b"content-length:")][0].split(b":")[1]):
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+        head, body = data.split(b"\r\n\r\n", 1)
+        return int(head.split(b" ")[1]), _json.loads(body)
+
+    status, body = refused("/v1/messages")
+    assert status == 413 and body["type"] == "error" and body["error"]["type"] == "request_too_large"
+    status, body = refused("/v1/chat/completions")
+    assert status == 413 and body["error"]["code"] and "type" in body["error"] and body.get("type") is None

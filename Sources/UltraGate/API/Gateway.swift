@@ -129,7 +129,10 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
     public func rejection(_ rejection: HTTPServerRejection) -> (headers: [HTTPHeaderField], body: [UInt8]) {
         let error = GatewayError(status: rejection.status, type: rejection.isServerSide ? "server_error" : "invalid_request_error",
                                  message: rejection.message, code: rejection.code)
-        return ([HTTPHeaderField("Content-Type", "application/json"), HTTPHeaderField("X-Request-Id", requestIDs.next())], error.body)
+        // In the shape of the API the refused request was for, when its path is known.
+        let dialect = rejection.path.map(ErrorDialect.of(path:)) ?? .openAI
+        return ([HTTPHeaderField("Content-Type", "application/json"), HTTPHeaderField("X-Request-Id", requestIDs.next())],
+                dialect.body(error))
     }
 
     /// A stream the server ends at the end of the shutdown grace period gets an error event and

@@ -181,7 +181,8 @@ package final class HTTPConnection: IdleListMember {
     private static let continueLine = Array("HTTP/1.1 100 Continue\r\n\r\n".utf8)
 
     private func writeServerError(_ error: HTTPParseError, code: String = "bad_http_request", serverSide: Bool = false) {
-        let rejection = HTTPServerRejection(status: error.status, message: error.message, code: code, isServerSide: serverSide)
+        let rejection = HTTPServerRejection(status: error.status, message: error.message, code: code, isServerSide: serverSide,
+                                            path: error.path ?? parser.pendingPath)
         let (headers, body) = loop.server.handler.rejection(rejection)
         HTTPResponseHead.serialize(status: error.status, headers: headers, contentLength: body.count, chunked: false,
                                    keepAlive: false, date: loop.dateHeader, into: &output)

@@ -9,11 +9,15 @@ public struct HTTPServerRejection: Sendable, Equatable {
     public var code: String
     /// The server's own condition (shutting down, overloaded) rather than a fault of the request.
     public var isServerSide: Bool
+    /// The path of the request refused, when it was read far enough to know it: the handler can
+    /// answer in the error shape of the API that path belongs to.
+    public var path: String?
 
-    public init(status: Int, message: String, code: String, isServerSide: Bool = false) {
+    public init(status: Int, message: String, code: String, isServerSide: Bool = false, path: String? = nil) {
         self.status = status
         self.message = message
         self.code = code
         self.isServerSide = isServerSide
+        self.path = path
     }
 }

@@ -36,7 +36,10 @@ package enum HeadParser {
             lineStart = lf + 1
         }
 
-        if let error = framing.validate(versionMinor: line.versionMinor, limits: limits) { return .failure(error) }
+        if var error = framing.validate(versionMinor: line.versionMinor, limits: limits) {
+            error.path = line.path
+            return .failure(error)
+        }
         let keepAlive = line.versionMinor == 1
             ? !framing.connectionClose : framing.connectionKeepAlive && !framing.connectionClose
         return .success(HTTPRequestHead(

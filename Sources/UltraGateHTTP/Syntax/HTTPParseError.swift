@@ -7,10 +7,14 @@ import UltraGateSupport
 public struct HTTPParseError: Error, Sendable, Equatable, CustomStringConvertible {
     public var status: Int
     public var message: String
+    /// The request's path when the error came after its request line was read (a body too large,
+    /// a bad header), so the server's answer can take the shape of the API that path belongs to.
+    public var path: String?
 
-    public init(status: Int, message: String) {
+    public init(status: Int, message: String, path: String? = nil) {
         self.status = status
         self.message = message
+        self.path = path
     }
 
     public var description: String { "\(status): \(message)" }

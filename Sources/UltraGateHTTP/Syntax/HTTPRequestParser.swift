@@ -263,7 +263,12 @@ public struct HTTPRequestParser: Sendable {
         return .request(request)
     }
 
+    /// The path of the request being read (its head parsed, its body not yet complete), if any.
+    package var pendingPath: String? { head?.path }
+
     private mutating func fail(_ error: HTTPParseError) -> HTTPParserEvent {
+        var error = error
+        if error.path == nil { error.path = head?.path }
         failure = error
         phase = .failed
         head = nil

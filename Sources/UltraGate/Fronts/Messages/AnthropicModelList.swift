@@ -63,8 +63,14 @@ extension ErrorDialect {
         case .messages, .countTokens: return .anthropic
         case .chatCompletions: return .openAI
         default:
-            if head.path.hasPrefix("/v1/messages") || head.path.hasPrefix("/messages") { return .anthropic }
+            if of(path: head.path) == .anthropic { return .anthropic }
             return AnthropicModelList.wanted(head) ? .anthropic : .openAI
         }
+    }
+
+    /// The dialect of a path alone (the server's own refusals know no more): Anthropic's under
+    /// `/v1/messages`, OpenAI's elsewhere.
+    package static func of(path: String) -> ErrorDialect {
+        path.hasPrefix("/v1/messages") || path.hasPrefix("/messages") ? .anthropic : .openAI
     }
 }
