@@ -142,6 +142,7 @@ public enum UltraGateCLI {
         server.shutdown()
         gateway.accessLog?.close()
         gateway.keyStore?.close()  // writes the spend not yet written
+        gateway.responseStore.close()  // commits the stored responses not yet written
         gateway.cache?.close()
         return 0
     }

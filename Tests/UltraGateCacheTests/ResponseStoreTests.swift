@@ -36,6 +36,33 @@ import Testing
 
     @Test func lmdbStoreBasics() throws { try Self.withLMDB { _, store in Self.basics(store) } }
 
+    @Test func bufferedStoreBasics() throws {
+        try Self.withLMDB { _, store in
+            let buffered = BufferedResponseStore(store)
+            Self.basics(buffered)
+            buffered.close()
+        }
+    }
+
+    /// Written behind, read at once: a put is visible before its commit, a delete hides a record
+    /// whose put is still queued, the order of writes to one id holds, and `close` commits all.
+    @Test func bufferedStoreReadsItsOwnWritesAndCommitsThemInOrder() throws {
+        try Self.withLMDB { _, store in
+            let buffered = BufferedResponseStore(store)
+            for i in 0..<200 { #expect(buffered.put(Self.record("resp_\(i)", now: 1000), now: 1000)) }
+            #expect(buffered.get("resp_199", now: 1001)?.id == "resp_199")
+            #expect(buffered.delete("resp_7"))
+            #expect(buffered.get("resp_7", now: 1001) == nil)
+            #expect(buffered.put(Self.record("resp_8", owner: "second", now: 1000), now: 1000))
+            buffered.close()
+            // Everything reached LMDB, in order: the later put of resp_8 won, resp_7 stayed deleted.
+            #expect(store.get("resp_199", now: 1001)?.id == "resp_199")
+            #expect(store.get("resp_7", now: 1001) == nil)
+            #expect(store.get("resp_8", now: 1001)?.owner == "second")
+            #expect(!buffered.put(Self.record("late", now: 1000), now: 1000), "closed: later puts are refused")
+        }
+    }
+
     @Test func memoryStoreIsBounded() {
         let store = MemoryResponseStore(maxRecords: 3)
         for i in 0..<5 { store.put(Self.record("resp_\(i)"), now: 1000) }

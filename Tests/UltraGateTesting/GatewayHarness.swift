@@ -61,6 +61,7 @@ package final class GatewayHarness: @unchecked Sendable {
     deinit {
         server.shutdown()
         gateway.keyStore?.close()
+        gateway.responseStore.close()
         gateway.cache?.close()
         try? FileManager.default.removeItem(atPath: cacheDir)
     }

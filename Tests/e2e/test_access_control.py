@@ -333,3 +333,69 @@ def test_stored_responses_belong_to_their_key(gw):
         bob.responses.delete(mine.id)
     assert alice.responses.retrieve(mine.id).id == mine.id
     alice.responses.delete(mine.id)
+
+
+def test_ultra_members_are_checked_on_every_front(gw):
+    """A key allowed one model cannot reach others by naming them as ad-hoc ensemble members, on
+    any API (the audit found /v1/messages and /v1/responses open)."""
+    import anthropic
+    secret = create_key(gw, name="narrow-u", models=["m"])
+    ultra = {"models": ["m", "n"], "synthesizer": "m"}
+    h = {"Authorization": f"Bearer {secret}"}
+    r = requests.post(gw.base_url + "/v1/chat/completions", headers=h,
+                      json={"model": "m", "messages": [{"role": "user", "content": "x"}], "ultra": ultra})
+    assert r.status_code == 403 and r.json()["error"]["code"] == "model_not_allowed"
+    r = requests.post(gw.base_url + "/v1/responses", headers=h, json={"model": "m", "input": "x", "ultra": ultra})
+    assert r.status_code == 403 and r.json()["error"]["code"] == "model_not_allowed"
+    r = requests.post(gw.base_url + "/v1/messages", headers={"x-api-key": secret},
+                      json={"model": "m", "max_tokens": 20, "messages": [{"role": "user", "content": "x"}], "ultra": ultra})
+    assert r.status_code == 403 and r.json()["error"]["type"] == "permission_error"
+
+
+def test_ensembles_are_charged_to_the_key(make_gateway, upstream):
+    cfg = config_for(upstream)
+    cfg["models"]["council"] = {"ensemble": ["m", "n"], "synthesizer": "m"}
+    gw = make_gateway(config=cfg)
+    secret = create_key(gw, name="ens", models=["council"], budget_usd=100)
+    ask(gw, secret, model="council", content="deliberate")
+    spend = admin(gw, "GET", "/admin/keys/ens/usage").json()["current_period"]["spend_usd"]
+    assert spend > 0, "the priced member and synthesis calls cost the key"
+
+
+def test_a_key_made_again_under_a_revoked_name_owns_none_of_its_data(gw):
+    first = create_key(gw, name="again", cache_scope="key")
+    ask(gw, first, content="what the first holder asked")
+    rid = client(gw, first, max_retries=0).responses.create(model="m", input="the first holder's secret").id
+    assert admin(gw, "DELETE", "/admin/keys/again").status_code in (200, 204)
+    second = create_key(gw, name="again", cache_scope="key")
+    again = client(gw, second, max_retries=0).chat.completions.with_raw_response.create(
+        model="m", messages=[{"role": "user", "content": "what the first holder asked"}])
+    assert again.headers["X-Cache"] != "HIT"
+    with pytest.raises(openai.NotFoundError):
+        client(gw, second, max_retries=0).responses.input_items.list(rid)
+
+
+def test_header_tricks_and_operator_endpoints(gw):
+    secret = create_key(gw, name="tricks", models=["m"])
+    # Two credentials: refused rather than guessing which one a proxy in front meant.
+    import http.client
+    c = http.client.HTTPConnection("127.0.0.1", gw.port, timeout=10)
+    c.putrequest("GET", "/v1/models")
+    c.putheader("Authorization", f"Bearer {MASTER}")
+    c.putheader("Authorization", f"Bearer {secret}")
+    c.endheaders()
+    r = c.getresponse()
+    assert r.status == 400 and b"repeated_credentials" in r.read()
+    h = {"Authorization": f"Bearer {secret}"}
+    # The admin API's methods are not revealed to a virtual key, nor the deep health check run for it.
+    assert requests.put(gw.base_url + "/admin/keys", headers=h).status_code == 403
+    assert requests.get(gw.base_url + "/health?deep=1", headers=h).status_code == 403
+    # Names the key may not use are not offered; a key pasted as a model is not echoed.
+    r = requests.get(gw.base_url + "/v1/models/nope", headers=h)
+    assert r.status_code == 404 and "`n`" not in r.text and ", n" not in r.text
+    r = requests.post(gw.base_url + "/v1/chat/completions", headers=h,
+                      json={"model": secret, "messages": [{"role": "user", "content": "x"}]})
+    assert secret not in r.text and secret[3:] not in r.text
+    # The master key cannot become a key's name (it would be stored and listed in the clear).
+    assert admin(gw, "POST", "/admin/keys", {"name": MASTER[:64]}).status_code == 400 or len(MASTER) > 64
+    assert admin(gw, "POST", "/admin/keys", {"name": "UG-looks-like-a-key"}).status_code == 400

@@ -20,7 +20,6 @@ extension Gateway {
         } catch {
             return fail(responder, context, error)
         }
-        if let refusal = memberRefusal(spec, chat: chat, context: context) { return fail(responder, context, refusal) }
         let key = CacheKey.make(namespace: context.cacheNamespace, route: spec.cacheRoute, request: spec.cacheRequest(chat.body))
         var cacheStatus = "BYPASS"
         context.cacheResult = .bypass
@@ -49,10 +48,12 @@ extension Gateway {
 
     /// A virtual key with a model list may call an ensemble it is allowed, with the members and
     /// synthesizers the configuration gives it; models a request names itself in `ultra` must be
-    /// allowed one by one.
-    private func memberRefusal(_ spec: EnsembleSpec, chat: ChatCompletionRequest, context: RequestContext) -> GatewayError? {
-        guard let key = context.caller.virtualKey, key.models != nil, chat.body["ultra"].map({ !$0.isNull }) == true else { return nil }
-        let configured = router.ensemble(named: chat.model)
+    /// allowed one by one. Every front asks this before it runs an ensemble (chat completions,
+    /// Messages, Responses); a spec that does not resolve is left to the front to refuse.
+    package func ensembleMemberRefusal(model: String, ultra: JSON?, context: RequestContext) -> GatewayError? {
+        guard case .key(let key) = context.caller, key.models != nil, let ultra, !ultra.isNull,
+              let spec = try? EnsembleSpec.resolve(model: model, ultra: ultra, router: router) else { return nil }
+        let configured = router.ensemble(named: model)
         let given = Set((configured?.ensemble ?? []) + [configured?.synthesizer, configured?.backupSynthesizer].compactMap { $0 })
         let named = spec.members + [spec.synthesizer, spec.backupSynthesizer].compactMap { $0 }
         guard let refused = named.first(where: { !given.contains($0) && !key.allows(model: $0) }) else { return nil }

@@ -52,7 +52,7 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
         self.router = router
         self.catalog = ModelCatalog(router: router)
         self.cache = cache
-        responseStore = cache.flatMap { try? LMDBResponseStore(cache: $0) } ?? MemoryResponseStore()
+        responseStore = cache.flatMap { try? LMDBResponseStore(cache: $0) }.map(BufferedResponseStore.init) ?? MemoryResponseStore()
         let metrics = metrics ?? GatewayMetrics(prices: Gateway.prices(config))
         self.metrics = metrics
         self.accessLog = accessLog
@@ -204,7 +204,7 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
                 if let entry = catalog.find(id, in: snapshot), context.caller.virtualKey?.allows(model: entry.id) ?? true {
                     respondJSON(responder, context, anthropic ? AnthropicModelList.model(entry.id, createdAt: createdAt) : modelJSON(entry))
                 } else {
-                    fail(responder, context, .modelNotFound(id, suggestions: router.suggestions))
+                    fail(responder, context, .modelNotFound(id, suggestions: suggestions(for: context)))
                 }
             }
         case .health: respondJSON(responder, context, ["status": "ok"])
@@ -308,13 +308,16 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
             return fail(responder, context, refusal)
         }
         if chat.body["ultra"].map({ !$0.isNull }) == true || router.ensemble(named: chat.model) != nil {
+            if let refusal = ensembleMemberRefusal(model: chat.model, ultra: chat.body["ultra"], context: context) {
+                return fail(responder, context, refusal)
+            }
             context.model = chat.model
             return handleEnsemble(chat, cacheControl: cacheControl, responder, context)
         }
         // A name that routes nowhere is not recorded as a model: metric labels and /v1/stats
         // entries are made only for names that resolve, so clients cannot mint them at will.
         guard let route = router.route(named: chat.model) else {
-            return fail(responder, context, .modelNotFound(chat.model, suggestions: router.suggestions))
+            return fail(responder, context, .modelNotFound(chat.model, suggestions: suggestions(for: context)))
         }
         if route.kind == .embedding { return fail(responder, context, .wrongModelKind(chat.model, kind: .embedding)) }
         context.model = chat.model
@@ -643,6 +646,37 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
         context.costUSD = metrics.model(model).price?.cost(prompt: 0, completion: admission.reservedTokens, cached: 0)
     }
 
+    /// What an ensemble's calls cost, from its `ultra` detail: each member that called upstream
+    /// (not answered from the cache) at its own model's price, and the rest of the total usage
+    /// (synthesis, critique, judging) at the synthesizer's. Nil for an answer that is no ensemble's.
+    package func ensembleCost(_ completion: JSONObject, usage: Usage) -> Double? {
+        guard let ultra = completion["ultra"]?.objectValue else { return nil }
+        var cost = 0.0
+        var prompt = 0, output = 0, cached = 0
+        for member in ultra["members"]?.arrayValue ?? [] {
+            guard let model = member["model"]?.stringValue, let used = member["usage"]?.objectValue,
+                  (member["latency_ms"]?.doubleValue ?? 0) > 0 else { continue }
+            let u = Usage(["usage": .object(used)])
+            prompt += u.prompt
+            output += u.completion
+            cached += u.cached
+            cost += metrics.model(model).price?.cost(prompt: u.prompt, completion: u.completion, cached: u.cached) ?? 0
+        }
+        if let synthesizer = ultra["synthesizer"]?.stringValue, let price = metrics.model(synthesizer).price {
+            cost += price.cost(prompt: max(0, usage.prompt - prompt), completion: max(0, usage.completion - output),
+                               cached: max(0, usage.cached - cached))
+        }
+        return cost
+    }
+
+    /// Model names offered in a "does not exist" error: a key with a model list hears only of
+    /// models it may use.
+    package func suggestions(for context: RequestContext, from names: [String]? = nil) -> [String] {
+        let names = names ?? router.suggestions
+        guard case .key(let key) = context.caller, key.models != nil else { return names }
+        return names.filter { key.allows(model: $0) }
+    }
+
     // MARK: Models
 
     /// Runs `body` with the model catalog: at once when it is fresh, else once it has been
@@ -735,6 +769,7 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
         if !joined {
             context.costUSD = metrics.model(result.outcome.route.name).price?.cost(
                 prompt: usage.prompt, completion: usage.completion, cached: usage.cached)
+                ?? ensembleCost(result.outcome.completion, usage: usage)
         } else {
             metrics.recordCacheSavings(model: result.outcome.route.name, prompt: usage.prompt, completion: usage.completion,
                                        cached: usage.cached)

@@ -54,8 +54,19 @@ public struct GatewayError: Error, Sendable, Equatable, CustomStringConvertible 
     public static func modelNotFound(_ model: String, suggestions: [String] = []) -> GatewayError {
         let offer = suggestions.isEmpty ? "." : "; try one of: \(suggestions.joined(separator: ", "))."
         return GatewayError(status: 404, type: "invalid_request_error",
-                            message: "The model `\(model)` does not exist or you do not have access to it\(offer)",
+                            message: "The model \(quotedName(model)) does not exist or you do not have access to it\(offer)",
                             param: "model", code: "model_not_found")
+    }
+
+    /// A name from a request as an error repeats it, unless it looks like a key pasted in the wrong
+    /// place (`ug-…`, or a long run of key characters): error bodies reach logs and screens.
+    package static func quotedName(_ name: String) -> String {
+        let bytes = name.utf8
+        let keyLike = bytes.count >= 3 && (bytes.prefix(3).map { $0 | 0x20 } == Array("ug-".utf8))
+            || bytes.count >= 32 && bytes.allSatisfy { b in
+                (b >= 0x30 && b <= 0x39) || (b | 0x20 >= 0x61 && b | 0x20 <= 0x7A) || b == 0x2D || b == 0x5F
+            }
+        return keyLike ? "you named (it looks like a key, so it is not repeated here)" : "`\(name)`"
     }
     public static func routeNotFound(method: String, path: String) -> GatewayError {
         GatewayError(status: 404, type: "invalid_request_error",

@@ -41,7 +41,10 @@ package final class AccessGate: @unchecked Sendable {
     /// `clientAddress` is asked only when failed attempts are being throttled, or one just failed.
     package func authenticate(_ head: HTTPRequestHead, endpoint: Endpoint,
                               clientAddress: @autoclosure () -> String?) -> Result<Caller, GatewayError> {
-        let rule = endpoint.access
+        var rule = endpoint.access
+        // A wrong method or unknown path under /admin is the admin API's business: a virtual key
+        // learns nothing there (not even which methods a path takes).
+        if rule == .anyKey, head.path.hasPrefix("/admin") { rule = .masterOnly }
         guard isEnabled else {
             return rule == .masterOnly ? .failure(AccessGate.adminNeedsMasterKey) : .success(.open)
         }
@@ -55,7 +58,9 @@ package final class AccessGate: @unchecked Sendable {
                 return .failure(AccessGate.throttled(retryAfter: failures.retryAfter))
             }
         }
-        guard let credential = AccessGate.credential(head) else {
+        let presented = AccessGate.presented(head)
+        if presented.repeated { return .failure(AccessGate.repeatedCredentials) }
+        guard let credential = presented.key else {
             metrics?.recordAuthFailure(.missing)
             return .failure(AccessGate.invalidKey)
         }
@@ -86,9 +91,25 @@ package final class AccessGate: @unchecked Sendable {
 
     /// The key a request presents: `Authorization: Bearer <key>` (OpenAI clients) or
     /// `x-api-key: <key>` (Anthropic clients).
-    package static func credential(_ head: HTTPRequestHead) -> String? {
-        if let authorization = head.headers["authorization"] { return token(authorization, scheme: "bearer ") }
-        return head.headers["x-api-key"].flatMap { token($0, scheme: nil) }
+    package static func credential(_ head: HTTPRequestHead) -> String? { presented(head).key }
+
+    /// The key a request presents, and whether it repeats either field: two `Authorization` (or
+    /// two `x-api-key`) fields are refused, since a proxy in front may read the other one than the
+    /// gateway does. One pass over the fields.
+    package static func presented(_ head: HTTPRequestHead) -> (key: String?, repeated: Bool) {
+        var authorization: String?, apiKey: String?
+        var repeated = false
+        for field in head.headers.fields {
+            if HTTPSyntax.equalsCaseInsensitive(field.name.utf8, "authorization".utf8) {
+                if authorization != nil { repeated = true }
+                authorization = field.value
+            } else if HTTPSyntax.equalsCaseInsensitive(field.name.utf8, "x-api-key".utf8) {
+                if apiKey != nil { repeated = true }
+                apiKey = field.value
+            }
+        }
+        if let authorization { return (token(authorization, scheme: "bearer "), repeated) }
+        return (apiKey.flatMap { token($0, scheme: nil) }, repeated)
     }
 
     /// `value` without surrounding blanks and, with a `scheme` (lower-case, ending in a space),
@@ -200,6 +221,11 @@ package final class AccessGate: @unchecked Sendable {
             + "manage keys with `ultragate keys` on the host instead.",
         code: "admin_disabled", headers: [noRetry])
 
+    package static let repeatedCredentials = GatewayError(
+        status: 400, type: "invalid_request_error",
+        message: "Send one key, in one `Authorization` or one `x-api-key` header field.", code: "repeated_credentials",
+        headers: [noRetry])
+
     package static func throttled(retryAfter: Int) -> GatewayError {
         GatewayError(status: 429, type: "invalid_request_error",
                      message: "Too many failed authentication attempts from this address; try again later.",
@@ -208,7 +234,8 @@ package final class AccessGate: @unchecked Sendable {
 
     package static func modelNotAllowed(_ model: String) -> GatewayError {
         GatewayError(status: 403, type: "permission_error",
-                     message: "This key may not use the model `\(model)`.", param: "model", code: "model_not_allowed",
+                     message: "This key may not use the model \(GatewayError.quotedName(model)).", param: "model",
+                     code: "model_not_allowed",
                      headers: [noRetry])
     }
 

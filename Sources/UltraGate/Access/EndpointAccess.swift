@@ -16,8 +16,10 @@ extension Endpoint {
     package var access: EndpointAccess {
         switch self {
         case .health: return .open
-        case .metrics, .stats: return .metricsReaders
-        case .deepHealth, .chatCompletions, .listModels, .model: return .anyKey
+        // The deep check asks every configured model (upstream calls outside any key's model list,
+        // limits and budget) and reports them all: for the operator's keys only.
+        case .metrics, .stats, .deepHealth: return .metricsReaders
+        case .chatCompletions, .listModels, .model: return .anyKey
         case .responses, .response, .responseInputItems, .messages, .countTokens, .embeddings: return .anyKey
         case .adminKeys, .adminKey, .adminKeyUsage: return .masterOnly
         // An unknown path or method still needs a key: the 404 or 405 must not tell a stranger

@@ -53,7 +53,8 @@ package enum KeySpecValidator {
     /// secrets, so a secret pasted where a name goes is refused rather than stored or echoed.
     package static func isValidName(_ name: String) -> Bool {
         let bytes = name.utf8
-        guard !bytes.isEmpty, bytes.count <= maxNameLength, !name.hasPrefix(VirtualKeySecret.prefix) else { return false }
+        guard !bytes.isEmpty, bytes.count <= maxNameLength,
+              !(bytes.count >= 3 && bytes.prefix(3).map({ $0 | 0x20 }) == Array(VirtualKeySecret.prefix.utf8)) else { return false }
         return bytes.allSatisfy { b in
             (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A) || b == 0x2E || b == 0x5F || b == 0x2D
         }

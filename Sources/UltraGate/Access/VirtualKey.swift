@@ -38,13 +38,18 @@ package struct VirtualKey: Sendable, Equatable {
 
     package var effectiveScope: CacheScope { cacheScope ?? (team == nil ? .key : .team) }
 
+    /// Who this key is, for the data it owns (its cache scope, its stored responses): its name and
+    /// the start of its secret's hash, so a key made again under a revoked key's name owns none of
+    /// the old one's data.
+    package var identity: String { "\(name):\(SHA256.hex(secretHash.prefix(8)))" }
+
     /// The cache namespace of this key's requests inside the gateway namespace `base`. Names and
     /// teams are length-prefixed, so no name can be chosen to collide with another scope.
     package func cacheNamespace(base: String) -> String {
         switch effectiveScope {
         case .shared: return base
         case .team: return "\(base)\u{0}team:\(team?.utf8.count ?? 0):\(team ?? "")"
-        case .key: return "\(base)\u{0}key:\(name.utf8.count):\(name)"
+        case .key: return "\(base)\u{0}key:\(identity.utf8.count):\(identity)"
         }
     }
 

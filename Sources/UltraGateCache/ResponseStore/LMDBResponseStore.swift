@@ -32,23 +32,46 @@ public final class LMDBResponseStore: ResponseStore, @unchecked Sendable {
         self.maxRecordBytes = maxRecordBytes ?? cache.config.maxEntryBytes
     }
 
+    /// One change, as `apply` takes them: a record to store (already encoded) or an id to remove.
+    public enum Write: Sendable {
+        case put(id: String, value: [UInt8], expiresAt: Double)
+        case delete(id: String)
+    }
+
+    /// Whether a record is small enough to be stored, and its encoding.
+    public func encodedIfFits(_ record: StoredResponse) -> [UInt8]? {
+        let value = record.encoded()
+        return value.count <= maxRecordBytes ? value : nil
+    }
+
     @discardableResult
     public func put(_ record: StoredResponse, now: Double) -> Bool {
-        let value = record.encoded()
-        guard value.count <= maxRecordBytes else { return false }
-        let key = Array(record.id.utf8)
-        let expiryKey = CacheEnvironment.ageKey(createdAt: record.expiresAt.isFinite ? record.expiresAt : 1.8e13, key: key)
+        guard let value = encodedIfFits(record) else { return false }
+        return apply([.put(id: record.id, value: value, expiresAt: record.expiresAt)], now: now)
+    }
+
+    /// Applies `writes` in order in one write transaction (after removing up to `sweepBatch`
+    /// expired records); a full map drops the records that expire soonest and tries once more.
+    @discardableResult
+    public func apply(_ writes: [Write], now: Double) -> Bool {
         for attempt in 0..<2 {
             do {
                 try environment.lmdb.withWriteTransaction { txn throws(LMDBError) in
                     try sweep(txn, before: now, limit: attempt == 0 ? sweepBatch : 0)
-                    if attempt == 1 { try dropSoonest(txn, count: 64) }
-                    if let old = try txn.get(records, key), let previous = StoredResponse(decoding: old) {
-                        try txn.delete(expiry, CacheEnvironment.ageKey(
-                            createdAt: previous.expiresAt.isFinite ? previous.expiresAt : 1.8e13, key: key))
+                    if attempt == 1 { try dropSoonest(txn, count: 64 + writes.count) }
+                    for write in writes {
+                        switch write {
+                        case .put(let id, let value, let expiresAt):
+                            let key = Array(id.utf8)
+                            try removeExpiryEntry(txn, key)
+                            try txn.put(records, key, value)
+                            try txn.put(expiry, CacheEnvironment.ageKey(createdAt: expiresAt.isFinite ? expiresAt : 1.8e13, key: key), [])
+                        case .delete(let id):
+                            let key = Array(id.utf8)
+                            try removeExpiryEntry(txn, key)
+                            _ = try txn.delete(records, key)
+                        }
                     }
-                    try txn.put(records, key, value)
-                    try txn.put(expiry, expiryKey, [])
                 }
                 return true
             } catch {
@@ -56,6 +79,13 @@ public final class LMDBResponseStore: ResponseStore, @unchecked Sendable {
             }
         }
         return false
+    }
+
+    /// Removes the expiry index entry of the record stored under `key`, if there is one.
+    private func removeExpiryEntry(_ txn: LMDBTransaction, _ key: [UInt8]) throws(LMDBError) {
+        guard let old = try txn.get(records, key), let previous = StoredResponse(decoding: old) else { return }
+        _ = try txn.delete(expiry, CacheEnvironment.ageKey(
+            createdAt: previous.expiresAt.isFinite ? previous.expiresAt : 1.8e13, key: key))
     }
 
     public func get(_ id: String, now: Double) -> StoredResponse? {
@@ -68,15 +98,8 @@ public final class LMDBResponseStore: ResponseStore, @unchecked Sendable {
 
     @discardableResult
     public func delete(_ id: String) -> Bool {
-        let key = Array(id.utf8)
-        return (try? environment.lmdb.withWriteTransaction { txn throws(LMDBError) -> Bool in
-            guard let raw = try txn.get(records, key) else { return false }
-            if let record = StoredResponse(decoding: raw) {
-                try txn.delete(expiry, CacheEnvironment.ageKey(
-                    createdAt: record.expiresAt.isFinite ? record.expiresAt : 1.8e13, key: key))
-            }
-            return try txn.delete(records, key)
-        }) ?? false
+        guard get(id, now: 0) != nil else { return false }
+        return apply([.delete(id: id)], now: Clock.wallNow())
     }
 
     /// Removes up to `limit` records whose expiry is before `now`, soonest first.

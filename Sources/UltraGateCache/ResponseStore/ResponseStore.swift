@@ -14,4 +14,10 @@ public protocol ResponseStore: Sendable {
     /// Removes the record; false when there was none.
     @discardableResult
     func delete(_ id: String) -> Bool
+    /// Writes what is not written yet; later puts may be refused.
+    func close()
+}
+
+extension ResponseStore {
+    public func close() {}
 }

@@ -19,12 +19,22 @@ import Foundation
 /// the event loop and the task pool: they may wait for LMDB's write lock, which other processes
 /// share. Reads answer inline (a read transaction). Every answer is `no-store`.
 extension Gateway {
+    /// A gateway key pasted as a name or team would be stored, listed and logged in the clear.
+    private func gatewayKeyAsName(_ body: JSONObject) -> GatewayError? {
+        for field in ["name", "team"] {
+            guard let value = body[field]?.stringValue, value == config.auth.masterKey || value == config.auth.metricsKey else { continue }
+            return .invalidRequest("`\(field)` must not be one of the gateway's own keys.", param: field, code: "invalid_value")
+        }
+        return nil
+    }
+
     func handleAdmin(_ endpoint: Endpoint, _ request: HTTPRequest, _ responder: HTTPResponder, _ context: RequestContext) {
         guard let store = keyStore else { return fail(responder, context, .adminDisabled) }
         let method = request.head.method
         switch (endpoint, method) {
         case (.adminKeys, "POST"):
             guard let body = adminBody(request, responder, context) else { return }
+            if let refusal = gatewayKeyAsName(body) { return fail(responder, context, refusal) }
             Thread.detachNewThread { [self] in
                 do throws(KeyAdminError) {
                     let (key, secret) = try store.create(body)
@@ -45,6 +55,7 @@ extension Gateway {
             }
         case (.adminKey(let name), "PATCH"):
             guard let body = adminBody(request, responder, context) else { return }
+            if let refusal = gatewayKeyAsName(body) { return fail(responder, context, refusal) }
             Thread.detachNewThread { [self] in
                 do throws(KeyAdminError) {
                     respondAdmin(responder, context, .object(try store.update(name: name, body).publicJSON))

@@ -32,7 +32,7 @@ extension Gateway {
             return fail(responder, context, .wrongModelKind(embedding.model, kind: .chat))  // ensembles answer chat
         }
         guard let route = router.route(named: embedding.model) else {
-            return fail(responder, context, .modelNotFound(embedding.model, suggestions: router.embeddingSuggestions))
+            return fail(responder, context, .modelNotFound(embedding.model, suggestions: suggestions(for: context, from: router.embeddingSuggestions)))
         }
         if route.kind == .chat { return fail(responder, context, .wrongModelKind(embedding.model, kind: .chat)) }
         guard let provider = route.provider as? any EmbeddingProvider else {

@@ -21,7 +21,7 @@ extension Gateway {
         let isEnsemble = router.ensemble(named: counted.model) != nil
         let route = isEnsemble ? nil : router.route(named: counted.model)
         if !isEnsemble, route == nil {
-            return fail(responder, context, .modelNotFound(counted.model, suggestions: router.suggestions))
+            return fail(responder, context, .modelNotFound(counted.model, suggestions: suggestions(for: context)))
         }
         guard let route, let native = route.provider as? any MessagesForwarding else {
             var headers = commonHeaders(context, cacheStatus: nil, model: nil)

@@ -55,11 +55,14 @@ extension Gateway {
         let call = MessagesCall(request: messages, clientHeaders: MessagesForwardingPolicy.clientHeaders(request.head.headers),
                                 requestID: context.id)
         if messages.body["ultra"].map({ !$0.isNull }) == true || router.ensemble(named: messages.model) != nil {
+            if let refusal = ensembleMemberRefusal(model: messages.model, ultra: messages.body["ultra"], context: context) {
+                return fail(responder, context, refusal)
+            }
             context.model = messages.model
             return handleMessagesEnsemble(call, cacheControl: cacheControl, responder, context)
         }
         guard let route = router.route(named: messages.model) else {
-            return fail(responder, context, .modelNotFound(messages.model, suggestions: router.suggestions))
+            return fail(responder, context, .modelNotFound(messages.model, suggestions: suggestions(for: context)))
         }
         context.model = messages.model
         context.provider = route.providerName

@@ -18,7 +18,7 @@ extension Gateway {
     /// The owner stored responses are kept under: a virtual key's own name, else one shared owner
     /// (the master key and an open gateway see the same store).
     package func responseOwner(_ context: RequestContext) -> String {
-        if let key = context.caller.virtualKey { return "key:\(key.name.utf8.count):\(key.name)" }
+        if let key = context.caller.virtualKey { return "key:\(key.identity.utf8.count):\(key.identity)" }
         return "shared"
     }
 
@@ -80,11 +80,14 @@ extension Gateway {
         }
         let cacheControl = CacheControl(headerValues: request.head.headers.values("cache-control"))
         if asked.body["ultra"].map({ !$0.isNull }) == true || router.ensemble(named: asked.model) != nil {
+            if let refusal = ensembleMemberRefusal(model: asked.model, ultra: asked.body["ultra"], context: context) {
+                return fail(responder, context, refusal)
+            }
             context.model = asked.model
             return handleEnsembleResponse(call, cacheControl: cacheControl, responder, context)
         }
         guard let route = router.route(named: asked.model) else {
-            return fail(responder, context, .modelNotFound(asked.model, suggestions: router.suggestions))
+            return fail(responder, context, .modelNotFound(asked.model, suggestions: suggestions(for: context)))
         }
         let native = route.forwardsResponses
         if !native, let error = call.translationError { return fail(responder, context, error) }
