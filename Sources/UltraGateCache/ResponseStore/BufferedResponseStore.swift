@@ -18,6 +18,11 @@ public final class BufferedResponseStore: ResponseStore, @unchecked Sendable {
     private var closing = false
     private var writerDone = false
 
+    /// How long the writer waits for more records before it commits what it has.
+    static let gatherSeconds = 0.002
+    /// A batch this large is committed without waiting.
+    static let batchSize = 256
+
     public init(_ inner: LMDBResponseStore) {
         self.inner = inner
         let thread = Thread { [self] in writeLoop() }
@@ -81,6 +86,10 @@ public final class BufferedResponseStore: ResponseStore, @unchecked Sendable {
         while true {
             condition.lock()
             while queue.isEmpty && !closing { condition.wait() }
+            // Gather for a moment: one commit per record would keep a core busy under load (one
+            // record per cache hit), one per batch costs about the same as one.
+            let gatherUntil = Date(timeIntervalSinceNow: BufferedResponseStore.gatherSeconds)
+            while queue.count < BufferedResponseStore.batchSize && !closing && condition.wait(until: gatherUntil) {}
             let batch = queue
             queue = []
             let done = closing && batch.isEmpty
