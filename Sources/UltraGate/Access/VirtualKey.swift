@@ -34,14 +34,15 @@ package struct VirtualKey: Sendable, Equatable {
         self.createdAt = createdAt
         self.secretHash = secretHash
         self.hint = hint
+        identity = SHA256.hex(secretHash.prefix(8))
     }
 
     package var effectiveScope: CacheScope { cacheScope ?? (team == nil ? .key : .team) }
 
-    /// Who this key is, for the data it owns (its cache scope, its stored responses): its name and
-    /// the start of its secret's hash, so a key made again under a revoked key's name owns none of
-    /// the old one's data.
-    package var identity: String { "\(name):\(SHA256.hex(secretHash.prefix(8)))" }
+    /// Who this key is, for the data it owns (its cache scope, its stored responses): the start of
+    /// its secret's hash (64 bits, hex), not its name, so a key made again under a revoked key's
+    /// name owns none of the old one's data. Made once, with the key: it is used on every request.
+    package let identity: String
 
     /// The cache namespace of this key's requests inside the gateway namespace `base`. Names and
     /// teams are length-prefixed, so no name can be chosen to collide with another scope.

@@ -88,10 +88,12 @@ struct AccessPrimitivesTests {
 
     @Test func scopesGiveDistinctNamespacesThatNamesCannotForge() {
         var a = VirtualKey(name: "a", createdAt: 0, secretHash: [UInt8](repeating: 4, count: 32), hint: "abcd")
-        var b = a
-        b.name = "b"
+        var b = VirtualKey(name: "b", createdAt: 0, secretHash: [UInt8](repeating: 5, count: 32), hint: "abcd")
         #expect(a.effectiveScope == .key)
         #expect(a.cacheNamespace(base: "default") != b.cacheNamespace(base: "default"))
+        // A key made again under the same name (another secret) has a scope of its own.
+        let again = VirtualKey(name: "a", createdAt: 0, secretHash: [UInt8](repeating: 6, count: 32), hint: "abcd")
+        #expect(again.cacheNamespace(base: "default") != a.cacheNamespace(base: "default"))
         a.team = "red"
         b.team = "red"
         #expect(a.effectiveScope == .team)
