@@ -51,7 +51,7 @@ extension Gateway {
     /// allowed one by one. Every front asks this before it runs an ensemble (chat completions,
     /// Messages, Responses); a spec that does not resolve is left to the front to refuse.
     package func ensembleMemberRefusal(model: String, ultra: JSON?, context: RequestContext) -> GatewayError? {
-        guard case .key(let key) = context.caller, key.models != nil, let ultra, !ultra.isNull,
+        guard let key = context.caller.virtualKey, key.models != nil, let ultra, !ultra.isNull,
               let spec = try? EnsembleSpec.resolve(model: model, ultra: ultra, router: router) else { return nil }
         let configured = router.ensemble(named: model)
         let given = Set((configured?.ensemble ?? []) + [configured?.synthesizer, configured?.backupSynthesizer].compactMap { $0 })

@@ -178,7 +178,7 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
         switch access.authenticate(request.head, endpoint: endpoint, clientAddress: responder.clientAddress) {
         case .success(let caller):
             context.caller = caller
-            if let key = caller.virtualKey { context.cacheNamespace = key.cacheNamespace(base: config.cache.namespace) }
+            if case .key(let grant) = caller { context.cacheNamespace = grant.cacheNamespace(base: config.cache.namespace) }
         case .failure(let error):
             return fail(responder, context, error)
         }
@@ -673,7 +673,7 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
     /// models it may use.
     package func suggestions(for context: RequestContext, from names: [String]? = nil) -> [String] {
         let names = names ?? router.suggestions
-        guard case .key(let key) = context.caller, key.models != nil else { return names }
+        guard let key = context.caller.virtualKey, key.models != nil else { return names }
         return names.filter { key.allows(model: $0) }
     }
 

@@ -70,14 +70,14 @@ package final class AccessGate: @unchecked Sendable {
             guard rule == .metricsReaders else { return forbidden("The metrics key may only read /metrics and /v1/stats.") }
             return .success(.metricsReader)
         }
-        guard let key = store?.key(hash: hash), !key.disabled, !key.isExpired(now: clock.now()) else {
+        guard let grant = store?.grant(hash: hash), !grant.key.disabled, !grant.key.isExpired(now: clock.now()) else {
             // Revoked, disabled, expired and unknown keys look the same from outside.
             metrics?.recordAuthFailure(.invalid)
             failures.noteFailure(address.map { $0 } ?? clientAddress(), nowNanos: nowNanos)
             return .failure(AccessGate.invalidKey)
         }
         switch rule {
-        case .anyKey, .open: return .success(.key(key))
+        case .anyKey, .open: return .success(.key(grant))
         case .metricsReaders: return forbidden("Virtual keys may not read /metrics or /v1/stats; use the metrics key.")
         case .masterOnly: return forbidden("The admin API needs the master key.")
         }
@@ -139,7 +139,8 @@ package final class AccessGate: @unchecked Sendable {
     /// output reservation) now; sets `context.rateLimitHeaders` and takes what the call holds (a
     /// request, the token reservation, a parallel slot) until `finished`. Nil: go on.
     package func admit(_ context: RequestContext, model: String, estimatedTokens: Int) -> GatewayError? {
-        guard case .key(let key) = context.caller, context.admission == nil else { return nil }
+        guard case .key(let grant) = context.caller, context.admission == nil else { return nil }
+        let key = grant.key
         guard key.allows(model: model) else {
             metrics?.key(key).refusals[.model]?.increment()
             return AccessGate.modelNotAllowed(model)
@@ -183,7 +184,8 @@ package final class AccessGate: @unchecked Sendable {
     /// itself made upstream: a cache hit or a joined flight (`savedUSD` set) costs the key nothing
     /// and counts as saved.
     package func book(_ context: RequestContext) {
-        guard case .key(let key) = context.caller, !context.booked else { return }
+        guard case .key(let grant) = context.caller, !context.booked else { return }
+        let key = grant.key
         context.booked = true
         let charged = context.savedUSD == nil
         let prompt = charged ? context.promptTokens ?? 0 : 0

@@ -7,7 +7,7 @@ package enum Caller: Sendable {
     /// The read-only metrics key: `/metrics` and `/v1/stats` only.
     case metricsReader
     /// A virtual key.
-    case key(VirtualKey)
+    case key(KeyGrant)
 
     /// How the access log names the caller: the key's name, `master`, `metrics`, or nil (open).
     package var logName: String? {
@@ -15,12 +15,12 @@ package enum Caller: Sendable {
         case .open: return nil
         case .master: return "master"
         case .metricsReader: return "metrics"
-        case .key(let key): return key.name
+        case .key(let grant): return grant.key.name
         }
     }
 
     package var virtualKey: VirtualKey? {
-        if case .key(let key) = self { return key }
+        if case .key(let grant) = self { return grant.key }
         return nil
     }
 }

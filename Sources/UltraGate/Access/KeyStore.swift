@@ -26,8 +26,14 @@ package protocol KeyStore: AnyObject, Sendable {
     /// The key whose secret hashes to `hash` (SHA-256), if one exists (disabled and expired keys
     /// included: the gate says why it refuses them).
     func key(hash: [UInt8]) -> VirtualKey?
+    /// The same key as a grant (what the gate passes along a request); a store may keep one per key.
+    func grant(hash: [UInt8]) -> KeyGrant?
     /// What `name` spent in the budget window starting at `periodStart`, over every process.
     func spend(name: String, periodStart: Double) -> Double
     /// Books a finished request.
     func record(_ usage: KeyUsageEvent)
+}
+
+extension KeyStore {
+    package func grant(hash: [UInt8]) -> KeyGrant? { key(hash: hash).map(KeyGrant.init) }
 }

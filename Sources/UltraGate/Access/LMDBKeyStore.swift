@@ -71,7 +71,7 @@ package final class LMDBKeyStore: KeyStore, @unchecked Sendable {
 
     /// The keys as last read, by secret hash and by name, and the generations they were read at.
     private struct Snapshot {
-        var byHash: [KeyHash: VirtualKey] = [:]
+        var byHash: [KeyHash: KeyGrant] = [:]
         var byName: [String: VirtualKey] = [:]
         var keysGeneration: UInt64?
         var usageGeneration: UInt64?
@@ -104,7 +104,9 @@ package final class LMDBKeyStore: KeyStore, @unchecked Sendable {
 
     // MARK: KeyStore (hot path)
 
-    package func key(hash: [UInt8]) -> VirtualKey? {
+    package func key(hash: [UInt8]) -> VirtualKey? { grant(hash: hash)?.key }
+
+    package func grant(hash: [UInt8]) -> KeyGrant? {
         guard let hash = KeyHash(hash) else { return nil }
         lock.lock()
         defer { lock.unlock() }
@@ -306,7 +308,7 @@ package final class LMDBKeyStore: KeyStore, @unchecked Sendable {
             var next = Snapshot()
             for key in keys {
                 next.byName[key.name] = key
-                if let hash = KeyHash(key.secretHash) { next.byHash[hash] = key }
+                if let hash = KeyHash(key.secretHash) { next.byHash[hash] = KeyGrant(key) }
             }
             snapshot.byHash = next.byHash
             snapshot.byName = next.byName
