@@ -67,7 +67,7 @@ package final class AccessGate: @unchecked Sendable {
         let hash = SHA256.hash(credential)
         if hash == masterHash { return .success(.master) }
         if hash == metricsHash {
-            guard rule == .metricsReaders else { return forbidden("The metrics key may only read /metrics and /v1/stats.") }
+            guard rule == .metricsReaders else { return forbidden("The metrics key may only read /metrics, /v1/stats and /health?deep=1.") }
             return .success(.metricsReader)
         }
         guard let grant = store?.grant(hash: hash), !grant.key.disabled, !grant.key.isExpired(now: clock.now()) else {
@@ -78,7 +78,7 @@ package final class AccessGate: @unchecked Sendable {
         }
         switch rule {
         case .anyKey, .open: return .success(.key(grant))
-        case .metricsReaders: return forbidden("Virtual keys may not read /metrics or /v1/stats; use the metrics key.")
+        case .metricsReaders: return forbidden("Virtual keys may not read /metrics, /v1/stats or /health?deep=1; use the metrics key.")
         case .masterOnly: return forbidden("The admin API needs the master key.")
         }
     }
