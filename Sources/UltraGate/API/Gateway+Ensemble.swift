@@ -50,7 +50,16 @@ extension Gateway {
     /// synthesizers the configuration gives it; models a request names itself in `ultra` must be
     /// allowed one by one. Every front asks this before it runs an ensemble (chat completions,
     /// Messages, Responses); a spec that does not resolve is left to the front to refuse.
-    package func ensembleMemberRefusal(model: String, ultra: JSON?, context: RequestContext) -> GatewayError? {
+    /// Whether a request runs an ensemble (it names a configured one, or carries `ultra`), after
+    /// checking that the caller's key may run its members: each front asks this once it has
+    /// admitted the model.
+    package func runsEnsemble(model: String, ultra: JSON?, context: RequestContext) throws(GatewayError) -> Bool {
+        guard ultra.map({ !$0.isNull }) == true || router.ensemble(named: model) != nil else { return false }
+        if let refusal = ensembleMemberRefusal(model: model, ultra: ultra, context: context) { throw refusal }
+        return true
+    }
+
+    private func ensembleMemberRefusal(model: String, ultra: JSON?, context: RequestContext) -> GatewayError? {
         guard let key = context.caller.virtualKey, key.models != nil, let ultra, !ultra.isNull,
               let spec = try? EnsembleSpec.resolve(model: model, ultra: ultra, router: router) else { return nil }
         let configured = router.ensemble(named: model)

@@ -307,12 +307,13 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
         if let refusal = admit(context, model: chat.model, estimatedTokens: chat.estimatedTokens) {
             return fail(responder, context, refusal)
         }
-        if chat.body["ultra"].map({ !$0.isNull }) == true || router.ensemble(named: chat.model) != nil {
-            if let refusal = ensembleMemberRefusal(model: chat.model, ultra: chat.body["ultra"], context: context) {
-                return fail(responder, context, refusal)
+        do throws(GatewayError) {
+            if try runsEnsemble(model: chat.model, ultra: chat.body["ultra"], context: context) {
+                context.model = chat.model
+                return handleEnsemble(chat, cacheControl: cacheControl, responder, context)
             }
-            context.model = chat.model
-            return handleEnsemble(chat, cacheControl: cacheControl, responder, context)
+        } catch {
+            return fail(responder, context, error)
         }
         // A name that routes nowhere is not recorded as a model: metric labels and /v1/stats
         // entries are made only for names that resolve, so clients cannot mint them at will.

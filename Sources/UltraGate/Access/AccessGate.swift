@@ -170,7 +170,7 @@ package final class AccessGate: @unchecked Sendable {
 
     /// Ends a request: books it (unless `book` already did) and releases what `admit` took.
     package func finished(_ context: RequestContext) {
-        guard context.caller.virtualKey != nil else { return }
+        guard case .key = context.caller else { return }
         book(context)
         if let admission = context.admission, admission.limited {
             limiter.release(admission, usedTokens: context.chargedTokens, now: Double(Clock.nanos()) / 1e9)

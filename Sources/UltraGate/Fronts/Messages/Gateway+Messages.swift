@@ -54,12 +54,13 @@ extension Gateway {
         }
         let call = MessagesCall(request: messages, clientHeaders: MessagesForwardingPolicy.clientHeaders(request.head.headers),
                                 requestID: context.id)
-        if messages.body["ultra"].map({ !$0.isNull }) == true || router.ensemble(named: messages.model) != nil {
-            if let refusal = ensembleMemberRefusal(model: messages.model, ultra: messages.body["ultra"], context: context) {
-                return fail(responder, context, refusal)
+        do throws(GatewayError) {
+            if try runsEnsemble(model: messages.model, ultra: messages.body["ultra"], context: context) {
+                context.model = messages.model
+                return handleMessagesEnsemble(call, cacheControl: cacheControl, responder, context)
             }
-            context.model = messages.model
-            return handleMessagesEnsemble(call, cacheControl: cacheControl, responder, context)
+        } catch {
+            return fail(responder, context, error)
         }
         guard let route = router.route(named: messages.model) else {
             return fail(responder, context, .modelNotFound(messages.model, suggestions: suggestions(for: context)))

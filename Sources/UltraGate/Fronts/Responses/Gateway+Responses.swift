@@ -79,12 +79,13 @@ extension Gateway {
             return fail(responder, context, refusal)
         }
         let cacheControl = CacheControl(headerValues: request.head.headers.values("cache-control"))
-        if asked.body["ultra"].map({ !$0.isNull }) == true || router.ensemble(named: asked.model) != nil {
-            if let refusal = ensembleMemberRefusal(model: asked.model, ultra: asked.body["ultra"], context: context) {
-                return fail(responder, context, refusal)
+        do throws(GatewayError) {
+            if try runsEnsemble(model: asked.model, ultra: asked.body["ultra"], context: context) {
+                context.model = asked.model
+                return handleEnsembleResponse(call, cacheControl: cacheControl, responder, context)
             }
-            context.model = asked.model
-            return handleEnsembleResponse(call, cacheControl: cacheControl, responder, context)
+        } catch {
+            return fail(responder, context, error)
         }
         guard let route = router.route(named: asked.model) else {
             return fail(responder, context, .modelNotFound(asked.model, suggestions: suggestions(for: context)))
