@@ -35,16 +35,26 @@ run "$OPEN_PORT" "" "$OPEN_PID" >/dev/null
 [ "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $KEY" "http://127.0.0.1:$AUTH_PORT/v1/models")" = 200 ] \
   || { echo "the virtual key was refused" >&2; exit 1; }
 run "$AUTH_PORT" "$KEY" "$AUTH_PID" >/dev/null
-OPEN=(); AUTH=(); OPEN_CPU=(); AUTH_CPU=()
+OPEN=(); AUTH=(); OPEN_CPU=(); AUTH_CPU=(); PAIRED=()
 for i in $(seq "$ROUNDS"); do
   # The same requests to both: an OpenAI client sends its Authorization header whether or not the
-  # gateway checks it, so parsing the header is not what auth costs.
-  read -r r c < <(run "$OPEN_PORT" "$KEY" "$OPEN_PID"); OPEN+=("$r"); OPEN_CPU+=("$c")
-  read -r r c < <(run "$AUTH_PORT" "$KEY" "$AUTH_PID"); AUTH+=("$r"); AUTH_CPU+=("$c")
+  # gateway checks it, so parsing the header is not what auth costs. They take turns going first.
+  if [ $((i % 2)) = 1 ]; then
+    read -r r c < <(run "$OPEN_PORT" "$KEY" "$OPEN_PID"); OPEN+=("$r"); OPEN_CPU+=("$c")
+    read -r r c < <(run "$AUTH_PORT" "$KEY" "$AUTH_PID"); AUTH+=("$r"); AUTH_CPU+=("$c")
+  else
+    read -r r c < <(run "$AUTH_PORT" "$KEY" "$AUTH_PID"); AUTH+=("$r"); AUTH_CPU+=("$c")
+    read -r r c < <(run "$OPEN_PORT" "$KEY" "$OPEN_PID"); OPEN+=("$r"); OPEN_CPU+=("$c")
+  fi
+  # Each round's two runs are next to each other in time: their ratio is the least disturbed figure.
+  PAIRED+=("$(awk -v a="${AUTH_CPU[-1]}" -v o="${OPEN_CPU[-1]}" 'BEGIN { printf "%.2f", (a - o) / o * 100 }')")
 done
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR % 2 ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2)}'; }
 MO=$(median "${OPEN[@]}"); MA=$(median "${AUTH[@]}"); CO=$(median "${OPEN_CPU[@]}"); CA=$(median "${AUTH_CPU[@]}")
 echo "no auth:      ${OPEN[*]} req/s (median $MO); CPU µs/request ${OPEN_CPU[*]} (median $CO)"
 echo "virtual key:  ${AUTH[*]} req/s (median $MA); CPU µs/request ${AUTH_CPU[*]} (median $CA)"
 awk -v a="$MA" -v o="$MO" 'BEGIN { printf "throughput: auth costs %.1f%%\n", (o - a) / o * 100 }'
-awk -v a="$CA" -v o="$CO" 'BEGIN { d = (a - o) / o * 100; printf "gateway CPU per request: auth adds %.1f%% (target < 5%%): %s\n", d, (d < 5 ? "met" : "MISSED") }'
+awk -v a="$CA" -v o="$CO" 'BEGIN { printf "gateway CPU per request, medians: auth adds %.1f%%\n", (a - o) / o * 100 }'
+MP=$(median "${PAIRED[@]}")
+echo "gateway CPU per request, each round's auth run against its no-auth run: ${PAIRED[*]} %"
+awk -v d="$MP" 'BEGIN { printf "gateway CPU per request: auth adds %.1f%% (median of the rounds; target < 5%%): %s\n", d, (d < 5 ? "met" : "MISSED") }'

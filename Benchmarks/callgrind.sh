@@ -7,7 +7,10 @@
 # zeroed, N requests are sent at c=1 and the counters dumped: non-streaming misses (each prompt
 # unique), streaming misses, hits, and non-streaming misses on an answer that lacks what OpenAI's
 # schema requires (`sparse`: filled in, usage estimated). Prints instructions per request for each.
-# CALLGRIND_KINDS="json sparse" measures only those.
+# CALLGRIND_KINDS="json sparse" measures only those. Two more kinds measure what access control
+# costs a hit: `hitopen` (no auth, the same Authorization header sent) and `hitkey` (a master key
+# set, the request carries a virtual key); `msgjson` and `msgsse` are the misses of `json` and `sse`
+# through the Anthropic Messages pass-through.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . Benchmarks/lib.sh
@@ -39,23 +42,33 @@ for original in "$@"; do
     up=$UP_JSON; stream=""; mode=miss; path=/v1
     [ "$kind" = sse ] && { up=$UP_SSE; stream="--stream"; }
     [ "$kind" = sparse ] && path=/sparse/v1
-    [ "$kind" = hit ] && mode=hit
+    # msgjson / msgsse: the Messages pass-through (anthropic provider, `ultragate bench --api messages`).
+    type=openai; api=chat
+    case $kind in msg*) type=anthropic; api=messages; path="" ;; esac
+    [ "$kind" = msgsse ] && { up=$UP_SSE; stream="--stream"; }
+    [ "$kind" = hit ] || [ "$kind" = hitopen ] || [ "$kind" = hitkey ] && mode=hit
     cat > "$TMP/config.json" <<EOF
 {"server": {"host": "127.0.0.1", "port": $port, "threads": 1},
- "providers": {"upstream": {"type": "openai", "base_url": "http://127.0.0.1:$up$path", "api_key": "sk-bench",
+ "providers": {"upstream": {"type": "$type", "base_url": "http://127.0.0.1:$up$path", "api_key": "sk-bench",
                             "retry": {"max_attempts": 1}}},
  "models": {"gpt-bench": {"provider": "upstream", "model": "gpt-bench"}}, "access_log": false}
 EOF
     rm -rf "$TMP/cache" "$TMP"/callgrind.out.*
-    valgrind --tool=callgrind --callgrind-out-file="$TMP/callgrind.out.%p" \
+    key=""; master=""
+    if [ "$kind" = hitkey ] || [ "$kind" = hitopen ]; then
+      key=$("$bin" keys create --name bench --team perf --cache-dir "$TMP/cache" --json \
+        | python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])')
+      [ "$kind" = hitkey ] && master=$(openssl rand -hex 24)
+    fi
+    ULTRAGATE_MASTER_KEY="$master" valgrind --tool=callgrind --callgrind-out-file="$TMP/callgrind.out.%p" \
       "$bin" serve --config "$TMP/config.json" --cache-dir "$TMP/cache" 2> "$TMP/gw.log" &
     vg=$!
     for _ in $(seq 300); do grep -q "listening on" "$TMP/gw.log" && break; sleep 0.1; done
-    "$bin" bench --url "http://127.0.0.1:$port/v1" --model gpt-bench --mode "$mode" $stream -n 100 -c 1 \
-      --timeout 30 --no-progress > /dev/null
+    "$bin" bench --url "http://127.0.0.1:$port/v1" --model gpt-bench --api "$api" --mode "$mode" $stream -n 100 -c 1 \
+      ${key:+--api-key "$key"} --timeout 30 --no-progress > /dev/null
     callgrind_control -z "$vg" > /dev/null 2>&1
-    "$bin" bench --url "http://127.0.0.1:$port/v1" --model gpt-bench --mode "$mode" $stream -n "$N" -c 1 \
-      --timeout 30 --no-progress --json > "$TMP/bench.json"
+    "$bin" bench --url "http://127.0.0.1:$port/v1" --model gpt-bench --api "$api" --mode "$mode" $stream -n "$N" -c 1 \
+      ${key:+--api-key "$key"} --timeout 30 --no-progress --json > "$TMP/bench.json"
     callgrind_control -d "$vg" > /dev/null 2>&1
     kill -TERM "$vg"; wait "$vg" 2>/dev/null || true
     ok=$(json_get "$TMP/bench.json" 'j["succeeded"]')

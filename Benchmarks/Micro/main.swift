@@ -121,5 +121,33 @@ measure("access gate: authenticate + admit + finished", iterations: iterations) 
     gate.finished(context)
 }
 blackHole(gateCaller)
+// The same for a plain key (no model list, budget or limits), as `Benchmarks/auth-overhead.sh` uses.
+let plainSecret = try! keyStore.create(["name": "plain", "team": "perf"]).secret
+var plainHeaders = HTTPHeaders()
+plainHeaders.append("Host", "127.0.0.1:8080")
+plainHeaders.append("Content-Type", "application/json")
+plainHeaders.append("Content-Length", "120")
+plainHeaders.append("Authorization", "Bearer \(plainSecret)")
+let plainHead = HTTPRequestHead(method: "POST", target: "/v1/chat/completions", path: "/v1/chat/completions", query: nil,
+                                versionMinor: 1, headers: plainHeaders, keepAlive: true, expectsContinue: false)
+measure("access gate, plain key: authenticate + namespace + admit + book + finished", iterations: iterations) {
+    let context = RequestContext(id: "r", startNanos: 0, cacheNamespace: "default")
+    if case .success(let caller) = gate.authenticate(plainHead, endpoint: .chatCompletions, clientAddress: nil) {
+        context.caller = caller
+        if case .key(let grant) = caller { context.cacheNamespace = grant.cacheNamespace(base: "default") }
+    }
+    blackHole(gate.admit(context, model: "mock-gpt", estimatedTokens: 0))
+    context.model = "mock-gpt"
+    context.savedUSD = 0.001
+    gate.book(context)
+    gate.finished(context)
+}
+measure("the same context without a key (what a request without auth pays)", iterations: iterations) {
+    let context = RequestContext(id: "r", startNanos: 0, cacheNamespace: "default")
+    blackHole(gate.admit(context, model: "mock-gpt", estimatedTokens: 0))
+    context.model = "mock-gpt"
+    context.savedUSD = 0.001
+    gate.finished(context)
+}
 keyStore.close()
 try? FileManager.default.removeItem(atPath: keysDir)

@@ -81,6 +81,15 @@ public struct SHA256: Sendable {
     /// Pads, compresses the last block(s) and returns the 32-byte digest. The hasher is then spent:
     /// start a new one for another message.
     public mutating func finalize() -> [UInt8] {
+        [UInt8](unsafeUninitializedCapacity: Self.digestSize) { out, count in
+            finalize(into: UnsafeMutableRawBufferPointer(out))
+            count = Self.digestSize
+        }
+    }
+
+    /// `finalize()` writing the digest into `out` (32 bytes) instead of a new array: no allocation.
+    package mutating func finalize(into out: UnsafeMutableRawBufferPointer) {
+        precondition(out.count >= Self.digestSize)
         let bitLength = totalBytes &* 8
         var padding: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0, 0, 0, 0)
         // 0x80, zeros up to 56 mod 64, then the 64-bit big-endian bit length.
@@ -92,19 +101,19 @@ public struct SHA256: Sendable {
             update(UnsafeRawBufferPointer(rebasing: p[0..<(padLength + 8)]))
             totalBytes = savedTotal
         }
+        store(into: out)
+    }
+
+    private func store(into raw: UnsafeMutableRawBufferPointer) {
         let s = state
-        return [UInt8](unsafeUninitializedCapacity: Self.digestSize) { out, count in
-            let raw = UnsafeMutableRawBufferPointer(out)
-            raw.storeBytes(of: s.a.bigEndian, toByteOffset: 0, as: UInt32.self)
-            raw.storeBytes(of: s.b.bigEndian, toByteOffset: 4, as: UInt32.self)
-            raw.storeBytes(of: s.c.bigEndian, toByteOffset: 8, as: UInt32.self)
-            raw.storeBytes(of: s.d.bigEndian, toByteOffset: 12, as: UInt32.self)
-            raw.storeBytes(of: s.e.bigEndian, toByteOffset: 16, as: UInt32.self)
-            raw.storeBytes(of: s.f.bigEndian, toByteOffset: 20, as: UInt32.self)
-            raw.storeBytes(of: s.g.bigEndian, toByteOffset: 24, as: UInt32.self)
-            raw.storeBytes(of: s.h.bigEndian, toByteOffset: 28, as: UInt32.self)
-            count = Self.digestSize
-        }
+        raw.storeBytes(of: s.a.bigEndian, toByteOffset: 0, as: UInt32.self)
+        raw.storeBytes(of: s.b.bigEndian, toByteOffset: 4, as: UInt32.self)
+        raw.storeBytes(of: s.c.bigEndian, toByteOffset: 8, as: UInt32.self)
+        raw.storeBytes(of: s.d.bigEndian, toByteOffset: 12, as: UInt32.self)
+        raw.storeBytes(of: s.e.bigEndian, toByteOffset: 16, as: UInt32.self)
+        raw.storeBytes(of: s.f.bigEndian, toByteOffset: 20, as: UInt32.self)
+        raw.storeBytes(of: s.g.bigEndian, toByteOffset: 24, as: UInt32.self)
+        raw.storeBytes(of: s.h.bigEndian, toByteOffset: 28, as: UInt32.self)
     }
 
     public static func hash(_ bytes: UnsafeRawBufferPointer) -> [UInt8] {

@@ -278,6 +278,36 @@ private func event(_ name: String, model: String = "mock-gpt", at: Double, cost:
         #expect(try gateway.usage(name: "alice").allTime[""] == nil)
     }
 
+    /// Usage is added to the key's tally and becomes rows when written: usage of two windows
+    /// recorded between two flushes lands in each window's rows, and usage booked through a grant
+    /// that a reload has replaced (a key changed meanwhile) is still written and counted.
+    @Test func talliesKeepWindowsApartAndSurviveAReload() throws {
+        let fixture = KeyStoreFixture()
+        let store = try fixture.open()
+        let key = try store.create(["name": "alice", "budget_usd": 100, "budget_period": "1d"]).key
+        let oldGrant = try #require(store.grant(hash: key.secretHash))
+        let day1 = fixture.time.value
+        store.record(event("alice", at: day1, cost: 1), grant: oldGrant)
+        fixture.advance(days: 1)
+        let day2 = fixture.time.value
+        store.record(event("alice", model: "other", at: day2, cost: 2), grant: oldGrant)
+        let first = try #require(key.budgetWindow(now: day1)).start
+        let second = try #require(key.budgetWindow(now: day2)).start
+        #expect(store.spend(name: "alice", periodStart: first) == 1 && store.spend(name: "alice", periodStart: second) == 2,
+                "unwritten spend of both windows counts")
+        _ = try store.update(name: "alice", ["team": "red"])  // a new snapshot, new grants
+        store.refresh()
+        #expect(store.grant(hash: key.secretHash) !== oldGrant)
+        store.record(event("alice", at: day2, cost: 4), grant: oldGrant)  // a request admitted before the reload
+        store.record(event("alice", at: day2, cost: 8))
+        #expect(store.spend(name: "alice", periodStart: second) == 10, "the old grant's usage after the reload counts once written")
+        store.flush()
+        #expect(store.spend(name: "alice", periodStart: first) == 1 && store.spend(name: "alice", periodStart: second) == 14)
+        let usage = try store.usage(name: "alice")
+        #expect(usage.allTime[""]?.requests == 4 && usage.allTime[""]?.spendUSD == 15)
+        #expect(usage.currentPeriod["other"]?.spendUSD == 2 && usage.currentPeriod["mock-gpt"]?.spendUSD == 12)
+    }
+
     /// Usage not yet written is in the report of the store that recorded it.
     @Test func usageIncludesUnwrittenUsage() throws {
         let fixture = KeyStoreFixture()

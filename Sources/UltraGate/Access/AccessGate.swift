@@ -16,8 +16,8 @@ package final class AccessGate: @unchecked Sendable {
     package let store: (any KeyStore)?
     package let metrics: KeyMetrics?
     package let clock: AccessClock
-    private let masterHash: [UInt8]?
-    private let metricsHash: [UInt8]?
+    private let masterHash: KeyHash?
+    private let metricsHash: KeyHash?
     private let limiter = KeyLimiter()
     private let failures: FailedAttemptLimiter
 
@@ -27,8 +27,8 @@ package final class AccessGate: @unchecked Sendable {
         self.store = store
         self.metrics = metrics
         self.clock = clock
-        masterHash = settings.masterKey.map { SHA256.hash($0) }
-        metricsHash = settings.metricsKey.map { SHA256.hash($0) }
+        masterHash = settings.masterKey.map { KeyHash(digestOf: $0) }
+        metricsHash = settings.metricsKey.map { KeyHash(digestOf: $0) }
         failures = FailedAttemptLimiter(perSecond: settings.failedAttemptsPerSecond)
     }
 
@@ -60,17 +60,17 @@ package final class AccessGate: @unchecked Sendable {
         }
         let presented = AccessGate.presented(head)
         if presented.repeated { return .failure(AccessGate.repeatedCredentials) }
-        guard let credential = presented.key else {
+        guard let hash = AccessGate.withToken(of: presented, { KeyHash(digestOf: UnsafeRawBufferPointer($0)) }) else {
             metrics?.recordAuthFailure(.missing)
             return .failure(AccessGate.invalidKey)
         }
-        let hash = SHA256.hash(credential)
         if hash == masterHash { return .success(.master) }
         if hash == metricsHash {
             guard rule == .metricsReaders else { return forbidden("The metrics key may only read /metrics, /v1/stats and /health?deep=1.") }
             return .success(.metricsReader)
         }
-        guard let grant = store?.grant(hash: hash), !grant.key.disabled, !grant.key.isExpired(now: clock.now()) else {
+        guard let grant = store?.grant(hash: hash), !grant.key.disabled,
+              grant.key.expiresAt.map({ clock.now() < $0 }) ?? true else {
             // Revoked, disabled, expired and unknown keys look the same from outside.
             metrics?.recordAuthFailure(.invalid)
             failures.noteFailure(address.map { $0 } ?? clientAddress(), nowNanos: nowNanos)
@@ -91,45 +91,56 @@ package final class AccessGate: @unchecked Sendable {
 
     /// The key a request presents: `Authorization: Bearer <key>` (OpenAI clients) or
     /// `x-api-key: <key>` (Anthropic clients).
-    package static func credential(_ head: HTTPRequestHead) -> String? { presented(head).key }
+    package static func credential(_ head: HTTPRequestHead) -> String? {
+        withToken(of: presented(head)) { String(decoding: $0, as: UTF8.self) }
+    }
 
-    /// The key a request presents, and whether it repeats either field: two `Authorization` (or
-    /// two `x-api-key`) fields are refused, since a proxy in front may read the other one than the
-    /// gateway does. One pass over the fields.
-    package static func presented(_ head: HTTPRequestHead) -> (key: String?, repeated: Bool) {
+    /// The field holding the key a request presents (`Authorization` when it has one, else
+    /// `x-api-key`), and whether it repeats either field: two `Authorization` (or two `x-api-key`)
+    /// fields are refused, since a proxy in front may read the other one than the gateway does.
+    /// One pass over the fields.
+    package static func presented(_ head: HTTPRequestHead) -> (value: String?, bearer: Bool, repeated: Bool) {
         var authorization: String?, apiKey: String?
         var repeated = false
         for field in head.headers.fields {
-            if HTTPSyntax.equalsCaseInsensitive(field.name.utf8, "authorization".utf8) {
+            // The length first, here: most fields are neither, and this runs over every field.
+            let length = field.name.utf8.count
+            if length == 13, HTTPSyntax.isFieldName(field.name, "authorization") {
                 if authorization != nil { repeated = true }
                 authorization = field.value
-            } else if HTTPSyntax.equalsCaseInsensitive(field.name.utf8, "x-api-key".utf8) {
+            } else if length == 9, HTTPSyntax.isFieldName(field.name, "x-api-key") {
                 if apiKey != nil { repeated = true }
                 apiKey = field.value
             }
         }
-        if let authorization { return (token(authorization, scheme: "bearer "), repeated) }
-        return (apiKey.flatMap { token($0, scheme: nil) }, repeated)
+        if let authorization { return (authorization, true, repeated) }
+        return (apiKey, false, repeated)
     }
 
-    /// `value` without surrounding blanks and, with a `scheme` (lower-case, ending in a space),
-    /// without that scheme, matched in any case; nil when the scheme differs or nothing is left.
-    /// Scanned as bytes: it runs on every request, and Foundation's trimming cost microseconds.
-    private static func token(_ value: String, scheme: StaticString?) -> String? {
-        var value = value
-        return value.withUTF8 { bytes -> String? in
+    /// `body` on the key's bytes in the presented field: without surrounding blanks and, for
+    /// `Authorization`, without the `Bearer ` scheme (in any case); nil when there is no field, the
+    /// scheme differs or nothing is left. Scanned in place as bytes: this runs on every request,
+    /// and neither the key nor its hash needs a copy on the heap.
+    private static func withToken<T>(of presented: (value: String?, bearer: Bool, repeated: Bool),
+                                     _ body: (UnsafeBufferPointer<UInt8>) -> T) -> T? {
+        guard var value = presented.value else { return nil }
+        let scheme: StaticString = "bearer "
+        return value.withUTF8 { bytes -> T? in
             var start = 0, end = bytes.count
             func isBlank(_ b: UInt8) -> Bool { b == 0x20 || b == 0x09 }
             while start < end, isBlank(bytes[start]) { start += 1 }
-            if let scheme {
+            if presented.bearer {
                 let n = scheme.utf8CodeUnitCount
                 guard end - start > n else { return nil }
-                for i in 0..<n where (bytes[start + i] | 0x20) != scheme.utf8Start[i] { return nil }
+                for i in 0..<n {
+                    let b = bytes[start + i]
+                    if (b &- 0x41 < 26 ? b | 0x20 : b) != scheme.utf8Start[i] { return nil }  // ASCII lower case
+                }
                 start += n
                 while start < end, isBlank(bytes[start]) { start += 1 }
             }
             while end > start, isBlank(bytes[end - 1]) { end -= 1 }
-            return start < end ? String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<end]), as: UTF8.self) : nil
+            return start < end ? body(UnsafeBufferPointer(rebasing: bytes[start..<end])) : nil
         }
     }
 
@@ -140,21 +151,22 @@ package final class AccessGate: @unchecked Sendable {
     /// request, the token reservation, a parallel slot) until `finished`. Nil: go on.
     package func admit(_ context: RequestContext, model: String, estimatedTokens: Int) -> GatewayError? {
         guard case .key(let grant) = context.caller, context.admission == nil else { return nil }
-        let key = grant.key
-        guard key.allows(model: model) else {
-            metrics?.key(key).refusals[.model]?.increment()
+        // Read through `grant` (a plain key with no list, budget or limits copies nothing).
+        if grant.restrictsModels, !grant.key.allows(model: model) {
+            if let metrics { grant.metricHandles(in: metrics).refusals[.model]?.increment() }
             return AccessGate.modelNotAllowed(model)
         }
-        if let budget = key.budgetUSD, let window = key.budgetWindow(now: clock.now()),
-           let store, store.spend(name: key.name, periodStart: window.start) >= budget {
-            metrics?.key(key).refusals[.budget]?.increment()
-            return AccessGate.budgetSpent(key: key, budget: budget, resetsAt: window.end)
+        if let budget = grant.key.budgetUSD, let window = grant.key.budgetWindow(now: clock.now()),
+           let store, store.spend(name: grant.name, periodStart: window.start) >= budget {
+            if let metrics { grant.metricHandles(in: metrics).refusals[.budget]?.increment() }
+            return AccessGate.budgetSpent(key: grant.key, budget: budget, resetsAt: window.end)
         }
         // A key without rate limits takes nothing from the limiter (and gives nothing back).
-        guard key.rpm != nil || key.tpm != nil || key.maxParallel != nil else {
-            context.admission = KeyAdmission(name: key.name, reservedTokens: estimatedTokens, limited: false)
+        guard grant.hasRateLimits else {
+            context.admission = KeyAdmission(name: grant.name, reservedTokens: estimatedTokens, limited: false)
             return nil
         }
+        let key = grant.key
         let now = Double(Clock.nanos()) / 1e9
         switch limiter.admit(key, tokens: estimatedTokens, now: now) {
         case .admitted(let headers):
@@ -163,7 +175,7 @@ package final class AccessGate: @unchecked Sendable {
             return nil
         case .refused(let reason, let retryAfter, let headers):
             context.rateLimitHeaders = headers
-            metrics?.key(key).refusals[reason]?.increment()
+            if let metrics { grant.metricHandles(in: metrics).refusals[reason]?.increment() }
             return AccessGate.rateLimited(reason, key: key, retryAfter: retryAfter)
         }
     }
@@ -185,18 +197,18 @@ package final class AccessGate: @unchecked Sendable {
     /// and counts as saved.
     package func book(_ context: RequestContext) {
         guard case .key(let grant) = context.caller, !context.booked else { return }
-        let key = grant.key
         context.booked = true
         let charged = context.savedUSD == nil
         let prompt = charged ? context.promptTokens ?? 0 : 0
         let completion = charged ? context.completionTokens ?? 0 : 0
-        var usage = KeyUsageEvent(name: key.name, model: context.model ?? "", at: clock.now())
+        var usage = KeyUsageEvent(name: grant.name, model: context.model ?? "", at: clock.now())
         usage.promptTokens = prompt
         usage.completionTokens = completion
         usage.costUSD = charged ? context.costUSD ?? 0 : 0
         usage.savedUSD = context.savedUSD ?? 0
-        store?.record(usage)
-        if let handles = metrics?.key(key) {
+        store?.record(usage, grant: grant)
+        if let metrics {
+            let handles = grant.metricHandles(in: metrics)
             handles.requests.increment()
             handles.promptTokens.increment(by: prompt)
             handles.completionTokens.increment(by: completion)

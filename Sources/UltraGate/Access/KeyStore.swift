@@ -27,13 +27,18 @@ package protocol KeyStore: AnyObject, Sendable {
     /// included: the gate says why it refuses them).
     func key(hash: [UInt8]) -> VirtualKey?
     /// The same key as a grant (what the gate passes along a request); a store may keep one per key.
-    func grant(hash: [UInt8]) -> KeyGrant?
+    func grant(hash: KeyHash) -> KeyGrant?
     /// What `name` spent in the budget window starting at `periodStart`, over every process.
     func spend(name: String, periodStart: Double) -> Double
     /// Books a finished request.
     func record(_ usage: KeyUsageEvent)
+    /// Books a finished request of the key `grant` (which this store handed out): what the access
+    /// gate calls, so a store can add to the grant's tally instead of looking the key up by name.
+    func record(_ usage: KeyUsageEvent, grant: KeyGrant)
 }
 
 extension KeyStore {
-    package func grant(hash: [UInt8]) -> KeyGrant? { key(hash: hash).map(KeyGrant.init) }
+    package func grant(hash: KeyHash) -> KeyGrant? { key(hash: hash.bytes).map(KeyGrant.init) }
+    package func grant(hash: [UInt8]) -> KeyGrant? { KeyHash(hash).flatMap { grant(hash: $0) } }
+    package func record(_ usage: KeyUsageEvent, grant: KeyGrant) { record(usage) }
 }

@@ -19,7 +19,8 @@ import Foundation
 /// the keys (or the spends of the current windows) only when one changed, so a key created,
 /// changed or revoked by any process takes effect everywhere within about a quarter second.
 ///
-/// **Spend.** `record` adds to in-memory deltas; the same thread writes them every
+/// **Spend.** `record` adds to the key's in-memory tally (`KeyTally`), which becomes per-row
+/// deltas when written; the same thread writes them every
 /// `flushInterval` (0.5 s) in one write transaction that reads, adds and writes each row, so
 /// processes sharing the directory add up (LMDB serializes writers across processes). `spend` is
 /// the stored total plus this process's deltas not yet written. `close()` writes what is left.
@@ -53,8 +54,10 @@ package final class LMDBKeyStore: KeyStore, @unchecked Sendable {
     private var storedSpend: [KeyUsageRow: Double] = [:]
     /// The usage generation `storedSpend` was read or written at.
     private var storedSpendGeneration: UInt64 = 0
-    /// Usage recorded and not yet handed to a flush.
+    /// Usage recorded and not yet handed to a flush: in `tallies` (as recorded), then as rows.
     private var pending: [KeyUsageRow: KeyUsageCounters] = [:]
+    /// The tallies holding usage not yet moved to `pending`.
+    private var tallies: [KeyTally] = []
     /// Usage a flush is writing now: still counted by `spend` until its transaction commits.
     private var flushing: [KeyUsageRow: KeyUsageCounters] = [:]
     /// The secret hash of the key each name's pending usage belongs to: a delta of a key revoked
@@ -72,7 +75,7 @@ package final class LMDBKeyStore: KeyStore, @unchecked Sendable {
     /// The keys as last read, by secret hash and by name, and the generations they were read at.
     private struct Snapshot {
         var byHash: [KeyHash: KeyGrant] = [:]
-        var byName: [String: VirtualKey] = [:]
+        var byName: [String: KeyGrant] = [:]
         var keysGeneration: UInt64?
         var usageGeneration: UInt64?
     }
@@ -106,8 +109,7 @@ package final class LMDBKeyStore: KeyStore, @unchecked Sendable {
 
     package func key(hash: [UInt8]) -> VirtualKey? { grant(hash: hash)?.key }
 
-    package func grant(hash: [UInt8]) -> KeyGrant? {
-        guard let hash = KeyHash(hash) else { return nil }
+    package func grant(hash: KeyHash) -> KeyGrant? {
         lock.lock()
         defer { lock.unlock() }
         return snapshot.byHash[hash]
@@ -117,7 +119,7 @@ package final class LMDBKeyStore: KeyStore, @unchecked Sendable {
     package func key(named name: String) -> VirtualKey? {
         lock.lock()
         defer { lock.unlock() }
-        return snapshot.byName[name]
+        return snapshot.byName[name]?.key
     }
 
     package func spend(name: String, periodStart: Double) -> Double {
@@ -140,23 +142,62 @@ package final class LMDBKeyStore: KeyStore, @unchecked Sendable {
 
     /// Spend recorded here and not yet committed. Called under `lock`.
     private func unwrittenSpend(_ row: KeyUsageRow) -> Double {
-        (pending[row]?.spendUSD ?? 0) + (flushing[row]?.spendUSD ?? 0)
+        var spend = (pending[row]?.spendUSD ?? 0) + (flushing[row]?.spendUSD ?? 0)
+        if let tally = snapshot.byName[row.name]?.tally, !tally.isEmpty, tally.windowStart == row.windowStart {
+            spend += tally.total.spendUSD
+        }
+        return spend
     }
 
     package func record(_ usage: KeyUsageEvent) {
         lock.lock()
-        defer { lock.unlock() }
-        guard !closed, let key = snapshot.byName[usage.name], let owner = KeyHash(key.secretHash) else { return }
-        let start = KeyUsageRow.windowStart(key.usageWindow(now: usage.at).start)
+        let grant = snapshot.byName[usage.name]
+        lock.unlock()
+        if let grant { record(usage, grant: grant) }
+    }
+
+    /// Adds the usage to the grant's tally: on every keyed request, so one dictionary update (by
+    /// model) under the lock. The tally becomes rows of this window, this model and all models
+    /// (the one budgets read) when moved; the all-time rows are added when written.
+    package func record(_ usage: KeyUsageEvent, grant: KeyGrant) {
+        guard let tally = grant.tally else { return }
         let delta = KeyUsageCounters(usage)
         // "" is the all-models row: a request that never named a model is filed as `unknown`.
         let model = usage.model.isEmpty ? "unknown" : usage.model
-        // Two rows of this window, this model and all models (the one budgets read); the two
-        // all-time rows are added from them when written (`withAllTimeRows`): this runs on every
-        // keyed request, and each row is a dictionary update.
-        pending[KeyUsageRow(name: usage.name, windowStart: start, model: model), default: KeyUsageCounters()] += delta
-        pending[KeyUsageRow(name: usage.name, windowStart: start, model: ""), default: KeyUsageCounters()] += delta
-        owners[usage.name] = owner
+        lock.lock()
+        defer { lock.unlock() }
+        guard !closed else { return }
+        if !tally.add(delta, model: model, now: usage.at, of: grant) {
+            // A new window began: the old one's counts become rows first.
+            moveToPending(tally)
+            _ = tally.add(delta, model: model, now: usage.at, of: grant)
+        }
+        if !tally.queued {
+            tally.queued = true
+            tallies.append(tally)
+        }
+    }
+
+    /// Turns a tally's counts into pending rows and empties it. Called under `lock`.
+    private func moveToPending(_ tally: KeyTally) {
+        guard !tally.isEmpty else { return }
+        for (model, counters) in tally.byModel {
+            pending[KeyUsageRow(name: tally.name, windowStart: tally.windowStart, model: model), default: KeyUsageCounters()] += counters
+        }
+        pending[KeyUsageRow(name: tally.name, windowStart: tally.windowStart, model: ""), default: KeyUsageCounters()] += tally.total
+        owners[tally.name] = tally.owner
+        let queued = tally.queued
+        tally.reset()
+        tally.queued = queued  // still listed in `tallies`
+    }
+
+    /// Moves every listed tally to the pending rows. Called under `lock`.
+    private func moveTalliesToPending() {
+        for tally in tallies {
+            moveToPending(tally)
+            tally.queued = false
+        }
+        tallies.removeAll(keepingCapacity: true)
     }
 
     // MARK: Administration (reads and writes LMDB directly)
@@ -256,6 +297,7 @@ package final class LMDBKeyStore: KeyStore, @unchecked Sendable {
         guard var report = found else { throw .notFound(name) }
         let start = KeyUsageRow.windowStart(report.period.start)
         lock.lock()
+        moveTalliesToPending()
         let owned = owners[name].map { $0 == KeyHash(report.key.secretHash) } ?? false
         if owned {
             for (row, delta) in pending.merging(flushing, uniquingKeysWith: Self.sum) where row.name == name {
@@ -274,7 +316,7 @@ package final class LMDBKeyStore: KeyStore, @unchecked Sendable {
     package func refresh() {
         lock.lock()
         let known = (snapshot.keysGeneration, snapshot.usageGeneration)
-        let current = Array(snapshot.byName.values)
+        let current = snapshot.byName.values.map(\.key)
         lock.unlock()
         let now = clock.now()
         typealias Reload = (keys: [VirtualKey]?, generations: (UInt64, UInt64), spend: [KeyUsageRow: Double]?)
@@ -305,10 +347,14 @@ package final class LMDBKeyStore: KeyStore, @unchecked Sendable {
         guard let reload else { return }
         lock.lock()
         if let keys = reload.keys {
+            // The old grants' tallies become rows first: `spend` reads the current grants' only.
+            moveTalliesToPending()
             var next = Snapshot()
             for key in keys {
-                next.byName[key.name] = key
-                if let hash = KeyHash(key.secretHash) { next.byHash[hash] = KeyGrant(key) }
+                guard let hash = KeyHash(key.secretHash) else { continue }
+                let grant = KeyGrant(key, tally: KeyTally(name: key.name, owner: hash))
+                next.byName[key.name] = grant
+                next.byHash[hash] = grant
             }
             snapshot.byHash = next.byHash
             snapshot.byName = next.byName
@@ -336,6 +382,7 @@ package final class LMDBKeyStore: KeyStore, @unchecked Sendable {
     /// on failure the usage stays pending for the next flush.
     package func flush() {
         lock.lock()
+        if flushing.isEmpty { moveTalliesToPending() }
         guard flushing.isEmpty, !pending.isEmpty else { lock.unlock(); return }
         flushing = pending
         pending = [:]
@@ -399,6 +446,7 @@ package final class LMDBKeyStore: KeyStore, @unchecked Sendable {
         let wasClosed = closed
         closed = true
         pending = [:]
+        tallies = []
         lock.unlock()
         if !wasClosed { environment.release() }
     }
@@ -526,25 +574,5 @@ package final class LMDBKeyStore: KeyStore, @unchecked Sendable {
         if due { lastFailureReport = now }
         lock.unlock()
         if due { FileHandle.standardError.write(Data((message + "\n").utf8)) }
-    }
-}
-
-/// A SHA-256 as four words: hashed and compared faster than a byte array on the hot path.
-private struct KeyHash: Hashable {
-    let a: UInt64, b: UInt64, c: UInt64, d: UInt64
-
-    init?(_ bytes: [UInt8]) {
-        guard bytes.count == 32 else { return nil }
-        (a, b, c, d) = bytes.withUnsafeBytes { raw in
-            (raw.loadUnaligned(fromByteOffset: 0, as: UInt64.self), raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self),
-             raw.loadUnaligned(fromByteOffset: 16, as: UInt64.self), raw.loadUnaligned(fromByteOffset: 24, as: UInt64.self))
-        }
-    }
-
-    var bytes: [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(32)
-        for word in [a, b, c, d] { withUnsafeBytes(of: word) { out.append(contentsOf: $0) } }
-        return out
     }
 }

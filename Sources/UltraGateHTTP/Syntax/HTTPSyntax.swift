@@ -75,6 +75,23 @@ package enum HTTPSyntax {
         return true
     }
 
+    /// Whether the field name `name` is `lowercaseName` (given in lower case) in any ASCII case.
+    /// Not generic, so a caller in another module gets this loop and not an unspecialized generic
+    /// one (the access gate runs it over every field of every request).
+    package static func isFieldName(_ name: String, _ lowercaseName: StaticString) -> Bool {
+        let n = lowercaseName.utf8CodeUnitCount
+        guard name.utf8.count == n else { return false }
+        let l = lowercaseName.utf8Start
+        return name.utf8.withContiguousStorageIfAvailable { bytes -> Bool in
+            var i = 0
+            while i < n {
+                if lowercased(bytes[i]) != l[i] { return false }
+                i += 1
+            }
+            return true
+        } ?? equalsCaseInsensitive(name.utf8, UnsafeBufferPointer(start: l, count: n))
+    }
+
     /// ASCII case-insensitive equality of two UTF-8 sequences.
     package static func equalsCaseInsensitive<A: Collection<UInt8>, B: Collection<UInt8>>(_ a: A, _ b: B) -> Bool {
         guard a.count == b.count else { return false }
