@@ -35,6 +35,17 @@ private func bytes(hex: String) -> [UInt8] {
         }
     }
 
+    /// `finalize(into:)` (no allocation, what the access gate uses) writes the same digest.
+    @Test func finalizeIntoABufferMatchesFIPSExamples() {
+        for v in Self.fipsExamples {
+            var sha = SHA256()
+            v.message.withUnsafeBytes { sha.update($0) }
+            var out = [UInt8](repeating: 0, count: 40)
+            out.withUnsafeMutableBytes { sha.finalize(into: $0) }
+            #expect(SHA256.hex(out.prefix(32)) == v.digest && out.suffix(8).allSatisfy { $0 == 0 }, "\(v.message.count)-byte message")
+        }
+    }
+
     @Test func publicAPIMatchesFIPSExamples() {
         #expect(SHA256.hex(SHA256.hash("abc")) == Self.fipsExamples[0].digest)
         #expect(SHA256.hex(SHA256.hash("")) == Self.fipsExamples[1].digest)

@@ -538,4 +538,17 @@ struct RejectCase: Sendable, CustomTestStringConvertible {
         guard case .request(let request) = parser.next() else { Issue.record("expected the request"); return }
         #expect(request.body.count == 1_000_000)
     }
+
+    /// Field names match in any ASCII case and nothing else: `^` and `~` differ by 0x20 too, and
+    /// must not fold into each other as letters do.
+    @Test func fieldNamesMatchInAnyCaseOnly() {
+        #expect(HTTPSyntax.isFieldName("Authorization", "authorization"))
+        #expect(HTTPSyntax.isFieldName("X-API-KEY", "x-api-key"))
+        #expect(!HTTPSyntax.isFieldName("x-api-ke", "x-api-key"))
+        #expect(!HTTPSyntax.isFieldName("x-api-keyy", "x-api-key"))
+        #expect(!HTTPSyntax.isFieldName("a^b", "a~b"))
+        #expect(!HTTPSyntax.isFieldName("x\u{0D}api-key", "x-api-key"))
+        let bridged = String(decoding: Array("AUTHORIZATION".utf8), as: UTF8.self)
+        #expect(HTTPSyntax.isFieldName(bridged, "authorization"))
+    }
 }

@@ -164,5 +164,20 @@ struct AccessPrimitivesTests {
         #expect(AccessGate.credential(head([("Authorization", "Basic dTpw")])) == nil)
         #expect(AccessGate.credential(head([("Authorization", "Bearer ")])) == nil)
         #expect(AccessGate.credential(head([])) == nil)
+        #expect(AccessGate.credential(head([("AUTHORIZATION", "BEARER ug-abc"), ("Authorizatio", "x")])) == "ug-abc")
+        #expect(AccessGate.credential(head([("X-Api-Key", "\tug-xyz\t")])) == "ug-xyz")
+        #expect(AccessGate.credential(head([("x-api-keys", "ug-xyz"), ("x~api-key", "ug-xyz")])) == nil)
+        #expect(AccessGate.credential(head([("Authorization", "Bearerug-abc")])) == nil, "the scheme needs its blank")
+        #expect(AccessGate.presented(head([("authorization", "Bearer a"), ("Authorization", "Bearer b")])).repeated)
+    }
+
+    /// The gate hashes the key in place into a `KeyHash`: the same digest as SHA-256 of the key,
+    /// so the stored hashes (made with `SHA256.hash`) match.
+    @Test func keyHashesAreTheKeysSHA256() throws {
+        let secret = VirtualKeySecret.generate()
+        let digest = SHA256.hash(secret)
+        #expect(KeyHash(digestOf: secret) == KeyHash(digest))
+        #expect(try #require(KeyHash(digest)).bytes == digest)
+        #expect(KeyHash(digestOf: secret + "x") != KeyHash(digest))
     }
 }
