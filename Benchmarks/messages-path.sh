@@ -61,6 +61,10 @@ for api in chat messages; do
   printf '%-8s added p50 %.3f ms, added p99 %.3f ms, gateway CPU %.2f µs/request (medians of %d rounds)\n' \
     $api "$(median ${A50[$api]})" "$(median ${A99[$api]})" "$(median ${CPU[$api]})" "$ROUNDS"
 done
-awk -v m="$(median ${A99[messages]})" -v c="$(median ${A99[chat]})" -v mc="$(median ${CPU[messages]})" -v cc="$(median ${CPU[chat]})" 'BEGIN {
-  printf "target: the pass-through adds no more than the chat path: added p99 %.3f vs %.3f ms (%s), CPU %.2f vs %.2f µs/request (%s)\n",
-    m, c, (m <= c * 1.2 + 0.05 ? "met" : "MISSED"), mc, cc, (mc <= cc * 1.05 ? "met" : "MISSED") }'
+# The verdict is on latency, what the issue asks; CPU is shown beside it (the two upstream answers
+# differ in size, an Anthropic stream has more events, so equal CPU is not expected of streams).
+awk -v m50="$(median ${A50[messages]})" -v c50="$(median ${A50[chat]})" -v m="$(median ${A99[messages]})" -v c="$(median ${A99[chat]})" \
+    -v mc="$(median ${CPU[messages]})" -v cc="$(median ${CPU[chat]})" 'BEGIN {
+  ok = m <= c * 1.2 + 0.05 && m50 <= c50 * 1.2 + 0.05
+  printf "target: the pass-through adds no more than the chat path: added p50 %.3f vs %.3f ms, p99 %.3f vs %.3f ms: %s (gateway CPU %.2f vs %.2f µs/request)\n",
+    m50, c50, m, c, (ok ? "met" : "MISSED"), mc, cc }'
