@@ -29,6 +29,8 @@ import Testing
         (["name": "a", "rpm": "10"], "rpm", .invalidValue),
         (["name": "a", "rpm": 1.5], "rpm", .invalidValue),
         (["name": "a", "tpm": true], "tpm", .invalidValue),
+        (["name": "a", "rpm": 9_223_372_036_854_775_807], "rpm", .invalidValue),
+        (["name": "a", "tpm": 1_000_000_000_001], "tpm", .invalidValue),
         (["name": "a", "max_parallel": 0], "max_parallel", .invalidValue),
         (["name": "a", "budget_usd": 0], "budget_usd", .invalidValue),
         (["name": "a", "budget_usd": "5"], "budget_usd", .invalidValue),

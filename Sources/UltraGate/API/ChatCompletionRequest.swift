@@ -32,7 +32,7 @@ public struct ChatCompletionRequest: Sendable {
     public var estimatedTokens: Int {
         let prompt = MockTokenEstimator.promptTokens(messages: messages, tools: body["tools"])
         let output = body["max_completion_tokens"]?.intValue ?? body["max_tokens"]?.intValue ?? Self.defaultOutputReservation
-        return prompt + max(0, output) * max(1, n)
+        return prompt.addingSaturated(Swift.max(0, output).multipliedSaturated(by: Swift.max(1, n)))
     }
 
     /// Output tokens reserved for a request that sets no output limit.

@@ -268,11 +268,11 @@ package final class AccessGate: @unchecked Sendable {
         case .maxParallel: what = "parallel requests: limit \(key.maxParallel ?? 0)"; type = "requests"
         default: what = "requests per minute (RPM): limit \(key.rpm ?? 0)"; type = "requests"
         }
-        let ms = max(1, Int((retryAfter * 1000).rounded(.up)))
+        let ms = max(1, Int(saturating: (retryAfter * 1000).rounded(.up)))
         return GatewayError(status: 429, type: type,
                             message: "Rate limit reached for key `\(key.name)` on \(what). Please try again in \(RateLimitHeaders.duration(retryAfter)).",
                             code: "rate_limit_exceeded",
-                            headers: [HTTPHeaderField("Retry-After", String(max(1, Int(retryAfter.rounded(.up))))),
+                            headers: [HTTPHeaderField("Retry-After", String(max(1, Int(saturating: retryAfter.rounded(.up))))),
                                       HTTPHeaderField("retry-after-ms", String(ms))])
     }
 }

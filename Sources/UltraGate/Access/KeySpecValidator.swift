@@ -33,7 +33,7 @@ package struct KeySpecError: Error, Equatable, CustomStringConvertible {
 /// | `name` | 1–64 of `A-Z a-z 0-9 . _ -`, not starting with `ug-` (it appears in URLs, metric labels and logs); required at creation, fixed after |
 /// | `team` | as a name |
 /// | `models` | non-empty array of model names or `*` patterns (absent or null: all) |
-/// | `rpm`, `tpm`, `max_parallel` | positive integers |
+/// | `rpm`, `tpm`, `max_parallel` | positive integers, at most 10^12 |
 /// | `budget_usd` | positive number; `budget_period` `1d`, `7d`, `30d` (any `Nd`) or `monthly` (the default) |
 /// | `expires_at` | Unix seconds or an RFC 3339 time; `expires_in` instead: seconds, or `90s`, `30m`, `12h`, `30d` |
 /// | `cache_scope` | `key`, `team` (needs a team) or `shared` |
@@ -176,11 +176,16 @@ package enum KeySpecValidator {
         return names
     }
 
+    /// The largest `rpm`, `tpm` or `max_parallel`: far beyond any real limit, and small enough that
+    /// the buckets' arithmetic and the rate-limit headers stay exact.
+    static let maxLimit = 1_000_000_000_000
+
     private static func positiveInt(_ v: JSON, field: String) throws(KeySpecError) -> Int? {
         if v.isNull { return nil }
         guard let i = v.intValue, i > 0, case .number(let text) = v, !text.contains("."), !text.lowercased().contains("e") else {
             throw KeySpecError(field, "must be a positive integer, not \(shown(v))")
         }
+        guard i <= maxLimit else { throw KeySpecError(field, "must be at most 1000000000000, not \(shown(v))") }
         return i
     }
 

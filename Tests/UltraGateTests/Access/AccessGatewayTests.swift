@@ -163,6 +163,37 @@ import Testing
         }
     }
 
+    /// Output limits at the edge of Int (chat's `max_tokens` times `n`, Messages' `max_tokens`,
+    /// Responses' `max_output_tokens`) and limits at the validator's maximum are answered: the
+    /// token estimate and the rate-limit fields saturate instead of trapping, which would take the
+    /// process and every tenant down with one keyed request.
+    @Test func extremeTokenCountsAndLimitsAreAnswered() async throws {
+        let f = try Fixture()
+        f.store.add("plain", secret: "ug-plain")
+        f.store.add("big", secret: "ug-big") { $0.rpm = KeySpecValidator.maxLimit; $0.tpm = KeySpecValidator.maxLimit }
+        f.store.add("small", secret: "ug-small") { $0.tpm = 100 }
+        try await blocking {
+            let huge = "9223372036854775807"
+            let bodies = [
+                ("/v1/chat/completions", #"{"model":"m","max_tokens":\#(huge),"messages":[{"role":"user","content":"hi"}]}"#),
+                ("/v1/chat/completions", #"{"model":"m","max_completion_tokens":4611686018427387904,"n":2,"messages":[{"role":"user","content":"hi"}]}"#),
+                ("/v1/messages", #"{"model":"m","max_tokens":\#(huge),"messages":[{"role":"user","content":"hi"}]}"#),
+                ("/v1/responses", #"{"model":"m","max_output_tokens":\#(huge),"input":"hi"}"#),
+            ]
+            for key in ["ug-plain", "ug-big", "ug-small"] {
+                for (path, body) in bodies {
+                    let c = try f.harness.client()
+                    c.post(path, json: body, headers: ["Authorization": "Bearer \(key)", "anthropic-version": "2023-06-01"])
+                    let r = try c.readResponse()
+                    #expect([200, 400, 429].contains(r.status), "\(key) \(path): \(r.status)")
+                }
+            }
+            let limited = try f.chat("ug-big", "after")
+            #expect(limited.status == 200)
+            #expect(limited.header("x-ratelimit-limit-tokens") == "1000000000000")
+        }
+    }
+
     @Test func spendIsChargedForCallsAndSavedForHits() async throws {
         let f = try Fixture()
         f.store.add("payer", secret: "ug-payer")

@@ -1,5 +1,6 @@
 import UltraGateProviders
 import UltraGateJSON
+import UltraGateSupport
 
 /// How vectors are written in the answer (`encoding_format`): JSON numbers, or base64 of
 /// little-endian float32 (what the official SDK asks for by default).
@@ -20,7 +21,7 @@ package struct EmbeddingRequest: Sendable {
     package var options: JSONObject
 
     /// The tokens the call may use, for the access gate's limits: the items' estimated sizes.
-    package var estimatedTokens: Int { inputs.reduce(0) { $0 + $1.estimatedTokens } }
+    package var estimatedTokens: Int { inputs.reduce(0) { $0.addingSaturated($1.estimatedTokens) } }
 
     /// The fields this front reads itself; every other one is an option passed on.
     package static let knownFields: Set<String> = ["model", "input", "encoding_format", "dimensions", "user"]

@@ -1,5 +1,6 @@
 import UltraGateProviders
 import UltraGateJSON
+import UltraGateSupport
 
 /// A validated `POST /v1/messages` body. `body` is the client's object and `raw` its bytes as
 /// sent: a route served by Anthropic gets those bytes with only `model` renamed (and the route's
@@ -14,7 +15,7 @@ package struct MessagesRequest: Sendable {
 
     /// The tokens a call may use, reserved against a key's token limit: the prompt by the
     /// gateway's estimator plus `max_tokens`.
-    package var estimatedTokens: Int { MessagesTokenEstimate.inputTokens(body) + maxTokens }
+    package var estimatedTokens: Int { MessagesTokenEstimate.inputTokens(body).addingSaturated(maxTokens) }
 
     /// The bytes sent to `route`'s provider when it speaks Messages: the client's, with `model`
     /// patched in place; written out again only when the route merges params (client values win).

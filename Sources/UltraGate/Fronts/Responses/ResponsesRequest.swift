@@ -97,6 +97,6 @@ package struct ResponsesRequest: Sendable {
     /// (the translated chat body) plus `max_output_tokens` or the default reservation.
     package static func estimatedTokens(chat: JSONObject, body: JSONObject) -> Int {
         let prompt = MockTokenEstimator.promptTokens(messages: chat["messages"]?.arrayValue ?? [], tools: chat["tools"])
-        return prompt + max(0, body["max_output_tokens"]?.intValue ?? ChatCompletionRequest.defaultOutputReservation)
+        return prompt.addingSaturated(max(0, body["max_output_tokens"]?.intValue ?? ChatCompletionRequest.defaultOutputReservation))
     }
 }
