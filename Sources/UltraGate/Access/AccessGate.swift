@@ -96,9 +96,10 @@ package final class AccessGate: @unchecked Sendable {
     }
 
     /// The field holding the key a request presents (`Authorization` when it has one, else
-    /// `x-api-key`), and whether it repeats either field: two `Authorization` (or two `x-api-key`)
-    /// fields are refused, since a proxy in front may read the other one than the gateway does.
-    /// One pass over the fields.
+    /// `x-api-key`), and whether it presents more than one key: two `Authorization` (or two
+    /// `x-api-key`) fields, or both fields with different keys, are refused, since a proxy in
+    /// front may read another one than the gateway does. Both fields with the same key pass (some
+    /// clients send both). One pass over the fields.
     package static func presented(_ head: HTTPRequestHead) -> (value: String?, bearer: Bool, repeated: Bool) {
         var authorization: String?, apiKey: String?
         var repeated = false
@@ -113,8 +114,12 @@ package final class AccessGate: @unchecked Sendable {
                 apiKey = field.value
             }
         }
-        if let authorization { return (authorization, true, repeated) }
-        return (apiKey, false, repeated)
+        guard let authorization else { return (apiKey, false, repeated) }
+        if let apiKey, !repeated {  // rare: the two keys as strings, compared once
+            let viaAuthorization = withToken(of: (authorization, true, false)) { String(decoding: $0, as: UTF8.self) }
+            repeated = viaAuthorization != withToken(of: (apiKey, false, false)) { String(decoding: $0, as: UTF8.self) }
+        }
+        return (authorization, true, repeated)
     }
 
     /// `body` on the key's bytes in the presented field: without surrounding blanks and, for
@@ -237,7 +242,8 @@ package final class AccessGate: @unchecked Sendable {
 
     package static let repeatedCredentials = GatewayError(
         status: 400, type: "invalid_request_error",
-        message: "Send one key, in one `Authorization` or one `x-api-key` header field.", code: "repeated_credentials",
+        message: "Send one key, in one `Authorization` or one `x-api-key` header field (or the same key in both).",
+        code: "repeated_credentials",
         headers: [noRetry])
 
     package static func throttled(retryAfter: Int) -> GatewayError {

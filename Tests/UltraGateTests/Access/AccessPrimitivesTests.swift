@@ -169,6 +169,11 @@ struct AccessPrimitivesTests {
         #expect(AccessGate.credential(head([("x-api-keys", "ug-xyz"), ("x~api-key", "ug-xyz")])) == nil)
         #expect(AccessGate.credential(head([("Authorization", "Bearerug-abc")])) == nil, "the scheme needs its blank")
         #expect(AccessGate.presented(head([("authorization", "Bearer a"), ("Authorization", "Bearer b")])).repeated)
+        #expect(AccessGate.presented(head([("Authorization", "Bearer ug-a"), ("x-api-key", "ug-b")])).repeated,
+                "two different keys in the two fields")
+        #expect(!AccessGate.presented(head([("Authorization", "Bearer ug-a"), ("x-api-key", " ug-a")])).repeated,
+                "the same key in both fields")
+        #expect(AccessGate.credential(head([("x-api-key", "ug-a"), ("Authorization", "bearer ug-a")])) == "ug-a")
     }
 
     /// The gate hashes the key in place into a `KeyHash`: the same digest as SHA-256 of the key,
