@@ -107,6 +107,17 @@ import Testing
         // The chat path keeps OpenAI's shape.
         let chat = try h.chat("nope", "x")
         #expect(chat.json?["error"]?["code"] == "model_not_found" && chat.json?["type"] == nil)
+        // So do the other OpenAI-only paths, even when the client sends `anthropic-version`; the
+        // shared `/v1/models` answers in the shape that header asks for.
+        for (path, body) in [("/v1/embeddings", #"{"model":"nope","input":"x"}"#), ("/v1/responses", #"{"model":"nope","input":"x"}"#),
+                             ("/v1/chat/completions", GatewayHarness.body("nope", "x"))] {
+            let r = try Self.post(h, body, path: path)
+            #expect(r.status == 404 && r.json?["error"]?["code"] != nil && r.json?["type"] == nil, "\(path)")
+        }
+        let models = try h.client()
+        models.send("GET /v1/models/nope HTTP/1.1\r\nHost: x\r\nanthropic-version: 2023-06-01\r\n\r\n")
+        let missing = try models.readResponse()
+        #expect(missing.status == 404 && missing.json?["type"] == "error" && missing.json?["error"]?["type"] == "not_found_error")
     }
 
     // MARK: Flights and the cache

@@ -55,14 +55,17 @@ package enum AnthropicModelList {
 }
 
 extension ErrorDialect {
-    /// The error shape a request gets: Anthropic's on the Messages paths and for any request
-    /// (but a chat completion) that carries `anthropic-version`, as Anthropic's clients all do;
-    /// OpenAI's otherwise. Decided before the access gate runs, so its 401s come in the same shape.
+    /// The error shape a request gets: Anthropic's on the Messages paths, OpenAI's on the paths
+    /// only OpenAI's API has (chat completions, Responses, embeddings), and on the paths both APIs
+    /// share (`/v1/models`) or neither has, Anthropic's when the request carries
+    /// `anthropic-version`, as Anthropic's clients all do. Decided before the access gate runs, so
+    /// its 401s come in the same shape.
     package static func of(_ endpoint: Endpoint, _ head: HTTPRequestHead) -> ErrorDialect {
         switch endpoint {
         case .messages, .countTokens: return .anthropic
-        case .chatCompletions: return .openAI
-        default:
+        case .chatCompletions, .responses, .response, .responseInputItems, .embeddings: return .openAI
+        case .listModels, .model, .health, .deepHealth, .metrics, .stats, .adminKeys, .adminKey, .adminKeyUsage,
+             .notFound, .methodNotAllowed:
             if of(path: head.path) == .anthropic { return .anthropic }
             return AnthropicModelList.wanted(head) ? .anthropic : .openAI
         }
