@@ -122,6 +122,27 @@ import Testing
 
     // MARK: Flights and the cache
 
+    /// `anthropic-version` and `anthropic-beta` go upstream with the body on pass-through and can
+    /// change the answer: they are part of the cache key (and of the raw-body memo's digest).
+    @Test func anthropicVersionAndBetaArePartOfTheCacheKey() throws {
+        let provider = ScriptedChatProvider()
+        let h = try GatewayHarness(routes: [route("m", provider)])
+        func send(_ headers: [String: String]) throws -> TestHTTPClient.Response {
+            let c = try h.client()
+            c.post("/v1/messages", json: Self.body("m", "beta?"), headers: headers)
+            return try c.readResponse()
+        }
+        let plain = ["anthropic-version": "2023-06-01"]
+        let beta = ["anthropic-version": "2023-06-01", "anthropic-beta": "context-1m-2025-08-07"]
+        #expect(try send(plain).header("X-Cache") == "MISS")
+        #expect(try send(beta).header("X-Cache") == "MISS")
+        #expect(try send(beta).header("X-Cache") == "HIT")
+        #expect(try send(plain).header("X-Cache") == "HIT")
+        #expect(try send([:]).header("X-Cache") == "HIT", "no version is the default one")
+        #expect(try send(["anthropic-version": "2024-01-01"]).header("X-Cache") == "MISS")
+        #expect(provider.callCount == 3)
+    }
+
     @Test func concurrentIdenticalMessagesMakeOneUpstreamCall() async throws {
         let provider = ScriptedChatProvider(delayMs: 300)
         let h = try GatewayHarness(routes: [route("m", provider)])

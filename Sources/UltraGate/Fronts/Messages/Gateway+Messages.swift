@@ -30,13 +30,27 @@ extension Gateway {
                       sizeHint: request.raw.count)
     }
 
+    /// The namespace a Messages request's cache entry lives in: the tenant's, and within it the
+    /// `anthropic-version` and `anthropic-beta` the client sent, which go upstream with the body on
+    /// pass-through and can change the answer (a beta can lengthen the output or add tools).
+    /// Length-prefixed, so no header value can be chosen to collide with another. No version is
+    /// the default one, which is what goes upstream then (and what the SDKs send).
+    package static func messagesNamespace(_ tenant: String, _ headers: HTTPHeaders) -> String {
+        var version = headers.values("anthropic-version").joined(separator: ",")
+        if version == AnthropicWire.apiVersion { version = "" }
+        let betas = headers.values("anthropic-beta").joined(separator: ",")
+        if version.isEmpty && betas.isEmpty { return tenant }
+        return "\(tenant)\u{0}anthropic:\(version.utf8.count):\(version)\(betas.utf8.count):\(betas)"
+    }
+
     package func handleMessages(_ request: HTTPRequest, _ responder: HTTPResponder, _ context: RequestContext) {
         if let problem = Gateway.bodyProblem(request) { return fail(responder, context, problem) }
         responder.shutdownEnding = Gateway.messagesShutdownEnding
         let cacheControl = CacheControl(headerValues: request.head.headers.values("cache-control"))
+        let namespace = Gateway.messagesNamespace(context.cacheNamespace, request.head.headers)
         // Fast path: these exact bytes were seen before; answer from the cache without parsing.
         let digest = cache == nil ? nil
-            : RequestKeyMemo.Digest(namespace: context.cacheNamespace, body: request.body, dialect: Gateway.messagesDialect)
+            : RequestKeyMemo.Digest(namespace: namespace, body: request.body, dialect: Gateway.messagesDialect)
         let remembered = answerRemembered(digest, cacheControl: cacheControl, responder, context) { hit, known in
             serveMessagesHit(hit, stream: known.stream, responder, context)
         }
@@ -67,7 +81,7 @@ extension Gateway {
         }
         context.model = messages.model
         context.provider = route.providerName
-        let key = Gateway.messagesKey(namespace: context.cacheNamespace, route: route, request: messages)
+        let key = Gateway.messagesKey(namespace: namespace, route: route, request: messages)
         if let digest {
             keyMemo.remember(.init(key: key, model: messages.model, stream: messages.stream, includeUsage: false), for: digest)
         }
@@ -77,7 +91,6 @@ extension Gateway {
         let (flight, created) = flights.join(key, streaming: messages.stream)
         if created {
             let flights = self.flights
-            let namespace = context.cacheNamespace
             flight.start(executor: responder.taskExecutor, onAbandon: { flights.remove(key, flight) }) { [self] flight in
                 await runMessagesFlight(flight, key: key, route: route, call: call, cacheControl: cacheControl, namespace: namespace)
             }
