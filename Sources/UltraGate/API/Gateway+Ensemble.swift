@@ -59,12 +59,17 @@ extension Gateway {
         return true
     }
 
+    /// The names a request's `ultra` object gives (members, synthesizers), checked against the
+    /// key's model list as written, before anything resolves them: a name the key may not use gets
+    /// the same 403 whether it is a model, an ensemble or nothing at all, so `ultra` cannot map
+    /// what exists. Names the configured ensemble gives itself need no check; the request's own
+    /// `model` (the ad-hoc synthesizer) was admitted already.
     private func ensembleMemberRefusal(model: String, ultra: JSON?, context: RequestContext) -> GatewayError? {
-        guard let key = context.caller.virtualKey, key.models != nil, let ultra, !ultra.isNull,
-              let spec = try? EnsembleSpec.resolve(model: model, ultra: ultra, router: router) else { return nil }
+        guard let key = context.caller.virtualKey, key.models != nil, let ultra = ultra?.objectValue else { return nil }
         let configured = router.ensemble(named: model)
         let given = Set((configured?.ensemble ?? []) + [configured?.synthesizer, configured?.backupSynthesizer].compactMap { $0 })
-        let named = spec.members + [spec.synthesizer, spec.backupSynthesizer].compactMap { $0 }
+        var named = ultra["models"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        named += ["synthesizer", "backup_synthesizer"].compactMap { ultra[$0]?.stringValue }
         guard let refused = named.first(where: { !given.contains($0) && !key.allows(model: $0) }) else { return nil }
         return AccessGate.modelNotAllowed(refused)
     }

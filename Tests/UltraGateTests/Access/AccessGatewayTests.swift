@@ -124,6 +124,18 @@ import Testing
         }
         #expect(r.status == 403 && r.json?["error"]?["message"]?.stringValue?.contains("`other`") == true)
         #expect(f.provider.callCount == before)
+        // Names in `ultra` the key may not use get the same 403 whether or not they exist, so
+        // `ultra` cannot map the configured models.
+        for ultra in [#"{"models":["m","nosuch"]}"#, #"{"models":["m"],"synthesizer":"nosuch"}"#,
+                      #"{"models":["m"],"backup_synthesizer":"other"}"#] {
+            let probe = try await blocking { () -> TestHTTPClient.Response in
+                let c = try f.harness.client()
+                c.post("/v1/chat/completions", json: #"{"model":"m","messages":[{"role":"user","content":"e"}],"ultra":\#(ultra)}"#,
+                       headers: ["Authorization": "Bearer ug-narrow"])
+                return try c.readResponse()
+            }
+            #expect(probe.status == 403 && probe.json?["error"]?["code"]?.stringValue == "model_not_allowed", "\(ultra)")
+        }
     }
 
     @Test func cacheScopesKeepTenantsApart() async throws {
