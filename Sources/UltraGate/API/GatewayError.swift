@@ -9,8 +9,10 @@ import UltraGateSupport
 public struct GatewayError: Error, Sendable, Equatable, CustomStringConvertible {
     public var status: Int
     public var type: String
-    public var message: String
-    public var param: String?
+    /// Never holds what looks like a key (`KeyLikeText`): error bodies reach logs and screens, and
+    /// a client may paste a key where a name or a value goes.
+    public var message: String { didSet { message = KeyLikeText.redacted(message) } }
+    public var param: String? { didSet { param = param.map(KeyLikeText.redacted) } }
     public var code: String?
     /// Extra response headers, e.g. `Retry-After` on a 429.
     public var headers: [HTTPHeaderField]
@@ -19,8 +21,8 @@ public struct GatewayError: Error, Sendable, Equatable, CustomStringConvertible 
                 headers: [HTTPHeaderField] = []) {
         self.status = status
         self.type = type
-        self.message = message
-        self.param = param
+        self.message = KeyLikeText.redacted(message)
+        self.param = param.map(KeyLikeText.redacted)
         self.code = code
         self.headers = headers
     }

@@ -64,8 +64,8 @@ public struct AccessLogEntry: Sendable {
         o.append("request_id", .string(requestID))
         o.append("method", .string(method))
         o.append("route", .string(route))
-        o.append("model", models.first.map(JSON.string) ?? .null)
-        if models.count > 1 { o.append("models", .array(models.map(JSON.string))) }
+        o.append("model", models.first.map { .string(KeyLikeText.redacted($0)) } ?? .null)
+        if models.count > 1 { o.append("models", .array(models.map { .string(KeyLikeText.redacted($0)) })) }
         o.append("provider", provider.map(JSON.string) ?? .null)
         o.append("cache", cache.map { .string($0.rawValue) } ?? .null)
         if let key { o.append("key", .string(key)) }

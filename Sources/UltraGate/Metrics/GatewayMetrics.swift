@@ -215,7 +215,8 @@ public final class GatewayMetrics: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         if let m = models[name] { return m }
-        let label = models.count < maxModels && name.utf8.count <= Self.maxLabelBytes ? name : Self.otherModel
+        let label = models.count < maxModels && name.utf8.count <= Self.maxLabelBytes && !KeyLikeText.contains(name)
+            ? name : Self.otherModel
         if let m = models[label] { return m }
         let m = ModelMetrics(name: label, price: prices[label], families: families, totals: totals)
         models[label] = m

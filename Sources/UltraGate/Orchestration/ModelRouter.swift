@@ -50,6 +50,8 @@ public final class ModelRouter: Sendable {
 
     public func route(named name: String) -> ModelRoute? {
         if let route = routes.first(where: { $0.name == name }) { return route }
+        // A key pasted as a model name is never sent upstream, stored or made a metrics label.
+        if KeyLikeText.contains(name) { return nil }
         if let slash = name.firstIndex(of: "/") {
             let providerName = String(name[..<slash])
             let model = String(name[name.index(after: slash)...])

@@ -206,6 +206,31 @@ import Testing
         }
     }
 
+    /// A key pasted as a model name (even behind a provider prefix), into a path or a field value
+    /// is refused without being repeated, sent upstream or made a metrics label.
+    @Test func aKeyPastedAnywhereIsNotRepeated() async throws {
+        let f = try Fixture()
+        f.store.add("alice", secret: "ug-alice-secret")
+        let pasted = VirtualKeySecret.generate()
+        let bare = String(pasted.dropFirst(3))
+        try await blocking {
+            for model in [pasted, "scripted/" + pasted, "scripted/" + bare, "scripted/x-" + pasted] {
+                let r = try f.chat("ug-alice-secret", model: model)
+                #expect(r.status == 404 && !r.text.contains(bare), "\(model)")
+            }
+            let path = try f.get("/" + pasted, key: "ug-alice-secret")
+            #expect(path.status == 404 && !path.text.contains(bare))
+            let c = try f.harness.client()
+            c.post("/v1/chat/completions", json: #"{"model":"m","messages":[{"role":"\#(pasted)","content":"x"}]}"#,
+                   headers: ["Authorization": "Bearer ug-alice-secret"])
+            let role = try c.readResponse()
+            #expect(role.status == 400 && !role.text.contains(bare))
+            let metrics = try f.get("/metrics", key: AccessGatewayTests.master)
+            #expect(metrics.status == 200 && !metrics.text.contains(bare))
+        }
+        #expect(f.provider.callCount == 0)
+    }
+
     @Test func spendIsChargedForCallsAndSavedForHits() async throws {
         let f = try Fixture()
         f.store.add("payer", secret: "ug-payer")

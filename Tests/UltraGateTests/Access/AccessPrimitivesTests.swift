@@ -185,4 +185,26 @@ struct AccessPrimitivesTests {
         #expect(try #require(KeyHash(digest)).bytes == digest)
         #expect(KeyHash(digestOf: secret + "x") != KeyHash(digest))
     }
+
+    /// Key-like text is found wherever a client puts it, and nothing else is taken for a key.
+    @Test func keyLikeTextIsFoundAndRedacted() {
+        let secret = VirtualKeySecret.generate()
+        let bare = String(secret.dropFirst(3))
+        #expect(KeyLikeText.contains(secret) && KeyLikeText.contains("fa/" + secret) && KeyLikeText.contains("x " + bare + "."))
+        #expect(KeyLikeText.contains("UG-" + String(repeating: "a", count: 16)))
+        #expect(!KeyLikeText.contains("ug-" + String(repeating: "a", count: 15)))
+        #expect(!KeyLikeText.contains("gpt-4o-mini") && !KeyLikeText.contains("openai/gpt-4.1-2025-04-14"))
+        #expect(!KeyLikeText.contains("resp_" + String(repeating: "0f", count: 24)), "a response id is not a key")
+        #expect(!KeyLikeText.contains(String(repeating: "a", count: 44)) && !KeyLikeText.contains(String(repeating: "a", count: 42)))
+        let text = "Invalid URL (GET /\(secret)) and \(bare), twice: \(secret)"
+        let redacted = KeyLikeText.redacted(text)
+        #expect(!redacted.contains(bare) && redacted.hasPrefix("Invalid URL (GET /ug-…") && redacted.hasSuffix("not repeated)"))
+        #expect(KeyLikeText.redacted("nothing here") == "nothing here")
+        // Errors never carry one, whoever builds them.
+        var error = GatewayError.routeNotFound(method: "GET", path: "/" + secret)
+        #expect(!error.message.contains(bare))
+        error.message = "value `\(secret)` is not one of"
+        error.param = "metadata." + bare
+        #expect(!error.message.contains(bare) && error.param?.contains(bare) == false)
+    }
 }
