@@ -46,12 +46,27 @@ import Testing
          "thinking.budget_tokens: Input should be greater than or equal to 1024"),
         (#"{"model":"m","max_tokens":5,"messages":[{"role":"user","content":[{"type":"tool_use","id":"t","name":"f","input":"x"}]}]}"#,
          "messages.0.content.0.input: Input should be a valid dictionary"),
+        (#"{"model":"m","max_tokens":5,"messages":[{"role":"user","content":""}]}"#, "messages: text content blocks must be non-empty"),
+        (#"{"model":"m","max_tokens":5,"messages":[{"role":"user","content":[{"type":"text","text":""}]}]}"#,
+         "messages: text content blocks must be non-empty"),
+        (#"{"model":"m","max_tokens":5,"messages":[{"role":"user","content":[]},{"role":"assistant","content":"x"}]}"#,
+         "messages.0: all messages must have non-empty content except for the optional final assistant message"),
+        (#"{"model":"m","max_tokens":5,"system":[{"type":"text","text":""}],"messages":[{"role":"user","content":"x"}]}"#,
+         "system: text content blocks must be non-empty"),
     ])
     func invalidBodiesAreRefusedNamingTheField(_ body: String, _ message: String) throws {
         let json = try JSONParser.parse(body)
         let error = try #require(MessagesRequestValidator.validate(json, raw: Array(body.utf8)).failure)
         #expect(error.status == 400)
         #expect(error.message.hasPrefix(message), "\(error.message)")
+    }
+
+    /// Only a final assistant message (a prefill) may be empty, as at Anthropic.
+    @Test func aFinalAssistantMessageMayBeEmpty() throws {
+        for last in [#""""#, "[]"] {
+            let body = #"{"model":"m","max_tokens":5,"messages":[{"role":"user","content":"x"},{"role":"assistant","content":\#(last)}]}"#
+            #expect(throws: Never.self) { try MessagesRequestValidator.validate(try JSONParser.parse(body), raw: Array(body.utf8)).get() }
+        }
     }
 
     @Test func aFullRequestIsValidAndKeepsWhatItDoesNotKnow() throws {
@@ -107,40 +122,57 @@ import Testing
         // The chat path keeps OpenAI's shape.
         let chat = try h.chat("nope", "x")
         #expect(chat.json?["error"]?["code"] == "model_not_found" && chat.json?["type"] == nil)
-        // So do the other OpenAI-only paths, even when the client sends `anthropic-version`; the
-        // shared `/v1/models` answers in the shape that header asks for.
-        for (path, body) in [("/v1/embeddings", #"{"model":"nope","input":"x"}"#), ("/v1/responses", #"{"model":"nope","input":"x"}"#),
-                             ("/v1/chat/completions", GatewayHarness.body("nope", "x"))] {
-            let r = try Self.post(h, body, path: path)
-            #expect(r.status == 404 && r.json?["error"]?["code"] != nil && r.json?["type"] == nil, "\(path)")
+    }
+
+    /// The other OpenAI-only paths keep OpenAI's shape even when the client sends
+    /// `anthropic-version`; the shared `/v1/models` answers in the shape that header asks for.
+    @Test func openAIOnlyPathsKeepOpenAIsShapeWithAnAnthropicVersion() async throws {
+        let h = try GatewayHarness(routes: [route("m", ScriptedChatProvider())])
+        try await blocking {
+            for (path, body) in [("/v1/embeddings", #"{"model":"nope","input":"x"}"#), ("/v1/responses", #"{"model":"nope","input":"x"}"#),
+                                 ("/v1/chat/completions", GatewayHarness.body("nope", "x"))] {
+                let r = try Self.post(h, body, path: path)
+                #expect(r.status == 404 && r.json?["error"]?["code"] != nil && r.json?["type"] == nil, "\(path)")
+            }
+            let models = try h.client()
+            models.send("GET /v1/models/nope HTTP/1.1\r\nHost: x\r\nanthropic-version: 2023-06-01\r\n\r\n")
+            let missing = try models.readResponse()
+            #expect(missing.status == 404 && missing.json?["type"] == "error" && missing.json?["error"]?["type"] == "not_found_error")
         }
-        let models = try h.client()
-        models.send("GET /v1/models/nope HTTP/1.1\r\nHost: x\r\nanthropic-version: 2023-06-01\r\n\r\n")
-        let missing = try models.readResponse()
-        #expect(missing.status == 404 && missing.json?["type"] == "error" && missing.json?["error"]?["type"] == "not_found_error")
     }
 
     // MARK: Flights and the cache
 
     /// `anthropic-version` and `anthropic-beta` go upstream with the body on pass-through and can
-    /// change the answer: they are part of the cache key (and of the raw-body memo's digest).
-    @Test func anthropicVersionAndBetaArePartOfTheCacheKey() throws {
-        let provider = ScriptedChatProvider()
-        let h = try GatewayHarness(routes: [route("m", provider)])
-        func send(_ headers: [String: String]) throws -> TestHTTPClient.Response {
-            let c = try h.client()
-            c.post("/v1/messages", json: Self.body("m", "beta?"), headers: headers)
-            return try c.readResponse()
+    /// change the answer: there they are part of the cache key (and of the raw-body memo's
+    /// digest). A translated call does not see them, so there they are not.
+    @Test func anthropicHeadersArePartOfThePassThroughCacheKey() async throws {
+        let message = #"{"id":"msg_up","type":"message","role":"assistant","model":"m","content":[{"type":"text","text":"hi"}],"stop_reason":"end_turn","stop_sequence":null,"usage":{"input_tokens":3,"output_tokens":1}}"#
+        let transport = ScriptedTransport(.body(message), .body(message), .body(message), .body(message))
+        let anthropic = AnthropicProvider(name: "anthropic", apiKey: "k", transport: transport)
+        let translated = ScriptedChatProvider()
+        let h = try GatewayHarness(routes: [ModelRoute(name: "claude", providerName: "anthropic", provider: anthropic, upstreamModel: "m"),
+                                            route("m", translated)])
+        func send(_ model: String, _ headers: [String: String]) async throws -> String? {
+            try await blocking {
+                let c = try h.client()
+                c.post("/v1/messages", json: Self.body(model, "beta?"), headers: headers)
+                return try c.readResponse().header("X-Cache")
+            }
         }
         let plain = ["anthropic-version": "2023-06-01"]
         let beta = ["anthropic-version": "2023-06-01", "anthropic-beta": "context-1m-2025-08-07"]
-        #expect(try send(plain).header("X-Cache") == "MISS")
-        #expect(try send(beta).header("X-Cache") == "MISS")
-        #expect(try send(beta).header("X-Cache") == "HIT")
-        #expect(try send(plain).header("X-Cache") == "HIT")
-        #expect(try send([:]).header("X-Cache") == "HIT", "no version is the default one")
-        #expect(try send(["anthropic-version": "2024-01-01"]).header("X-Cache") == "MISS")
-        #expect(provider.callCount == 3)
+        #expect(try await send("claude", plain) == "MISS")
+        #expect(try await send("claude", beta) == "MISS")
+        #expect(try await send("claude", beta) == "HIT")
+        #expect(try await send("claude", plain) == "HIT")
+        #expect(try await send("claude", [:]) == "HIT", "no version is the default one, which goes upstream then")
+        #expect(try await send("claude", ["anthropic-version": "2026-10-21"]) == "MISS")
+        #expect(transport.requests.count == 3)
+        #expect(try await send("m", plain) == "MISS")
+        #expect(try await send("m", beta) == "HIT")
+        #expect(try await send("m", ["anthropic-version": "2026-10-21"]) == "HIT")
+        #expect(translated.callCount == 1)
     }
 
     @Test func concurrentIdenticalMessagesMakeOneUpstreamCall() async throws {

@@ -267,7 +267,8 @@ def test_a_cache_hit_sends_nothing_upstream_and_streams_back_the_same_message(se
         replayed = stream.get_final_message()
     same_message(replayed, first.parse(), ids=True)
     assert text == first.parse().content[0].text
-    _, events = stream_raw(gateway, ask)
+    # The same `anthropic-version` as the SDK: on pass-through it is part of the cache key.
+    _, events = stream_raw(gateway, ask, headers={"anthropic-version": client.default_headers["anthropic-version"]})
     check_stream(events)
     assert len(fake.chat_requests()) == 1
 
@@ -347,7 +348,9 @@ def test_unknown_fields_and_blocks_pass_through_unchanged(novel):
     gateway, fake = novel
     ask = {"model": ALIAS, "max_tokens": 100, "messages": [{"role": "user", "content": "brand new things"}],
            "future_request_field": {"x": 1}}
-    r = requests.post(gateway.base_url + "/v1/messages", json=ask, headers={"anthropic-version": "2023-06-01"}, timeout=30)
+    # The SDK's `anthropic-version`, so that its request below is the same on pass-through.
+    r = requests.post(gateway.base_url + "/v1/messages", json=ask, timeout=30,
+                      headers={"anthropic-version": anthropic.Anthropic(api_key="x").default_headers["anthropic-version"]})
     assert r.status_code == 200
     sent = fake.sent[-1]
     assert r.json() == {**sent, "model": ALIAS}

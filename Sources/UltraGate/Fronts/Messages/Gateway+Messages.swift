@@ -25,16 +25,32 @@ extension Gateway {
     package static let messagesDialect: UInt8 = 1
 
     /// The cache key of a Messages request served by `route`.
-    package static func messagesKey(namespace: String, route: ModelRoute, request: MessagesRequest) -> CacheKey {
-        CacheKey.make(namespace: namespace, route: "messages|" + route.cacheRoute, request: route.mergedBody(request.body),
-                      sizeHint: request.raw.count)
+    /// The cache key of a Messages request served by `route`. On pass-through (a provider that
+    /// speaks Messages) the entry lives in `scope.passThrough`; a translated call does not see the
+    /// client's Anthropic headers, so its entry lives in the tenant's namespace.
+    package static func messagesKey(scope: MessagesKeyScope, route: ModelRoute, request: MessagesRequest) -> CacheKey {
+        let namespace = route.provider is any MessagesForwarding ? scope.passThrough : scope.tenant
+        return CacheKey.make(namespace: namespace, route: "messages|" + route.cacheRoute, request: route.mergedBody(request.body),
+                             sizeHint: request.raw.count)
     }
 
-    /// The namespace a Messages request's cache entry lives in: the tenant's, and within it the
-    /// `anthropic-version` and `anthropic-beta` the client sent, which go upstream with the body on
-    /// pass-through and can change the answer (a beta can lengthen the output or add tools).
-    /// Length-prefixed, so no header value can be chosen to collide with another. No version is
-    /// the default one, which is what goes upstream then (and what the SDKs send).
+    /// The namespaces a Messages request's entry may live in (see `messagesKey`).
+    package struct MessagesKeyScope: Sendable {
+        package var tenant: String
+        /// The tenant's namespace and, within it, the `anthropic-version` and `anthropic-beta` the
+        /// client sent, which go upstream with the body on pass-through and can change the answer
+        /// (a beta can lengthen the output or add tools).
+        package var passThrough: String
+
+        package init(tenant: String, headers: HTTPHeaders) {
+            self.tenant = tenant
+            passThrough = Gateway.messagesNamespace(tenant, headers)
+        }
+    }
+
+    /// `tenant` and the client's Anthropic headers, length-prefixed, so no header value can be
+    /// chosen to collide with another. No version is the default one, which is what goes
+    /// upstream then.
     package static func messagesNamespace(_ tenant: String, _ headers: HTTPHeaders) -> String {
         var version = headers.values("anthropic-version").joined(separator: ",")
         if version == AnthropicWire.apiVersion { version = "" }
@@ -47,10 +63,11 @@ extension Gateway {
         if let problem = Gateway.bodyProblem(request) { return fail(responder, context, problem) }
         responder.shutdownEnding = Gateway.messagesShutdownEnding
         let cacheControl = CacheControl(headerValues: request.head.headers.values("cache-control"))
-        let namespace = Gateway.messagesNamespace(context.cacheNamespace, request.head.headers)
-        // Fast path: these exact bytes were seen before; answer from the cache without parsing.
+        let scope = MessagesKeyScope(tenant: context.cacheNamespace, headers: request.head.headers)
+        // Fast path: these exact bytes (with these headers) were seen before; answer from the cache
+        // without parsing.
         let digest = cache == nil ? nil
-            : RequestKeyMemo.Digest(namespace: namespace, body: request.body, dialect: Gateway.messagesDialect)
+            : RequestKeyMemo.Digest(namespace: scope.passThrough, body: request.body, dialect: Gateway.messagesDialect)
         let remembered = answerRemembered(digest, cacheControl: cacheControl, responder, context) { hit, known in
             serveMessagesHit(hit, stream: known.stream, responder, context)
         }
@@ -81,7 +98,7 @@ extension Gateway {
         }
         context.model = messages.model
         context.provider = route.providerName
-        let key = Gateway.messagesKey(namespace: namespace, route: route, request: messages)
+        let key = Gateway.messagesKey(scope: scope, route: route, request: messages)
         if let digest {
             keyMemo.remember(.init(key: key, model: messages.model, stream: messages.stream, includeUsage: false), for: digest)
         }
@@ -92,7 +109,7 @@ extension Gateway {
         if created {
             let flights = self.flights
             flight.start(executor: responder.taskExecutor, onAbandon: { flights.remove(key, flight) }) { [self] flight in
-                await runMessagesFlight(flight, key: key, route: route, call: call, cacheControl: cacheControl, namespace: namespace)
+                await runMessagesFlight(flight, key: key, route: route, call: call, cacheControl: cacheControl, scope: scope)
             }
         }
         attachClient(to: flight, joined: !created, stream: messages.stream ? MessagesStreamEncoding() : nil, cacheStatus: cacheStatus,
@@ -148,7 +165,7 @@ extension Gateway {
     /// The upstream work of one Messages flight: call (with retries and fallbacks), store, then
     /// tell everyone. Answers without a `stop_reason` (cut, or malformed) are served, not stored.
     private func runMessagesFlight(_ flight: CompletionFlight, key: CacheKey, route: ModelRoute, call: MessagesCall,
-                                   cacheControl: CacheControl, namespace: String) async {
+                                   cacheControl: CacheControl, scope: MessagesKeyScope) async {
         do {
             let outcome: CallOutcome
             if flight.streaming {
@@ -168,7 +185,7 @@ extension Gateway {
             if cache != nil, !cacheControl.noStore, !Task.isCancelled, outcome.completion["stop_reason"]?.stringValue != nil {
                 // A fallback's answer belongs to the model that produced it, never to the one asked.
                 let answeringKey = outcome.route.name == route.name
-                    ? key : Gateway.messagesKey(namespace: namespace, route: outcome.route, request: call.request)
+                    ? key : Gateway.messagesKey(scope: scope, route: outcome.route, request: call.request)
                 entry = (answeringKey, cachedResponse(outcome, body: body, usage: usage, format: .anthropicMessage))
             }
             await finish(flight, key: key, result: result, storing: entry)

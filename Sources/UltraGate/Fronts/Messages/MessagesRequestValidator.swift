@@ -89,9 +89,15 @@ package enum MessagesRequestValidator {
                 sawTurn = true
             }
             guard let content = m["content"] else { throw missing(at + ".content") }
+            // As Anthropic: only a final assistant message (a prefill) may be empty.
+            let mayBeEmpty = i == messages.count - 1 && role == "assistant"
             switch content {
-            case .string: break
+            case .string(let text):
+                if text.isEmpty, !mayBeEmpty { throw invalid("messages", "text content blocks must be non-empty") }
             case .array(let blocks):
+                if blocks.isEmpty, !mayBeEmpty {
+                    throw invalid(at, "all messages must have non-empty content except for the optional final assistant message")
+                }
                 for (j, block) in blocks.enumerated() {
                     try checkBlock(block, at: "\(at).content.\(j)", textOnly: role == "system")
                 }
@@ -120,7 +126,11 @@ package enum MessagesRequestValidator {
                           + expected.map { "'\($0)'" }.joined(separator: ", "))
         }
         switch type {
-        case "text": try string(b["text"], at + ".text")
+        case "text":
+            if try string(b["text"], at + ".text").isEmpty {
+                // Anthropic names the list, not the block: `messages: …`, `system: …`.
+                throw invalid(String(at.prefix { $0 != "." }), "text content blocks must be non-empty")
+            }
         case "image", "document":
             guard case .object(let source)? = b["source"] else {
                 throw b["source"] == nil ? missing(at + ".source") : invalid(at + ".source", "Input should be a valid dictionary")
