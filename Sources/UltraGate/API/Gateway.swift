@@ -568,10 +568,14 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
         // An answer too large to store leaves the table at once, like one that is not stored: it
         // must not reach later requests as the hit it will never be.
         guard let cache, let entry, entry.key == key, !commitFirst, cache.fits(entry.value) else {
-            if let cache, let entry, commitFirst { await cache.store(entry.key, entry.value) }
+            // An entry going under another key (a fallback's answer, stored under the model that
+            // gave it) is committed before the answer: no flight holds it under that key, so a
+            // request for that model sent on reading the answer must find it stored.
+            let storeFirst = commitFirst || entry.map { $0.key != key } == true
+            if let cache, let entry, storeFirst { await cache.store(entry.key, entry.value) }
             flights.remove(key, flight)
             flight.publish(.finished(result))
-            if let cache, let entry, !commitFirst { await cache.store(entry.key, entry.value) }
+            if let cache, let entry, !storeFirst { await cache.store(entry.key, entry.value) }
             return
         }
         flight.publish(.finished(result))
