@@ -16,7 +16,7 @@ private final class RawClient {
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_addr.s_addr = inet_addr("127.0.0.1")
         addr.sin_port = port.bigEndian
-        var timeout = timeval(tv_sec: 3, tv_usec: 0)
+        var timeout = timeval(tv_sec: 15, tv_usec: 0)  // a bound for a loaded machine; reads end at their marker
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         let connected = withUnsafePointer(to: &addr) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
@@ -31,7 +31,7 @@ private final class RawClient {
         _ = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, LinuxSocket.noSignal) }
     }
 
-    /// Reads until `marker` has arrived `times` times, the peer closes, or 3 s pass.
+    /// Reads until `marker` has arrived `times` times, the peer closes, or 15 s pass.
     func read(until marker: String? = nil, times: Int = 1) -> String {
         var received: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 65536)
@@ -127,7 +127,7 @@ private final class RawClient {
             client.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
             #expect(await server.waitUntil { $0.requests.count == 1 })
         }
-        #expect(await server.waitUntil(timeout: 1) { $0.abortedResponseCount == 1 && $0.openConnectionCount == 0 })
+        #expect(await server.waitUntil(timeout: 10) { $0.abortedResponseCount == 1 && $0.openConnectionCount == 0 })
     }
 
     @Test func stopWakesHungAndIdleConnectionsPromptly() async throws {
@@ -138,7 +138,7 @@ private final class RawClient {
         #expect(await server.waitUntil { $0.requests.count == 1 && $0.connectionCount == 2 })
         let start = Date()
         server.stop()
-        #expect(Date().timeIntervalSince(start) < 1)
+        #expect(Date().timeIntervalSince(start) < 5, "stop does not wait for the hung response (it never ends)")
         #expect(server.openConnectionCount == 0)
         #expect(hung.read() == "")
         #expect(idle.read() == "")
