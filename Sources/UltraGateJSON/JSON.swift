@@ -30,6 +30,12 @@ public enum JSON: Sendable, Hashable {
         return Int(d)
     }
 
+    /// The value as a token count from an upstream's `usage`: an integer held to 0...2^40, so the
+    /// sums and differences the gateway makes of counts can never overflow, whatever a hostile or
+    /// broken upstream sends (a negative count counts as 0).
+    public var tokenCount: Int? { intValue.map { Swift.min(Swift.max($0, 0), JSON.maxTokenCount) } }
+    public static let maxTokenCount = 1 << 40
+
     /// Member lookup for objects (`nil` for other kinds or a missing key).
     public subscript(key: String) -> JSON? {
         if case .object(let o) = self { return o[key] }

@@ -113,9 +113,9 @@ package enum ChatCompletionNormalizer {
     /// Gives a `usage` object its three required counts, each filled from the others when missing
     /// (`total_tokens` = prompt + completion). Returns whether anything was filled.
     package static func fillUsage(_ usage: inout JSONObject) -> Bool {
-        let prompt = usage["prompt_tokens"]?.intValue
-        let completion = usage["completion_tokens"]?.intValue
-        let total = usage["total_tokens"]?.intValue
+        let prompt = usage["prompt_tokens"]?.tokenCount
+        let completion = usage["completion_tokens"]?.tokenCount
+        let total = usage["total_tokens"]?.tokenCount
         if prompt != nil, completion != nil, total != nil { return false }
         let p = prompt ?? max(0, (total ?? 0) - (completion ?? 0))
         let c = completion ?? max(0, (total ?? 0) - p)

@@ -58,6 +58,21 @@ public struct EmbeddingAnswer: Sendable, Equatable {
         self.tokens = tokens
     }
 
+    /// What is wrong with the vectors of a call that asked for `dimensions` (nil: any length), if
+    /// anything: they must all have one length (that one, when asked), and hold finite numbers
+    /// only. A wrong answer is refused (a 502), never served or cached item by item.
+    public func problem(dimensions: Int?) -> String? {
+        guard let length = dimensions ?? vectors.first?.count else { return nil }
+        for (index, vector) in vectors.enumerated() {
+            if vector.count != length {
+                return "embedding \(index) has \(vector.count) dimensions, not \(length)"
+                    + (dimensions == nil ? " like the first" : " as asked")
+            }
+            if !vector.allSatisfy(\.isFinite) { return "embedding \(index) holds a number that is not finite" }
+        }
+        return nil
+    }
+
     /// Splits a call's `total` tokens over its inputs in proportion to their estimated sizes, by
     /// largest remainder, so the parts add up to exactly what the provider charged: each item is
     /// cached with its share, and a later request answered from the cache reports the usage the

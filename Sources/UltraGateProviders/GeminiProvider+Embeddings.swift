@@ -62,7 +62,7 @@ extension GeminiProvider: EmbeddingProvider {
             }
             vectors.append(vector)
         }
-        let total = answer["usageMetadata"]?["promptTokenCount"]?.intValue
+        let total = answer["usageMetadata"]?["promptTokenCount"]?.tokenCount
         return EmbeddingAnswer(vectors: vectors, tokens: EmbeddingAnswer.apportion(total, over: call.inputs))
     }
 }

@@ -283,11 +283,11 @@ package struct GeminiTranslator: Sendable {
     /// `UsageMetadata` → `CompletionUsage`. Thinking tokens count as completion tokens, as in OpenAI's
     /// reasoning models, and are also reported as `reasoning_tokens`.
     package static func usage(_ metadata: JSON) -> JSON {
-        let prompt = metadata["promptTokenCount"]?.intValue ?? 0
-        let thoughts = metadata["thoughtsTokenCount"]?.intValue
-        let completion = (metadata["candidatesTokenCount"]?.intValue ?? 0) + (thoughts ?? 0)
+        let prompt = metadata["promptTokenCount"]?.tokenCount ?? 0
+        let thoughts = metadata["thoughtsTokenCount"]?.tokenCount
+        let completion = (metadata["candidatesTokenCount"]?.tokenCount ?? 0) + (thoughts ?? 0)
         return OpenAIShapes.usage(prompt: prompt, completion: completion,
-                                  total: metadata["totalTokenCount"]?.intValue ?? prompt + completion,
-                                  cached: metadata["cachedContentTokenCount"]?.intValue, reasoning: thoughts)
+                                  total: metadata["totalTokenCount"]?.tokenCount ?? prompt + completion,
+                                  cached: metadata["cachedContentTokenCount"]?.tokenCount, reasoning: thoughts)
     }
 }

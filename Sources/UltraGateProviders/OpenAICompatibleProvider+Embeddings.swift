@@ -60,7 +60,7 @@ extension OpenAICompatibleProvider: EmbeddingProvider {
             }
             vectors[index] = vector
         }
-        let total = answer["usage"]?["prompt_tokens"]?.intValue ?? answer["usage"]?["total_tokens"]?.intValue
+        let total = answer["usage"]?["prompt_tokens"]?.tokenCount ?? answer["usage"]?["total_tokens"]?.tokenCount
         return EmbeddingAnswer(vectors: vectors.map { $0! }, tokens: EmbeddingAnswer.apportion(total, over: inputs))
     }
 }

@@ -70,6 +70,12 @@ import Testing
         }
         var whole = try object(#"{"prompt_tokens":5,"completion_tokens":3,"total_tokens":8}"#)
         #expect(!ChatCompletionNormalizer.fillUsage(&whole))
+        // A hostile upstream's counts are held to 0...2^40: their sums cannot overflow (they
+        // trapped, ending the process).
+        var huge = try object(#"{"prompt_tokens":9223372036854775807,"completion_tokens":-9223372036854775808}"#)
+        #expect(ChatCompletionNormalizer.fillUsage(&huge))
+        #expect(huge["total_tokens"]?.intValue == JSON.maxTokenCount)
+        #expect(JSON.number("-5").tokenCount == 0 && JSON.number("12").tokenCount == 12 && JSON.string("3").tokenCount == nil)
     }
 
     @Test func chunkChoicesGetIndexDeltaAndANullFinishReason() throws {

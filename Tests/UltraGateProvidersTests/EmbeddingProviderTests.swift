@@ -142,4 +142,16 @@ private func base64(_ floats: [Float]) -> String {
         #expect(EmbeddingAnswer.apportion(2, over: [.text("a"), .text("b"), .text("c")]) == [1, 1, 0])
         #expect(EmbeddingAnswer.apportion(.max, over: inputs).allSatisfy { $0 >= 0 })
     }
+
+    /// An answer whose vectors differ in length, miss the asked `dimensions` or hold a number
+    /// that is not finite is refused as a whole (then nothing of it is served or cached).
+    @Test func vectorsOfTheWrongLengthOrNotFiniteAreAProblem() {
+        let tokens = [1, 1]
+        #expect(EmbeddingAnswer(vectors: [[1, 2], [3, 4]], tokens: tokens).problem(dimensions: nil) == nil)
+        #expect(EmbeddingAnswer(vectors: [[1, 2], [3, 4]], tokens: tokens).problem(dimensions: 2) == nil)
+        #expect(EmbeddingAnswer(vectors: [[1, 2], [3, 4]], tokens: tokens).problem(dimensions: 4) != nil)
+        #expect(EmbeddingAnswer(vectors: [[1, 2, 3], [3, 4]], tokens: tokens).problem(dimensions: nil) != nil)
+        #expect(EmbeddingAnswer(vectors: [[1, .nan], [3, 4]], tokens: tokens).problem(dimensions: nil) != nil)
+        #expect(EmbeddingAnswer(vectors: [[1, 2], [-.infinity, 4]], tokens: tokens).problem(dimensions: 2) != nil)
+    }
 }

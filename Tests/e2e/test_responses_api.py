@@ -13,6 +13,7 @@ import pytest
 import requests
 
 from conftest import _openapi_to_jsonschema
+from fake_providers import Behaviour
 from fake_responses import FakeResponsesProvider
 
 SCHEMAS = json.loads(Path(__file__).with_name("openai-responses-schemas.json").read_text())["schemas"]
@@ -253,6 +254,20 @@ def test_cache_hit_sends_nothing_upstream(make_gateway, make_fake):
         {"role": "assistant", "content": a.output_text}, {"role": "user", "content": "and then?"}])
     assert inline.headers["X-Cache"] == "HIT" and len(fake.chat_requests()) == n
     assert inline.parse().output_text == cont.output_text
+
+
+def test_a_cut_chat_answer_is_served_but_never_cached(make_gateway, make_fake):
+    """A chat answer without `finish_reason` (cut) becomes a Response that is served, not stored
+    in the cache, as on chat completions: asking again goes upstream again."""
+    gw, fake = fake_gateway(make_gateway, make_fake, "openai")
+    cut = {"id": "chatcmpl-cut", "object": "chat.completion", "created": 1, "model": "up-model",
+           "choices": [{"index": 0, "message": {"role": "assistant", "content": "half an ans"}, "finish_reason": None}],
+           "usage": {"prompt_tokens": 3, "completion_tokens": 3, "total_tokens": 6}}
+    fake.script(Behaviour(status=200, raw_body=cut), Behaviour(status=200, raw_body=cut))
+    for _ in range(2):
+        r = requests.post(gw.base_url + "/v1/responses", json={"model": "m1", "input": "cut me"}, timeout=10)
+        assert r.status_code == 200 and r.headers["X-Cache"] == "MISS", r.text
+    assert len(fake.chat_requests()) == 2
 
 
 def test_parse_with_pydantic_text_format(gateway):

@@ -810,9 +810,9 @@ package struct Usage {
 
     package init(_ completion: JSONObject) {
         guard let usage = completion["usage"] else { return }
-        prompt = usage["prompt_tokens"]?.intValue ?? 0
-        self.completion = usage["completion_tokens"]?.intValue ?? 0
-        cached = usage["prompt_tokens_details"]?["cached_tokens"]?.intValue ?? 0
+        prompt = usage["prompt_tokens"]?.tokenCount ?? 0
+        self.completion = usage["completion_tokens"]?.tokenCount ?? 0
+        cached = usage["prompt_tokens_details"]?["cached_tokens"]?.tokenCount ?? 0
         estimated = EstimatedUsage.isEstimate(usage)
     }
 }

@@ -26,7 +26,7 @@ package final class RequestContext: @unchecked Sendable {
     package var booked = false
 
     /// Upstream tokens this request's own call used: none for a hit or a joined flight.
-    package var chargedTokens: Int { savedUSD == nil ? (promptTokens ?? 0) + (completionTokens ?? 0) : 0 }
+    package var chargedTokens: Int { savedUSD == nil ? max(0, promptTokens ?? 0).addingSaturated(max(0, completionTokens ?? 0)) : 0 }
     /// Who is asking, as the access gate found out.
     package var caller: Caller = .open
     /// The cache namespace of this request's tenant: every cache key, key memo digest and flight

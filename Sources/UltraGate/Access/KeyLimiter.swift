@@ -57,7 +57,7 @@ package final class KeyLimiter: @unchecked Sendable {
         state.inFlight = max(0, state.inFlight - 1)
         if var bucket = state.tokens {
             bucket.refill(now: now)
-            let unused = admission.reservedTokens - usedTokens
+            let unused = admission.reservedTokens.addingSaturated(-usedTokens)
             if unused >= 0 { bucket.giveBack(Double(unused)) } else { bucket.take(Double(-unused)) }
             state.tokens = bucket
         }

@@ -38,6 +38,8 @@ public struct CallOutcome: Sendable {
     public var attempts: Int
     /// Time spent waiting between attempts (backoff, `Retry-After`).
     public var retryWaitSeconds: Double = 0
+    /// False when the upstream's answer was cut (no `finish_reason`): served as it came, never stored.
+    public var upstreamFinished = true
 }
 
 /// Calls a model route: retries with backoff on retryable failures, then the route's fallbacks in

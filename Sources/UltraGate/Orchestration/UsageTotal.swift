@@ -15,11 +15,11 @@ package struct UsageTotal: Sendable {
 
     package mutating func add(_ usage: JSON?) {
         guard let usage, case .object = usage else { return }
-        let p = usage["prompt_tokens"]?.intValue ?? 0
-        let c = usage["completion_tokens"]?.intValue ?? 0
+        let p = usage["prompt_tokens"]?.tokenCount ?? 0
+        let c = usage["completion_tokens"]?.tokenCount ?? 0
         prompt += p
         completion += c
-        total += usage["total_tokens"]?.intValue ?? (p + c)
+        total += usage["total_tokens"]?.tokenCount ?? (p + c)
         calls += 1
         if EstimatedUsage.isEstimate(usage) { estimated = true }
     }

@@ -51,10 +51,10 @@ package enum AnthropicWire {
     /// Token counts of a Message's `usage`: Anthropic's `input_tokens` excludes cached input, so
     /// cache writes and reads are added to give OpenAI's all-inclusive prompt count.
     package static func tokens(_ usage: JSON?) -> (prompt: Int, completion: Int, cached: Int?) {
-        let input = usage?["input_tokens"]?.intValue ?? 0
-        let cacheWrite = usage?["cache_creation_input_tokens"]?.intValue ?? 0
-        let cacheRead = usage?["cache_read_input_tokens"]?.intValue
-        let output = usage?["output_tokens"]?.intValue ?? 0
+        let input = usage?["input_tokens"]?.tokenCount ?? 0
+        let cacheWrite = usage?["cache_creation_input_tokens"]?.tokenCount ?? 0
+        let cacheRead = usage?["cache_read_input_tokens"]?.tokenCount
+        let output = usage?["output_tokens"]?.tokenCount ?? 0
         return (input + cacheWrite + (cacheRead ?? 0), output, cacheRead)
     }
 
@@ -67,13 +67,13 @@ package enum AnthropicWire {
     /// `CompletionUsage` → Anthropic `Usage`: the cached part of the prompt is a cache read, the
     /// rest plain input; chat APIs report no cache writes.
     package static func messagesUsage(_ usage: JSON?) -> JSONObject {
-        let prompt = usage?["prompt_tokens"]?.intValue ?? 0
-        let cached = usage?["prompt_tokens_details"]?["cached_tokens"]?.intValue ?? 0
+        let prompt = usage?["prompt_tokens"]?.tokenCount ?? 0
+        let cached = usage?["prompt_tokens_details"]?["cached_tokens"]?.tokenCount ?? 0
         return [
             "input_tokens": .int(max(0, prompt - cached)),
             "cache_creation_input_tokens": 0,
             "cache_read_input_tokens": .int(cached),
-            "output_tokens": .int(usage?["completion_tokens"]?.intValue ?? 0),
+            "output_tokens": .int(usage?["completion_tokens"]?.tokenCount ?? 0),
         ]
     }
 

@@ -191,6 +191,9 @@ package final class EmbeddingBatcher: @unchecked Sendable {
                 throw ProviderError(kind: .invalidResponse, provider: route.providerName,
                                     message: "the provider answered \(answer.vectors.count) embeddings for \(inputs.count) inputs")
             }
+            if let problem = answer.problem(dimensions: call.dimensions) {
+                throw ProviderError(kind: .invalidResponse, provider: route.providerName, message: problem)
+            }
             let seconds = Double(Clock.nanos() - start) / 1e9
             events.upstreamFinished(route, seconds, nil)
             // Stored at once, inline when small: yielding first so that the waiting requests

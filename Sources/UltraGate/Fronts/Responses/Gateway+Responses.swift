@@ -233,7 +233,7 @@ extension Gateway {
             let result = FlightResult(outcome: outcome, body: body, usage: usage, format: .openAIResponse)
             metrics.recordTokens(model: outcome.route.name, prompt: usage.prompt, completion: usage.completion, cached: usage.cached)
             var entry: (key: CacheKey, value: CachedResponse)?
-            let complete = outcome.completion["status"]?.stringValue == "completed"
+            let complete = outcome.completion["status"]?.stringValue == "completed" && outcome.upstreamFinished
                 && (outcome.completion["ultra"]?["degraded"]?.boolValue != true)
             if cache != nil, complete, !cacheControl.noStore, !Task.isCancelled {
                 entry = (answeringKey, cachedResponse(outcome, body: body, usage: usage, format: .openAIResponse))
@@ -253,6 +253,7 @@ extension Gateway {
         var ttft: Double?
         var delivered = false
         let finished: JSONObject
+        var upstreamFinished = true  // a native Response says so itself, in its `status`
         if let native = candidate.provider as? any ResponsesForwarding, native.forwardsResponses {
             if flight.streaming {
                 var last: JSONObject?
@@ -291,9 +292,13 @@ extension Gateway {
             if flight.streaming {
                 var encoder = ResponsesStreamEncoder(shell: shell)
                 var usage = HubUsageWatch(request: chat)
+                var sawFinish = false
                 do {
                     for try await chunk in try await candidate.provider.stream(chatRequest) {
                         if ttft == nil, OpenAIShapes.chunkCarriesContent(chunk) { ttft = Double(Clock.nanos() - t0) / 1e9 }
+                        if !sawFinish, chunk["choices"]?.arrayValue?.contains(where: { $0["finish_reason"]?.stringValue != nil }) == true {
+                            sawFinish = true
+                        }
                         delivered = true
                         usage.add(chunk)
                         for event in encoder.add(chunk) { flight.publish(.chunk(event)) }
@@ -308,15 +313,20 @@ extension Gateway {
                 if Task.isCancelled { throw Orchestrator.FinalFailure(error: .clientClosed) }
                 for event in encoder.finish(completedAt: Int(Clock.wallNow())) { flight.publish(.chunk(event)) }
                 finished = encoder.response ?? shell
+                upstreamFinished = sawFinish
             } else {
                 let completion = HubUsageWatch.completing(try await candidate.provider.complete(chatRequest), request: chat)
                 finished = ResponsesChatCodec.response(fromChat: completion, shell: shell, completedAt: Int(Clock.wallNow()))
+                upstreamFinished = Gateway.isFinished(completion)
             }
         }
         if Task.isCancelled { throw Orchestrator.FinalFailure(error: .clientClosed) }
         let seconds = Double(Clock.nanos() - t0) / 1e9
         orchestrator.events.upstreamFinished(candidate, seconds, ttft)
-        return CallOutcome(completion: finished, route: candidate, upstreamSeconds: seconds, timeToFirstToken: ttft, attempts: 1)
+        var outcome = CallOutcome(completion: finished, route: candidate, upstreamSeconds: seconds, timeToFirstToken: ttft, attempts: 1)
+        // A chat answer cut before its `finish_reason` (or without choices) is passed on, not stored.
+        outcome.upstreamFinished = upstreamFinished
+        return outcome
     }
 
     /// An ensemble's synthesized answer as a `Response`, its `ultra` detail kept as an extra field.

@@ -122,25 +122,25 @@ package enum ResponseObject {
 
     /// `ResponseUsage` from a chat `CompletionUsage` (zeros when the provider reported none).
     package static func usage(fromChat usage: JSON?) -> JSON {
-        let input = usage?["prompt_tokens"]?.intValue ?? 0
-        let output = usage?["completion_tokens"]?.intValue ?? 0
+        let input = usage?["prompt_tokens"]?.tokenCount ?? 0
+        let output = usage?["completion_tokens"]?.tokenCount ?? 0
         return .object([
             "input_tokens": .int(input),
             "input_tokens_details": .object([
-                "cached_tokens": .int(usage?["prompt_tokens_details"]?["cached_tokens"]?.intValue ?? 0),
-                "cache_write_tokens": .int(usage?["prompt_tokens_details"]?["cache_write_tokens"]?.intValue ?? 0)]),
+                "cached_tokens": .int(usage?["prompt_tokens_details"]?["cached_tokens"]?.tokenCount ?? 0),
+                "cache_write_tokens": .int(usage?["prompt_tokens_details"]?["cache_write_tokens"]?.tokenCount ?? 0)]),
             "output_tokens": .int(output),
             "output_tokens_details": .object([
-                "reasoning_tokens": .int(usage?["completion_tokens_details"]?["reasoning_tokens"]?.intValue ?? 0)]),
-            "total_tokens": .int(usage?["total_tokens"]?.intValue ?? input + output),
+                "reasoning_tokens": .int(usage?["completion_tokens_details"]?["reasoning_tokens"]?.tokenCount ?? 0)]),
+            "total_tokens": .int(usage?["total_tokens"]?.tokenCount ?? input + output),
         ])
     }
 
     /// Token counts of a `Response`'s `usage`, for metrics, costs and the key's budget.
     package static func tokens(_ response: JSONObject) -> (prompt: Int, completion: Int, cached: Int) {
         let usage = response["usage"]
-        return (usage?["input_tokens"]?.intValue ?? 0, usage?["output_tokens"]?.intValue ?? 0,
-                usage?["input_tokens_details"]?["cached_tokens"]?.intValue ?? 0)
+        return (usage?["input_tokens"]?.tokenCount ?? 0, usage?["output_tokens"]?.tokenCount ?? 0,
+                usage?["input_tokens_details"]?["cached_tokens"]?.tokenCount ?? 0)
     }
 
     /// The same answer handed to another client: its own id and creation time, and its own echoed
