@@ -193,6 +193,10 @@ def test_errors_are_typed(gateway):
         c.responses.create(model="mock-gpt", input="x", previous_response_id="resp_unknown")
     with pytest.raises(openai.BadRequestError):
         c.responses.create(model="mock-gpt", input=[{"type": "item_reference", "id": "msg_1"}])
+    for field, value in [("temperature", 9), ("top_p", 7), ("temperature", -1)]:
+        with pytest.raises(openai.BadRequestError) as e:
+            c.responses.create(model="mock-gpt", input="x", **{field: value})
+        assert e.value.body["param"] == field
 
 
 @pytest.mark.parametrize("kind", ["openai", "anthropic", "gemini"])

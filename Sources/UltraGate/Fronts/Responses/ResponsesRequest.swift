@@ -89,6 +89,13 @@ package struct ResponsesRequest: Sendable {
         if let metadata = body["metadata"], !metadata.isNull, metadata.objectValue == nil {
             return .failure(.invalidRequest("Invalid type for 'metadata': expected an object.", param: "metadata", code: "invalid_type"))
         }
+        // The sampling ranges of OpenAI's reference, checked as on chat completions.
+        do throws(GatewayError) {
+            _ = try ChatRequestValidator.number(body["temperature"], "temperature", min: 0, max: 2)
+            _ = try ChatRequestValidator.number(body["top_p"], "top_p", min: 0, max: 1)
+        } catch {
+            return .failure(error)
+        }
         return .success(ResponsesRequest(body: body, model: model, stream: stream, store: store, previousResponseID: previous,
                                          input: input))
     }
