@@ -242,6 +242,9 @@ def test_cache_hit_sends_nothing_upstream(make_gateway, make_fake):
     assert hit.headers["X-Cache"] == "HIT" and len(fake.chat_requests()) == n
     a, b = first.parse(), hit.parse()
     assert a.id != b.id and a.output_text == b.output_text and b.metadata == {"who": "second"}
+    # Its output items are its own too: nothing in a hit names the response it came from.
+    assert a.id[len("resp_"):] in a.output[0].id and b.id[len("resp_"):] in b.output[0].id
+    assert a.id[len("resp_"):] not in json.dumps(hit.http_response.json())
     assert c.responses.retrieve(b.id).id == b.id  # a hit still stores its own response
     _, events = raw_stream(gw, {"model": "m1", "input": "cache me"})
     check_events(events)

@@ -148,6 +148,19 @@ package enum ResponseObject {
     /// are outside the cache key, so a shared or cached answer carries the asker's).
     package static func personalized(_ response: JSONObject, id: String, createdAt: Int?, request body: JSONObject) -> JSONObject {
         var o = response
+        // Output item ids the gateway derived from the stored response's id are derived again from
+        // this one: a hit shares nothing with the response it came from (another tenant's, in a
+        // team or shared cache scope). Ids an upstream gave (pass-through) are its own and kept.
+        if let stored = response["id"]?.stringValue, stored != id, case .array(var items)? = response["output"] {
+            for (index, item) in items.enumerated() {
+                guard case .object(var fields) = item, let itemID = fields["id"]?.stringValue,
+                      let prefix = itemID.split(separator: "_", maxSplits: 1).first,
+                      itemID == Self.itemID(String(prefix), responseID: stored, index: index) else { continue }
+                fields["id"] = .string(Self.itemID(String(prefix), responseID: id, index: index))
+                items[index] = .object(fields)
+            }
+            o["output"] = .array(items)
+        }
         o["id"] = .string(id)
         if let createdAt {
             o["created_at"] = .int(createdAt)
