@@ -170,11 +170,14 @@ def test_incomplete_on_length_stop(gateway):
     c = client_for(gateway)
     r = c.responses.with_raw_response.create(model="mock-gpt", input="a long answer", max_output_tokens=5)
     assert r.parse().status == "incomplete" and r.parse().incomplete_details.reason == "max_output_tokens"
+    assert r.parse().output[-1].status == "incomplete"  # the message the stop cut
     assert c.responses.with_raw_response.create(model="mock-gpt", input="a long answer",
                                                 max_output_tokens=5).headers["X-Cache"] == "MISS"  # never cached
     _, events = raw_stream(gateway, {"model": "mock-gpt", "input": "a long stream", "max_output_tokens": 5})
     check_events(events)
     assert events[-1]["type"] == "response.incomplete" and events[-1]["response"]["status"] == "incomplete"
+    done = [e for e in events if e["type"] == "response.output_item.done"]
+    assert done[-1]["item"]["status"] == "incomplete" and events[-1]["response"]["output"][-1]["status"] == "incomplete"
 
 
 def test_errors_are_typed(gateway):

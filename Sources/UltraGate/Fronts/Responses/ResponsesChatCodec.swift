@@ -235,7 +235,18 @@ package enum ResponsesChatCodec {
     package static func response(fromChat completion: JSONObject, shell: JSONObject, completedAt: Int) -> JSONObject {
         let id = shell["id"]?.stringValue ?? ""
         let finish = completion["choices"]?.arrayValue?.first?["finish_reason"]?.stringValue
-        return ResponseObject.finished(shell, output: output(fromChat: completion, responseID: id),
+        var items = output(fromChat: completion, responseID: id)
+        if ResponseObject.status(finishReason: finish).status == "incomplete" {
+            // What a stream would still have open when the output stopped short: the function
+            // calls, or the message when there are none.
+            let cut = items.contains { $0["type"]?.stringValue == "function_call" } ? "function_call" : "message"
+            for (index, item) in items.enumerated() where item["type"]?.stringValue == cut {
+                guard case .object(var fields) = item else { continue }
+                fields["status"] = "incomplete"
+                items[index] = .object(fields)
+            }
+        }
+        return ResponseObject.finished(shell, output: items,
                                        usage: ResponseObject.usage(fromChat: completion["usage"]), finishReason: finish,
                                        completedAt: completedAt)
     }

@@ -228,7 +228,7 @@ package struct ResponsesStreamEncoder: Sendable {
                                                                    "part": ResponsesChatCodec.refusalPart(refusal)]))
                 parts.append(ResponsesChatCodec.refusalPart(refusal))
             }
-            let done = ResponsesChatCodec.messageItem(id: id, parts: parts, status: "completed")
+            let done = ResponsesChatCodec.messageItem(id: id, parts: parts, status: closingStatus)
             output[index] = done
             events.append(event("response.output_item.done", ["output_index": .int(index), "item": done]))
         }
@@ -240,7 +240,7 @@ package struct ResponsesStreamEncoder: Sendable {
         call.done = true
         calls[chatIndex] = call
         let done = ResponsesChatCodec.functionCallItem(id: call.id, callID: call.callID, name: call.name, arguments: call.arguments,
-                                                       status: "completed")
+                                                       status: closingStatus)
         output[call.outputIndex] = done
         return [event("response.function_call_arguments.done", ["item_id": .string(call.id), "output_index": .int(call.outputIndex),
                                                                  "name": .string(call.name), "arguments": .string(call.arguments)]),
@@ -253,6 +253,10 @@ package struct ResponsesStreamEncoder: Sendable {
         return events
     }
 
+    /// The status items get as they close: `incomplete` for those still open when a length (or
+    /// content filter) stop ends the output.
+    private var closingStatus = "completed"
+
     private var finishedOutput: [JSON] { (0..<nextIndex).compactMap { output[$0] } }
 
     /// The hub stream ended well: closes every item, then `response.completed` (or
@@ -260,6 +264,8 @@ package struct ResponsesStreamEncoder: Sendable {
     package mutating func finish(completedAt: Int) -> [JSONObject] {
         var events = start()
         if nextIndex == 0 { events += textDelta("") }
+        // The items still open when the output stopped short are the ones it cut.
+        if ResponseObject.status(finishReason: finishReason).status == "incomplete" { closingStatus = "incomplete" }
         events += closeAll()
         let finished = ResponseObject.finished(shell, output: finishedOutput, usage: ResponseObject.usage(fromChat: usage),
                                                finishReason: finishReason, completedAt: completedAt)
