@@ -196,6 +196,13 @@ def test_errors_are_typed(gateway):
         c.responses.create(model="mock-gpt", input="x", previous_response_id="resp_unknown")
     with pytest.raises(openai.BadRequestError):
         c.responses.create(model="mock-gpt", input=[{"type": "item_reference", "id": "msg_1"}])
+    fn = {"type": "function", "name": "get_weather", "parameters": {"type": "object", "properties": {}}}
+    with pytest.raises(openai.BadRequestError) as e:
+        c.responses.create(model="mock-gpt", input="x", tools=[fn], tool_choice={"type": "function", "name": "other"})
+    assert e.value.body["param"] == "tool_choice"
+    with pytest.raises(openai.BadRequestError) as e:
+        c.responses.create(model="mock-gpt", input="x", tools=[{"type": "function", "parameters": {}}])
+    assert e.value.body["param"] == "tools[0].name"
     for field, value in [("temperature", 9), ("top_p", 7), ("temperature", -1)]:
         with pytest.raises(openai.BadRequestError) as e:
             c.responses.create(model="mock-gpt", input="x", **{field: value})

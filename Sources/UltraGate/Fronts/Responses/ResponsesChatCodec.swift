@@ -23,7 +23,15 @@ package enum ResponsesChatCodec {
             chat["tools"] = .array(try tools.enumerated().map { (i, tool) throws(GatewayError) in try chatTool(tool, index: i) })
             if let parallel = body["parallel_tool_calls"], !parallel.isNull { chat["parallel_tool_calls"] = parallel }
         }
-        if let choice = body["tool_choice"], !choice.isNull { chat["tool_choice"] = try chatToolChoice(choice) }
+        if let choice = body["tool_choice"], !choice.isNull {
+            chat["tool_choice"] = try chatToolChoice(choice)
+            // A function named in `tool_choice` must be one of `tools`, as OpenAI checks.
+            if choice["type"]?.stringValue == "function", let name = choice["name"]?.stringValue,
+               !(body["tools"]?.arrayValue ?? []).contains(where: { $0["type"]?.stringValue == "function" && $0["name"]?.stringValue == name }) {
+                throw GatewayError.invalidRequest("Tool choice 'function' with name '\(name)' not found in 'tools' parameter.",
+                                                  param: "tool_choice", code: "invalid_value")
+            }
+        }
         if case .object(let text)? = body["text"], let format = text["format"], !format.isNull {
             if let responseFormat = try responseFormat(format) { chat["response_format"] = responseFormat }
         }
@@ -160,6 +168,10 @@ package enum ResponsesChatCodec {
     // MARK: Tools and formats
 
     private static func chatTool(_ tool: JSON, index: Int) throws(GatewayError) -> JSON {
+        if tool["type"]?.stringValue == "function", tool["name"]?.stringValue == nil {
+            throw GatewayError.invalidRequest("Missing required parameter: 'tools[\(index)].name'.", param: "tools[\(index)].name",
+                                              code: "missing_required_parameter")
+        }
         guard tool["type"]?.stringValue == "function", let name = tool["name"]?.stringValue else {
             let type = tool["type"]?.stringValue ?? "(none)"
             throw GatewayError.invalidRequest(
