@@ -551,4 +551,16 @@ struct RejectCase: Sendable, CustomTestStringConvertible {
         let bridged = String(decoding: Array("AUTHORIZATION".utf8), as: UTF8.self)
         #expect(HTTPSyntax.isFieldName(bridged, "authorization"))
     }
+
+    /// The parser notes where the key-carrying fields are (the access gate reads them without a
+    /// scan), in any case, and whether either name repeats.
+    @Test func credentialFieldsAreNoted() throws {
+        let one = try #require(parseRequest("GET / HTTP/1.1\r\nHost: x\r\nAUTHORIZATION: Bearer k\r\nX-Api-Key: j\r\n\r\n")).head
+        #expect(one.credentialFields?.authorization == 1 && one.credentialFields?.apiKey == 2 && one.credentialFields?.repeated == false)
+        #expect(one.headers.fields[1].value == "Bearer k")
+        let twice = try #require(parseRequest("GET / HTTP/1.1\r\nHost: x\r\nx-api-key: a\r\nx-api-key: b\r\n\r\n")).head
+        #expect(twice.credentialFields?.apiKey == 1 && twice.credentialFields?.repeated == true)
+        let none = try #require(parseRequest("GET / HTTP/1.1\r\nHost: x\r\nx-api-keys: a\r\nauthorizatio: b\r\n\r\n")).head
+        #expect(none.credentialFields == HTTPRequestHead.CredentialFields())
+    }
 }

@@ -389,8 +389,9 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
 
     package func noteHit(_ hit: CachedResponse, model: String, context: RequestContext) {
         metrics.recordCacheLookup(.hit, model: model)
-        metrics.recordCacheSavings(model: hit.model, prompt: hit.promptTokens, completion: hit.completionTokens,
-                                   cached: hit.cachedTokens)
+        // `bookHit` (keyed requests) looked the model up already: no second lookup.
+        let handles = context.hitModelMetrics.flatMap { $0.name == hit.model ? $0 : nil } ?? metrics.model(hit.model)
+        handles.recordCacheSavings(prompt: hit.promptTokens, completion: hit.completionTokens, cached: hit.cachedTokens)
     }
 
     /// A single-model hit as answered to a request for `asked`: aliases of one upstream model share
@@ -407,8 +408,9 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
     /// saves what the stored answer cost. Every front calls it on a hit.
     package func bookHit(_ hit: CachedResponse, _ context: RequestContext) {
         guard case .key = context.caller else { return }
-        context.savedUSD = metrics.model(hit.model).price?.cost(prompt: hit.promptTokens, completion: hit.completionTokens,
-                                                                cached: hit.cachedTokens) ?? 0
+        let handles = metrics.model(hit.model)
+        context.hitModelMetrics = handles
+        context.savedUSD = handles.price?.cost(prompt: hit.promptTokens, completion: hit.completionTokens, cached: hit.cachedTokens) ?? 0
         access.book(context)
     }
 

@@ -20,6 +20,8 @@ package final class RequestContext: @unchecked Sendable {
     /// flight another request started): what that saved, 0 without a price. The key is then
     /// charged nothing; nil means the request's own call is charged (`costUSD`, tokens).
     package var savedUSD: Double?
+    /// The metrics of the model a hit was stored under, when `bookHit` looked them up.
+    package var hitModelMetrics: ModelMetrics?
     /// What the access gate took for this request (see `AccessGate.admit`).
     package var admission: KeyAdmission?
     /// Whether the access gate booked this request's usage (see `AccessGate.book`).

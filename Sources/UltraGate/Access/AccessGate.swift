@@ -103,7 +103,31 @@ package final class AccessGate: @unchecked Sendable {
     package static func presented(_ head: HTTPRequestHead) -> (value: String?, bearer: Bool, repeated: Bool) {
         var authorization: String?, apiKey: String?
         var repeated = false
-        for field in head.headers.fields {
+        let fields = head.headers.fields
+        if let noted = head.credentialFields,
+           noted.authorization.map({ $0 < fields.count && fields[$0].name.utf8.count == 13 }) ?? true,
+           noted.apiKey.map({ $0 < fields.count && fields[$0].name.utf8.count == 9 }) ?? true {
+            // Found by the parser: no scan.
+            authorization = noted.authorization.map { fields[$0].value }
+            apiKey = noted.apiKey.map { fields[$0].value }
+            repeated = noted.repeated
+        } else {
+            (authorization, apiKey, repeated) = scan(fields)
+        }
+        guard let authorization else { return (apiKey, false, repeated) }
+        if let apiKey, !repeated {  // rare: the two keys as strings, compared once
+            let viaAuthorization = withToken(of: (authorization, true, false)) { String(decoding: $0, as: UTF8.self) }
+            repeated = viaAuthorization != withToken(of: (apiKey, false, false)) { String(decoding: $0, as: UTF8.self) }
+        }
+        return (authorization, true, repeated)
+    }
+
+    /// The first `Authorization` and `x-api-key` values of `fields`, and whether either repeats:
+    /// for a head the parser did not make.
+    private static func scan(_ fields: [HTTPHeaderField]) -> (authorization: String?, apiKey: String?, repeated: Bool) {
+        var authorization: String?, apiKey: String?
+        var repeated = false
+        for field in fields {
             // The length first, here: most fields are neither, and this runs over every field.
             let length = field.name.utf8.count
             if length == 13, HTTPSyntax.isFieldName(field.name, "authorization") {
@@ -114,12 +138,7 @@ package final class AccessGate: @unchecked Sendable {
                 apiKey = field.value
             }
         }
-        guard let authorization else { return (apiKey, false, repeated) }
-        if let apiKey, !repeated {  // rare: the two keys as strings, compared once
-            let viaAuthorization = withToken(of: (authorization, true, false)) { String(decoding: $0, as: UTF8.self) }
-            repeated = viaAuthorization != withToken(of: (apiKey, false, false)) { String(decoding: $0, as: UTF8.self) }
-        }
-        return (authorization, true, repeated)
+        return (authorization, apiKey, repeated)
     }
 
     /// `body` on the key's bytes in the presented field: without surrounding blanks and, for

@@ -13,6 +13,7 @@ package enum HeadParser {
         var fields: [HTTPHeaderField] = []
         fields.reserveCapacity(12)
         var framing = Framing()
+        var credentials = HTTPRequestHead.CredentialFields()
         var lineStart = requestLineEnd
         while p[lineStart] != HTTPSyntax.lf { lineStart += 1 }
         lineStart += 1
@@ -31,6 +32,13 @@ package enum HeadParser {
                                         valueStart: field.valueStart, valueEnd: field.valueEnd) {
                 return .failure(error)
             }
+            switch field.nameEnd - lineStart {
+            case 13 where HTTPSyntax.equalsLowercase(p, lineStart, field.nameEnd, "authorization"):
+                if credentials.authorization != nil { credentials.repeated = true } else { credentials.authorization = fields.count }
+            case 9 where HTTPSyntax.equalsLowercase(p, lineStart, field.nameEnd, "x-api-key"):
+                if credentials.apiKey != nil { credentials.repeated = true } else { credentials.apiKey = fields.count }
+            default: break
+            }
             fields.append(HTTPHeaderField(string(p, lineStart, field.nameEnd),
                                           string(p, field.valueStart, field.valueEnd)))
             lineStart = lf + 1
@@ -46,7 +54,7 @@ package enum HeadParser {
             method: line.method, target: line.target, path: line.path, query: line.query,
             versionMinor: line.versionMinor, headers: HTTPHeaders(fields), keepAlive: keepAlive,
             expectsContinue: framing.expect100 && line.versionMinor == 1,
-            contentLength: framing.contentLength, isChunked: framing.transferEncoding))
+            contentLength: framing.contentLength, isChunked: framing.transferEncoding, credentialFields: credentials))
     }
 
     @inline(__always)

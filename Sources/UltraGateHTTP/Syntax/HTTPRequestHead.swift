@@ -21,10 +21,44 @@ public struct HTTPRequestHead: Sendable, Equatable {
     public var contentLength: Int?
     /// Whether the body is framed by the chunked transfer coding.
     public var isChunked: Bool
+    /// Where the fields that carry API keys are, as the parser found them; nil for a head made
+    /// otherwise (then whoever needs them scans `headers`). Kept in one word (`credentialBits`):
+    /// the head is copied along a request, and a larger struct costs every request a memcpy.
+    public var credentialFields: CredentialFields? {
+        get {
+            guard credentialBits & 1 == 1 else { return nil }
+            var c = CredentialFields()
+            let a = (credentialBits >> 1) & Self.indexMask, k = (credentialBits >> 21) & Self.indexMask
+            c.authorization = a == 0 ? nil : a - 1
+            c.apiKey = k == 0 ? nil : k - 1
+            c.repeated = (credentialBits >> 41) & 1 == 1
+            return c
+        }
+        set {
+            guard let c = newValue, (c.authorization ?? 0) < Self.indexMask - 1, (c.apiKey ?? 0) < Self.indexMask - 1 else {
+                credentialBits = 0
+                return
+            }
+            credentialBits = 1 | ((c.authorization.map { $0 + 1 } ?? 0) << 1) | ((c.apiKey.map { $0 + 1 } ?? 0) << 21)
+                | (c.repeated ? 1 << 41 : 0)
+        }
+    }
+    private var credentialBits = 0
+    private static let indexMask = (1 << 20) - 1
+
+    /// The positions in `headers.fields` of the first `Authorization` and the first `x-api-key`
+    /// field, and whether either name came more than once: noted while parsing, where each
+    /// field's name is looked at anyway, so the access gate need not scan the fields again.
+    public struct CredentialFields: Sendable, Equatable {
+        public var authorization: Int?
+        public var apiKey: Int?
+        public var repeated = false
+        public init() {}
+    }
 
     public init(method: String, target: String, path: String, query: String?, versionMinor: Int,
                 headers: HTTPHeaders, keepAlive: Bool, expectsContinue: Bool,
-                contentLength: Int? = nil, isChunked: Bool = false) {
+                contentLength: Int? = nil, isChunked: Bool = false, credentialFields: CredentialFields? = nil) {
         self.method = method
         self.target = target
         self.path = path
@@ -35,5 +69,6 @@ public struct HTTPRequestHead: Sendable, Equatable {
         self.expectsContinue = expectsContinue
         self.contentLength = contentLength
         self.isChunked = isChunked
+        self.credentialFields = credentialFields
     }
 }
