@@ -46,16 +46,22 @@ extension Gateway {
         attachClient(to: flight, joined: !created, chat: chat, cacheStatus: cacheStatus, responder, context)
     }
 
-    /// A virtual key with a model list may call an ensemble it is allowed, with the members and
-    /// synthesizers the configuration gives it; models a request names itself in `ultra` must be
-    /// allowed one by one. Every front asks this before it runs an ensemble (chat completions,
-    /// Messages, Responses); a spec that does not resolve is left to the front to refuse.
-    /// Whether a request runs an ensemble (it names a configured one, or carries `ultra`), after
-    /// checking that the caller's key may run its members: each front asks this once it has
-    /// admitted the model.
-    package func runsEnsemble(model: String, ultra: JSON?, context: RequestContext) throws(GatewayError) -> Bool {
+    /// Whether the request was taken as an ensemble (it names a configured one, or carries
+    /// `ultra`): then `run` handles it, or the caller's key may not run its members and the
+    /// refusal is answered. Every front (chat completions, Messages, Responses) asks this once it
+    /// has admitted the model. A virtual key with a model list may call an ensemble it is allowed,
+    /// with the members and synthesizers the configuration gives it; models a request names
+    /// itself in `ultra` must be allowed one by one. A spec that does not resolve is `run`'s to
+    /// refuse.
+    package func answeredAsEnsemble(model: String, ultra: JSON?, _ responder: HTTPResponder, _ context: RequestContext,
+                                    run: () -> Void) -> Bool {
         guard ultra.map({ !$0.isNull }) == true || router.ensemble(named: model) != nil else { return false }
-        if let refusal = ensembleMemberRefusal(model: model, ultra: ultra, context: context) { throw refusal }
+        if let refusal = ensembleMemberRefusal(model: model, ultra: ultra, context: context) {
+            fail(responder, context, refusal)
+            return true
+        }
+        context.model = model
+        run()
         return true
     }
 

@@ -307,14 +307,9 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
         if let refusal = admit(context, model: chat.model, estimatedTokens: chat.estimatedTokens) {
             return fail(responder, context, refusal)
         }
-        do throws(GatewayError) {
-            if try runsEnsemble(model: chat.model, ultra: chat.body["ultra"], context: context) {
-                context.model = chat.model
-                return handleEnsemble(chat, cacheControl: cacheControl, responder, context)
-            }
-        } catch {
-            return fail(responder, context, error)
-        }
+        if answeredAsEnsemble(model: chat.model, ultra: chat.body["ultra"], responder, context, run: {
+            handleEnsemble(chat, cacheControl: cacheControl, responder, context)
+        }) { return }
         // A name that routes nowhere is not recorded as a model: metric labels and /v1/stats
         // entries are made only for names that resolve, so clients cannot mint them at will.
         guard let route = router.route(named: chat.model) else {

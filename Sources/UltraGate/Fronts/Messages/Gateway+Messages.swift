@@ -85,14 +85,9 @@ extension Gateway {
         }
         let call = MessagesCall(request: messages, clientHeaders: MessagesForwardingPolicy.clientHeaders(request.head.headers),
                                 requestID: context.id)
-        do throws(GatewayError) {
-            if try runsEnsemble(model: messages.model, ultra: messages.body["ultra"], context: context) {
-                context.model = messages.model
-                return handleMessagesEnsemble(call, cacheControl: cacheControl, responder, context)
-            }
-        } catch {
-            return fail(responder, context, error)
-        }
+        if answeredAsEnsemble(model: messages.model, ultra: messages.body["ultra"], responder, context, run: {
+            handleMessagesEnsemble(call, cacheControl: cacheControl, responder, context)
+        }) { return }
         guard let route = router.route(named: messages.model) else {
             return fail(responder, context, .modelNotFound(messages.model, suggestions: suggestions(for: context)))
         }

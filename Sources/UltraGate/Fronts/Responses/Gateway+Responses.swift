@@ -79,14 +79,9 @@ extension Gateway {
             return fail(responder, context, refusal)
         }
         let cacheControl = CacheControl(headerValues: request.head.headers.values("cache-control"))
-        do throws(GatewayError) {
-            if try runsEnsemble(model: asked.model, ultra: asked.body["ultra"], context: context) {
-                context.model = asked.model
-                return handleEnsembleResponse(call, cacheControl: cacheControl, responder, context)
-            }
-        } catch {
-            return fail(responder, context, error)
-        }
+        if answeredAsEnsemble(model: asked.model, ultra: asked.body["ultra"], responder, context, run: {
+            handleEnsembleResponse(call, cacheControl: cacheControl, responder, context)
+        }) { return }
         guard let route = router.route(named: asked.model) else {
             return fail(responder, context, .modelNotFound(asked.model, suggestions: suggestions(for: context)))
         }
