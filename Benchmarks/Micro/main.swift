@@ -115,7 +115,7 @@ measure("access gate: authenticate", iterations: iterations) {
 let gateCaller = try! gate.authenticate(gateHead, endpoint: .chatCompletions, clientAddress: nil).get()
 measure("access gate: authenticate + admit + finished", iterations: iterations) {
     let context = RequestContext(id: "r", startNanos: 0, cacheNamespace: "default")
-    if case .success(let caller) = gate.authenticate(gateHead, endpoint: .chatCompletions, clientAddress: nil) { context.caller = caller }
+    if case .success(let caller) = gate.authenticate(gateHead, endpoint: .chatCompletions, clientAddress: nil) { context.authenticated(as: caller) }
     blackHole(gate.admit(context, model: "mock-gpt", estimatedTokens: 0))
     context.savedUSD = 0
     gate.finished(context)
@@ -130,10 +130,12 @@ plainHeaders.append("Content-Length", "120")
 plainHeaders.append("Authorization", "Bearer \(plainSecret)")
 let plainHead = HTTPRequestHead(method: "POST", target: "/v1/chat/completions", path: "/v1/chat/completions", query: nil,
                                 versionMinor: 1, headers: plainHeaders, keepAlive: true, expectsContinue: false)
-measure("access gate, plain key: authenticate + namespace + admit + book + finished", iterations: iterations) {
+// As a keyed request pays it on a new connection (`memo` nil) and on a connection whose last
+// request presented the same key (the gateway keeps a `CredentialMemo` per connection).
+func plainKeyRequest(memo: CredentialMemo?) {
     let context = RequestContext(id: "r", startNanos: 0, cacheNamespace: "default")
-    if case .success(let caller) = gate.authenticate(plainHead, endpoint: .chatCompletions, clientAddress: nil) {
-        context.caller = caller
+    if case .success(let caller) = gate.authenticate(plainHead, endpoint: .chatCompletions, memo: memo, clientAddress: nil) {
+        context.authenticated(as: caller)
         if case .key(let grant) = caller { context.cacheNamespace = grant.cacheNamespace(base: "default") }
     }
     blackHole(gate.admit(context, model: "mock-gpt", estimatedTokens: 0))
@@ -141,6 +143,14 @@ measure("access gate, plain key: authenticate + namespace + admit + book + finis
     context.savedUSD = 0.001
     gate.book(context)
     gate.finished(context)
+}
+measure("access gate, plain key: authenticate + namespace + admit + book + finished", iterations: iterations) {
+    plainKeyRequest(memo: nil)
+}
+let connectionMemo = CredentialMemo()
+measure("the same, the connection's key remembered", iterations: iterations) { plainKeyRequest(memo: connectionMemo) }
+measure("  of which authenticate", iterations: iterations) {
+    blackHole(gate.authenticate(plainHead, endpoint: .chatCompletions, memo: connectionMemo, clientAddress: nil))
 }
 measure("the same context without a key (what a request without auth pays)", iterations: iterations) {
     let context = RequestContext(id: "r", startNanos: 0, cacheNamespace: "default")

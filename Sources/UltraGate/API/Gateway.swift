@@ -143,6 +143,14 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
                                      code: "server_shutting_down")) + SSEWriter.done
     }
 
+    /// The connection's `CredentialMemo` (made on its first request).
+    private func credentialMemo(_ responder: HTTPResponder) -> CredentialMemo {
+        if let memo = responder.connectionMemo as? CredentialMemo { return memo }
+        let memo = CredentialMemo()
+        responder.connectionMemo = memo
+        return memo
+    }
+
     public func handle(_ request: HTTPRequest, _ responder: HTTPResponder) {
         let context = RequestContext(id: request.head.headers["x-request-id"].flatMap(RequestIDGenerator.sanitized) ?? requestIDs.next(),
                                      startNanos: Clock.nanos(), cacheNamespace: config.cache.namespace)
@@ -172,13 +180,16 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
                     bytesOut: bytesOut, timing: timing, promptTokens: context.promptTokens,
                     completionTokens: context.completionTokens, cachedTokens: context.cachedTokens,
                     costUSD: context.costUSD, errorKind: clientGone ? "client_closed" : nil,
-                    key: context.caller.logName, team: context.caller.virtualKey?.team))
+                    key: context.caller.logName, team: context.caller.team))
             }
         }
-        switch access.authenticate(request.head, endpoint: endpoint, clientAddress: responder.clientAddress) {
+        switch access.authenticate(request.head, endpoint: endpoint, memo: access.isEnabled ? credentialMemo(responder) : nil,
+                                   clientAddress: responder.clientAddress) {
         case .success(let caller):
-            context.caller = caller
-            if case .key(let grant) = caller { context.cacheNamespace = grant.cacheNamespace(base: config.cache.namespace) }
+            context.authenticated(as: caller)
+            if let namespace = context.withKeyGrant({ $0.cacheNamespace(base: config.cache.namespace) }) {
+                context.cacheNamespace = namespace
+            }
         case .failure(let error):
             return fail(responder, context, error)
         }
@@ -402,7 +413,7 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
     /// Books a cache hit on a keyed request before it is answered: it costs the key nothing and
     /// saves what the stored answer cost. Every front calls it on a hit.
     package func bookHit(_ hit: CachedResponse, _ context: RequestContext) {
-        guard case .key = context.caller else { return }
+        guard context.isKeyed else { return }
         let handles = metrics.model(hit.model)
         context.hitModelMetrics = handles
         context.savedUSD = handles.price?.cost(prompt: hit.promptTokens, completion: hit.completionTokens, cached: hit.cachedTokens) ?? 0
@@ -633,7 +644,7 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
     /// must not read cached answers of a model it may not call. `estimatedTokens` is evaluated only
     /// when the key has a token limit: a cache hit passes 0 (it calls no upstream).
     package func admit(_ context: RequestContext, model: String, estimatedTokens: @autoclosure () -> Int) -> GatewayError? {
-        guard case .key = context.caller else { return nil }
+        guard context.isKeyed else { return nil }
         return access.admit(context, model: model, estimatedTokens: estimatedTokens())
     }
 
@@ -641,7 +652,7 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
     /// on purpose, say) is charged its whole token reservation, at the model's output price:
     /// otherwise leaving just before the end would read an answer for free.
     package static func chargeAbandonedCall(_ context: RequestContext, metrics: GatewayMetrics) {
-        guard case .key = context.caller, !context.booked, context.cacheResult == .miss,
+        guard context.isKeyed, !context.booked, context.cacheResult == .miss,
               let admission = context.admission, let model = context.model else { return }
         context.promptTokens = 0
         context.completionTokens = admission.reservedTokens

@@ -29,8 +29,24 @@ package final class RequestContext: @unchecked Sendable {
 
     /// Upstream tokens this request's own call used: none for a hit or a joined flight.
     package var chargedTokens: Int { savedUSD == nil ? max(0, promptTokens ?? 0).addingSaturated(max(0, completionTokens ?? 0)) : 0 }
-    /// Who is asking, as the access gate found out.
-    package var caller: Caller = .open
+    /// Who is asking, as the access gate found out (`authenticated(as:)`).
+    package private(set) var caller: Caller = .open
+    /// The grant of `caller` when it is a virtual key, not retained (`caller` holds it): read
+    /// through `withKeyGrant` by each step of a keyed request without reference counting.
+    private var keyGrant: Unmanaged<KeyGrant>?
+    /// Whether `caller` is a virtual key.
+    package var isKeyed: Bool { keyGrant != nil }
+
+    /// Notes who is asking.
+    package func authenticated(as caller: Caller) {
+        if case .key(let grant) = caller { keyGrant = Unmanaged.passUnretained(grant) } else { keyGrant = nil }
+        self.caller = caller
+    }
+
+    /// `body` on the caller's grant; nil when the caller is not a virtual key.
+    @inline(__always) package func withKeyGrant<T>(_ body: (KeyGrant) -> T) -> T? {
+        keyGrant?._withUnsafeGuaranteedRef(body)
+    }
     /// The cache namespace of this request's tenant: every cache key, key memo digest and flight
     /// key of the request is made in it (the caller's cache scope within `cache.namespace`).
     package var cacheNamespace: String

@@ -39,19 +39,27 @@ package final class AccessGate: @unchecked Sendable {
 
     /// Who sent the request; an error (401, 403, 429) when it may not reach `endpoint`.
     /// `clientAddress` is asked only when failed attempts are being throttled, or one just failed.
-    package func authenticate(_ head: HTTPRequestHead, endpoint: Endpoint,
+    /// `memo` is what this gate remembers of the connection's last key (`CredentialMemo`).
+    package func authenticate(_ head: HTTPRequestHead, endpoint: Endpoint, memo: CredentialMemo? = nil,
                               clientAddress: @autoclosure () -> String?) -> Result<Caller, GatewayError> {
         var rule = endpoint.access
         // A wrong method or unknown path under /admin is the admin API's business: a virtual key
         // learns nothing there (not even which methods a path takes).
-        if rule == .anyKey, head.path.hasPrefix("/admin") { rule = .masterOnly }
+        switch endpoint {
+        case .notFound, .methodNotAllowed: if head.path.hasPrefix("/admin") { rule = .masterOnly }
+        default: break
+        }
         guard isEnabled else {
             return rule == .masterOnly ? .failure(AccessGate.adminNeedsMasterKey) : .success(.open)
         }
         if rule == .open { return .success(.open) }
-        let nowNanos = Clock.nanos()
+        // The clock is read only while some address is throttled, or when an attempt fails.
+        var nowNanos: UInt64 = 0
         var address: String??
-        if failures.isThrottling(nowNanos: nowNanos) {
+        if failures.mayBeThrottling {
+            nowNanos = Clock.nanos()
+        }
+        if nowNanos != 0, failures.isThrottling(nowNanos: nowNanos) {
             address = .some(clientAddress())
             if let a = address!, failures.isThrottled(a, nowNanos: nowNanos) {
                 metrics?.recordAuthFailure(.throttled)
@@ -60,7 +68,9 @@ package final class AccessGate: @unchecked Sendable {
         }
         let presented = AccessGate.presented(head)
         if presented.repeated { return .failure(AccessGate.repeatedCredentials) }
-        guard let hash = AccessGate.withToken(of: presented, { KeyHash(digestOf: UnsafeRawBufferPointer($0)) }) else {
+        guard let hash = AccessGate.withToken(of: presented, in: head.headers.fields, { token in
+            memo?.hash(of: token) ?? KeyHash(digestOf: UnsafeRawBufferPointer(token))
+        }) else {
             metrics?.recordAuthFailure(.missing)
             return .failure(AccessGate.invalidKey)
         }
@@ -69,11 +79,11 @@ package final class AccessGate: @unchecked Sendable {
             guard rule == .metricsReaders else { return forbidden("The metrics key may only read /metrics, /v1/stats and /health?deep=1.") }
             return .success(.metricsReader)
         }
-        guard let grant = store?.grant(hash: hash), !grant.key.disabled,
+        guard let grant = grant(hash: hash, memo: memo), !grant.key.disabled,
               grant.key.expiresAt.map({ clock.now() < $0 }) ?? true else {
             // Revoked, disabled, expired and unknown keys look the same from outside.
             metrics?.recordAuthFailure(.invalid)
-            failures.noteFailure(address.map { $0 } ?? clientAddress(), nowNanos: nowNanos)
+            failures.noteFailure(address.map { $0 } ?? clientAddress(), nowNanos: nowNanos == 0 ? Clock.nanos() : nowNanos)
             return .failure(AccessGate.invalidKey)
         }
         switch rule {
@@ -81,6 +91,16 @@ package final class AccessGate: @unchecked Sendable {
         case .metricsReaders: return forbidden("Virtual keys may not read /metrics, /v1/stats or /health?deep=1; use the metrics key.")
         case .masterOnly: return forbidden("The admin API needs the master key.")
         }
+    }
+
+    /// The store's grant for `hash`, from `memo` (which remembers `hash`) while the store's
+    /// grants are those it remembers.
+    private func grant(hash: KeyHash, memo: CredentialMemo?) -> KeyGrant? {
+        guard let memo, let version = store?.grantsVersion else { return store?.grant(hash: hash) }
+        if let remembered = memo.grant(version: version) { return remembered }
+        let grant = store?.grant(hash: hash)
+        if let grant { memo.remember(grant, version: version) }
+        return grant
     }
 
     private func forbidden(_ message: String) -> Result<Caller, GatewayError> {
@@ -92,50 +112,47 @@ package final class AccessGate: @unchecked Sendable {
     /// The key a request presents: `Authorization: Bearer <key>` (OpenAI clients) or
     /// `x-api-key: <key>` (Anthropic clients).
     package static func credential(_ head: HTTPRequestHead) -> String? {
-        withToken(of: presented(head)) { String(decoding: $0, as: UTF8.self) }
+        withToken(of: presented(head), in: head.headers.fields) { String(decoding: $0, as: UTF8.self) }
     }
 
-    /// The field holding the key a request presents (`Authorization` when it has one, else
-    /// `x-api-key`), and whether it presents more than one key: two `Authorization` (or two
-    /// `x-api-key`) fields, or both fields with different keys, are refused, since a proxy in
-    /// front may read another one than the gateway does. Both fields with the same key pass (some
-    /// clients send both). One pass over the fields.
-    package static func presented(_ head: HTTPRequestHead) -> (value: String?, bearer: Bool, repeated: Bool) {
-        var authorization: String?, apiKey: String?
+    /// Where the key a request presents is: the index in `head.headers.fields` of its
+    /// `Authorization` field when it has one, else of its `x-api-key` field (`bearer` says which),
+    /// and whether it presents more than one key: two `Authorization` (or two `x-api-key`) fields,
+    /// or both fields with different keys, are refused, since a proxy in front may read another
+    /// one than the gateway does. Both fields with the same key pass (some clients send both).
+    /// Read where the parser noted the fields, else in one pass over them.
+    package static func presented(_ head: HTTPRequestHead) -> (field: Int?, bearer: Bool, repeated: Bool) {
+        var authorization: Int?, apiKey: Int?
         var repeated = false
         let fields = head.headers.fields
         if let noted = head.credentialFields,
            noted.authorization.map({ $0 < fields.count && fields[$0].name.utf8.count == 13 }) ?? true,
            noted.apiKey.map({ $0 < fields.count && fields[$0].name.utf8.count == 9 }) ?? true {
             // Found by the parser: no scan.
-            authorization = noted.authorization.map { fields[$0].value }
-            apiKey = noted.apiKey.map { fields[$0].value }
-            repeated = noted.repeated
+            (authorization, apiKey, repeated) = (noted.authorization, noted.apiKey, noted.repeated)
         } else {
             (authorization, apiKey, repeated) = scan(fields)
         }
         guard let authorization else { return (apiKey, false, repeated) }
         if let apiKey, !repeated {  // rare: the two keys as strings, compared once
-            let viaAuthorization = withToken(of: (authorization, true, false)) { String(decoding: $0, as: UTF8.self) }
-            repeated = viaAuthorization != withToken(of: (apiKey, false, false)) { String(decoding: $0, as: UTF8.self) }
+            let viaAuthorization = withToken(of: (authorization, true, false), in: fields) { String(decoding: $0, as: UTF8.self) }
+            repeated = viaAuthorization != withToken(of: (apiKey, false, false), in: fields) { String(decoding: $0, as: UTF8.self) }
         }
         return (authorization, true, repeated)
     }
 
-    /// The first `Authorization` and `x-api-key` values of `fields`, and whether either repeats:
-    /// for a head the parser did not make.
-    private static func scan(_ fields: [HTTPHeaderField]) -> (authorization: String?, apiKey: String?, repeated: Bool) {
-        var authorization: String?, apiKey: String?
+    /// The indices of the first `Authorization` and `x-api-key` fields, and whether either
+    /// repeats: for a head the parser did not make.
+    private static func scan(_ fields: [HTTPHeaderField]) -> (authorization: Int?, apiKey: Int?, repeated: Bool) {
+        var authorization: Int?, apiKey: Int?
         var repeated = false
-        for field in fields {
+        for (i, field) in fields.enumerated() {
             // The length first, here: most fields are neither, and this runs over every field.
             let length = field.name.utf8.count
             if length == 13, HTTPSyntax.isFieldName(field.name, "authorization") {
-                if authorization != nil { repeated = true }
-                authorization = field.value
+                if authorization != nil { repeated = true } else { authorization = i }
             } else if length == 9, HTTPSyntax.isFieldName(field.name, "x-api-key") {
-                if apiKey != nil { repeated = true }
-                apiKey = field.value
+                if apiKey != nil { repeated = true } else { apiKey = i }
             }
         }
         return (authorization, apiKey, repeated)
@@ -143,13 +160,13 @@ package final class AccessGate: @unchecked Sendable {
 
     /// `body` on the key's bytes in the presented field: without surrounding blanks and, for
     /// `Authorization`, without the `Bearer ` scheme (in any case); nil when there is no field, the
-    /// scheme differs or nothing is left. Scanned in place as bytes: this runs on every request,
-    /// and neither the key nor its hash needs a copy on the heap.
-    private static func withToken<T>(of presented: (value: String?, bearer: Bool, repeated: Bool),
+    /// scheme differs or nothing is left. Read in place: this runs on every request, and neither
+    /// the key nor its hash needs a copy on the heap.
+    private static func withToken<T>(of presented: (field: Int?, bearer: Bool, repeated: Bool), in fields: [HTTPHeaderField],
                                      _ body: (UnsafeBufferPointer<UInt8>) -> T) -> T? {
-        guard var value = presented.value else { return nil }
+        guard let field = presented.field else { return nil }
         let scheme: StaticString = "bearer "
-        return value.withUTF8 { bytes -> T? in
+        func token(_ bytes: UnsafeBufferPointer<UInt8>) -> T? {
             var start = 0, end = bytes.count
             func isBlank(_ b: UInt8) -> Bool { b == 0x20 || b == 0x09 }
             while start < end, isBlank(bytes[start]) { start += 1 }
@@ -166,6 +183,9 @@ package final class AccessGate: @unchecked Sendable {
             while end > start, isBlank(bytes[end - 1]) { end -= 1 }
             return start < end ? body(UnsafeBufferPointer(rebasing: bytes[start..<end])) : nil
         }
+        if let found = fields[field].value.utf8.withContiguousStorageIfAvailable(token) { return found }
+        var value = fields[field].value  // not stored as UTF-8 in one piece (not made by the parser)
+        return value.withUTF8(token)
     }
 
     // MARK: Admission
@@ -174,7 +194,11 @@ package final class AccessGate: @unchecked Sendable {
     /// output reservation) now; sets `context.rateLimitHeaders` and takes what the call holds (a
     /// request, the token reservation, a parallel slot) until `finished`. Nil: go on.
     package func admit(_ context: RequestContext, model: String, estimatedTokens: Int) -> GatewayError? {
-        guard case .key(let grant) = context.caller, context.admission == nil else { return nil }
+        guard context.admission == nil else { return nil }
+        return context.withKeyGrant { admit(context, grant: $0, model: model, estimatedTokens: estimatedTokens) } ?? nil
+    }
+
+    private func admit(_ context: RequestContext, grant: KeyGrant, model: String, estimatedTokens: Int) -> GatewayError? {
         // Read through `grant` (a plain key with no list, budget or limits copies nothing).
         if grant.restrictsModels, !grant.key.allows(model: model) {
             if let metrics { grant.metricHandles(in: metrics).refusals[.model]?.increment() }
@@ -187,7 +211,7 @@ package final class AccessGate: @unchecked Sendable {
         }
         // A key without rate limits takes nothing from the limiter (and gives nothing back).
         guard grant.hasRateLimits else {
-            context.admission = KeyAdmission(name: grant.name, reservedTokens: estimatedTokens, limited: false)
+            context.admission = KeyAdmission(name: "", reservedTokens: estimatedTokens, limited: false)
             return nil
         }
         let key = grant.key
@@ -206,7 +230,7 @@ package final class AccessGate: @unchecked Sendable {
 
     /// Ends a request: books it (unless `book` already did) and releases what `admit` took.
     package func finished(_ context: RequestContext) {
-        guard case .key = context.caller else { return }
+        guard context.isKeyed else { return }
         book(context)
         if let admission = context.admission, admission.limited {
             limiter.release(admission, usedTokens: context.chargedTokens, now: Double(Clock.nanos()) / 1e9)
@@ -220,24 +244,28 @@ package final class AccessGate: @unchecked Sendable {
     /// itself made upstream: a cache hit or a joined flight (`savedUSD` set) costs the key nothing
     /// and counts as saved.
     package func book(_ context: RequestContext) {
-        guard case .key(let grant) = context.caller, !context.booked else { return }
+        guard context.isKeyed, !context.booked else { return }
         context.booked = true
-        let charged = context.savedUSD == nil
-        let prompt = charged ? context.promptTokens ?? 0 : 0
-        let completion = charged ? context.completionTokens ?? 0 : 0
-        var usage = KeyUsageEvent(name: grant.name, model: context.model ?? "", at: clock.now())
-        usage.promptTokens = prompt
-        usage.completionTokens = completion
-        usage.costUSD = charged ? context.costUSD ?? 0 : 0
-        usage.savedUSD = context.savedUSD ?? 0
-        store?.record(usage, grant: grant)
+        context.withKeyGrant { book(context, grant: $0) }
+    }
+
+    private func book(_ context: RequestContext, grant: KeyGrant) {
+        let usage: KeyUsageCounters
+        if let saved = context.savedUSD {
+            usage = KeyUsageCounters(request: 0, 0, costUSD: 0, savedUSD: saved)
+        } else {
+            usage = KeyUsageCounters(request: context.promptTokens ?? 0, context.completionTokens ?? 0,
+                                     costUSD: context.costUSD ?? 0, savedUSD: 0)
+        }
+        store?.record(usage, model: context.model ?? "", at: clock.now(), grant: grant)
         if let metrics {
-            let handles = grant.metricHandles(in: metrics)
-            handles.requests.increment()
-            handles.promptTokens.increment(by: prompt)
-            handles.completionTokens.increment(by: completion)
-            handles.spend.add(usage.costUSD)
-            handles.saved.add(usage.savedUSD)
+            grant.withMetricHandles(in: metrics) { handles in
+                handles.requests.increment()
+                handles.promptTokens.increment(by: Int(clamping: usage.promptTokens))
+                handles.completionTokens.increment(by: Int(clamping: usage.completionTokens))
+                handles.spend.add(usage.spendUSD)
+                handles.saved.add(usage.savedUSD)
+            }
         }
     }
 
@@ -304,6 +332,7 @@ package final class AccessGate: @unchecked Sendable {
 
 /// What `AccessGate.admit` took for a request, given back by `finished`.
 package struct KeyAdmission: Sendable {
+    /// The key's name, for the limiter ("" when `limited` is false).
     package let name: String
     package let reservedTokens: Int
     /// Whether the limiter holds something of it (the key has rate limits).

@@ -19,6 +19,12 @@ package enum Caller: Sendable {
         }
     }
 
+    /// The virtual key's team, if any.
+    package var team: String? {
+        if case .key(let grant) = self { return grant.key.team }
+        return nil
+    }
+
     package var virtualKey: VirtualKey? {
         if case .key(let grant) = self { return grant.key }
         return nil

@@ -4,7 +4,7 @@ import Foundation
 /// Throttles failed authentication per client address: each address may fail `perSecond` times
 /// per second (a bucket refilled continuously); past that every request from it gets a 429 until
 /// its bucket refills, whatever key it presents, so keys cannot be guessed at line rate. While no
-/// address is throttled (`isThrottling` false: one atomic load) requests pay nothing, not even the
+/// address is throttled (`mayBeThrottling`, `isThrottling` false: one atomic load) requests pay nothing, not even the
 /// peer-address lookup. The table is bounded: full buckets are dropped when it grows past
 /// `maxAddresses`, and beyond that failures share one overflow bucket.
 package final class FailedAttemptLimiter: @unchecked Sendable {
@@ -20,6 +20,11 @@ package final class FailedAttemptLimiter: @unchecked Sendable {
 
     /// Seconds a throttled client should wait.
     package var retryAfter: Int { 1 }
+
+    /// False until some address has been throttled: until then no caller needs to read the clock.
+    @inline(__always) package var mayBeThrottling: Bool {
+        throttledUntil.load(ordering: .relaxed) != 0
+    }
 
     @inline(__always) package func isThrottling(nowNanos: UInt64) -> Bool {
         nowNanos < throttledUntil.load(ordering: .relaxed)

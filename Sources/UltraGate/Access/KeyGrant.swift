@@ -1,4 +1,5 @@
 import Synchronization
+import UltraGateSupport
 
 /// One virtual key as the access gate hands it along a request: a reference, so passing it (in
 /// `Caller`, through admission and booking) copies no `VirtualKey` fields, and what every request
@@ -12,10 +13,22 @@ package final class KeyGrant: @unchecked Sendable {
     package let restrictsModels: Bool
     /// Where the store adds this key's usage (nil for a store that books by name).
     let tally: KeyTally?
-    /// The last namespace made, and the base it was made in (one base per gateway).
-    private let namespace = Mutex<(base: String, value: String)?>(nil)
-    /// The key's metric handles, and the metrics they belong to (one per gateway).
-    private let handles = Mutex<(metrics: ObjectIdentifier, handles: KeyMetrics.Handles)?>(nil)
+    /// The namespace made for the first base asked (one base per gateway), and the key's metric
+    /// handles in the first metrics asked (one per gateway): read on every request of the key, so
+    /// kept where a read costs one load.
+    private let namespace = WriteOnceReference<Made<String, String>>()
+    private let handles = WriteOnceReference<Made<ObjectIdentifier, KeyMetrics.Handles>>()
+
+    /// A value made once for `input`.
+    private final class Made<Input: Equatable & Sendable, Value: Sendable>: Sendable {
+        let input: Input
+        let value: Value
+        init(_ input: Input, _ value: Value) {
+            self.input = input
+            self.value = value
+        }
+        func value(for input: Input) -> Value? { self.input == input ? value : nil }
+    }
 
     package convenience init(_ key: VirtualKey) { self.init(key, tally: nil) }
 
@@ -28,18 +41,21 @@ package final class KeyGrant: @unchecked Sendable {
     }
 
     package func cacheNamespace(base: String) -> String {
-        if let made = namespace.withLock({ $0 }), made.base == base { return made.value }
+        if let made = namespace.withValue({ $0.value(for: base) }) ?? nil { return made }
         let value = key.cacheNamespace(base: base)
-        namespace.withLock { $0 = (base, value) }
-        return value
+        return namespace.storeIfUnset(Made(base, value)) { $0.value(for: base) } ?? value
     }
 
     /// The key's handles in `metrics`, looked up there once.
     package func metricHandles(in metrics: KeyMetrics) -> KeyMetrics.Handles {
+        withMetricHandles(in: metrics) { $0 }
+    }
+
+    /// `body` on the key's handles in `metrics`, lent (what each request of the key books).
+    package func withMetricHandles<R>(in metrics: KeyMetrics, _ body: (KeyMetrics.Handles) -> R) -> R {
         let id = ObjectIdentifier(metrics)
-        if let found = handles.withLock({ $0 }), found.metrics == id { return found.handles }
+        if let done = handles.withValue({ $0.input == id ? body($0.value) : nil }) ?? nil { return done }
         let found = metrics.key(key)
-        handles.withLock { $0 = (id, found) }
-        return found
+        return handles.storeIfUnset(Made(id, found)) { $0.input == id ? body($0.value) : nil } ?? body(found)
     }
 }

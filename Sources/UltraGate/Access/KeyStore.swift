@@ -32,13 +32,29 @@ package protocol KeyStore: AnyObject, Sendable {
     func spend(name: String, periodStart: Double) -> Double
     /// Books a finished request.
     func record(_ usage: KeyUsageEvent)
-    /// Books a finished request of the key `grant` (which this store handed out): what the access
-    /// gate calls, so a store can add to the grant's tally instead of looking the key up by name.
-    func record(_ usage: KeyUsageEvent, grant: KeyGrant)
+    /// Books one finished request of the key `grant` (which this store handed out), `usage` of
+    /// `model` at `at`: what the access gate calls, so a store can add to the grant's tally
+    /// instead of looking the key up by name.
+    func record(_ usage: KeyUsageCounters, model: String, at: Double, grant: KeyGrant)
+    /// Changes whenever `grant(hash:)` may answer otherwise than before (the keys were reloaded):
+    /// while it stays the same, a grant it gave may be reused without asking again. Nil: ask every time.
+    var grantsVersion: UInt64? { get }
 }
 
 extension KeyStore {
     package func grant(hash: KeyHash) -> KeyGrant? { key(hash: hash.bytes).map(KeyGrant.init) }
     package func grant(hash: [UInt8]) -> KeyGrant? { KeyHash(hash).flatMap { grant(hash: $0) } }
-    package func record(_ usage: KeyUsageEvent, grant: KeyGrant) { record(usage) }
+    package func record(_ usage: KeyUsageCounters, model: String, at: Double, grant: KeyGrant) {
+        var event = KeyUsageEvent(name: grant.name, model: model, at: at)
+        event.promptTokens = Int(clamping: usage.promptTokens)
+        event.completionTokens = Int(clamping: usage.completionTokens)
+        event.costUSD = usage.spendUSD
+        event.savedUSD = usage.savedUSD
+        record(event)
+    }
+
+    package func record(_ usage: KeyUsageEvent, grant: KeyGrant) {
+        record(KeyUsageCounters(usage), model: usage.model, at: usage.at, grant: grant)
+    }
+    package var grantsVersion: UInt64? { nil }
 }

@@ -14,11 +14,16 @@ package struct KeyUsageCounters: Sendable, Equatable {
     package init() {}
 
     package init(_ event: KeyUsageEvent) {
+        self.init(request: event.promptTokens, event.completionTokens, costUSD: event.costUSD, savedUSD: event.savedUSD)
+    }
+
+    /// One request's use: negative counts and negative or non-finite amounts count as 0.
+    package init(request promptTokens: Int, _ completionTokens: Int, costUSD: Double, savedUSD: Double) {
         requests = 1
-        promptTokens = UInt64(max(0, event.promptTokens))
-        completionTokens = UInt64(max(0, event.completionTokens))
-        spendUSD = event.costUSD.isFinite ? max(0, event.costUSD) : 0
-        savedUSD = event.savedUSD.isFinite ? max(0, event.savedUSD) : 0
+        self.promptTokens = UInt64(max(0, promptTokens))
+        self.completionTokens = UInt64(max(0, completionTokens))
+        spendUSD = costUSD.isFinite ? max(0, costUSD) : 0
+        self.savedUSD = savedUSD.isFinite ? max(0, savedUSD) : 0
     }
 
     /// Reads a stored row; nil when it is not one (another size).

@@ -1,3 +1,4 @@
+import Synchronization
 import UltraGateCache
 import UltraGateJSON
 import UltraGateSupport
@@ -50,6 +51,8 @@ package final class LMDBKeyStore: KeyStore, @unchecked Sendable {
     /// Guards everything below.
     private let lock = NSLock()
     private var snapshot = Snapshot()
+    /// Bumped (under `lock`) whenever the snapshot's grants are replaced: `grantsVersion`.
+    private let grantsReloads = Atomic<UInt64>(1)
     /// Stored total spend (model "") of the windows asked about, as of the last refresh or flush.
     private var storedSpend: [KeyUsageRow: Double] = [:]
     /// The usage generation `storedSpend` was read or written at.
@@ -115,6 +118,8 @@ package final class LMDBKeyStore: KeyStore, @unchecked Sendable {
         return snapshot.byHash[hash]
     }
 
+    package var grantsVersion: UInt64? { grantsReloads.load(ordering: .acquiring) }
+
     /// The key named `name`, as of the last refresh.
     package func key(named name: String) -> VirtualKey? {
         lock.lock()
@@ -159,18 +164,16 @@ package final class LMDBKeyStore: KeyStore, @unchecked Sendable {
     /// Adds the usage to the grant's tally: on every keyed request, so one dictionary update (by
     /// model) under the lock. The tally becomes rows of this window, this model and all models
     /// (the one budgets read) when moved; the all-time rows are added when written.
-    package func record(_ usage: KeyUsageEvent, grant: KeyGrant) {
+    package func record(_ delta: KeyUsageCounters, model: String, at now: Double, grant: KeyGrant) {
         guard let tally = grant.tally else { return }
-        let delta = KeyUsageCounters(usage)
-        // "" is the all-models row: a request that never named a model is filed as `unknown`.
-        let model = usage.model.isEmpty ? "unknown" : usage.model
         lock.lock()
         defer { lock.unlock() }
         guard !closed else { return }
-        if !tally.add(delta, model: model, now: usage.at, of: grant) {
+        // "" is the all-models row: a request that never named a model is filed as `unknown`.
+        if !tally.add(delta, model: model.isEmpty ? "unknown" : model, now: now, of: grant) {
             // A new window began: the old one's counts become rows first.
             moveToPending(tally)
-            _ = tally.add(delta, model: model, now: usage.at, of: grant)
+            _ = tally.add(delta, model: model.isEmpty ? "unknown" : model, now: now, of: grant)
         }
         if !tally.queued {
             tally.queued = true
@@ -358,6 +361,7 @@ package final class LMDBKeyStore: KeyStore, @unchecked Sendable {
             }
             snapshot.byHash = next.byHash
             snapshot.byName = next.byName
+            grantsReloads.add(1, ordering: .releasing)
         }
         // A flush that committed after this read began has newer totals than it read.
         if let spend = reload.spend, reload.generations.1 >= storedSpendGeneration {

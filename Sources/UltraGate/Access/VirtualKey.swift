@@ -44,11 +44,24 @@ package struct VirtualKey: Sendable, Equatable {
     /// name owns none of the old one's data. Made once, with the key: it is used on every request.
     package let identity: String
 
-    /// The cache namespace of this key's requests inside the gateway namespace `base`. Names and
-    /// teams are length-prefixed, so no name can be chosen to collide with another scope.
+    /// The cache namespace of this key's requests inside the gateway namespace `base`: `base`
+    /// itself for the shared scope, else a digest of the scope's full name (`scopeName`). The
+    /// digest is 15 bytes of text (a NUL, then 80 bits of SHA-256 in base64), which Swift keeps
+    /// inline: the namespace is copied along every request, and a string on the heap would cost
+    /// every copy a reference-count update, a measurable part of a cache hit.
     package func cacheNamespace(base: String) -> String {
+        guard let name = scopeName(base: base) else { return base }
+        let digest = SHA256.hash(name)
+        var text = "\u{0}" + Base64.encode(Array(digest[0..<10]))
+        while text.last == "=" { text.removeLast() }
+        return text
+    }
+
+    /// The full name of the key's cache scope inside `base`, nil for the shared scope. Names and
+    /// teams are length-prefixed, so no name can be chosen to collide with another scope.
+    package func scopeName(base: String) -> String? {
         switch effectiveScope {
-        case .shared: return base
+        case .shared: return nil
         case .team: return "\(base)\u{0}team:\(team?.utf8.count ?? 0):\(team ?? "")"
         case .key: return "\(base)\u{0}key:\(identity.utf8.count):\(identity)"
         }

@@ -132,7 +132,13 @@ public struct ConfigLoader {
             guard ttl >= 0 else { throw ConfigError("cache.ttl must not be negative") }
             cache.defaultTTL = ttl
         }
-        if let ns = try c.string("namespace") { cache.namespace = ns }
+        if let ns = try c.string("namespace") {
+            // Control characters are kept for the namespaces of key and team scopes (a NUL first).
+            guard !ns.isEmpty, !ns.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else {
+                throw ConfigError("cache.namespace must be a non-empty string without control characters")
+            }
+            cache.namespace = ns
+        }
         if let v = try c.bool("commit_before_answer") { cache.commitBeforeAnswer = v }
         if let v = try c.int("max_entry_bytes") {
             guard v >= 1024 else { throw ConfigError("cache.max_entry_bytes must be at least 1024") }

@@ -40,6 +40,8 @@ package final class HTTPConnection: IdleListMember {
     private var answeredAny = false
     /// Loop-thread state of the loop's `IdleList`.
     package var idleLinks = IdleListLinks<HTTPConnection>()
+    /// What the handler keeps for this connection between its requests (`HTTPResponder.connectionMemo`).
+    package var handlerMemo: AnyObject?
     private var partialSince: Double?
     /// Streaming to a client that reads slower than we write: beyond this, the client is dropped.
     private static let maxBufferedOutput = 64 << 20

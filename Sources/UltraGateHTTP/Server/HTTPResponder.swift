@@ -39,6 +39,14 @@ public final class HTTPResponder: @unchecked Sendable {
     /// the request is being handled.
     public var clientAddress: String? { connection.peerAddress() }
 
+    /// Whatever the handler keeps for this connection from one request to the next (it lives as
+    /// long as the connection): e.g. what it worked out from a header every request repeats. Read
+    /// and set it on the loop thread only, while the request is being handled.
+    public var connectionMemo: AnyObject? {
+        get { connection.handlerMemo }
+        set { connection.handlerMemo = newValue }
+    }
+
     /// The executor of the connection's event loop: work for this request preferring it runs on the
     /// loop thread.
     public var taskExecutor: any TaskExecutor { loop }

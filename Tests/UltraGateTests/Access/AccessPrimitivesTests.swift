@@ -110,6 +110,15 @@ struct AccessPrimitivesTests {
         victim.cacheScope = .key
         victim.team = nil
         #expect(forger.cacheNamespace(base: "default") != victim.cacheNamespace(base: "default"))
+        #expect(forger.scopeName(base: "default") != victim.scopeName(base: "default"))
+        // A team or key scope's namespace is short enough for Swift to keep inline (no reference
+        // counting when copied), starts with a NUL (no configured namespace does), and differs
+        // between bases.
+        for key in [forger, victim, b] {
+            let namespace = key.cacheNamespace(base: "default")
+            #expect(namespace.utf8.count == 15 && namespace.utf8.first == 0)
+            #expect(namespace != key.cacheNamespace(base: "other"))
+        }
     }
 
     @Test func onlyLoopbackAddressesServeWithoutAKey() {

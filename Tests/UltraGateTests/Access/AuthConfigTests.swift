@@ -37,4 +37,13 @@ import Testing
         #expect(error(#"{"auth":{"master":"0123456789abcdef"}}"#)?.hasPrefix("unknown config key `auth.master`") == true)
         #expect(error(#"{"auth":{"failed_attempts_per_second":0}}"#) != nil)
     }
+
+    /// Key and team scopes' cache namespaces start with a NUL: no configured namespace may hold a
+    /// control character, so none can be written to match one.
+    @Test func theCacheNamespaceHoldsNoControlCharacters() throws {
+        #expect(try load(#"{"cache":{"namespace":"team-blue"}}"#).cache.namespace == "team-blue")
+        for bad in [#""""#, #""\u0000abcdefghijklmn""#, #""a\nb""#] {
+            #expect(error(#"{"cache":{"namespace":\#(bad)}}"#)?.contains("cache.namespace") == true, "\(bad)")
+        }
+    }
 }

@@ -1,0 +1,73 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What the access gate worked out for the key a connection presented last: its SHA-256 and its
+/// grant. A client sends the same key on every request of a connection, so from the second request
+/// on the gate compares the presented bytes with the memo's instead of hashing them and looking
+/// the hash up under the key store's lock.
+///
+/// The comparison takes the same time wherever the bytes differ (only the length, which is public,
+/// decides early), so the memo tells a client that sends other keys on the same connection nothing
+/// about the key it holds. The grant is reused only while the key store hands out the same grants
+/// (`KeyStore.grantsVersion`): a revocation or change is seen as soon as the store reloads.
+///
+/// One per connection (`HTTPResponder.connectionMemo`), touched only on that connection's loop
+/// thread; it holds the key as long as the connection, as the connection's own buffers do, and
+/// zeroes it when replaced or freed.
+package final class CredentialMemo {
+    private var token: [UInt8] = []
+    private var hash: KeyHash?
+    private var grant: KeyGrant?
+    private var grantsVersion: UInt64 = 0
+
+    package init() {}
+
+    deinit { forgetToken() }
+
+    /// The SHA-256 of `token`: remembered if it is the token presented last.
+    func hash(of token: UnsafeBufferPointer<UInt8>) -> KeyHash {
+        if let hash, Self.equal(self.token, token) { return hash }
+        let made = KeyHash(digestOf: UnsafeRawBufferPointer(token))
+        forgetToken()
+        self.token = Array(token)
+        hash = made
+        grant = nil
+        return made
+    }
+
+    /// The grant of the remembered hash, if the store still hands out the one remembered.
+    func grant(version: UInt64) -> KeyGrant? {
+        grantsVersion == version ? grant : nil
+    }
+
+    /// Remembers the grant the store gave for the remembered hash while at `version`.
+    func remember(_ grant: KeyGrant, version: UInt64) {
+        self.grant = grant
+        grantsVersion = version
+    }
+
+    /// Whether `a` and `b` hold the same bytes, in a time that depends only on their lengths.
+    static func equal(_ a: [UInt8], _ b: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard a.count == b.count, let bBase = b.baseAddress else { return a.count == b.count }
+        return a.withUnsafeBytes { a in
+            let b = UnsafeRawPointer(bBase)
+            var difference: UInt64 = 0
+            var i = 0
+            while i + 8 <= a.count {  // eight bytes at a time, then the rest
+                difference |= a.loadUnaligned(fromByteOffset: i, as: UInt64.self) ^ b.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+                i += 8
+            }
+            while i < a.count {
+                difference |= UInt64(a[i] ^ b.load(fromByteOffset: i, as: UInt8.self))
+                i += 1
+            }
+            return difference == 0
+        }
+    }
+
+    private func forgetToken() {
+        token.withUnsafeMutableBytes { if let base = $0.baseAddress { explicit_bzero(base, $0.count) } }
+        token = []
+    }
+}
