@@ -420,6 +420,11 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
         access.book(context)
     }
 
+    /// `Age` (RFC 9111 §5.1) of an answer from the cache: whole seconds since the entry was stored.
+    package static func ageField(of hit: CachedResponse) -> HTTPHeaderField {
+        HTTPHeaderField("Age", DecimalText.string(max(0, Int(saturating: Clock.wallNow() - hit.createdAt))))
+    }
+
     /// Answers from a cache entry; false when the entry cannot be used (then it is a miss).
     package func serveHit(_ hit: CachedResponse, chat: ChatCompletionRequest, _ responder: HTTPResponder,
                   _ context: RequestContext) -> Bool {
@@ -430,7 +435,7 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
                   _ context: RequestContext) -> Bool {
         guard hit.format == .chatCompletion else { return false }
         var headers = commonHeaders(context, cacheStatus: "HIT", model: hit.model)
-        headers.append(HTTPHeaderField("Age", String(max(0, Int(Clock.wallNow() - hit.createdAt)))))
+        headers.append(Gateway.ageField(of: hit))
         var completion: JSONObject?
         if stream {
             completion = try? JSONParser.parse(hit.body).objectValue

@@ -211,15 +211,15 @@ package final class AccessGate: @unchecked Sendable {
         }
         // A key without rate limits takes nothing from the limiter (and gives nothing back).
         guard grant.hasRateLimits else {
-            context.admission = KeyAdmission(name: "", reservedTokens: estimatedTokens, limited: false)
+            context.admission = KeyAdmission(reservedTokens: estimatedTokens, limits: nil)
             return nil
         }
         let key = grant.key
         let now = Double(Clock.nanos()) / 1e9
         switch limiter.admit(key, tokens: estimatedTokens, now: now) {
-        case .admitted(let headers):
+        case .admitted(let headers, let state):
             context.rateLimitHeaders = headers
-            context.admission = KeyAdmission(name: key.name, reservedTokens: estimatedTokens, limited: true)
+            context.admission = KeyAdmission(reservedTokens: estimatedTokens, limits: state)
             return nil
         case .refused(let reason, let retryAfter, let headers):
             context.rateLimitHeaders = headers
@@ -232,7 +232,7 @@ package final class AccessGate: @unchecked Sendable {
     package func finished(_ context: RequestContext) {
         guard context.isKeyed else { return }
         book(context)
-        if let admission = context.admission, admission.limited {
+        if let admission = context.admission, admission.limits != nil {
             limiter.release(admission, usedTokens: context.chargedTokens, now: Double(Clock.nanos()) / 1e9)
         }
     }
@@ -332,9 +332,8 @@ package final class AccessGate: @unchecked Sendable {
 
 /// What `AccessGate.admit` took for a request, given back by `finished`.
 package struct KeyAdmission: Sendable {
-    /// The key's name, for the limiter ("" when `limited` is false).
-    package let name: String
     package let reservedTokens: Int
-    /// Whether the limiter holds something of it (the key has rate limits).
-    package var limited = true
+    /// The key's state in the limiter, which holds a slot and the reservation of this request
+    /// (nil: the key has no rate limits, nothing is held).
+    package let limits: KeyLimiter.State?
 }

@@ -2,18 +2,20 @@ import UltraGateHTTP
 import Foundation
 
 /// The per-process limits of virtual keys: a request bucket (`rpm`), a token bucket (`tpm`) and a
-/// count of requests in flight (`max_parallel`), per key name, behind one lock (a few dictionary
-/// operations per request).
+/// count of requests in flight (`max_parallel`), per key name, behind one lock. A request looks
+/// its key's state up once, when admitted; its admission holds the state until it is released.
 package final class KeyLimiter: @unchecked Sendable {
     package enum Decision {
-        case admitted(headers: [HTTPHeaderField])
+        case admitted(headers: [HTTPHeaderField], state: State)
         case refused(KeyMetrics.Refusal, retryAfter: Double, headers: [HTTPHeaderField])
     }
 
-    private struct State {
-        var requests: TokenBucket?
-        var tokens: TokenBucket?
-        var inFlight = 0
+    /// One key's buckets and requests in flight; guarded by the limiter's lock. Kept for as long
+    /// as the limiter (one per key name the process saw: keys are created by the operator).
+    package final class State: @unchecked Sendable {
+        fileprivate var requests: TokenBucket?
+        fileprivate var tokens: TokenBucket?
+        fileprivate var inFlight = 0
     }
 
     private let lock = NSLock()
@@ -27,10 +29,15 @@ package final class KeyLimiter: @unchecked Sendable {
     package func admit(_ key: VirtualKey, tokens: Int, now: Double) -> Decision {
         lock.lock()
         defer { lock.unlock() }
-        var state = states[key.name] ?? State()
+        let state: State
+        if let known = states[key.name] {
+            state = known
+        } else {
+            state = State()
+            states[key.name] = state
+        }
         state.requests = KeyLimiter.bucket(state.requests, limit: key.rpm, now: now)
         state.tokens = KeyLimiter.bucket(state.tokens, limit: key.tpm, now: now)
-        defer { states[key.name] = state }
         if let max = key.maxParallel, state.inFlight >= max {
             return .refused(.maxParallel, retryAfter: 1, headers: RateLimitHeaders.fields(requests: state.requests, tokens: state.tokens))
         }
@@ -46,14 +53,14 @@ package final class KeyLimiter: @unchecked Sendable {
         state.requests?.take(1)
         state.tokens?.take(Double(tokens))
         state.inFlight += 1
-        return .admitted(headers: RateLimitHeaders.fields(requests: state.requests, tokens: state.tokens))
+        return .admitted(headers: RateLimitHeaders.fields(requests: state.requests, tokens: state.tokens), state: state)
     }
 
     /// Ends an admitted request: frees its slot and settles its token reservation with what it used.
     package func release(_ admission: KeyAdmission, usedTokens: Int, now: Double) {
+        guard let state = admission.limits else { return }
         lock.lock()
         defer { lock.unlock() }
-        guard var state = states[admission.name] else { return }
         state.inFlight = max(0, state.inFlight - 1)
         if var bucket = state.tokens {
             bucket.refill(now: now)
@@ -61,7 +68,6 @@ package final class KeyLimiter: @unchecked Sendable {
             if unused >= 0 { bucket.giveBack(Double(unused)) } else { bucket.take(Double(-unused)) }
             state.tokens = bucket
         }
-        states[admission.name] = state
     }
 
     /// The bucket for `limit` per minute: created full, refilled to `now`, resized when the key's

@@ -147,7 +147,8 @@ package final class LMDBKeyStore: KeyStore, @unchecked Sendable {
 
     /// Spend recorded here and not yet committed. Called under `lock`.
     private func unwrittenSpend(_ row: KeyUsageRow) -> Double {
-        var spend = (pending[row]?.spendUSD ?? 0) + (flushing[row]?.spendUSD ?? 0)
+        // Both are empty between flushes (nearly always): no hashing then.
+        var spend = (pending.isEmpty ? 0 : pending[row]?.spendUSD ?? 0) + (flushing.isEmpty ? 0 : flushing[row]?.spendUSD ?? 0)
         if let tally = snapshot.byName[row.name]?.tally, !tally.isEmpty, tally.windowStart == row.windowStart {
             spend += tally.total.spendUSD
         }

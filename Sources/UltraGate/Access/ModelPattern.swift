@@ -4,8 +4,12 @@
 package enum ModelPattern {
     package static func matches(_ pattern: String, _ name: String) -> Bool {
         if !pattern.utf8.contains(UInt8(ascii: "*")) { return pattern == name }
-        let p = Array(pattern.utf8)
-        let s = Array(name.utf8)
+        // Read in place: a keyed request with a model list runs this on every request.
+        var pattern = pattern, name = name
+        return pattern.withUTF8 { p in name.withUTF8 { s in matches(p, s) } }
+    }
+
+    private static func matches(_ p: UnsafeBufferPointer<UInt8>, _ s: UnsafeBufferPointer<UInt8>) -> Bool {
         var pi = 0, si = 0
         var star = -1, mark = 0
         while si < s.count {

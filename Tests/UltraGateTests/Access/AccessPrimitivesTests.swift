@@ -11,7 +11,7 @@ struct AccessPrimitivesTests {
         var key = VirtualKey(name: "k", createdAt: 0, secretHash: [UInt8](repeating: 1, count: 32), hint: "abcd")
         key.rpm = 2
         let limiter = KeyLimiter()
-        guard case .admitted(let headers) = limiter.admit(key, tokens: 0, now: 100) else { Issue.record("first refused"); return }
+        guard case .admitted(let headers, _) = limiter.admit(key, tokens: 0, now: 100) else { Issue.record("first refused"); return }
         #expect(headers.first { $0.name == "x-ratelimit-limit-requests" }?.value == "2")
         #expect(headers.first { $0.name == "x-ratelimit-remaining-requests" }?.value == "1")
         guard case .admitted = limiter.admit(key, tokens: 0, now: 100) else { Issue.record("second refused"); return }
@@ -29,15 +29,16 @@ struct AccessPrimitivesTests {
         var key = VirtualKey(name: "t", createdAt: 0, secretHash: [UInt8](repeating: 2, count: 32), hint: "abcd")
         key.tpm = 1000
         let limiter = KeyLimiter()
-        guard case .admitted = limiter.admit(key, tokens: 900, now: 0) else { Issue.record("refused"); return }
+        guard case .admitted(_, let state) = limiter.admit(key, tokens: 900, now: 0) else { Issue.record("refused"); return }
         // 100 left: a 200-token reservation must wait.
         guard case .refused(.tpm, let wait, _) = limiter.admit(key, tokens: 200, now: 0) else { Issue.record("admitted"); return }
         #expect(abs(wait - 6) < 0.001, "100 more tokens at 1000/min take 6 s")
         // The call used 100 of its 900: 800 come back.
-        limiter.release(KeyAdmission(name: "t", reservedTokens: 900), usedTokens: 100, now: 0)
-        guard case .admitted = limiter.admit(key, tokens: 800, now: 0) else { Issue.record("unused reservation not returned"); return }
+        limiter.release(KeyAdmission(reservedTokens: 900, limits: state), usedTokens: 100, now: 0)
+        guard case .admitted(_, let again) = limiter.admit(key, tokens: 800, now: 0) else { Issue.record("unused reservation not returned"); return }
         // A call that used more than it reserved leaves a debt.
-        limiter.release(KeyAdmission(name: "t", reservedTokens: 800), usedTokens: 1500, now: 0)
+        #expect(again === state, "one state per key")
+        limiter.release(KeyAdmission(reservedTokens: 800, limits: again), usedTokens: 1500, now: 0)
         guard case .refused(.tpm, _, _) = limiter.admit(key, tokens: 1, now: 0) else { Issue.record("debt ignored"); return }
         // A reservation larger than the whole limit passes when the bucket is full.
         guard case .admitted = limiter.admit(key, tokens: 5000, now: 1000) else { Issue.record("oversized reservation refused forever"); return }
@@ -47,9 +48,9 @@ struct AccessPrimitivesTests {
         var key = VirtualKey(name: "p", createdAt: 0, secretHash: [UInt8](repeating: 3, count: 32), hint: "abcd")
         key.maxParallel = 1
         let limiter = KeyLimiter()
-        guard case .admitted = limiter.admit(key, tokens: 0, now: 0) else { Issue.record("refused"); return }
+        guard case .admitted(_, let state) = limiter.admit(key, tokens: 0, now: 0) else { Issue.record("refused"); return }
         guard case .refused(.maxParallel, _, _) = limiter.admit(key, tokens: 0, now: 0) else { Issue.record("second parallel admitted"); return }
-        limiter.release(KeyAdmission(name: "p", reservedTokens: 0), usedTokens: 0, now: 0)
+        limiter.release(KeyAdmission(reservedTokens: 0, limits: state), usedTokens: 0, now: 0)
         guard case .admitted = limiter.admit(key, tokens: 0, now: 0) else { Issue.record("slot not freed"); return }
     }
 

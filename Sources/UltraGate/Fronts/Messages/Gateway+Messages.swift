@@ -142,7 +142,7 @@ extension Gateway {
             message = parsed
         }
         var headers = commonHeaders(context, cacheStatus: "HIT", model: hit.model)
-        headers.append(HTTPHeaderField("Age", String(max(0, Int(Clock.wallNow() - hit.createdAt)))))
+        headers.append(Gateway.ageField(of: hit))
         // Noted before answering: the access log entry is made when the answer is done.
         context.cacheResult = .hit
         context.provider = hit.provider

@@ -168,7 +168,7 @@ extension Gateway {
         bookHit(hit, context)
         storeResponse(response, call: call, context: context)
         var headers = commonHeaders(context, cacheStatus: "HIT", model: hit.model)
-        headers.append(HTTPHeaderField("Age", String(max(0, Int(Clock.wallNow() - hit.createdAt)))))
+        headers.append(Gateway.ageField(of: hit))
         guard call.request.stream else {
             headers.append(HTTPHeaderField("Content-Type", "application/json"))
             headers.append(serverTiming(context))
