@@ -60,7 +60,7 @@ EOF
         | python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])')
       [ "$kind" = hitkey ] && master=$(openssl rand -hex 24)
     fi
-    ULTRAGATE_MASTER_KEY="$master" valgrind --tool=callgrind --callgrind-out-file="$TMP/callgrind.out.%p" \
+    ULTRAGATE_MASTER_KEY="$master" valgrind --tool=callgrind ${CALLGRIND_OPTIONS:-} --callgrind-out-file="$TMP/callgrind.out.%p" \
       "$bin" serve --config "$TMP/config.json" --cache-dir "$TMP/cache" 2> "$TMP/gw.log" &
     vg=$!
     for _ in $(seq 300); do grep -q "listening on" "$TMP/gw.log" && break; sleep 0.1; done

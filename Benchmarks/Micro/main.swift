@@ -109,18 +109,17 @@ var gateHeaders = HTTPHeaders()
 gateHeaders.append("Authorization", "Bearer \(presented)")
 let gateHead = HTTPRequestHead(method: "POST", target: "/v1/chat/completions", path: "/v1/chat/completions", query: nil,
                                versionMinor: 1, headers: gateHeaders, keepAlive: true, expectsContinue: false)
+let authenticated = RequestContext(id: "r", startNanos: 0)
 measure("access gate: authenticate", iterations: iterations) {
-    blackHole(gate.authenticate(gateHead, endpoint: .chatCompletions, clientAddress: nil))
+    blackHole(gate.authenticate(gateHead, endpoint: .chatCompletions, into: authenticated, clientAddress: nil))
 }
-let gateCaller = try! gate.authenticate(gateHead, endpoint: .chatCompletions, clientAddress: nil).get()
 measure("access gate: authenticate + admit + finished", iterations: iterations) {
     let context = RequestContext(id: "r", startNanos: 0, cacheNamespace: "default")
-    if case .success(let caller) = gate.authenticate(gateHead, endpoint: .chatCompletions, clientAddress: nil) { context.authenticated(as: caller) }
+    _ = gate.authenticate(gateHead, endpoint: .chatCompletions, into: context, clientAddress: nil)
     blackHole(gate.admit(context, model: "mock-gpt", estimatedTokens: 0))
     context.savedUSD = 0
     gate.finished(context)
 }
-blackHole(gateCaller)
 // The same for a plain key (no model list, budget or limits), as `Benchmarks/auth-overhead.sh` uses.
 let plainSecret = try! keyStore.create(["name": "plain", "team": "perf"]).secret
 var plainHeaders = HTTPHeaders()
@@ -134,9 +133,9 @@ let plainHead = HTTPRequestHead(method: "POST", target: "/v1/chat/completions", 
 // request presented the same key (the gateway keeps a `CredentialMemo` per connection).
 func plainKeyRequest(memo: CredentialMemo?) {
     let context = RequestContext(id: "r", startNanos: 0, cacheNamespace: "default")
-    if case .success(let caller) = gate.authenticate(plainHead, endpoint: .chatCompletions, memo: memo, clientAddress: nil) {
-        context.authenticated(as: caller)
-        if case .key(let grant) = caller { context.cacheNamespace = grant.cacheNamespace(base: "default") }
+    if gate.authenticate(plainHead, endpoint: .chatCompletions, memo: memo, into: context, clientAddress: nil) == nil,
+       let namespace = context.withKeyGrant({ $0.cacheNamespace(base: "default") }) {
+        context.cacheNamespace = namespace
     }
     blackHole(gate.admit(context, model: "mock-gpt", estimatedTokens: 0))
     context.model = "mock-gpt"
@@ -150,7 +149,7 @@ measure("access gate, plain key: authenticate + namespace + admit + book + finis
 let connectionMemo = CredentialMemo()
 measure("the same, the connection's key remembered", iterations: iterations) { plainKeyRequest(memo: connectionMemo) }
 measure("  of which authenticate", iterations: iterations) {
-    blackHole(gate.authenticate(plainHead, endpoint: .chatCompletions, memo: connectionMemo, clientAddress: nil))
+    blackHole(gate.authenticate(plainHead, endpoint: .chatCompletions, memo: connectionMemo, into: authenticated, clientAddress: nil))
 }
 measure("the same context without a key (what a request without auth pays)", iterations: iterations) {
     let context = RequestContext(id: "r", startNanos: 0, cacheNamespace: "default")

@@ -183,15 +183,12 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
                     key: context.caller.logName, team: context.caller.team))
             }
         }
-        switch access.authenticate(request.head, endpoint: endpoint, memo: access.isEnabled ? credentialMemo(responder) : nil,
-                                   clientAddress: responder.clientAddress) {
-        case .success(let caller):
-            context.authenticated(as: caller)
-            if let namespace = context.withKeyGrant({ $0.cacheNamespace(base: config.cache.namespace) }) {
-                context.cacheNamespace = namespace
-            }
-        case .failure(let error):
-            return fail(responder, context, error)
+        if let refusal = access.authenticate(request.head, endpoint: endpoint, memo: access.isEnabled ? credentialMemo(responder) : nil,
+                                             into: context, clientAddress: responder.clientAddress) {
+            return fail(responder, context, refusal)
+        }
+        if let namespace = context.withKeyGrant({ $0.cacheNamespace(base: config.cache.namespace) }) {
+            context.cacheNamespace = namespace
         }
         switch endpoint {
         case .chatCompletions: handleChat(request, responder, context)

@@ -20,6 +20,8 @@ package final class AccessGate: @unchecked Sendable {
     private let metricsHash: KeyHash?
     private let limiter = KeyLimiter()
     private let failures: FailedAttemptLimiter
+    /// Whether `book` adds to the usage metrics (else the store's process totals feed them).
+    private let countsUsageMetrics: Bool
 
     package init(settings: AuthSettings = AuthSettings(), store: (any KeyStore)? = nil, metrics: KeyMetrics? = nil,
                  clock: AccessClock = .system) {
@@ -27,6 +29,14 @@ package final class AccessGate: @unchecked Sendable {
         self.store = store
         self.metrics = metrics
         self.clock = clock
+        // A store that keeps what this process booked per key feeds the usage metrics: a
+        // request's booking is then one update under its lock.
+        if let metrics, let store, store.processUsage() != nil {
+            metrics.readUsage { store.processUsage() ?? [] }
+            countsUsageMetrics = false
+        } else {
+            countsUsageMetrics = true
+        }
         masterHash = settings.masterKey.map { KeyHash(digestOf: $0) }
         metricsHash = settings.metricsKey.map { KeyHash(digestOf: $0) }
         failures = FailedAttemptLimiter(perSecond: settings.failedAttemptsPerSecond)
@@ -37,11 +47,30 @@ package final class AccessGate: @unchecked Sendable {
 
     // MARK: Authentication
 
-    /// Who sent the request; an error (401, 403, 429) when it may not reach `endpoint`.
-    /// `clientAddress` is asked only when failed attempts are being throttled, or one just failed.
-    /// `memo` is what this gate remembers of the connection's last key (`CredentialMemo`).
-    package func authenticate(_ head: HTTPRequestHead, endpoint: Endpoint, memo: CredentialMemo? = nil,
-                              clientAddress: @autoclosure () -> String?) -> Result<Caller, GatewayError> {
+    /// Notes in `context` who sent the request (`RequestContext.authenticated(as:)`); an error
+    /// (401, 403, 429) when it may not reach `endpoint`. `clientAddress` is asked only when failed
+    /// attempts are being throttled, or one just failed. `memo` is what this gate remembers of the
+    /// connection's last key (`CredentialMemo`).
+    package func authenticate(_ head: HTTPRequestHead, endpoint: Endpoint, memo: CredentialMemo? = nil, into context: RequestContext,
+                              clientAddress: @autoclosure () -> String?) -> GatewayError? {
+        switch caller(of: head, endpoint: endpoint, memo: memo, clientAddress: clientAddress()) {
+        case .open: return nil  // what a new context says already
+        case .caller(let caller):
+            context.authenticated(as: caller)
+            return nil
+        case .refused(let error): return error
+        }
+    }
+
+    /// What `authenticate` found: not generic (a `Result` is copied through value witnesses).
+    private enum Outcome {
+        case open
+        case caller(Caller)
+        case refused(GatewayError)
+    }
+
+    private func caller(of head: HTTPRequestHead, endpoint: Endpoint, memo: CredentialMemo?,
+                        clientAddress: @autoclosure () -> String?) -> Outcome {
         var rule = endpoint.access
         // A wrong method or unknown path under /admin is the admin API's business: a virtual key
         // learns nothing there (not even which methods a path takes).
@@ -50,9 +79,9 @@ package final class AccessGate: @unchecked Sendable {
         default: break
         }
         guard isEnabled else {
-            return rule == .masterOnly ? .failure(AccessGate.adminNeedsMasterKey) : .success(.open)
+            return rule == .masterOnly ? .refused(AccessGate.adminNeedsMasterKey) : .open
         }
-        if rule == .open { return .success(.open) }
+        if rule == .open { return .open }
         // The clock is read only while some address is throttled, or when an attempt fails.
         var nowNanos: UInt64 = 0
         var address: String??
@@ -63,33 +92,31 @@ package final class AccessGate: @unchecked Sendable {
             address = .some(clientAddress())
             if let a = address!, failures.isThrottled(a, nowNanos: nowNanos) {
                 metrics?.recordAuthFailure(.throttled)
-                return .failure(AccessGate.throttled(retryAfter: failures.retryAfter))
+                return .refused(AccessGate.throttled(retryAfter: failures.retryAfter))
             }
         }
         let presented = AccessGate.presented(head)
-        if presented.repeated { return .failure(AccessGate.repeatedCredentials) }
-        guard let hash = AccessGate.withToken(of: presented, in: head.headers.fields, { token in
-            memo?.hash(of: token) ?? KeyHash(digestOf: UnsafeRawBufferPointer(token))
-        }) else {
+        if presented.repeated { return .refused(AccessGate.repeatedCredentials) }
+        guard let hash = AccessGate.keyHash(presented, in: head.headers.fields, memo: memo) else {
             metrics?.recordAuthFailure(.missing)
-            return .failure(AccessGate.invalidKey)
+            return .refused(AccessGate.invalidKey)
         }
-        if hash == masterHash { return .success(.master) }
+        if hash == masterHash { return .caller(.master) }
         if hash == metricsHash {
-            guard rule == .metricsReaders else { return forbidden("The metrics key may only read /metrics, /v1/stats and /health?deep=1.") }
-            return .success(.metricsReader)
+            guard rule == .metricsReaders else { return .refused(forbidden("The metrics key may only read /metrics, /v1/stats and /health?deep=1.")) }
+            return .caller(.metricsReader)
         }
         guard let grant = grant(hash: hash, memo: memo), !grant.key.disabled,
               grant.key.expiresAt.map({ clock.now() < $0 }) ?? true else {
             // Revoked, disabled, expired and unknown keys look the same from outside.
             metrics?.recordAuthFailure(.invalid)
             failures.noteFailure(address.map { $0 } ?? clientAddress(), nowNanos: nowNanos == 0 ? Clock.nanos() : nowNanos)
-            return .failure(AccessGate.invalidKey)
+            return .refused(AccessGate.invalidKey)
         }
         switch rule {
-        case .anyKey, .open: return .success(.key(grant))
-        case .metricsReaders: return forbidden("Virtual keys may not read /metrics, /v1/stats or /health?deep=1; use the metrics key.")
-        case .masterOnly: return forbidden("The admin API needs the master key.")
+        case .anyKey, .open: return .caller(.key(grant))
+        case .metricsReaders: return .refused(forbidden("Virtual keys may not read /metrics, /v1/stats or /health?deep=1; use the metrics key."))
+        case .masterOnly: return .refused(forbidden("The admin API needs the master key."))
         }
     }
 
@@ -103,10 +130,10 @@ package final class AccessGate: @unchecked Sendable {
         return grant
     }
 
-    private func forbidden(_ message: String) -> Result<Caller, GatewayError> {
+    private func forbidden(_ message: String) -> GatewayError {
         metrics?.recordAuthFailure(.forbidden)
-        return .failure(GatewayError(status: 403, type: "permission_error", message: message, code: "forbidden",
-                                     headers: [AccessGate.noRetry]))
+        return GatewayError(status: 403, type: "permission_error", message: message, code: "forbidden",
+                            headers: [AccessGate.noRetry])
     }
 
     /// The key a request presents: `Authorization: Bearer <key>` (OpenAI clients) or
@@ -158,34 +185,57 @@ package final class AccessGate: @unchecked Sendable {
         return (authorization, apiKey, repeated)
     }
 
-    /// `body` on the key's bytes in the presented field: without surrounding blanks and, for
-    /// `Authorization`, without the `Bearer ` scheme (in any case); nil when there is no field, the
-    /// scheme differs or nothing is left. Read in place: this runs on every request, and neither
-    /// the key nor its hash needs a copy on the heap.
+    /// `body` on the key's bytes in the presented field (see `tokenRange`); nil when there is no
+    /// field or no key in it.
     private static func withToken<T>(of presented: (field: Int?, bearer: Bool, repeated: Bool), in fields: [HTTPHeaderField],
                                      _ body: (UnsafeBufferPointer<UInt8>) -> T) -> T? {
         guard let field = presented.field else { return nil }
-        let scheme: StaticString = "bearer "
-        func token(_ bytes: UnsafeBufferPointer<UInt8>) -> T? {
-            var start = 0, end = bytes.count
-            func isBlank(_ b: UInt8) -> Bool { b == 0x20 || b == 0x09 }
-            while start < end, isBlank(bytes[start]) { start += 1 }
-            if presented.bearer {
-                let n = scheme.utf8CodeUnitCount
-                guard end - start > n else { return nil }
-                for i in 0..<n {
-                    let b = bytes[start + i]
-                    if (b &- 0x41 < 26 ? b | 0x20 : b) != scheme.utf8Start[i] { return nil }  // ASCII lower case
-                }
-                start += n
-                while start < end, isBlank(bytes[start]) { start += 1 }
-            }
-            while end > start, isBlank(bytes[end - 1]) { end -= 1 }
-            return start < end ? body(UnsafeBufferPointer(rebasing: bytes[start..<end])) : nil
+        return withValue(of: fields[field]) { value in
+            tokenRange(in: value, bearer: presented.bearer).map { body(UnsafeBufferPointer(rebasing: value[$0])) }
         }
-        if let found = fields[field].value.utf8.withContiguousStorageIfAvailable(token) { return found }
-        var value = fields[field].value  // not stored as UTF-8 in one piece (not made by the parser)
-        return value.withUTF8(token)
+    }
+
+    /// `body` on a field's value as bytes, read in place: this runs on every request.
+    private static func withValue<T>(of field: HTTPHeaderField, _ body: (UnsafeBufferPointer<UInt8>) -> T) -> T {
+        if let done = field.value.utf8.withContiguousStorageIfAvailable(body) { return done }
+        var value = field.value  // not stored as UTF-8 in one piece (not made by the parser)
+        return value.withUTF8(body)
+    }
+
+    /// Where the key is in a presented field's value: without surrounding blanks and, for
+    /// `Authorization` (`bearer`), without the `Bearer ` scheme (in any case); nil when the scheme
+    /// differs or nothing is left.
+    static func tokenRange(in bytes: UnsafeBufferPointer<UInt8>, bearer: Bool) -> Range<Int>? {
+        let scheme: StaticString = "bearer "
+        var start = 0, end = bytes.count
+        func isBlank(_ b: UInt8) -> Bool { b == 0x20 || b == 0x09 }
+        while start < end, isBlank(bytes[start]) { start += 1 }
+        if bearer {
+            let n = scheme.utf8CodeUnitCount
+            guard end - start > n else { return nil }
+            for i in 0..<n {
+                let b = bytes[start + i]
+                if (b &- 0x41 < 26 ? b | 0x20 : b) != scheme.utf8Start[i] { return nil }  // ASCII lower case
+            }
+            start += n
+            while start < end, isBlank(bytes[start]) { start += 1 }
+        }
+        while end > start, isBlank(bytes[end - 1]) { end -= 1 }
+        return start < end ? start..<end : nil
+    }
+
+    /// The SHA-256 of the key in the presented field, nil when it holds none. With the
+    /// connection's `memo`, a field whose value is the one presented last is not read again.
+    private static func keyHash(_ presented: (field: Int?, bearer: Bool, repeated: Bool), in fields: [HTTPHeaderField],
+                                memo: CredentialMemo?) -> KeyHash? {
+        guard let field = presented.field else { return nil }
+        return withValue(of: fields[field]) { value -> KeyHash? in
+            func digest(_ value: UnsafeBufferPointer<UInt8>) -> KeyHash? {
+                tokenRange(in: value, bearer: presented.bearer).map { KeyHash(digestOf: UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: value[$0]))) }
+            }
+            guard let memo else { return digest(value) }
+            return memo.hash(ofField: value, bearer: presented.bearer, digest)
+        }
     }
 
     // MARK: Admission
@@ -258,7 +308,7 @@ package final class AccessGate: @unchecked Sendable {
                                      costUSD: context.costUSD ?? 0, savedUSD: 0)
         }
         store?.record(usage, model: context.model ?? "", at: clock.now(), grant: grant)
-        if let metrics {
+        if countsUsageMetrics, let metrics {
             grant.withMetricHandles(in: metrics) { handles in
                 handles.requests.increment()
                 handles.promptTokens.increment(by: Int(clamping: usage.promptTokens))

@@ -2,10 +2,11 @@
 import Glibc
 #endif
 
-/// What the access gate worked out for the key a connection presented last: its SHA-256 and its
-/// grant. A client sends the same key on every request of a connection, so from the second request
-/// on the gate compares the presented bytes with the memo's instead of hashing them and looking
-/// the hash up under the key store's lock.
+/// What the access gate worked out for the key a connection presented last: the field's value as
+/// presented, the key's SHA-256 and its grant. A client sends the same field on every request of
+/// a connection, so from the second request on the gate compares the field's bytes with the
+/// memo's instead of reading the key out of them, hashing it and looking the hash up under the key
+/// store's lock.
 ///
 /// The comparison takes the same time wherever the bytes differ (only the length, which is public,
 /// decides early), so the memo tells a client that sends other keys on the same connection nothing
@@ -16,21 +17,27 @@ import Glibc
 /// thread; it holds the key as long as the connection, as the connection's own buffers do, and
 /// zeroes it when replaced or freed.
 package final class CredentialMemo {
-    private var token: [UInt8] = []
+    /// The presented field's whole value, and whether it was `Authorization` (else `x-api-key`).
+    private var value: [UInt8] = []
+    private var bearer = false
     private var hash: KeyHash?
     private var grant: KeyGrant?
     private var grantsVersion: UInt64 = 0
 
     package init() {}
 
-    deinit { forgetToken() }
+    deinit { forgetValue() }
 
-    /// The SHA-256 of `token`: remembered if it is the token presented last.
-    func hash(of token: UnsafeBufferPointer<UInt8>) -> KeyHash {
-        if let hash, Self.equal(self.token, token) { return hash }
-        let made = KeyHash(digestOf: UnsafeRawBufferPointer(token))
-        forgetToken()
-        self.token = Array(token)
+    /// The hash `digest` makes of the key in a field's `value` (`bearer`: an `Authorization`
+    /// field): remembered if the same field and value were presented last. Nil (and nothing
+    /// remembered) when the value holds no key.
+    func hash(ofField value: UnsafeBufferPointer<UInt8>, bearer: Bool,
+              _ digest: (UnsafeBufferPointer<UInt8>) -> KeyHash?) -> KeyHash? {
+        if let hash, self.bearer == bearer, Self.equal(self.value, value) { return hash }
+        guard let made = digest(value) else { return nil }
+        forgetValue()
+        self.value = Array(value)
+        self.bearer = bearer
         hash = made
         grant = nil
         return made
@@ -66,8 +73,8 @@ package final class CredentialMemo {
         }
     }
 
-    private func forgetToken() {
-        token.withUnsafeMutableBytes { if let base = $0.baseAddress { explicit_bzero(base, $0.count) } }
-        token = []
+    private func forgetValue() {
+        value.withUnsafeMutableBytes { if let base = $0.baseAddress { explicit_bzero(base, $0.count) } }
+        value = []
     }
 }

@@ -39,6 +39,16 @@ package protocol KeyStore: AnyObject, Sendable {
     /// Changes whenever `grant(hash:)` may answer otherwise than before (the keys were reloaded):
     /// while it stays the same, a grant it gave may be reused without asking again. Nil: ask every time.
     var grantsVersion: UInt64? { get }
+    /// What this process booked per key and team since it started, when the store keeps that
+    /// (the per-key metrics are then read from it); nil: the access gate counts them itself.
+    func processUsage() -> [KeyProcessUsage]?
+}
+
+/// One key's (and team's) usage booked by this process since it started.
+package struct KeyProcessUsage: Sendable, Equatable {
+    package let name: String
+    package let team: String
+    package let usage: KeyUsageCounters
 }
 
 extension KeyStore {
@@ -57,4 +67,5 @@ extension KeyStore {
         record(KeyUsageCounters(usage), model: usage.model, at: usage.at, grant: grant)
     }
     package var grantsVersion: UInt64? { nil }
+    package func processUsage() -> [KeyProcessUsage]? { nil }
 }

@@ -18,10 +18,14 @@ final class KeyTally: @unchecked Sendable {
     private var last: (model: String, index: Dictionary<String, KeyUsageCounters>.Index)?
     /// Whether the store's list of tallies to move holds this one.
     var queued = false
+    /// What this process booked for the key (under its team) since it started, never emptied:
+    /// shared by the key's tallies across reloads, read for the per-key metrics.
+    let processTotal: KeyProcessTotal
 
-    init(name: String, owner: KeyHash) {
+    init(name: String, owner: KeyHash, processTotal: KeyProcessTotal) {
         self.name = name
         self.owner = owner
+        self.processTotal = processTotal
     }
 
     var isEmpty: Bool { total.requests == 0 }
@@ -44,6 +48,7 @@ final class KeyTally: @unchecked Sendable {
             last = byModel.index(forKey: model).map { (model, $0) }  // an insertion moved the others
         }
         total += delta
+        processTotal.usage += delta
         return true
     }
 
@@ -53,5 +58,20 @@ final class KeyTally: @unchecked Sendable {
         last = nil
         total = KeyUsageCounters()
         queued = false
+    }
+}
+
+/// What one process booked for one key and team since it started: the source of the per-key
+/// metrics (`KeyMetrics.mirror`), kept beside the tallies so a request's booking is one update
+/// under the key store's lock rather than that plus an atomic add per metric. Guarded by the lock
+/// of the `LMDBKeyStore` that made it.
+package final class KeyProcessTotal: @unchecked Sendable {
+    package let name: String
+    package let team: String
+    package var usage = KeyUsageCounters()
+
+    init(name: String, team: String) {
+        self.name = name
+        self.team = team
     }
 }

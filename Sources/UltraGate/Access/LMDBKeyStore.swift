@@ -66,6 +66,8 @@ package final class LMDBKeyStore: KeyStore, @unchecked Sendable {
     /// The secret hash of the key each name's pending usage belongs to: a delta of a key revoked
     /// (and maybe created again under its name) in the meantime is dropped, not booked on the new one.
     private var owners: [String: KeyHash] = [:]
+    /// What this process booked per key and team since it started, by `name NUL team`.
+    private var processTotals: [String: KeyProcessTotal] = [:]
     private var closed = false
     private var lastFailureReport = -Double.infinity
 
@@ -313,6 +315,13 @@ package final class LMDBKeyStore: KeyStore, @unchecked Sendable {
         return report
     }
 
+    /// What this process booked per key and team since it started (the per-key metrics).
+    package func processUsage() -> [KeyProcessUsage]? {
+        lock.lock()
+        defer { lock.unlock() }
+        return processTotals.values.map { KeyProcessUsage(name: $0.name, team: $0.team, usage: $0.usage) }
+    }
+
     // MARK: Refresh and flush
 
     /// Reads the generations and reloads what changed since the last read: the keys, or the stored
@@ -356,7 +365,10 @@ package final class LMDBKeyStore: KeyStore, @unchecked Sendable {
             var next = Snapshot()
             for key in keys {
                 guard let hash = KeyHash(key.secretHash) else { continue }
-                let grant = KeyGrant(key, tally: KeyTally(name: key.name, owner: hash))
+                let totalKey = key.name + "\u{0}" + (key.team ?? "")
+                let total = processTotals[totalKey] ?? KeyProcessTotal(name: key.name, team: key.team ?? "")
+                processTotals[totalKey] = total
+                let grant = KeyGrant(key, tally: KeyTally(name: key.name, owner: hash, processTotal: total))
                 next.byName[key.name] = grant
                 next.byHash[hash] = grant
             }

@@ -52,9 +52,9 @@ package struct VirtualKey: Sendable, Equatable {
     package func cacheNamespace(base: String) -> String {
         guard let name = scopeName(base: base) else { return base }
         let digest = SHA256.hash(name)
-        var text = "\u{0}" + Base64.encode(Array(digest[0..<10]))
-        while text.last == "=" { text.removeLast() }
-        return text
+        // Made from its 15 bytes at once: a string made longer and then cut keeps its heap storage.
+        let text = [0] + Base64.encode(Array(digest[0..<10])).utf8.prefix(14)
+        return String(decoding: text, as: UTF8.self)
     }
 
     /// The full name of the key's cache scope inside `base`, nil for the shared scope. Names and

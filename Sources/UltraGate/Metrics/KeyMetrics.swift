@@ -62,8 +62,13 @@ package final class KeyMetrics: @unchecked Sendable {
     private let authFailures: [AuthFailure: Counter]
     private let lock = NSLock()
     private var handles: [String: Handles] = [:]  // guarded by lock
+    /// Where the usage counters (requests, tokens, spend, saved) come from when the key store
+    /// keeps them (`readUsage`); nil: `AccessGate.book` adds to them. Guarded by lock.
+    private var usageSource: (@Sendable () -> [KeyProcessUsage])?
+    private let registry: MetricsRegistry
 
     package init(registry: MetricsRegistry) {
+        self.registry = registry
         requests = registry.counterFamily("ultragate_key_requests_total", help: "Requests made with each virtual key.", labelNames: ["key", "team"])
         tokens = registry.counterFamily("ultragate_key_tokens_total", help: "Upstream tokens used by each virtual key, by kind (prompt, completion).", labelNames: ["key", "team", "kind"])
         spend = registry.counterFamily("ultragate_key_spend_usd_total", help: "Estimated upstream cost in USD charged to each virtual key (the price table's cost of what it used).", labelNames: ["key", "team"])
@@ -86,8 +91,39 @@ package final class KeyMetrics: @unchecked Sendable {
 
     package func recordAuthFailure(_ reason: AuthFailure) { authFailures[reason]!.increment() }
 
+    /// From now on the usage counters show what `source` says this process booked (read when
+    /// the metrics or `/v1/stats` are), instead of being added to on every request.
+    package func readUsage(from source: @escaping @Sendable () -> [KeyProcessUsage]) {
+        lock.lock()
+        let first = usageSource == nil
+        usageSource = source
+        lock.unlock()
+        if first { registry.addCollectHook { [weak self] in self?.mirrorUsage() } }
+    }
+
+    /// Copies the source's figures into the usage counters (see `readUsage`).
+    private func mirrorUsage() {
+        lock.lock()
+        let source = usageSource
+        lock.unlock()
+        guard let source else { return }
+        for total in source() {
+            lock.lock()
+            // Made here for a key seen only through the source, so `/v1/stats` lists it.
+            if handles[total.name] == nil { handles[total.name] = Handles(name: total.name, team: total.team, families: self) }
+            lock.unlock()
+            let usage = total.usage
+            requests.labels(total.name, total.team).mirror(total: Double(usage.requests))
+            tokens.labels(total.name, total.team, "prompt").mirror(total: Double(usage.promptTokens))
+            tokens.labels(total.name, total.team, "completion").mirror(total: Double(usage.completionTokens))
+            spend.labels(total.name, total.team).mirror(total: usage.spendUSD)
+            saved.labels(total.name, total.team).mirror(total: usage.savedUSD)
+        }
+    }
+
     /// Per-key totals since start, for `/v1/stats`.
     package var statsJSON: JSONObject {
+        mirrorUsage()
         lock.lock()
         let all = handles.values.sorted { $0.name < $1.name }
         lock.unlock()

@@ -307,4 +307,49 @@ import Testing
         #expect(record.completionTokens >= ChatCompletionRequest.defaultOutputReservation)
         #expect(record.costUSD == Double(record.completionTokens), "charged at the output price")
     }
+
+    /// With the LMDB key store, the per-key metrics are read from what the store booked for this
+    /// process: the same figures as counting them per request, also across a reload of the keys.
+    @Test func lmdbStoreFeedsThePerKeyMetrics() async throws {
+        let provider = ScriptedChatProvider()
+        let h = try GatewayHarness(routes: [route("m", provider)]) { config in
+            config.auth.masterKey = AccessGatewayTests.master
+            var priced = ModelSettings(name: "m")
+            priced.price = ModelPriceSettings(input: 1_000_000, output: 1_000_000)
+            config.models = [priced]
+        }
+        let store = try #require(h.gateway.keyStore)
+        let secret = try store.create(["name": "fed", "team": "ops"]).secret
+        try await blocking {
+            func chat(_ content: String) throws -> TestHTTPClient.Response {
+                try h.chat("m", content, headers: ["Authorization": "Bearer \(secret)"])
+            }
+            func stats() throws -> JSON? {
+                let c = try h.client()
+                c.send("GET /v1/stats HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer \(AccessGatewayTests.master)\r\n\r\n")
+                return try c.readResponse().json?["keys"]?["fed"]
+            }
+            #expect(try chat("one").header("X-Cache") == "MISS")
+            #expect(try chat("one").header("X-Cache") == "HIT")
+            // Booked when each exchange ends, which may be just after the client read it.
+            for _ in 0..<200 where try stats()?["requests"]?.intValue != 2 { usleep(10_000) }
+            var fed = try #require(try stats())
+            #expect(fed["requests"]?.intValue == 2 && fed["team"]?.stringValue == "ops")
+            #expect((fed["prompt_tokens"]?.intValue ?? 0) > 0 && (fed["completion_tokens"]?.intValue ?? 0) > 0)
+            let spend = fed["spend_usd"]?.doubleValue ?? 0
+            #expect(spend > 0 && abs((fed["saved_usd"]?.doubleValue ?? 0) - spend) < 1e-9, "the hit saved what the miss cost")
+            // A reload of the keys (any change) makes new grants: the counts go on.
+            _ = try store.update(name: "fed", ["metadata": ["note": "reloaded"]])
+            #expect(try chat("one").header("X-Cache") == "HIT")
+            for _ in 0..<200 where try stats()?["requests"]?.intValue != 3 { usleep(10_000) }
+            fed = try #require(try stats())
+            #expect(fed["requests"]?.intValue == 3)
+            let c = try h.client()
+            c.send("GET /metrics HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer \(AccessGatewayTests.master)\r\n\r\n")
+            let metrics = try c.readResponse().text
+            #expect(metrics.contains(#"ultragate_key_requests_total{key="fed",team="ops"} 3"#))
+            #expect(metrics.contains(#"ultragate_key_tokens_total{key="fed",team="ops",kind="prompt"} \#(fed["prompt_tokens"]?.intValue ?? -1)"#))
+            #expect(!metrics.contains(secret))
+        }
+    }
 }

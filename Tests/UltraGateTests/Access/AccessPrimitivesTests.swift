@@ -118,6 +118,10 @@ struct AccessPrimitivesTests {
         for key in [forger, victim, b] {
             let namespace = key.cacheNamespace(base: "default")
             #expect(namespace.utf8.count == 15 && namespace.utf8.first == 0)
+            // Kept inline: the discriminator in the top byte says small ASCII-free UTF-8 (0xA…)
+            // or small ASCII (0xE…), never a heap object (0x0…, 0x1…).
+            let discriminator = unsafeBitCast(namespace, to: (UInt64, UInt64).self).1 >> 60
+            #expect(discriminator == 0xA || discriminator == 0xE, "\(discriminator)")
             #expect(namespace != key.cacheNamespace(base: "other"))
         }
     }

@@ -28,16 +28,29 @@ import Testing
         }
     }
 
-    @Test func rememberedHashesFollowTheTokenPresented() {
+    @Test func rememberedHashesFollowTheFieldPresented() {
         let memo = CredentialMemo()
-        func hash(_ text: String) -> KeyHash {
-            Array(text.utf8).withUnsafeBufferPointer { memo.hash(of: $0) }
+        var digests = 0
+        func hash(_ value: String, bearer: Bool = true) -> KeyHash? {
+            Array(value.utf8).withUnsafeBufferPointer { raw in
+                memo.hash(ofField: raw, bearer: bearer) { value in
+                    digests += 1
+                    return AccessGate.tokenRange(in: value, bearer: bearer).map {
+                        KeyHash(digestOf: UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: value[$0])))
+                    }
+                }
+            }
         }
-        #expect(hash("ug-first") == KeyHash(digestOf: "ug-first"))
-        #expect(hash("ug-first") == KeyHash(digestOf: "ug-first"))
-        #expect(hash("ug-second") == KeyHash(digestOf: "ug-second"))
-        #expect(hash("ug-firsu") == KeyHash(digestOf: "ug-firsu"))
-        #expect(hash("ug-first") == KeyHash(digestOf: "ug-first"))
+        #expect(hash("Bearer ug-first") == KeyHash(digestOf: "ug-first"))
+        #expect(hash("Bearer ug-first") == KeyHash(digestOf: "ug-first") && digests == 1, "remembered")
+        #expect(hash("Bearer ug-second") == KeyHash(digestOf: "ug-second"))
+        #expect(hash("Bearer ug-firsu") == KeyHash(digestOf: "ug-firsu"))
+        #expect(hash("bearer  ug-first ") == KeyHash(digestOf: "ug-first"), "another spelling of the same key")
+        // The same bytes as x-api-key are another key: the scheme is part of it there.
+        #expect(hash("bearer  ug-first ", bearer: false) == KeyHash(digestOf: "bearer  ug-first"))
+        #expect(hash("Basic dTpw") == nil)
+        #expect(hash("bearer  ug-first ") == KeyHash(digestOf: "ug-first") && digests == 7,
+                "a field without a key is not remembered, nor does it change what is")
     }
 
     /// One keep-alive connection, as an SDK's pooled connection: its requests switch keys, and the
