@@ -124,9 +124,9 @@ package final class AccessGate: @unchecked Sendable {
     /// grants are those it remembers.
     private func grant(hash: KeyHash, memo: CredentialMemo?) -> KeyGrant? {
         guard let memo, let version = store?.grantsVersion else { return store?.grant(hash: hash) }
-        if let remembered = memo.grant(version: version) { return remembered }
+        if let remembered = memo.grant(for: hash, version: version) { return remembered }
         let grant = store?.grant(hash: hash)
-        if let grant { memo.remember(grant, version: version) }
+        if let grant { memo.remember(grant, for: hash, version: version) }
         return grant
     }
 

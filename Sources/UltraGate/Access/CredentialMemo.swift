@@ -43,13 +43,16 @@ package final class CredentialMemo {
         return made
     }
 
-    /// The grant of the remembered hash, if the store still hands out the one remembered.
-    func grant(version: UInt64) -> KeyGrant? {
-        grantsVersion == version ? grant : nil
+    /// The grant remembered for `hash` (the hash remembered last), if the store still hands out
+    /// the grants it handed out then (`version`).
+    func grant(for hash: KeyHash, version: UInt64) -> KeyGrant? {
+        grantsVersion == version && self.hash == hash ? grant : nil
     }
 
-    /// Remembers the grant the store gave for the remembered hash while at `version`.
-    func remember(_ grant: KeyGrant, version: UInt64) {
+    /// Remembers the grant the store gave for `hash` while at `version` (nothing, unless `hash`
+    /// is the hash remembered last).
+    func remember(_ grant: KeyGrant, for hash: KeyHash, version: UInt64) {
+        guard self.hash == hash else { return }
         self.grant = grant
         grantsVersion = version
     }

@@ -4,9 +4,9 @@ import Foundation
 /// Throttles failed authentication per client address: each address may fail `perSecond` times
 /// per second (a bucket refilled continuously); past that every request from it gets a 429 until
 /// its bucket refills, whatever key it presents, so keys cannot be guessed at line rate. While no
-/// address is throttled (`mayBeThrottling`, `isThrottling` false: one atomic load) requests pay nothing, not even the
-/// peer-address lookup. The table is bounded: full buckets are dropped when it grows past
-/// `maxAddresses`, and beyond that failures share one overflow bucket.
+/// address has been throttled (`mayBeThrottling` false: one atomic load) requests pay nothing, not
+/// even a clock read or the peer-address lookup. The table is bounded: full buckets are dropped
+/// when it grows past `maxAddresses`, and beyond that failures share one overflow bucket.
 package final class FailedAttemptLimiter: @unchecked Sendable {
     package let perSecond: Int
     package static let maxAddresses = 4096

@@ -62,7 +62,7 @@ final class KeyTally: @unchecked Sendable {
 }
 
 /// What one process booked for one key and team since it started: the source of the per-key
-/// metrics (`KeyMetrics.mirror`), kept beside the tallies so a request's booking is one update
+/// metrics (`KeyMetrics.readUsage`), kept beside the tallies so a request's booking is one update
 /// under the key store's lock rather than that plus an atomic add per metric. Guarded by the lock
 /// of the `LMDBKeyStore` that made it.
 package final class KeyProcessTotal: @unchecked Sendable {
