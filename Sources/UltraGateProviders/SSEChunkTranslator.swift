@@ -39,6 +39,7 @@ package enum ProviderStreamPump {
                     do {
                         reading: for try await bytes in response.body {
                             for event in parser.feed(bytes) {
+                                guard event.dataWasValidUTF8 else { throw invalidUTF8(provider: provider) }
                                 guard deliver(try translator.translate(event)) else { return }
                                 if translator.isDone { break reading }
                             }
@@ -52,6 +53,7 @@ package enum ProviderStreamPump {
                     if Task.isCancelled { throw ProviderHTTP.transportError(CancellationError(), provider: provider) }
                     if !translator.isDone {
                         for event in parser.finish() {
+                            guard event.dataWasValidUTF8 else { throw invalidUTF8(provider: provider) }
                             guard deliver(try translator.translate(event)) else { return }
                             if translator.isDone { break }
                         }
@@ -64,6 +66,12 @@ package enum ProviderStreamPump {
             }
             continuation.onTermination = { _ in task.cancel() }
         }
+    }
+
+    /// An event whose data is not UTF-8: refused like a JSON body that is not (the standard's
+    /// decoding would pass it on, and to the cache, with U+FFFD in place of the bytes).
+    package static func invalidUTF8(provider: String) -> ProviderError {
+        ProviderError(kind: .invalidResponse, provider: provider, message: "a stream event's data is not valid UTF-8")
     }
 
     package static func eventTooLarge(_ limit: Int, provider: String) -> ProviderError {

@@ -10,11 +10,15 @@ public struct SSEEvent: Sendable, Equatable {
     public var data: String
     /// The last event ID in force when the event was dispatched (it persists across events).
     public var id: String?
+    /// Whether the data lines were valid UTF-8. The standard decodes them with replacement
+    /// (U+FFFD in `data`); a gateway refuses such an event, as it refuses such a JSON body.
+    public var dataWasValidUTF8: Bool
 
-    public init(event: String = "message", data: String, id: String? = nil) {
+    public init(event: String = "message", data: String, id: String? = nil, dataWasValidUTF8: Bool = true) {
         self.event = event
         self.data = data
         self.id = id
+        self.dataWasValidUTF8 = dataWasValidUTF8
     }
 }
 
@@ -198,6 +202,7 @@ public struct SSEParser: Sendable {
         // Known event names (Anthropic's `content_block_delta`, …) come back as literals.
         let type = eventType.isEmpty ? "message"
             : eventType.withUnsafeBufferPointer { JSONCommonStrings.shared.lookup($0) } ?? String(decoding: eventType, as: UTF8.self)
-        events.append(SSEEvent(event: type, data: String(decoding: dataBuffer, as: UTF8.self), id: lastEventID))
+        let valid = dataBuffer.withUnsafeBufferPointer { UTF8Validation.isValid($0) }
+        events.append(SSEEvent(event: type, data: String(decoding: dataBuffer, as: UTF8.self), id: lastEventID, dataWasValidUTF8: valid))
     }
 }

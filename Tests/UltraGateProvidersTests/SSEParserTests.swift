@@ -140,4 +140,18 @@ import Testing
         #expect(!parser.eventTooLarge)
         #expect(events.count == 5 && events.allSatisfy { $0.data == payload })
     }
+
+    /// The standard decodes data with replacement; each event says whether it needed any, so a
+    /// gateway can refuse it. A multi-byte character split across reads is valid.
+    @Test func eventsSayWhetherTheirDataWasUTF8() {
+        let euro = Array("data: 1 \u{20AC}\n\n".utf8)
+        for split in [[], [8], [9], [10]] {
+            let events = parse(euro, split: split)
+            #expect(events == [SSEEvent(data: "1 \u{20AC}")] && events.first?.dataWasValidUTF8 == true, "\(split)")
+        }
+        let broken = parse(Array("data: a".utf8) + [0xE2, 0x82] + Array("\n\ndata: b\n\n".utf8))
+        #expect(broken.count == 2)
+        #expect(broken.first?.data == "a\u{FFFD}" && broken.first?.dataWasValidUTF8 == false)
+        #expect(broken.last?.dataWasValidUTF8 == true)
+    }
 }
