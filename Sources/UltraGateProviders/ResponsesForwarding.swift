@@ -47,7 +47,14 @@ package struct ResponsesEventPassThrough: SSEChunkTranslator {
                                 code: object["code"]?.stringValue.map(redactor.redact),
                                 param: object["param"]?.stringValue.map(redactor.redact))
         }
-        if Self.terminalTypes.contains(type) { isDone = true }
+        if Self.terminalTypes.contains(type) {
+            // Checked before the event goes anywhere: a final event without its Response would
+            // reach the client and only then be found wanting.
+            guard object["response"]?.objectValue?["output"]?.arrayValue != nil else {
+                throw ProviderError(kind: .invalidResponse, provider: provider, message: "\(type) event has no `response` with an `output` array")
+            }
+            isDone = true
+        }
         return [object]
     }
 

@@ -40,6 +40,8 @@ class FakeResponsesProvider:
         self._lock = threading.Lock()
         #: Status to answer the next requests with (popped one per request), e.g. [429].
         self.fail_with: list[int] = []
+        #: Streams end with a `response.completed` event whose `response` is not an object.
+        self.break_final = False
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self))
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
@@ -170,7 +172,10 @@ def _make_handler(fake: FakeResponsesProvider):
             self.send_header("Content-Type", "text/event-stream")
             self.send_header("Transfer-Encoding", "chunked")
             self.end_headers()
-            for e in fake.events(final):
+            events = fake.events(final)
+            if fake.break_final:
+                events[-1]["response"] = "not an object"
+            for e in events:
                 data = f"event: {e['type']}\ndata: {json.dumps(e)}\n\n".encode()
                 self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
                 self.wfile.flush()

@@ -340,6 +340,27 @@ def test_pass_through_function_loop_and_errors(make_gateway):
         fake.close()
 
 
+def test_pass_through_final_event_without_its_response_is_not_passed_on(make_gateway):
+    gw, fake = responses_gateway(make_gateway)
+    try:
+        fake.break_final = True
+        body = {"model": "r1", "input": "a broken ending", "tools": [WEATHER_TOOL]}
+        _, events = raw_stream(gw, body)
+        kinds = [e["type"] for e in events]
+        # The gateway's own ending (`error`, then `response.failed` with what was finished),
+        # never the upstream's broken final event.
+        assert kinds[0] == "response.created" and kinds[-2:] == ["error", "response.failed"], kinds
+        assert "response.completed" not in kinds
+        assert all(isinstance(e["response"], dict) for e in events if "response" in e)
+        assert events[-1]["response"]["status"] == "failed"
+        assert "output" in events[-2]["message"]
+        calls = len(fake.requests)
+        _, again = raw_stream(gw, body)
+        assert again[-1]["type"] == "response.failed" and len(fake.requests) == calls + 1, "nothing was cached"
+    finally:
+        fake.close()
+
+
 # MARK: An agent framework, unmodified
 
 def test_openai_agents_sdk_runs_a_tool_loop(make_gateway, make_fake):
