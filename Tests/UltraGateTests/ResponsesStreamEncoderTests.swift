@@ -90,6 +90,18 @@ import Testing
         #expect(doneItems == response["output"]?.arrayValue)
         #expect(String(decoding: ResponsesStreamEncoder.sse(events[0]), as: UTF8.self).hasPrefix("event: response.created\ndata: {"))
     }
+
+    /// `resp_` and 48 lowercase hex digits, as OpenAI's ids look, and never the same twice.
+    @Test func responseIDsLookLikeOpenAIsAndDoNotRepeat() {
+        var seen = Set<String>()
+        for _ in 0..<2_000 {
+            let id = ResponseObject.newID()
+            #expect(id.hasPrefix("resp_") && id.utf8.count == 53)
+            #expect(id.utf8.dropFirst(5).allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }, "\(id)")
+            seen.insert(id)
+        }
+        #expect(seen.count == 2_000)
+    }
 }
 
 /// Responses ⇄ hub translation.

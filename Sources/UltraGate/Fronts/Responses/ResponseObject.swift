@@ -1,4 +1,5 @@
 import UltraGateProviders
+import UltraGateCache
 import UltraGateJSON
 import UltraGateSupport
 import Foundation
@@ -20,14 +21,10 @@ package enum ResponseObject {
         "\(prefix)_in\(responseID.dropFirst(5))\(String(index, radix: 16))"
     }
 
+    /// `bytes` random bytes in lowercase hex: one `getrandom` for all of them (drawn one by one,
+    /// each byte was a system call and two `String(radix:)`, on every Responses request).
     package static func hexToken(_ bytes: Int) -> String {
-        var out = ""
-        out.reserveCapacity(bytes * 2)
-        for _ in 0..<bytes {
-            let b = UInt8.random(in: 0...255)
-            out += String(b >> 4, radix: 16) + String(b & 15, radix: 16)
-        }
-        return out
+        SHA256.hex(SecureRandom.bytes(bytes))
     }
 
     /// The response in progress: echoed settings, no output yet (`response.created`).
