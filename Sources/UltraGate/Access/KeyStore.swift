@@ -49,6 +49,8 @@ package struct KeyProcessUsage: Sendable, Equatable {
     package let name: String
     package let team: String
     package let usage: KeyUsageCounters
+    /// Whether `team` is the key's team now (a key whose team changed has one entry per team).
+    package var current = false
 }
 
 extension KeyStore {

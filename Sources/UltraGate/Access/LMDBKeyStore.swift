@@ -319,7 +319,10 @@ package final class LMDBKeyStore: KeyStore, @unchecked Sendable {
     package func processUsage() -> [KeyProcessUsage]? {
         lock.lock()
         defer { lock.unlock() }
-        return processTotals.values.map { KeyProcessUsage(name: $0.name, team: $0.team, usage: $0.usage) }
+        return processTotals.values.map { total in
+            let current = snapshot.byName[total.name].map { ($0.key.team ?? "") == total.team } ?? false
+            return KeyProcessUsage(name: total.name, team: total.team, usage: total.usage, current: current)
+        }
     }
 
     // MARK: Refresh and flush

@@ -133,9 +133,11 @@ public struct ConfigLoader {
             cache.defaultTTL = ttl
         }
         if let ns = try c.string("namespace") {
-            // Control characters are kept for the namespaces of key and team scopes (a NUL first).
-            guard !ns.isEmpty, !ns.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else {
-                throw ConfigError("cache.namespace must be a non-empty string without control characters")
+            // Control characters are kept for the namespaces of key and team scopes (a NUL first);
+            // format characters and line separators have no business in a name either.
+            let refused: Set<Unicode.GeneralCategory> = [.control, .format, .lineSeparator, .paragraphSeparator]
+            guard !ns.isEmpty, !ns.unicodeScalars.contains(where: { refused.contains($0.properties.generalCategory) }) else {
+                throw ConfigError("cache.namespace must be a non-empty string without control or format characters")
             }
             cache.namespace = ns
         }

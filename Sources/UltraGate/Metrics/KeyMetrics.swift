@@ -101,13 +101,15 @@ package final class KeyMetrics: @unchecked Sendable {
         if first { registry.addCollectHook { [weak self] in self?.mirrorUsage() } }
     }
 
-    /// Copies the source's figures into the usage counters (see `readUsage`).
-    private func mirrorUsage() {
+    /// Copies the source's figures into the usage counters (see `readUsage`); returns them.
+    @discardableResult
+    private func mirrorUsage() -> [KeyProcessUsage] {
         lock.lock()
         let source = usageSource
         lock.unlock()
-        guard let source else { return }
-        for total in source() {
+        guard let source else { return [] }
+        let totals = source()
+        for total in totals {
             lock.lock()
             // Made here for a key seen only through the source, so `/v1/stats` lists it.
             if handles[total.name] == nil { handles[total.name] = Handles(name: total.name, team: total.team, families: self) }
@@ -119,16 +121,32 @@ package final class KeyMetrics: @unchecked Sendable {
             spend.labels(total.name, total.team).mirror(total: usage.spendUSD)
             saved.labels(total.name, total.team).mirror(total: usage.savedUSD)
         }
+        return totals
     }
 
     /// Per-key totals since start, for `/v1/stats`.
+    /// With a usage source, a key's usage is its total over every team it had in this process
+    /// (the metrics keep one series per team), under the team it has now.
     package var statsJSON: JSONObject {
-        mirrorUsage()
+        var usage: [String: (team: String?, usage: KeyUsageCounters)] = [:]
+        for total in mirrorUsage() {
+            var entry = usage[total.name] ?? (nil, KeyUsageCounters())
+            entry.usage += total.usage
+            if total.current { entry.team = total.team }
+            usage[total.name] = entry
+        }
         lock.lock()
         let all = handles.values.sorted { $0.name < $1.name }
         lock.unlock()
         var o = JSONObject()
-        for h in all { o.append(h.name, .object(h.json)) }
+        for h in all {
+            var json = h.json
+            if let entry = usage[h.name] {
+                for (field, value) in entry.usage.json { json[field] = value }
+                if let team = entry.team { json["team"] = team.isEmpty ? .null : .string(team) }
+            }
+            o.append(h.name, .object(json))
+        }
         return o
     }
 }

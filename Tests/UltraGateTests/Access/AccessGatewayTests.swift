@@ -350,6 +350,19 @@ import Testing
             #expect(metrics.contains(#"ultragate_key_requests_total{key="fed",team="ops"} 3"#))
             #expect(metrics.contains(#"ultragate_key_tokens_total{key="fed",team="ops",kind="prompt"} \#(fed["prompt_tokens"]?.intValue ?? -1)"#))
             #expect(!metrics.contains(secret))
+            // A new team: the metrics start a series for it; `/v1/stats` shows the key's total
+            // under the team it has now.
+            _ = try store.update(name: "fed", ["team": "dev"])
+            #expect(try chat("two").header("X-Cache") == "MISS")
+            for _ in 0..<200 where try stats()?["requests"]?.intValue != 4 { usleep(10_000) }
+            fed = try #require(try stats())
+            #expect(fed["requests"]?.intValue == 4 && fed["team"]?.stringValue == "dev")
+            #expect((fed["spend_usd"]?.doubleValue ?? 0) > spend, "both teams' spend")
+            let c2 = try h.client()
+            c2.send("GET /metrics HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer \(AccessGatewayTests.master)\r\n\r\n")
+            let after = try c2.readResponse().text
+            #expect(after.contains(#"ultragate_key_requests_total{key="fed",team="ops"} 3"#))
+            #expect(after.contains(#"ultragate_key_requests_total{key="fed",team="dev"} 1"#))
         }
     }
 }

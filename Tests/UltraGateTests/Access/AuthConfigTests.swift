@@ -42,7 +42,7 @@ import Testing
     /// control character, so none can be written to match one.
     @Test func theCacheNamespaceHoldsNoControlCharacters() throws {
         #expect(try load(#"{"cache":{"namespace":"team-blue"}}"#).cache.namespace == "team-blue")
-        for bad in [#""""#, #""\u0000abcdefghijklmn""#, #""a\nb""#] {
+        for bad in [#""""#, #""\u0000abcdefghijklmn""#, #""a\nb""#, #""\u0085""#, #""\u009b2J""#, #""a\u202Eb""#, #""a\u2028b""#] {
             #expect(error(#"{"cache":{"namespace":\#(bad)}}"#)?.contains("cache.namespace") == true, "\(bad)")
         }
     }
