@@ -143,6 +143,23 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
                                      code: "server_shutting_down")) + SSEWriter.done
     }
 
+    /// A request announcing its body with `Expect: 100-continue` is authenticated on its head
+    /// first: one that would be refused (401, 403, 429) is refused before it uploads anything.
+    public func answerBeforeBody(_ head: HTTPRequestHead, clientAddress: () -> String?) -> HTTPEarlyAnswer? {
+        guard access.isEnabled else { return nil }
+        let endpoint = Endpoint.match(method: head.method, path: head.path, query: head.query)
+        let context = RequestContext(id: head.headers["x-request-id"].flatMap(RequestIDGenerator.sanitized) ?? requestIDs.next(),
+                                     startNanos: Clock.nanos(), cacheNamespace: config.cache.namespace)
+        guard let refusal = access.authenticate(head, endpoint: endpoint, into: context, clientAddress: clientAddress()) else {
+            return nil
+        }
+        let dialect = ErrorDialect.of(endpoint, head)
+        return HTTPEarlyAnswer(status: refusal.status,
+                               headers: [HTTPHeaderField("Content-Type", "application/json")] + refusal.headers
+                                   + commonHeaders(context, cacheStatus: nil, model: nil),
+                               body: dialect.body(refusal))
+    }
+
     /// The connection's `CredentialMemo` (made on its first request).
     private func credentialMemo(_ responder: HTTPResponder) -> CredentialMemo {
         if let memo = responder.connectionMemo as? CredentialMemo { return memo }

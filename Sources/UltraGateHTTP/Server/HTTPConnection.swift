@@ -161,7 +161,16 @@ package final class HTTPConnection: IdleListMember {
             case .needMoreData:
                 if !parser.hasPartialRequest { partialSince = nil }
                 return
-            case .continueExpected:
+            case .continueExpected(let head):
+                if let answer = loop.server.handler.answerBeforeBody(head, clientAddress: { self.peerAddress() }) {
+                    // Refused on its head: the announced body is never read, so the connection ends.
+                    HTTPResponseHead.serialize(status: answer.status, headers: answer.headers, contentLength: answer.body.count,
+                                               chunked: false, keepAlive: false, date: loop.dateHeader, into: &output)
+                    if head.method != "HEAD" { output.append(contentsOf: answer.body) }
+                    closeWhenFlushed = true
+                    flush()
+                    return
+                }
                 output.append(contentsOf: HTTPConnection.continueLine)
                 flush()
             case .request(let request):

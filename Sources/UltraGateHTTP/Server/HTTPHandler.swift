@@ -13,6 +13,24 @@ public protocol HTTPHandler: Sendable {
     /// The last body bytes of a stream the server ends itself when the shutdown grace period is
     /// over (e.g. an error event), so the client sees a stream that ended, not a cut connection.
     func streamEndingForShutdown() -> [UInt8]
+    /// Asked when a request's head carries `Expect: 100-continue`, before the server invites the
+    /// body: an answer refuses the request on its head alone (e.g. 401 without a key), so the
+    /// client sends no body, and the server then closes the connection (RFC 9110 §10.1.1: the
+    /// body it announced is never read). Nil: `100 Continue`, and the request goes on as usual.
+    func answerBeforeBody(_ head: HTTPRequestHead, clientAddress: () -> String?) -> HTTPEarlyAnswer?
+}
+
+/// A final answer the handler gives to a request's head before its body is read.
+public struct HTTPEarlyAnswer: Sendable {
+    public var status: Int
+    public var headers: [HTTPHeaderField]
+    public var body: [UInt8]
+
+    public init(status: Int, headers: [HTTPHeaderField], body: [UInt8]) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
 }
 
 extension HTTPHandler {
@@ -21,6 +39,7 @@ extension HTTPHandler {
         ([HTTPHeaderField("Content-Type", "text/plain; charset=utf-8")], Array((rejection.message + "\n").utf8))
     }
     public func streamEndingForShutdown() -> [UInt8] { [] }
+    public func answerBeforeBody(_ head: HTTPRequestHead, clientAddress: () -> String?) -> HTTPEarlyAnswer? { nil }
 }
 
 /// Server-wide settings.

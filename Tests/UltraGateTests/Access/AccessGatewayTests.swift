@@ -365,4 +365,37 @@ import Testing
             #expect(after.contains(#"ultragate_key_requests_total{key="fed",team="dev"} 1"#))
         }
     }
+
+    /// `Expect: 100-continue`: a request its head already refuses is answered before its body is
+    /// invited (RFC 9110 §10.1.1), in its API's error shape, and the connection ends; a request
+    /// with a good key is invited as before.
+    @Test func aRefusedHeadIsAnsweredBeforeItsBodyIsInvited() async throws {
+        let f = try Fixture()
+        f.store.add("alice", secret: "ug-alice-secret") { $0.models = ["m"] }
+        let body = GatewayHarness.body("m", "expect")
+        @Sendable func head(_ path: String, _ fields: String) -> String {
+            "POST \(path) HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n"
+                + "Expect: 100-continue\r\n" + fields + "\r\n"
+        }
+        try await blocking {
+            let none = try f.harness.client()
+            none.send(head("/v1/chat/completions", ""))
+            let refused = try none.readResponse()
+            #expect(refused.status == 401 && refused.json?["error"]?["code"]?.stringValue == "invalid_api_key")
+            #expect(refused.header("Connection")?.lowercased() == "close" && refused.header("X-Request-Id") != nil)
+            #expect(none.isClosedByServer())
+            // On an Anthropic path, in Anthropic's shape.
+            let anthropic = try f.harness.client()
+            anthropic.send(head("/v1/messages", "x-api-key: ug-wrong\r\nanthropic-version: 2023-06-01\r\n"))
+            let wrong = try anthropic.readResponse()
+            #expect(wrong.status == 401 && wrong.json?["type"]?.stringValue == "error")
+            // A key the model list refuses is refused only once the body names the model.
+            let good = try f.harness.client()
+            good.send(head("/v1/chat/completions", "Authorization: Bearer ug-alice-secret\r\n"))
+            #expect(try good.readLine() == "HTTP/1.1 100 Continue")
+            #expect(try good.readLine() == "")
+            good.send(body)
+            #expect(try good.readResponse().status == 200)
+        }
+    }
 }
