@@ -134,6 +134,35 @@ import Testing
         #expect(r.text.hasSuffix("data: [DONE]\n\n"))
     }
 
+    /// The Responses API keeps a slow start alive the same way, and its events then follow; a
+    /// failure after keep-alives alone is the whole failed sequence, `response.created` first.
+    @Test func responsesStreamsKeepASlowStartAlive() async throws {
+        let provider = ScriptedChatProvider(delayMs: 700)
+        let h = try GatewayHarness(routes: [route("m", provider)], keepAlive: 0.2)
+        let body = #"{"model":"m","input":"slow start","stream":true}"#
+        let r = try await blocking {
+            let c = try h.client()
+            c.post("/v1/responses", json: body)
+            return try c.readResponse()
+        }
+        #expect(r.status == 200)
+        #expect(r.text.hasPrefix(": keep-alive"))
+        let types = r.text.components(separatedBy: "\n").filter { $0.hasPrefix("event: ") }
+        #expect(types.first == "event: response.created" && types.last == "event: response.completed")
+        provider.failNext(.status(400))
+        let failed = try await blocking {
+            let c = try h.client()
+            c.post("/v1/responses", json: #"{"model":"m","input":"slow failure","stream":true}"#)
+            return try c.readResponse()
+        }
+        #expect(failed.status == 200 && failed.text.hasPrefix(": keep-alive"))
+        let failedTypes = failed.text.components(separatedBy: "\n").filter { $0.hasPrefix("event: ") }
+        #expect(failedTypes == ["event: response.created", "event: response.in_progress", "event: error", "event: response.failed"])
+        let sequence = failed.text.components(separatedBy: "\n").filter { $0.hasPrefix("data: ") }
+            .compactMap { try? JSONParser.parse(Array($0.dropFirst(6).utf8)) }.compactMap { $0["sequence_number"]?.intValue }
+        #expect(sequence == [0, 1, 2, 3])
+    }
+
     @Test func gracefulShutdownFinishesRequestsInFlight() async throws {
         let provider = ScriptedChatProvider(delayMs: 500)
         let h = try GatewayHarness(routes: [route("m", provider)])

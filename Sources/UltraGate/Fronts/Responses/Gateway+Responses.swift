@@ -151,8 +151,8 @@ extension Gateway {
             }
         }
         let client = ResponsesClient(gateway: self, call: call, context: context, responder: responder,
-                                     responseID: created ? nil : ResponseObject.newID(), cacheStatus: cacheStatus, joined: !created,
-                                     knownModel: knownModel)
+                                     responseID: created ? nil : ResponseObject.newID(), flightID: flightID, cacheStatus: cacheStatus,
+                                     joined: !created, knownModel: knownModel, keepAliveInterval: config.streamKeepAliveInterval)
         client.attach(to: flight)
     }
 
