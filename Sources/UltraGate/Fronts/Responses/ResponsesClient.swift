@@ -9,9 +9,8 @@ import Foundation
 /// A client that joined another's flight gets the same answer under its own response id (and its
 /// own echoed `store`, `metadata`, `user`), and each stores its own record when `store` is true.
 /// The stream's head goes out with the first event, so a failure before it is still an HTTP error;
-/// while the first event is awaited, an SSE comment every `keepAliveInterval` (starting the
-/// stream, unless the flight waits to retry a 429 or 5xx) keeps idle-timing proxies and clients
-/// from dropping a slow start, as on the other APIs.
+/// while the first event is awaited, keep-alive comments go out as on the other APIs
+/// (`StreamStart`).
 package final class ResponsesClient: @unchecked Sendable {
     private let gateway: Gateway
     private let call: ResponsesCall
@@ -24,17 +23,7 @@ package final class ResponsesClient: @unchecked Sendable {
     private let cacheStatus: String
     private let joined: Bool
     private let knownModel: String?
-    private let cacheSeconds: Double?
-    private let keepAliveInterval: Double
-    /// Guards `started`, `sawEvent`, `finished`, `headersSeconds` and the keep-alive timer: the
-    /// flight's events and the loop's keep-alive ticks both read them.
-    private let lock = NSLock()
-    private var started = false
-    private var sawEvent = false
-    private var finished = false
-    private var headersSeconds: Double = 0
-    private var keepAlive: LoopTimer?
-    private var keepAliveStopped = false
+    private var start: StreamStart!
     private weak var flight: CompletionFlight?
     // Touched only in `handle`, which the flight calls one event at a time.
     private var nextSequence = 0
@@ -52,8 +41,8 @@ package final class ResponsesClient: @unchecked Sendable {
         self.cacheStatus = cacheStatus
         self.joined = joined
         self.knownModel = knownModel
-        self.keepAliveInterval = keepAliveInterval
-        cacheSeconds = context.timing[.cache]
+        start = gateway.streamStart(responder, context, cacheStatus: cacheStatus, interval: keepAliveInterval,
+                                    knownModel: knownModel) { [weak self] in self?.flight?.isWaitingToRetry == true }
     }
 
     package func attach(to flight: CompletionFlight) {
@@ -62,41 +51,9 @@ package final class ResponsesClient: @unchecked Sendable {
         guard let id else { return }
         responder.onClientGone { [self] in
             flight.unsubscribe(id)
-            stopKeepAlive()
+            start.stopKeepAlive()
         }
-        if call.request.stream { scheduleKeepAlive() }
-    }
-
-    private func scheduleKeepAlive() {
-        lock.lock()
-        if !finished && !keepAliveStopped {
-            keepAlive = responder.schedule(after: keepAliveInterval) { [weak self] in self?.keepAliveTick() }
-        }
-        lock.unlock()
-    }
-
-    /// On the loop thread, each interval while the first event is awaited.
-    private func keepAliveTick() {
-        let holdBack = flight?.isWaitingToRetry == true
-        lock.lock()
-        let waiting = !sawEvent && !finished && !keepAliveStopped
-        let mustStart = waiting && !started && !holdBack
-        if mustStart { markStarted() }
-        let streaming = started
-        lock.unlock()
-        guard waiting else { return }
-        if mustStart { writeHead(model: knownModel) }
-        if streaming { responder.writeStreamChunk(SSEWriter.comment("keep-alive")) }
-        scheduleKeepAlive()
-    }
-
-    private func stopKeepAlive() {
-        lock.lock()
-        let timer = keepAlive
-        keepAlive = nil
-        keepAliveStopped = true
-        lock.unlock()
-        if let timer { responder.cancel(timer) }
+        if call.request.stream { start.scheduleKeepAlive() }
     }
 
     /// The flight's response as this client's.
@@ -115,33 +72,22 @@ package final class ResponsesClient: @unchecked Sendable {
                 if responseID != nil { event["response"] = .object(mine) }
             }
             nextSequence = (event["sequence_number"]?.intValue ?? nextSequence) + 1
-            lock.lock()
-            sawEvent = true
-            let mustStart = !started
-            if mustStart { markStarted() }
-            lock.unlock()
-            if mustStart { writeHead(model: lastResponse?["model"]?.stringValue ?? knownModel) }
+            if start.claimEvent() { start.writeHead(lastResponse?["model"]?.stringValue ?? knownModel) }
             responder.writeStreamChunk(ResponsesStreamEncoder.sse(event), flushNow: gateway.flights.count <= 1)
         case .finished(let result):
             gateway.noteFinished(result, context: context, joined: joined)
             let response = own(result.outcome.completion)
             gateway.storeResponse(response, call: call, context: context)
-            lock.lock()
-            finished = true
-            let replay = !sawEvent
-            let mustStart = !started
-            if mustStart { markStarted() }
-            lock.unlock()
-            stopKeepAlive()
+            let (mustStart, replay) = start.claimFinish()
             if call.request.stream {
-                if mustStart { writeHead(model: result.outcome.route.name) }
+                if mustStart { start.writeHead(result.outcome.route.name) }
                 if replay {
                     // The flight ran without streaming (another client asked first): replay its answer.
                     var bytes: [UInt8] = []
                     for event in ResponsesStreamEncoder.replay(response) { bytes += ResponsesStreamEncoder.sse(event) }
                     responder.writeStreamChunk(bytes)
                 }
-                finishStream()
+                gateway.finishStream(responder, context, start)
             } else {
                 var headers = gateway.commonHeaders(context, cacheStatus: cacheStatus, model: result.outcome.route.name)
                 headers.append(HTTPHeaderField("Content-Type", "application/json"))
@@ -150,18 +96,13 @@ package final class ResponsesClient: @unchecked Sendable {
                                   body: responseID == nil ? result.body : JSONWriter.serialize(.object(response)))
             }
         case .failed(let error):
-            lock.lock()
-            finished = true
-            let wasStarted = started
-            let sawEvents = sawEvent
-            lock.unlock()
-            stopKeepAlive()
-            guard wasStarted else { return gateway.fail(responder, context, error) }
+            let (started, sawEvent) = start.claimFailure()
+            guard started else { return gateway.fail(responder, context, error) }
             if error.isClientClosed && responder.isClientGone { return }
             let shown = error.isClientClosed ? Gateway.upstreamCancelled : error
             // After events, the stream goes on from the last; after keep-alives alone, it is the
             // whole failed sequence (`response.created` first).
-            var encoder = sawEvents
+            var encoder = sawEvent
                 ? ResponsesStreamEncoder(continuing: lastResponse ?? [:], nextSequence: nextSequence)
                 : ResponsesStreamEncoder(shell: ResponseObject.shell(request: call.request.body, id: streamID,
                                                                      createdAt: Int(Clock.wallNow()),
@@ -169,31 +110,7 @@ package final class ResponsesClient: @unchecked Sendable {
             var bytes: [UInt8] = []
             for event in encoder.fail(shown) { bytes += ResponsesStreamEncoder.sse(event) }
             responder.writeStreamChunk(bytes)
-            finishStream()
+            gateway.finishStream(responder, context, start)
         }
-    }
-
-    /// The stream starts now (called with `lock` held, once).
-    private func markStarted() {
-        started = true
-        headersSeconds = Double(Clock.nanos() - context.startNanos) / 1e9
-    }
-
-    private func writeHead(model: String?) {
-        lock.lock()
-        let headersSeconds = self.headersSeconds
-        lock.unlock()
-        var headers = gateway.commonHeaders(context, cacheStatus: cacheStatus, model: model)
-        headers.append(contentsOf: Gateway.sseHeaders)
-        headers.append(Gateway.streamHeadTiming(cacheSeconds: cacheSeconds, headersSeconds: headersSeconds))
-        responder.startStream(status: 200, headers: headers)
-    }
-
-    private func finishStream() {
-        lock.lock()
-        let headersSeconds = self.headersSeconds
-        lock.unlock()
-        context.timing.record(.headers, seconds: headersSeconds)
-        responder.finishStream(trailers: [gateway.serverTimingTrailer(context)])
     }
 }
