@@ -74,6 +74,16 @@ package func route(_ name: String, _ provider: ScriptedChatProvider, fallbacks: 
                       fallbacks: fallbacks, retry: retry)
 }
 
+/// A route `name` to an OpenAI-compatible provider at `server` (its `/v1`), over `transport`: for
+/// tests of what the gateway does with an upstream's real wire bytes.
+package func route(_ name: String, upstream server: FakeUpstreamServer, transport: CurlTransport,
+                   limits: UpstreamLimits = UpstreamLimits(), fallbacks: [String] = []) -> ModelRoute {
+    let provider = OpenAICompatibleProvider(name: "up", baseURL: server.url("/v1"), apiKey: "sk-test-0123456789",
+                                            transport: transport, limits: limits)
+    return ModelRoute(name: name, providerName: provider.name, provider: provider, upstreamModel: "gpt-test",
+                      fallbacks: fallbacks, retry: RetrySettings())
+}
+
 /// Runs `count` blocking calls at once, each on a thread of its own, and returns their results in order.
 package func concurrently<T: Sendable>(_ count: Int, _ body: @escaping @Sendable (Int) throws -> T) async -> [Result<T, Error>] {
     await withTaskGroup(of: (Int, Result<T, Error>).self) { group in

@@ -22,10 +22,7 @@ import Testing
     }
 
     func openAIRoute(_ name: String, limits: UpstreamLimits = UpstreamLimits(), fallbacks: [String] = []) -> ModelRoute {
-        let provider = OpenAICompatibleProvider(name: "up", baseURL: server.url("/v1"), apiKey: "sk-test-0123456789",
-                                                transport: transport, limits: limits)
-        return ModelRoute(name: name, providerName: provider.name, provider: provider, upstreamModel: "gpt-test",
-                          fallbacks: fallbacks, retry: RetrySettings())
+        route(name, upstream: server, transport: transport, limits: limits, fallbacks: fallbacks)
     }
 
     static func completion(_ content: String) -> FakeUpstreamResponse {

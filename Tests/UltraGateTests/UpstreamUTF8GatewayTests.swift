@@ -20,12 +20,7 @@ import Testing
         transport = try CurlTransport()
     }
 
-    func route() -> ModelRoute {
-        let provider = OpenAICompatibleProvider(name: "up", baseURL: server.url("/v1"), apiKey: "sk-test-0123456789",
-                                                transport: transport)
-        return ModelRoute(name: "m", providerName: provider.name, provider: provider, upstreamModel: "gpt-test",
-                          fallbacks: [], retry: RetrySettings())
-    }
+    func route() -> ModelRoute { UltraGateTesting.route("m", upstream: server, transport: transport) }
 
     /// A chunk whose content holds `raw` as is (invalid UTF-8 when it says so).
     static func chunk(_ raw: [UInt8], finish: String? = nil) -> FakeUpstreamPart {
