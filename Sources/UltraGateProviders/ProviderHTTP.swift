@@ -84,13 +84,36 @@ package enum ProviderHTTP {
         let details = errorDetails(body)
         var message = details.message
         if message == nil {
-            let text = String(decoding: body.prefix(512), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            let text = excerpt(body).trimmingCharacters(in: .whitespacesAndNewlines)
             message = text.isEmpty ? "HTTP \(head.status)" : "HTTP \(head.status): \(text)"
         }
         return ProviderError(kind: .http(status: head.status), provider: provider,
                              message: redactor.redact(message!),
                              retryAfter: retryAfter(head, now: now) ?? googleRetryDelay(body),
                              code: details.code.map(redactor.redact), param: details.param.map(redactor.redact))
+    }
+
+    /// Up to `limit` bytes of an upstream body as text for an error message: cut before a
+    /// character the limit would split and, when the bytes are not UTF-8, each byte outside
+    /// printable ASCII written as `\xHH`, never as U+FFFD (a character the upstream did not send).
+    package static func excerpt(_ body: [UInt8], limit: Int = 512) -> String {
+        var end = min(limit, body.count)
+        if end < body.count {
+            // Back to the start of the character the cut falls in, unless it starts right there.
+            var start = end
+            while start > 0, start > end - 4, body[start] & 0xC0 == 0x80 { start -= 1 }
+            if body[start] & 0xC0 != 0x80 { end = start }
+        }
+        let cut = body[..<end]
+        if let text = cut.withUnsafeBufferPointer({ UTF8Validation.isValid($0) ? String(decoding: $0, as: UTF8.self) : nil }) {
+            return text
+        }
+        let digits = Array("0123456789ABCDEF".utf8)
+        var out: [UInt8] = []
+        for b in cut {
+            if b >= 0x20 && b < 0x7F { out.append(b) } else { out += [0x5C, 0x78, digits[Int(b >> 4)], digits[Int(b & 15)]] }
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// Google puts the delay in the body: `error.details[]` of type `google.rpc.RetryInfo`, `retryDelay: "30s"`.

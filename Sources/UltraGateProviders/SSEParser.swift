@@ -44,6 +44,10 @@ public struct SSEParser: Sendable {
     private var bomPrefix: [UInt8] = []
     private var dataBuffer: [UInt8] = []
     private var hasData = false
+    /// A byte of 0x80 or more was seen in the line being read, or in the event's data so far:
+    /// only then is the data checked for UTF-8 (found by the line-break scan, at no extra pass).
+    private var lineHasHighByte = false
+    private var dataHasHighByte = false
     private var eventType: [UInt8] = []
     /// The last event ID set by an `id` field.
     public private(set) var lastEventID: String?
@@ -108,7 +112,7 @@ public struct SSEParser: Sendable {
                         continue
                     }
                 }
-                let end = Self.firstLineBreak(in: buffer, from: i)
+                let end = Self.firstLineBreak(in: buffer, from: i, sawHighByte: &lineHasHighByte)
                 // Checked before anything is copied: an endless line is never held past the limit.
                 guard end - i <= maxEventBytes - line.count - dataBuffer.count else {
                     giveUp()
@@ -134,22 +138,36 @@ public struct SSEParser: Sendable {
 
     /// The index of the first CR or LF at or after `start` (or `buffer.count`), eight bytes at a
     /// time: a long `data:` line costs a few operations per word instead of two comparisons a byte.
-    private static func firstLineBreak(in buffer: UnsafeBufferPointer<UInt8>, from start: Int) -> Int {
+    /// Sets `sawHighByte` when a byte before the break is 0x80 or more (not ASCII).
+    private static func firstLineBreak(in buffer: UnsafeBufferPointer<UInt8>, from start: Int, sawHighByte: inout Bool) -> Int {
         let count = buffer.count
         guard let base = buffer.baseAddress else { return count }
         var i = start
+        var seen: UInt64 = 0
+        defer { if seen & ByteLanes.highBits != 0 { sawHighByte = true } }
         while i &+ 8 <= count {
             let word = ByteLanes.load(base, i)
             let mask = ByteLanes.equal(word, 0x0A) | ByteLanes.equal(word, 0x0D)
-            if mask != 0 { return i &+ ByteLanes.firstLane(mask) }
+            if mask != 0 {
+                let lane = ByteLanes.firstLane(mask)
+                seen |= word & ((1 &<< UInt64(lane &* 8)) &- 1)  // the bytes before the break
+                return i &+ lane
+            }
+            seen |= word
             i &+= 8
         }
-        while i < count, base[i] != 0x0A, base[i] != 0x0D { i &+= 1 }
+        while i < count, base[i] != 0x0A, base[i] != 0x0D {
+            seen |= UInt64(base[i])
+            i &+= 1
+        }
         return i
     }
 
     private mutating func processLine(into events: inout [SSEEvent]) {
-        defer { line.removeAll(keepingCapacity: true) }
+        defer {
+            line.removeAll(keepingCapacity: true)
+            lineHasHighByte = false
+        }
         if line.isEmpty {
             dispatch(into: &events)
             return
@@ -165,6 +183,7 @@ public struct SSEParser: Sendable {
             dataBuffer.append(contentsOf: value)
             dataBuffer.append(UInt8(ascii: "\n"))
             hasData = true
+            if lineHasHighByte { dataHasHighByte = true }
         } else if Self.isName(name, "event") {
             eventType.removeAll(keepingCapacity: true)
             eventType.append(contentsOf: value)
@@ -196,13 +215,14 @@ public struct SSEParser: Sendable {
             dataBuffer.removeAll(keepingCapacity: true)
             eventType.removeAll(keepingCapacity: true)
             hasData = false
+            dataHasHighByte = false
         }
         guard hasData else { return }
         dataBuffer.removeLast()  // the "\n" after the last data line
         // Known event names (Anthropic's `content_block_delta`, …) come back as literals.
         let type = eventType.isEmpty ? "message"
             : eventType.withUnsafeBufferPointer { JSONCommonStrings.shared.lookup($0) } ?? String(decoding: eventType, as: UTF8.self)
-        let valid = dataBuffer.withUnsafeBufferPointer { UTF8Validation.isValid($0) }
+        let valid = !dataHasHighByte || dataBuffer.withUnsafeBufferPointer { UTF8Validation.isValid($0) }
         events.append(SSEEvent(event: type, data: String(decoding: dataBuffer, as: UTF8.self), id: lastEventID, dataWasValidUTF8: valid))
     }
 }

@@ -355,4 +355,21 @@ import Testing
                                              "choices": [["index": 0, "finish_reason": nil]]]
         #expect(!spec.problems(chunkWithoutDelta, against: "CreateChatCompletionStreamResponse").isEmpty)
     }
+
+    /// An error body's excerpt never shows U+FFFD: the 512-byte cut does not split a character,
+    /// and bytes that are not UTF-8 are written as `\xHH`.
+    @Test func errorBodyExcerptsAreTextWithoutReplacementCharacters() {
+        let euros = Array(repeating: UInt8(ascii: "a"), count: 511) + Array(String(repeating: "\u{20AC}", count: 10).utf8)
+        #expect(ProviderHTTP.excerpt(euros) == String(repeating: "a", count: 511))
+        let fits = Array(repeating: UInt8(ascii: "a"), count: 510) + Array("\u{E9}\u{E9}".utf8)
+        #expect(ProviderHTTP.excerpt(fits) == String(repeating: "a", count: 510) + "\u{E9}")
+        #expect(ProviderHTTP.excerpt(Array("oops ".utf8) + [0xFF] + Array(" bad\n".utf8)) == "oops \\xFF bad\\x0A")
+        #expect(ProviderHTTP.excerpt(Array("caf\u{E9}".utf8)) == "caf\u{E9}")
+        for body in [[0x80, 0x80, 0x80, 0x80, 0x80] + Array(repeating: 0x80, count: 600), [0xED, 0xA0, 0x80]] as [[UInt8]] {
+            #expect(!ProviderHTTP.excerpt(body).contains("\u{FFFD}"))
+        }
+        let error = ProviderHTTP.httpError(head: UpstreamResponseHead(status: 400, headers: []), body: Array("oops ".utf8) + [0xFF],
+                                           provider: "p", redactor: SecretRedactor())
+        #expect(error.message == "HTTP 400: oops \\xFF")
+    }
 }

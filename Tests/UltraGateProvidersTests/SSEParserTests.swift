@@ -154,4 +154,24 @@ import Testing
         #expect(broken.first?.data == "a\u{FFFD}" && broken.first?.dataWasValidUTF8 == false)
         #expect(broken.last?.dataWasValidUTF8 == true)
     }
+
+    /// Whether an event's data is UTF-8 is decided only for data with a byte of 0x80 or more (the
+    /// line scan notes those); against a direct check of every random line, split anywhere.
+    @Test func utf8IsCheckedWheneverTheDataIsNotASCII() {
+        var rng = SplitMix64(seed: 77)
+        let alphabet: [UInt8] = Array(0x20...0x7E) + [0x80, 0xBF, 0xC2, 0xE2, 0x82, 0xAC, 0xED, 0xA0, 0xF0, 0x9F, 0x98, 0x80, 0xFF]
+        for _ in 0..<3_000 {
+            let lines = (0..<Int(rng.next() % 3 + 1)).map { _ in
+                (0..<Int(rng.next() % 24)).map { _ in alphabet[Int(rng.next() % UInt64(alphabet.count))] }
+            }
+            var bytes: [UInt8] = []
+            for line in lines { bytes += Array("data: ".utf8) + line + [0x0A] }
+            bytes.append(0x0A)
+            let expected = (lines.map { $0 }.joined(separator: [0x0A])).map { $0 }
+            let splits = (0..<Int(rng.next() % 4)).map { _ in Int(rng.next() % UInt64(bytes.count + 1)) }.sorted()
+            let events = parse(bytes, split: splits)
+            #expect(events.count == 1)
+            #expect(events.first?.dataWasValidUTF8 == (String(validating: expected, as: UTF8.self) != nil), "\(expected)")
+        }
+    }
 }

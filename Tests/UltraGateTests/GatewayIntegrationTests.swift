@@ -134,6 +134,20 @@ import Testing
         #expect(r.text.hasSuffix("data: [DONE]\n\n"))
     }
 
+    /// A retry gets a whole keep-alive interval before the stream starts, as the first attempt
+    /// does: a final 429 then still reaches the client as HTTP 429, not as an event inside a 200
+    /// (a tick counted from the request's arrival fell 0.08 s into a retry and started it).
+    @Test func aRetryHasItsWholeIntervalBeforeAKeepAliveStartsTheStream() async throws {
+        let provider = ScriptedChatProvider(delayMs: 400)
+        provider.failNext(.status(429, retryAfter: 0.1), .status(429, retryAfter: 0.1))
+        // Attempts 0-0.4 s and 0.4-0.8 s; the tick at 0.7 s falls 0.3 s into the retry.
+        let h = try GatewayHarness(routes: [route("m", provider, maxAttempts: 2)], keepAlive: 0.7)
+        let r = try await blocking { try h.chat("m", "retried slowly", stream: true) }
+        #expect(provider.callCount == 2)
+        #expect(r.status == 429, "\(r.status) \(r.text)")
+        #expect(r.header("Retry-After") != nil)
+    }
+
     /// The Responses API keeps a slow start alive the same way, and its events then follow; a
     /// failure after keep-alives alone is the whole failed sequence, `response.created` first.
     @Test func responsesStreamsKeepASlowStartAlive() async throws {

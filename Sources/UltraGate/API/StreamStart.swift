@@ -6,8 +6,9 @@ import Foundation
 /// what every streaming client (chat completions, Messages, Responses) does alike. The stream's
 /// head goes out with the first event, or with the first keep-alive tick when that comes first
 /// (every `interval` while the first event is awaited, an SSE comment line), except while the
-/// flight waits to retry a failed call (`holdBack`): starting the stream then would turn a final
-/// failure (a 429 with its `Retry-After`) into an error event inside a 200.
+/// flight waits to retry a failed call, or within `interval` of a retry's start (`retryState`):
+/// starting the stream then would turn a final failure (a 429 with its `Retry-After`) into an
+/// error event inside a 200, so each attempt gets a whole interval, as the first one does.
 ///
 /// The flight's events (`claimEvent`, `claimFinish`, `claimFailure`) and the loop's ticks both
 /// read the state, hence the lock. The ticks are a loop timer rather than a sleeping task:
@@ -18,7 +19,7 @@ package final class StreamStart: @unchecked Sendable {
     private let interval: Double
     /// The model a stream started by a tick names (known before the first event, or nil).
     private let knownModel: String?
-    private let holdBack: @Sendable () -> Bool
+    private let retryState: @Sendable () -> (waiting: Bool, retryStartedNanos: UInt64)
     private let sendHead: @Sendable (_ model: String?, _ secondsToHead: Double) -> Void
 
     private let lock = NSLock()
@@ -30,15 +31,15 @@ package final class StreamStart: @unchecked Sendable {
     private var headersSeconds: Double?
 
     /// `sendHead` sends the stream's head naming `model` (and the seconds it took to go out);
-    /// `holdBack` says whether the flight waits to retry.
+    /// `retryState` is the flight's (`CompletionFlight.retryState`).
     package init(responder: HTTPResponder, startNanos: UInt64, interval: Double, knownModel: String?,
-                 holdBack: @escaping @Sendable () -> Bool,
+                 retryState: @escaping @Sendable () -> (waiting: Bool, retryStartedNanos: UInt64),
                  sendHead: @escaping @Sendable (_ model: String?, _ secondsToHead: Double) -> Void) {
         self.responder = responder
         self.startNanos = startNanos
         self.interval = interval
         self.knownModel = knownModel
-        self.holdBack = holdBack
+        self.retryState = retryState
         self.sendHead = sendHead
     }
 
@@ -54,11 +55,11 @@ package final class StreamStart: @unchecked Sendable {
         return headersSeconds
     }
 
-    /// Starts the keep-alive ticks.
-    package func scheduleKeepAlive() {
+    /// Starts the keep-alive ticks (the next one `after` seconds, by default an interval).
+    package func scheduleKeepAlive(after delay: Double? = nil) {
         lock.lock()
         if !finished && !stopped {
-            timer = responder.schedule(after: interval) { [weak self] in self?.tick() }
+            timer = responder.schedule(after: delay ?? interval) { [weak self] in self?.tick() }
         }
         lock.unlock()
     }
@@ -75,7 +76,10 @@ package final class StreamStart: @unchecked Sendable {
 
     /// On the loop thread, each interval while the first event is awaited.
     private func tick() {
-        let holdBack = self.holdBack()
+        let retry = retryState()
+        // Seconds since the retry under way began, when that is less than an interval.
+        let retryAge = retry.retryStartedNanos == 0 ? interval : Double(Clock.nanos() &- retry.retryStartedNanos) / 1e9
+        let holdBack = retry.waiting || retryAge < interval
         lock.lock()
         let waiting = !sawEvent && !finished && !stopped
         let mustStart = waiting && !started && !holdBack
@@ -85,7 +89,8 @@ package final class StreamStart: @unchecked Sendable {
         guard waiting else { return }
         if mustStart { writeHead(knownModel) }
         if streaming { responder.writeStreamChunk(SSEWriter.comment("keep-alive")) }
-        scheduleKeepAlive()
+        // Held back for a young retry: the next tick when it has had its interval.
+        scheduleKeepAlive(after: !streaming && !retry.waiting && retryAge < interval ? max(0.001, interval - retryAge) : nil)
     }
 
     /// An event arrived; true when the caller must send the head now (before the event).
@@ -135,10 +140,11 @@ extension Gateway {
     /// status and the model, and the first part of `Server-Timing` (the cache lookup, read now,
     /// before the flight can touch the context, and the time to the head).
     package func streamStart(_ responder: HTTPResponder, _ context: RequestContext, cacheStatus: String, interval: Double,
-                             knownModel: String?, holdBack: @escaping @Sendable () -> Bool) -> StreamStart {
+                             knownModel: String?,
+                             retryState: @escaping @Sendable () -> (waiting: Bool, retryStartedNanos: UInt64)) -> StreamStart {
         let cacheSeconds = context.timing[.cache]
         return StreamStart(responder: responder, startNanos: context.startNanos, interval: interval, knownModel: knownModel,
-                           holdBack: holdBack) { [self] model, secondsToHead in
+                           retryState: retryState) { [self] model, secondsToHead in
             var headers = commonHeaders(context, cacheStatus: cacheStatus, model: model)
             headers.append(contentsOf: Gateway.sseHeaders)
             headers.append(Gateway.streamHeadTiming(cacheSeconds: cacheSeconds, headersSeconds: secondsToHead))

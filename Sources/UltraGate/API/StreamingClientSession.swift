@@ -37,7 +37,7 @@ package final class StreamingClientSession: @unchecked Sendable {
         self.context = context
         self.encoding = encoding
         start = gateway.streamStart(responder, context, cacheStatus: cacheStatus, interval: keepAliveInterval,
-                                    knownModel: knownModel) { [weak self] in self?.flight?.isWaitingToRetry == true }
+                                    knownModel: knownModel) { [weak self] in self?.flight?.retryState ?? (false, 0) }
     }
 
     package func attach(to flight: CompletionFlight) {

@@ -66,19 +66,25 @@ public final class CompletionFlight: @unchecked Sendable {
 
     /// The work is waiting before retrying a failed upstream call (guarded by `lock`).
     private var waitingToRetry = false
-
-    /// Whether the work is waiting before retrying a failed upstream call: a stream not started
-    /// yet then holds back its keep-alives, so a final failure can still go out as an HTTP status.
-    public var isWaitingToRetry: Bool {
-        lock.lock()
-        defer { lock.unlock() }
-        return waitingToRetry
-    }
+    /// When the last wait before a retry ended, that is when the attempt under way began
+    /// (monotonic nanoseconds; 0: no retry yet). Guarded by `lock`.
+    private var retryStartedNanos: UInt64 = 0
 
     package func setWaitingToRetry(_ waiting: Bool) {
         lock.lock()
         waitingToRetry = waiting
+        if !waiting { retryStartedNanos = Clock.nanos() }
         lock.unlock()
+    }
+
+    /// Whether the work waits before retrying a failed upstream call, and when the retry under
+    /// way began (0: none). A stream not started yet holds back its keep-alives while it waits,
+    /// and gives a retry a whole keep-alive interval, as it gave the first attempt, before it
+    /// commits to a 200: a final failure can then still go out as an HTTP status.
+    package var retryState: (waiting: Bool, retryStartedNanos: UInt64) {
+        lock.lock()
+        defer { lock.unlock() }
+        return (waitingToRetry, retryStartedNanos)
     }
 
     /// Claims a place for a request about to subscribe; false once the flight was abandoned.

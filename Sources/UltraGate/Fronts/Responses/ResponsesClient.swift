@@ -42,7 +42,7 @@ package final class ResponsesClient: @unchecked Sendable {
         self.joined = joined
         self.knownModel = knownModel
         start = gateway.streamStart(responder, context, cacheStatus: cacheStatus, interval: keepAliveInterval,
-                                    knownModel: knownModel) { [weak self] in self?.flight?.isWaitingToRetry == true }
+                                    knownModel: knownModel) { [weak self] in self?.flight?.retryState ?? (false, 0) }
     }
 
     package func attach(to flight: CompletionFlight) {
