@@ -153,11 +153,22 @@ public final class Gateway: HTTPHandler, @unchecked Sendable {
         guard let refusal = access.authenticate(head, endpoint: endpoint, into: context, clientAddress: clientAddress()) else {
             return nil
         }
-        let dialect = ErrorDialect.of(endpoint, head)
+        let body = ErrorDialect.of(endpoint, head).body(refusal)
+        // Counted and logged as any refused request is (its body was never read).
+        let seconds = Double(Clock.nanos() - context.startNanos) / 1e9
+        metrics.recordRequest(route: endpoint.metricRoute, model: "", status: refusal.status, durationSeconds: seconds)
+        if let accessLog, accessLog.isEnabled {
+            var timing = context.timing
+            timing.record(.total, seconds: seconds)
+            accessLog.log(AccessLogEntry(
+                requestID: context.id, method: head.method, route: endpoint.metricRoute, models: [], provider: nil, cache: nil,
+                status: refusal.status, bytesIn: 0, bytesOut: body.count, timing: timing, promptTokens: nil,
+                completionTokens: nil, cachedTokens: nil, costUSD: nil, errorKind: nil, key: nil, team: nil))
+        }
         return HTTPEarlyAnswer(status: refusal.status,
                                headers: [HTTPHeaderField("Content-Type", "application/json")] + refusal.headers
                                    + commonHeaders(context, cacheStatus: nil, model: nil),
-                               body: dialect.body(refusal))
+                               body: body)
     }
 
     /// The connection's `CredentialMemo` (made on its first request).

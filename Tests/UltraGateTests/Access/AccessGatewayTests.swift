@@ -396,6 +396,10 @@ import Testing
             #expect(try good.readLine() == "")
             good.send(body)
             #expect(try good.readResponse().status == 200)
+            // Counted as refused requests are.
+            let metrics = try f.get("/metrics", key: AccessGatewayTests.master).text
+            #expect(metrics.contains(#"ultragate_requests_total{route="/v1/chat/completions",model="",status="401"} 1"#))
+            #expect(metrics.contains(#"ultragate_requests_total{route="/v1/messages",model="",status="401"} 1"#))
         }
     }
 }
