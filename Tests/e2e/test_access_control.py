@@ -407,3 +407,28 @@ def test_header_tricks_and_operator_endpoints(gw):
     # The master key cannot become a key's name (it would be stored and listed in the clear).
     assert admin(gw, "POST", "/admin/keys", {"name": MASTER[:64]}).status_code == 400 or len(MASTER) > 64
     assert admin(gw, "POST", "/admin/keys", {"name": "UG-looks-like-a-key"}).status_code == 400
+
+
+def test_a_head_refused_before_its_body_is_logged_and_counted(gw):
+    """`Expect: 100-continue` without a key: 401 before `100 Continue`, and the refusal is in the
+    access log (no body read) and in the request metrics, as any refused request is."""
+    import json as _json
+    import socket
+    body = b'{"model":"m","messages":[{"role":"user","content":"expect"}]}'
+    with socket.create_connection(("127.0.0.1", gw.port), timeout=10) as s:
+        s.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+                  b"X-Request-Id: expect-refused-1\r\nExpect: 100-continue\r\n"
+                  b"Content-Length: %d\r\n\r\n" % len(body))
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            chunk = s.recv(65536)
+            assert chunk
+            answer += chunk
+        assert answer.startswith(b"HTTP/1.1 401 "), answer
+    metrics = requests.get(gw.base_url + "/metrics", headers={"Authorization": f"Bearer {METRICS}"}).text
+    assert 'ultragate_requests_total{route="/v1/chat/completions",model="",status="401"} 1' in metrics
+    assert gw.stop() == 0  # the access log is drained before the process exits
+    entries = [_json.loads(line) for line in gw.log().splitlines() if line.startswith("{")]
+    refused = [e for e in entries if e.get("request_id") == "expect-refused-1"]
+    assert len(refused) == 1, entries
+    assert refused[0]["status"] == 401 and refused[0]["bytes_in"] == 0 and refused[0]["route"] == "/v1/chat/completions"

@@ -24,7 +24,6 @@ extension Gateway {
     /// The key memo's tag for Messages bodies (`RequestKeyMemo.Digest`).
     package static let messagesDialect: UInt8 = 1
 
-    /// The cache key of a Messages request served by `route`.
     /// The cache key of a Messages request served by `route`. On pass-through (a provider that
     /// speaks Messages) the entry lives in `scope.passThrough`; a translated call does not see the
     /// client's Anthropic headers, so its entry lives in the tenant's namespace.
