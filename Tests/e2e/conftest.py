@@ -56,6 +56,18 @@ def scrape(gateway, session=requests):
     return {f.name: f for f in text_string_to_metric_families(r.text)}
 
 
+def scrape_until(gateway, ready, session=requests, timeout=2.0):
+    """`scrape` again until `ready(families)` holds (or `timeout` passes; the caller's assertions
+    then say what is missing): a request is counted when its exchange ends, which may be just
+    after the client read its answer."""
+    deadline = time.monotonic() + timeout
+    families = scrape(gateway, session)
+    while not ready(families) and time.monotonic() < deadline:
+        time.sleep(0.02)
+        families = scrape(gateway, session)
+    return families
+
+
 def validate(instance, schema_name):
     """Validates a response object against OpenAI's published schema of that name."""
     schema = {"$schema": "https://json-schema.org/draft/2020-12/schema", "$defs": _DEFS, "$ref": f"#/$defs/{schema_name}"}

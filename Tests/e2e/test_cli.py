@@ -44,6 +44,9 @@ def test_bench_runs_each_model_in_turn_and_reports_one_entry_per_model(gateway):
     assert models.split() == ["model", "mock-gpt", "mock-gemini"]
     [counts] = [line for line in table.stdout.splitlines() if line.startswith("requests ")]
     assert counts.split() == ["requests", "5", "5"]
+    deadline = time.time() + 10
+    while requests_by_model(gateway).get("mock-gemini") != 5 and time.time() < deadline:
+        time.sleep(0.05)
     assert requests_by_model(gateway)["mock-gemini"] == 5
 
 

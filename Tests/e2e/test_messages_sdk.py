@@ -441,7 +441,7 @@ def test_a_stream_outliving_the_shutdown_grace_period_ends_with_an_anthropic_err
 def test_metrics_cost_and_timing_say_messages(make_gateway, make_fake):
     """Requests are labelled with the Messages route; tokens (cache reads and writes included in
     the prompt), cost and the cost a hit saved are booked as for chat completions."""
-    from conftest import scrape
+    from conftest import scrape_until
     from test_metrics import value
     fake = NovelAnthropic()
     try:
@@ -454,7 +454,7 @@ def test_metrics_cost_and_timing_say_messages(make_gateway, make_fake):
         timing = first.headers["server-timing"]
         assert "upstream;dur=" in timing and "total;dur=" in timing
         client.messages.create(**ask)  # a hit
-        m = scrape(gateway)
+        m = scrape_until(gateway, lambda m: value(m, "ultragate_requests", route="/v1/messages", status="200") == 2)
         assert value(m, "ultragate_requests", route="/v1/messages", status="200") == 2
         assert value(m, "ultragate_cache_lookups", result="hit") == 1
         usage = first.parse().usage

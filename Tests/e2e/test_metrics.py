@@ -4,7 +4,7 @@ import json
 import openai
 import requests
 
-from conftest import scrape
+from conftest import scrape, scrape_until
 
 
 def value(families, name, **labels):
@@ -38,7 +38,7 @@ def test_metrics_follow_hits_misses_errors_and_streams(make_gateway):
     except openai.BadRequestError:
         pass
 
-    m = scrape(gw)
+    m = scrape_until(gw, lambda m: value(m, "ultragate_requests", route="/v1/chat/completions") == 4)
     assert value(m, "ultragate_cache_lookups", result="hit") == 1
     assert value(m, "ultragate_cache_lookups", result="miss") == 3
     assert value(m, "ultragate_requests", route="/v1/chat/completions", status="200") == 3

@@ -14,7 +14,7 @@ import openai
 import pytest
 import requests
 
-from conftest import scrape, validate
+from conftest import scrape, scrape_until, validate
 from fake_providers import Behaviour, answer_text
 from test_metrics import value
 from test_providers_e2e import (FAST_RETRY, KEY_ENV, PROXY_VARIABLES, UPSTREAM_MODEL, client_for, config_for,
@@ -391,6 +391,7 @@ def test_retry_fallback_and_error_metrics_move_by_exactly_what_happened(make_fak
     hist = m["ultragate_upstream_request_duration_seconds"]
     counts = {(s.labels["provider"], s.labels["model"]): s.value for s in hist.samples if s.name.endswith("_count")}
     assert counts == {("prim", "main"): 1, ("back", "spare"): 1}
+    m = scrape_until(gw, lambda m: value(m, "ultragate_requests", route=CHAT, status="200") == 2)
     assert value(m, "ultragate_requests", route=CHAT, status="200") == 2
     assert len(primary.chat_requests()) == 3 + attempts and len(backup.chat_requests()) == 1
 
